@@ -1,0 +1,1 @@
+"""The query API, authenticated by an app's secret read key."""

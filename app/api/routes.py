@@ -1,0 +1,104 @@
+"""`GET /api/apps/<id>/events` and `GET /api/tasks/<task_id>`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, request
+
+from app.errors import ApiError
+from app.extensions import db
+from app.models import App
+from app.services.apps import app_by_read_key
+from app.services.events import (
+    FILTERS,
+    decode_cursor,
+    encode_cursor,
+    event_to_dict,
+    list_events,
+    task_state,
+)
+from app.services.task_ids import issued_at
+
+api = Blueprint("api", __name__, url_prefix="/api")
+MAX_LIMIT = 500
+
+
+def authenticated_app(app_id: int | None = None) -> App:
+    """The app whose read key the request carries (404 when it asks about another app)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401, "unauthorized", "Send the app's read key as 'Authorization: Bearer <read key>'."
+        )
+    app = app_by_read_key(token.strip())
+    if app is None:
+        raise ApiError(401, "unauthorized", "This read key belongs to no app.")
+    if app_id is not None and app.id != app_id:
+        raise ApiError(404, "not_found", f"No app {app_id} is visible with this key.")
+    return app
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer.")
+    if not low <= number <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
+    return number
+
+
+def _since() -> datetime | None:
+    value = request.args.get("since")
+    if not value:
+        return None
+    try:
+        since = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "since must be an ISO 8601 time.")
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+@api.get("/apps/<int:app_id>/events")
+def app_events(app_id: int):
+    """The app's events, newest first, filtered, one page per cursor."""
+    app = authenticated_app(app_id)
+    filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    limit = _int_arg("limit", 50, 1, MAX_LIMIT)
+    cursor = request.args.get("cursor")
+    try:
+        before_id = decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+    rows, next_id = list_events(app.id, filters, _since(), limit, before_id)
+    return {
+        "events": [event_to_dict(row) for row in rows],
+        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+    }
+
+
+@api.get("/tasks/<task_id>")
+def task(task_id: str):
+    """queued | stored | failed for a task id this app was given; `?wait=N` long-polls."""
+    app = authenticated_app()
+    config = current_app.config
+    wait = _int_arg("wait", 0, 0, config["TASK_WAIT_MAX_SECONDS"])
+    issued = issued_at(config["SECRET_KEY"].encode(), app.id, task_id)
+    retention = config["TASK_RETENTION_DAYS"] * 86400
+    known = issued is not None and issued > time.time() - retention
+    deadline = time.monotonic() + wait
+    while True:
+        state = task_state(app.id, task_id)
+        if state is not None:
+            return state
+        if not known:
+            raise ApiError(404, "not_found", "No task with this id was issued to this app.")
+        if time.monotonic() >= deadline:
+            return {"task_id": task_id, "state": "queued"}
+        db.session.rollback()  # end the read transaction so the next poll sees new rows
+        time.sleep(0.1)

@@ -1,0 +1,91 @@
+"""Configuration: every environment variable is read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+# `make up` records the URLs of the stack it started here and `make down` removes it, so the
+# admin command run with no environment acts on the running full profile.
+STACK_FILE = VAR / "full" / "stack.env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a file (missing file: nothing)."""
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            values[key.strip()] = value.strip()
+    return values
+
+
+def database_uri(url: str) -> str:
+    """SQLAlchemy URI for a DATABASE_URL (plain postgresql:// URLs use psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def persistent_secret(path: Path) -> str:
+    """A random secret kept in a file, so every process of one instance shares it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    return int(env.get(key, default))
+
+
+def build_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings of one instance, from a mapping of environment-style strings."""
+    profile = env.get("LVD_PROFILE") or ("full" if env.get("REDIS_URL") else "micro")
+    if profile not in ("micro", "full"):
+        raise ValueError(f"LVD_PROFILE must be micro or full, not {profile!r}")
+    data_dir = Path(env.get("LVD_DATA_DIR") or VAR / profile)
+    micro = profile == "micro"
+    default_db = f"sqlite:///{data_dir / 'lvd.sqlite3'}"
+    redis_url = env.get("REDIS_URL", "")
+    if not micro and not redis_url:
+        raise ValueError("the full profile needs REDIS_URL")
+    return {
+        "PROFILE": profile,
+        "DATA_DIR": str(data_dir),
+        "SECRET_KEY": env.get("SECRET_KEY") or persistent_secret(data_dir / "secret_key"),
+        "SQLALCHEMY_DATABASE_URI": database_uri(env.get("DATABASE_URL") or default_db),
+        "REDIS_URL": redis_url,
+        # micro: messages are files under the data folder, consumed by a worker in-process.
+        "CELERY_BROKER_URL": "filesystem://" if micro else redis_url,
+        "SMTP_URL": env.get("SMTP_URL", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Live Validation <noreply@localhost>"),
+        "HOST": env.get("HOST", "127.0.0.1"),
+        "PORT": _int(env, "PORT", 5000),
+        "DEDUP_WINDOW_SECONDS": _int(env, "DEDUP_WINDOW_SECONDS", 24 * 3600),
+        "MAX_EVENT_BYTES": _int(env, "MAX_EVENT_BYTES", 32 * 1024),
+        "MAX_REQUEST_BYTES": _int(env, "MAX_REQUEST_BYTES", 500 * 1024),
+        "MAX_BATCH_EVENTS": _int(env, "MAX_BATCH_EVENTS", 2500),
+        # How long a process trusts its cached key → app lookup. The full profile also drops
+        # entries at once when told over Redis; micro has no bus, so it re-reads often.
+        "APP_CACHE_SECONDS": _int(env, "APP_CACHE_SECONDS", 2 if micro else 60),
+        "TASK_RETENTION_DAYS": _int(env, "TASK_RETENTION_DAYS", 30),
+        "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
+        "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
+    }
+
+
+def config_from_environment() -> dict[str, Any]:
+    """Settings of this process: the environment, else what `make up` recorded, else micro."""
+    env = {**read_env_file(STACK_FILE), **os.environ}
+    return build_config(env)

@@ -1,0 +1,65 @@
+"""Errors as values: one handler turns them into the JSON error body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered as `{"code", "message"[, "errors"]}` with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.errors, self.headers = errors, headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+# Werkzeug's own errors (routing, size limit, method) get machine codes of ours.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, ours or not, as JSON."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return jsonify(error.body()), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        code = HTTP_CODES.get(error.code or 500, "http_error")
+        return jsonify({"code": code, "message": error.description}), error.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error")
+        body = {"code": "internal_error", "message": "The server failed to handle this request."}
+        return jsonify(body), 500

@@ -1,0 +1,1 @@
+"""Ingestion: HTTP parsing, auth by write key, verdict, hashing, dedup, enqueue."""

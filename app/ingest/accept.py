@@ -1,0 +1,190 @@
+"""From a parsed event to its answer: verdict, hash, task id, dedup claim, enqueue."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from kombu.exceptions import KombuError
+from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import ApiError
+from app.schemas.native_event import ENVELOPE_FIELDS, NATIVE_EVENT
+from app.services.app_directory import AppEntry
+from app.services.dedup import DedupStore
+from app.services.task_ids import new_task_id
+from app.tasks.events import process_event_async, process_events_async
+from app.validation import canonical_json
+
+QUEUED = "Event queued for processing"
+BLOCKED = "Event blocked by the tracking plan; not stored"
+DUPLICATE = "Duplicate of an event already accepted; not stored again"
+
+
+class EventError(Exception):
+    """One event is malformed: answered alone (400/413), or `rejected` in its batch slot."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors
+
+    def rejected(self) -> dict[str, Any]:
+        """This error as a batch slot."""
+        slot = {"status": "rejected", "code": self.code, "message": self.message}
+        if self.errors:
+            slot["errors"] = self.errors
+        return slot
+
+    def api_error(self) -> ApiError:
+        """This error as a whole-request answer."""
+        return ApiError(self.status, self.code, self.message, self.errors)
+
+
+@dataclass
+class Prepared:
+    """An event checked and judged, ready to be claimed and queued."""
+
+    message: dict[str, Any]  # what the worker stores
+    answer: dict[str, Any]  # what the client is told
+    dedup_key: str
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What every event of one request shares."""
+
+    entry: AppEntry
+    received_at: datetime
+    test_run: str | None
+    secret: bytes
+    max_event_bytes: int
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """A context value as a bounded string column (None when absent or not a scalar)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)[:limit]
+
+
+def _context_value(context: dict[str, Any], section: str, key: str) -> Any:
+    part = context.get(section)
+    return part.get(key) if isinstance(part, dict) else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
+    """Judge one native event; raises EventError when it is malformed."""
+    if not isinstance(raw, dict):
+        raise EventError(400, "not_an_object", "An event is a JSON object with an eventName.")
+    try:
+        canonical = canonical_json(raw).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError(400, "invalid_unicode", "The event contains a lone surrogate (\\ud8xx).")
+    if len(canonical) > info.max_event_bytes:
+        raise EventError(
+            413, "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
+        )
+    try:
+        envelope = NATIVE_EVENT.load(raw)
+    except ValidationError as exc:
+        errors = [{"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()]
+        raise EventError(400, "invalid_event", "The event's fields are malformed.", errors)
+
+    name = envelope["eventName"]
+    properties = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+    verdict = info.entry.plan.validate(name, properties)
+    payload_hash = hashlib.sha256(canonical).hexdigest()
+    message_id = envelope.get("messageId")
+    context = envelope.get("context") or {}
+    client_time, sent_at = envelope.get("timestamp"), envelope.get("sentAt")
+    # Correct the client's clock: the event happened (sentAt - timestamp) before we received it.
+    if client_time is not None and sent_at is not None:
+        event_time = info.received_at - (sent_at - client_time)
+    else:
+        event_time = client_time or info.received_at
+    task_id = None if verdict.blocked else new_task_id(info.secret, info.entry.app_id)
+    user_id = raw.get("userId")
+
+    message = {
+        "task_id": task_id,
+        "app_id": info.entry.app_id,
+        "type": "track",
+        "event_name": name,
+        "status": verdict.status,
+        "violations": verdict.violations,
+        "plan_version": info.entry.plan.version,
+        "payload": raw,
+        "payload_hash": payload_hash,
+        "message_id": message_id,
+        "user_id": _text(user_id, 255),
+        "anonymous_id": _text(raw.get("anonymousId"), 255),
+        "received_at": _iso(info.received_at),
+        "sent_at": _iso(sent_at),
+        "client_timestamp": _iso(client_time),
+        "timestamp": _iso(event_time),
+        "app_version": _text(_context_value(context, "app", "version"), 64),
+        "os_name": _text(_context_value(context, "os", "name"), 64),
+        "device_id": _text(_context_value(context, "device", "id"), 255),
+        "library_name": _text(_context_value(context, "library", "name"), 128),
+        "library_version": _text(_context_value(context, "library", "version"), 64),
+        "test_run": _text(context.get("testRun"), 255) or info.test_run,
+    }
+    answer = {
+        "event_name": name,
+        "status": verdict.status,
+        "task_id": task_id,
+        "payload_hash": payload_hash,
+        "errors": verdict.violations,
+        "message": BLOCKED if verdict.blocked else QUEUED,
+    }
+    if verdict.blocked:
+        answer["blocked"] = True
+    dedup_key = f"m:{message_id}" if message_id else f"h:{payload_hash}"
+    return Prepared(message, answer, dedup_key, verdict.blocked)
+
+
+def unavailable(reason: str) -> ApiError:
+    """503 with Retry-After: SDKs retry, and nothing unqueued was accepted."""
+    return ApiError(503, "unavailable", reason, headers={"Retry-After": "1"})
+
+
+def accept(app_id: int, prepared: list[Prepared], dedup: DedupStore) -> None:
+    """Claim dedup keys and queue the new events; duplicates' answers point at the original."""
+    fresh = [p for p in prepared if not p.blocked]
+    claims = [(p.dedup_key, p.message["task_id"]) for p in fresh]
+    try:
+        owners = dedup.claim(app_id, claims) if claims else []
+    except (redis.RedisError, SQLAlchemyError):
+        raise unavailable("The dedup store is unreachable; retry shortly.")
+    new = []
+    for item, owner in zip(fresh, owners, strict=True):
+        if owner is None:
+            new.append(item)
+        else:
+            item.answer.update(status="duplicate", task_id=owner, message=DUPLICATE)
+    try:
+        enqueue([item.message for item in new])
+    except (KombuError, redis.RedisError, OSError):
+        # Not queued, so not accepted: free the claims so the client's retry is not a duplicate.
+        try:
+            dedup.release(app_id, [(p.dedup_key, p.message["task_id"]) for p in new])
+        except (redis.RedisError, SQLAlchemyError):
+            pass  # the claims expire with the dedup window
+        raise unavailable("The queue is unreachable; retry shortly.")
+
+
+def enqueue(messages: list[dict[str, Any]]) -> None:
+    """Queue events for storage: one message per request, whatever its number of events."""
+    if len(messages) == 1:
+        process_event_async.apply_async((messages[0],), task_id=messages[0]["task_id"])
+    elif messages:
+        process_events_async.apply_async((messages,))

@@ -1,0 +1,107 @@
+"""The micro profile: API, embedded database, and Celery's worker and beat in this process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from celery import Celery
+from celery.beat import EmbeddedService
+from celery.worker import WorkController
+from flask import Flask
+from werkzeug.serving import make_server
+
+from app.services import apps
+from app.services.schema import upgrade_if_micro
+
+log = logging.getLogger(__name__)
+DEMO_APP = "demo"
+DEMO_PLAN = Path(__file__).parent / "validation" / "demo_plan.json"
+QUEUES = ["default", "emails", "batch_processing"]
+
+
+def ensure_demo_app(flask_app: Flask) -> dict:
+    """The demo app with its keys, created with the demo plan on first start."""
+    keys_file = Path(flask_app.config["DATA_DIR"]) / "demo_app.json"
+    with flask_app.app_context():
+        upgrade_if_micro()
+        app = apps.find_app(DEMO_APP)
+        if app is None or not keys_file.exists():
+            new = apps.create_app_record(DEMO_APP, json.loads(DEMO_PLAN.read_text()))
+            # The read key is stored only hashed; micro keeps the demo's in its data folder
+            # (a local dev convenience) so every start can print it.
+            keys_file.write_text(json.dumps(new.to_dict()))
+        keys = json.loads(keys_file.read_text())
+        keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
+        return keys
+
+
+def start_mail_sink(flask_app: Flask) -> Controller | None:
+    """A local SMTP server that files mail under DATA_DIR/mail, unless SMTP_URL is set."""
+    if flask_app.config["SMTP_URL"]:
+        return None
+    mailbox = Path(flask_app.config["DATA_DIR"]) / "mail"
+    port = _free_port()
+    controller = Controller(Mailbox(str(mailbox)), hostname="127.0.0.1", port=port)
+    controller.start()
+    flask_app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    return controller
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedService]:
+    """Celery's worker (every queue) and beat, as threads of this process."""
+    worker = WorkController(
+        app=celery_app,
+        hostname="micro@localhost",
+        pool_cls="solo",
+        concurrency=1,
+        queues=QUEUES,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+    beat = EmbeddedService(celery_app, thread=True)
+    beat.start()
+    return worker, beat
+
+
+def serve(flask_app: Flask) -> None:
+    """Run the micro profile until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    keys = ensure_demo_app(flask_app)
+    mail_sink = start_mail_sink(flask_app)
+    worker, beat = start_background(flask_app.extensions["celery"])
+    host, port = flask_app.config["HOST"], flask_app.config["PORT"]
+    server = make_server(host, port, flask_app, threaded=True)
+    url = f"http://{host}:{server.server_port}"
+    print(
+        f"\nLive Validation Dashboard (micro profile) on {url}\n"
+        f"  demo app {keys['id']} write key: {keys['write_key']}\n"
+        f"  demo app read key:  {keys['read_key']}\n"
+        f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}\n"
+        f"  try: curl -s -H 'Content-Type: application/json' "
+        f"-d '{{\"eventName\":\"user_login\",\"userId\":123}}' {url}/api/logs/{keys['write_key']}\n",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        beat.stop()
+        worker.stop()  # hands unacknowledged messages back to the broker folder
+        if mail_sink is not None:
+            mail_sink.stop()

@@ -1,0 +1,10 @@
+"""Database models."""
+
+from app.models.app import App
+from app.models.dead_letter import DeadLetter
+from app.models.dedup_claim import DedupClaim
+from app.models.event import Event
+from app.models.event_stat import EventStat
+from app.models.tracking_plan import TrackingPlan
+
+__all__ = ["App", "DeadLetter", "DedupClaim", "Event", "EventStat", "TrackingPlan"]

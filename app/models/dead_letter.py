@@ -1,0 +1,24 @@
+"""Events whose storage failed for good, kept with their error."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import BigId, JsonDocument, UtcDateTime, utcnow
+
+
+class DeadLetter(db.Model):
+    """A message a task could not process, with the error, so nothing accepted disappears."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    app_id: Mapped[int | None] = mapped_column(index=True)
+    task_name: Mapped[str] = mapped_column(String(128))
+    message: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,113 @@
+"""Which app a write key belongs to, with its compiled plan: cached per process.
+
+The ingestion hot path asks this for every request, so it answers from memory. Entries expire
+after APP_CACHE_SECONDS; in the full profile every change is also announced on a Redis channel
+and each process drops the entries at once (and everything after a reconnect, when it may have
+missed an announcement).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import App, TrackingPlan
+from app.validation import CompiledPlan, compile_plan
+
+log = logging.getLogger(__name__)
+CHANNEL = "lvd:apps-changed"
+EMPTY_PLAN = {"events": {}}
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    """What ingestion needs of an app."""
+
+    app_id: int
+    plan: CompiledPlan
+
+
+class AppDirectory:
+    """Write key → AppEntry, cached; misses (unknown keys) are cached too."""
+
+    def __init__(self, ttl: float, redis_url: str = "") -> None:
+        self._ttl = ttl
+        self._redis_url = redis_url
+        self._entries: dict[str, tuple[float, AppEntry | None]] = {}
+        self._listener_pid: int | None = None
+
+    def lookup(self, write_key: str) -> AppEntry | None:
+        """The app of `write_key`, or None when no app has it."""
+        if self._redis_url and self._listener_pid != os.getpid():
+            self._start_listener()
+        cached = self._entries.get(write_key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        entry = self._load(write_key)
+        if len(self._entries) > 100_000:  # bound memory against floods of random keys
+            self._entries.clear()
+        self._entries[write_key] = (now + self._ttl, entry)
+        return entry
+
+    def invalidate(self, write_keys: list[str] | None = None) -> None:
+        """Forget these keys (all keys when None)."""
+        if write_keys is None:
+            self._entries.clear()
+        for key in write_keys or ():
+            self._entries.pop(key, None)
+
+    def _load(self, write_key: str) -> AppEntry | None:
+        row = db.session.execute(
+            select(App.id, App.plan_version, TrackingPlan.body)
+            .outerjoin(
+                TrackingPlan,
+                (TrackingPlan.app_id == App.id) & (TrackingPlan.version == App.plan_version),
+            )
+            .where(App.write_key == write_key)
+        ).first()
+        if row is None:
+            return None
+        body = row.body if row.body is not None else EMPTY_PLAN
+        return AppEntry(app_id=row.id, plan=compile_plan(body, version=row.plan_version or 0))
+
+    def _start_listener(self) -> None:
+        # One listener per process; gunicorn forks workers, so check the pid, not a flag.
+        self._listener_pid = os.getpid()
+        self._entries.clear()
+        threading.Thread(target=self._listen, name="app-directory", daemon=True).start()
+
+    def _listen(self) -> None:
+        client = redis.Redis.from_url(self._redis_url, decode_responses=True)
+        while True:
+            try:
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self.invalidate()  # announcements may have been missed while disconnected
+                for message in pubsub.listen():
+                    self.invalidate(json.loads(message["data"]))
+            except (redis.RedisError, ValueError):
+                log.warning("app directory listener lost Redis; retrying", exc_info=True)
+                time.sleep(1)
+
+
+def announce_change(write_keys: list[str]) -> None:
+    """Tell every process that these keys changed (their app, plan or existence)."""
+    directory: AppDirectory = current_app.extensions["app_directory"]
+    directory.invalidate(write_keys)
+    client = current_app.extensions.get("redis")
+    if client is not None:
+        try:
+            client.publish(CHANNEL, json.dumps(write_keys))
+        except redis.RedisError:
+            # The change is committed; other processes pick it up when their cache expires.
+            log.warning("could not announce app change; caches expire within their TTL")

@@ -1,0 +1,85 @@
+"""Apps and their keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import App
+from app.services import app_directory, plans
+from app.services.keys import hash_read_key, new_read_key, new_write_key
+
+
+@dataclass(frozen=True)
+class NewApp:
+    """A created app with its read key, which is shown only this once."""
+
+    app: App
+    read_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's answer of `apps create --json`."""
+        return {
+            "id": self.app.id,
+            "name": self.app.name,
+            "write_key": self.app.write_key,
+            "read_key": self.read_key,
+            "plan_version": self.app.plan_version,
+        }
+
+
+def create_app_record(name: str, plan: dict[str, Any] | None = None) -> NewApp:
+    """Create an app (and publish its first plan when given); returns it with its read key."""
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise ValueError("an app name is 1 to 255 characters")
+    if plan is not None:
+        plans.parse(plan)  # refuse a bad plan before creating anything
+    read_key = new_read_key()
+    app = App(name=name, write_key=new_write_key(), read_key_hash=hash_read_key(read_key))
+    db.session.add(app)
+    db.session.flush()
+    if plan is not None:
+        plans.save_plan(app, plan, publish=True, commit=False)
+    db.session.commit()
+    app_directory.announce_change([app.write_key])
+    return NewApp(app, read_key)
+
+
+def find_app(ref: str | int) -> App | None:
+    """An app by id, else by name."""
+    if isinstance(ref, int) or str(ref).isdigit():
+        app = db.session.get(App, int(ref))
+        if app is not None:
+            return app
+    return db.session.scalars(select(App).where(App.name == str(ref)).order_by(App.id)).first()
+
+
+def app_by_read_key(read_key: str) -> App | None:
+    """The app a read key belongs to."""
+    return db.session.scalars(select(App).where(App.read_key_hash == hash_read_key(read_key))).first()
+
+
+def list_apps() -> list[App]:
+    """All apps, oldest first."""
+    return list(db.session.scalars(select(App).order_by(App.id)))
+
+
+def rotate_write_key(app: App) -> str:
+    """Give the app a new write key; the old one stops working at once."""
+    old = app.write_key
+    app.write_key = new_write_key()
+    db.session.commit()
+    app_directory.announce_change([old, app.write_key])
+    return app.write_key
+
+
+def rotate_read_key(app: App) -> str:
+    """Give the app a new read key and return it (shown once)."""
+    read_key = new_read_key()
+    app.read_key_hash = hash_read_key(read_key)
+    db.session.commit()
+    return read_key

@@ -1,0 +1,142 @@
+"""Storing events idempotently, and reading them back."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import DeadLetter, Event
+from app.models.types import utcnow
+
+# Message fields that are datetimes (ISO 8601 strings in the queued message).
+_TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
+_COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}
+
+
+def _row(message: dict[str, Any], stored_at: datetime) -> dict[str, Any]:
+    row = {key: message.get(key) for key in _COLUMNS}
+    for key in _TIME_FIELDS:
+        if row[key] is not None:
+            row[key] = datetime.fromisoformat(row[key])
+    row["stored_at"] = stored_at
+    return row
+
+
+def store_events(messages: list[dict[str, Any]]) -> int:
+    """Insert queued event messages in one statement; a task id already stored is skipped.
+
+    Returns how many rows were new. Safe to call again with the same messages.
+    """
+    if not messages:
+        return 0
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    statement = (
+        dialect.insert(Event)
+        .values([_row(m, now) for m in messages])
+        .on_conflict_do_nothing(index_elements=["task_id"])
+    )
+    result = db.session.execute(statement)
+    db.session.commit()
+    return result.rowcount
+
+
+def record_dead_letter(task_id: str, task_name: str, message: dict[str, Any], error: str) -> None:
+    """Keep a message that cannot be processed, with its error (once per task id)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    db.session.execute(
+        dialect.insert(DeadLetter)
+        .values(
+            task_id=task_id,
+            app_id=message.get("app_id"),
+            task_name=task_name,
+            message=message,
+            error=error[:10_000],
+        )
+        .on_conflict_do_nothing(index_elements=["task_id"])
+    )
+    db.session.commit()
+
+
+FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")
+
+
+def encode_cursor(event_id: int) -> str:
+    """An opaque cursor for the page after `event_id`."""
+    return base64.urlsafe_b64encode(str(event_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The event id a cursor points after; ValueError when malformed."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return int(base64.urlsafe_b64decode(padded.encode()).decode())
+
+
+def list_events(
+    app_id: int,
+    filters: dict[str, str],
+    since: datetime | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> tuple[list[Event], int | None]:
+    """Newest events of an app matching the filters; returns (page, id to continue before)."""
+    query = select(Event).where(Event.app_id == app_id)
+    for name, value in filters.items():
+        query = query.where(getattr(Event, name) == value)
+    if since is not None:
+        query = query.where(Event.received_at >= since)
+    if before_id is not None:
+        query = query.where(Event.id < before_id)
+    rows = list(db.session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """An event as the read API shows it."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "id": event.id,
+        "type": event.type,
+        "event_name": event.event_name,
+        "status": event.status,
+        "errors": event.violations,
+        "plan_version": event.plan_version,
+        "payload": event.payload,
+        "payload_hash": event.payload_hash,
+        "task_id": event.task_id,
+        "message_id": event.message_id,
+        "user_id": event.user_id,
+        "received_at": iso(event.received_at),
+        "sent_at": iso(event.sent_at),
+        "timestamp": iso(event.timestamp),
+        "app_version": event.app_version,
+        "os_name": event.os_name,
+        "device_id": event.device_id,
+        "library": {"name": event.library_name, "version": event.library_version},
+        "test_run": event.test_run,
+    }
+
+
+def task_state(app_id: int, task_id: str) -> dict[str, Any] | None:
+    """`stored` or `failed` from what is kept for a task id, None when nothing is kept."""
+    event = db.session.scalars(
+        select(Event).where(Event.task_id == task_id, Event.app_id == app_id)
+    ).first()
+    if event is not None:
+        return {"task_id": task_id, "state": "stored", "event_id": event.id, "status": event.status}
+    dead = db.session.scalars(
+        select(DeadLetter).where(DeadLetter.task_id == task_id, DeadLetter.app_id == app_id)
+    ).first()
+    if dead is not None:
+        return {"task_id": task_id, "state": "failed", "error": dead.error}
+    return None

@@ -1,0 +1,68 @@
+"""Tracking plan versions: save, publish, read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import App, TrackingPlan
+from app.models.types import utcnow
+from app.services import app_directory
+from app.validation import Plan, parse_plan
+
+EMPTY_PLAN: dict[str, Any] = {"events": {}}
+
+
+def parse(body: Any) -> Plan:
+    """Check a plan document; raises PlanError with a human message."""
+    return parse_plan(body)
+
+
+def save_plan(app: App, body: dict[str, Any], *, publish: bool, commit: bool = True) -> TrackingPlan:
+    """Store `body` as the app's next plan version, published at once or as a draft."""
+    parse(body)
+    latest = db.session.scalar(
+        select(func.max(TrackingPlan.version)).where(TrackingPlan.app_id == app.id)
+    )
+    plan = TrackingPlan(app_id=app.id, version=(latest or 0) + 1, status="draft", body=body)
+    db.session.add(plan)
+    if publish:
+        _publish(app, plan)
+    if commit:
+        db.session.commit()
+        if publish:
+            app_directory.announce_change([app.write_key])
+    return plan
+
+
+def publish_version(app: App, version: int) -> TrackingPlan:
+    """Publish an existing draft version."""
+    plan = db.session.scalars(
+        select(TrackingPlan).where(TrackingPlan.app_id == app.id, TrackingPlan.version == version)
+    ).first()
+    if plan is None:
+        raise LookupError(f"app {app.id} has no plan version {version}")
+    _publish(app, plan)
+    db.session.commit()
+    app_directory.announce_change([app.write_key])
+    return plan
+
+
+def _publish(app: App, plan: TrackingPlan) -> None:
+    plan.status = "published"
+    plan.published_at = utcnow()
+    app.plan_version = plan.version
+
+
+def published_body(app_id: int, version: int | None) -> dict[str, Any]:
+    """The body of a published version (the empty plan when there is none)."""
+    if version is None:
+        return EMPTY_PLAN
+    body = db.session.scalar(
+        select(TrackingPlan.body).where(
+            TrackingPlan.app_id == app_id, TrackingPlan.version == version
+        )
+    )
+    return body if body is not None else EMPTY_PLAN

@@ -1,0 +1,10 @@
+"""Bringing the database schema up to date."""
+
+from flask import current_app
+from flask_migrate import upgrade
+
+
+def upgrade_if_micro() -> None:
+    """Migrate the micro profile's database file on use (the full profile migrates in `make up`)."""
+    if current_app.config["PROFILE"] == "micro":
+        upgrade()

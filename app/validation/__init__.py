@@ -1,0 +1,23 @@
+"""Tracking-plan validation: parse a plan, compile it once, and judge events against it.
+
+Pure Python on top of jsonschema; nothing here touches Flask, Celery or the database.
+"""
+
+from .canonical import canonical_json, payload_hash
+from .compiler import CompiledPlan, compile_plan
+from .plan import Plan, PlanError, parse_plan
+from .verdict import INVALID, UNPLANNED, VALID, Verdict
+
+__all__ = [
+    "INVALID",
+    "UNPLANNED",
+    "VALID",
+    "CompiledPlan",
+    "Plan",
+    "PlanError",
+    "Verdict",
+    "canonical_json",
+    "compile_plan",
+    "parse_plan",
+    "payload_hash",
+]

@@ -1,0 +1,87 @@
+"""Compile a plan once into reusable validators, and validate events with them."""
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema.protocols import Validator
+
+from .canonical import canonical_json
+from .plan import Plan, PlanError, dialect_for, parse_plan
+from .schema_walk import prepare_schema
+from .verdict import INVALID, UNPLANNED, VALID, Verdict
+from .violations import unplanned_violation, violations_from_errors
+
+
+class CompiledPlan:
+    """A parsed plan with one ready validator per event; safe to share between threads."""
+
+    __slots__ = ("_block_unplanned", "_validators", "event_names", "plan", "version")
+
+    def __init__(self, plan: Plan, version: int) -> None:
+        self.plan = plan
+        self.version = version
+        # compile_plan parses canonical JSON, so this is in sorted order.
+        self.event_names: tuple[str, ...] = tuple(plan.events)
+        self._block_unplanned = plan.unplanned_events == "block"
+        forbid = plan.additional_properties == "flag"
+        self._validators: dict[str, Validator] = {}
+        for name, schema in plan.events.items():
+            cls = dialect_for(name, schema)
+            self._validators[name] = cls(
+                prepare_schema(schema, forbid), format_checker=cls.FORMAT_CHECKER
+            )
+
+    def __repr__(self) -> str:
+        return f"<CompiledPlan version={self.version} events={len(self.event_names)}>"
+
+    def has_event(self, event_name: str) -> bool:
+        """Whether event_name is declared in the plan."""
+        return event_name in self._validators
+
+    def validate(
+        self,
+        event_name: str,
+        properties: Any,
+        root: str = "/properties",
+        name_pointer: str = "/eventName",
+    ) -> Verdict:
+        """Validate one event's properties; unplanned events are not property-checked."""
+        validator = self._validators.get(event_name)
+        if validator is None:
+            violation = unplanned_violation(event_name, name_pointer, self.version)
+            return Verdict(UNPLANNED, [violation], self._block_unplanned)
+        violations = self._check(validator, properties, root)
+        return Verdict(INVALID if violations else VALID, violations, False)
+
+    def validate_schema_only(
+        self, event_name: str, properties: Any, root: str = "/properties"
+    ) -> list[dict[str, Any]]:
+        """Return the violations of properties against a planned event's schema; KeyError if unplanned."""
+        return self._check(self._validators[event_name], properties, root)
+
+    def _check(
+        self, validator: Validator, properties: Any, root: str
+    ) -> list[dict[str, Any]]:
+        errors = list(validator.iter_errors(properties))
+        if not errors:
+            return []
+        return violations_from_errors(errors, root, self.version)
+
+
+def compile_plan(plan: Any, version: int) -> CompiledPlan:
+    """Parse and compile plan; equal (canonical plan, version) pairs return the same cached object."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError(f"version must be an int, got {type(version).__name__}")
+    try:
+        text = canonical_json(plan)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"The tracking plan is not valid JSON data: {exc}") from None
+    return _compile_canonical(text, version)
+
+
+@lru_cache(maxsize=256)
+def _compile_canonical(text: str, version: int) -> CompiledPlan:
+    # Parsing the canonical text (not the caller's dict) means the cached
+    # object shares nothing mutable with any caller.
+    return CompiledPlan(parse_plan(json.loads(text)), version)

@@ -1,0 +1,32 @@
+"""Celery settings only: queues, routes, delivery, beat schedule (the broker URL comes from app config)."""
+
+from kombu import Queue
+
+# One queue per concern, so a flood of one kind of work never starves another.
+task_queues = (Queue("default"), Queue("emails"), Queue("batch_processing"))
+task_default_queue = "default"
+task_routes = {
+    "app.tasks.events.*": {"queue": "default"},
+    "app.tasks.emails.*": {"queue": "emails"},
+    "app.tasks.batch.*": {"queue": "batch_processing"},
+}
+
+task_serializer = "json"
+accept_content = ["json"]
+# Task state is derived from stored rows; no result backend writes on any path.
+task_ignore_result = True
+# A message leaves the queue only after its task finished, so a crashed worker's work is redone.
+task_acks_late = True
+# ... and a worker process killed mid-task hands its message back instead of acking it.
+task_reject_on_worker_lost = True
+# Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
+task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+broker_connection_retry_on_startup = True
+timezone = "UTC"
+enable_utc = True
+worker_hijack_root_logger = False
+
+beat_schedule = {
+    # Keep the dashboard's hourly counts fresh: recount the current and previous hour.
+    "aggregate-all-apps": {"task": "app.tasks.batch.aggregate_all_apps", "schedule": 300.0, "args": (1,)},
+}

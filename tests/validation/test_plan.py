@@ -1,0 +1,121 @@
+import pytest
+
+from app.validation import Plan, PlanError, parse_plan
+
+
+def test_defaults_and_unknown_keys_are_kept():
+    raw = {"events": {"a": {"type": "object"}}, "owner": "growth-team"}
+    plan = parse_plan(raw)
+    assert isinstance(plan, Plan)
+    assert plan.events == {"a": {"type": "object"}}
+    assert plan.unplanned_events == "flag"
+    assert plan.additional_properties == "allow"
+    assert plan.raw["owner"] == "growth-team"
+
+
+def test_explicit_policies():
+    plan = parse_plan(
+        {"events": {}, "unplanned_events": "block", "additional_properties": "flag"}
+    )
+    assert (plan.unplanned_events, plan.additional_properties) == ("block", "flag")
+
+
+def test_plan_is_a_copy_of_the_input():
+    raw = {"events": {"a": {"type": "object"}}}
+    plan = parse_plan(raw)
+    raw["events"]["a"]["type"] = "string"
+    assert plan.events["a"] == {"type": "object"}
+
+
+def test_plan_is_frozen():
+    plan = parse_plan({"events": {}})
+    with pytest.raises(AttributeError):
+        plan.unplanned_events = "block"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("raw", "culprit"),
+    [
+        ([], "JSON object, got array"),
+        (None, "JSON object, got null"),
+        ({}, "'events'"),
+        ({"events": []}, "'events' must be an object"),
+        ({"events": {"": {}}}, "non-empty"),
+        ({"events": {"   ": {}}}, "non-empty"),
+        ({"events": {"purchase": "nope"}}, "Event 'purchase'"),
+        ({"events": {"purchase": True}}, "Event 'purchase'"),
+        (
+            {"events": {"purchase": {"type": "integr"}}},
+            "Event 'purchase' has an invalid schema at /type",
+        ),
+        (
+            {"events": {"purchase": {"properties": {"price": {"minimum": "zero"}}}}},
+            "Event 'purchase' has an invalid schema at /properties/price/minimum",
+        ),
+        (
+            {"events": {"purchase": {"properties": {"c": {"pattern": "[A-"}}}}},
+            "Event 'purchase'",
+        ),
+        ({"events": {"purchase": {"required": "price"}}}, "at /required"),
+        (
+            {"events": {"e": {"$schema": "https://example.com/my-dialect"}}},
+            "unknown $schema",
+        ),
+        ({"events": {"e": {"$schema": 7}}}, "$schema must be a string"),
+        (
+            {"events": {"e": {"$ref": "#/definitions/missing"}}},
+            "Event 'e': $ref '#/definitions/missing'",
+        ),
+        (
+            {"events": {"e": {"$ref": "https://example.com/s.json"}}},
+            "points outside the schema",
+        ),
+        (
+            {"events": {}, "unplanned_events": "drop"},
+            "'unplanned_events' must be 'flag' or 'block', got 'drop'",
+        ),
+        ({"events": {}, "unplanned_events": None}, "'unplanned_events'"),
+        (
+            {"events": {}, "additional_properties": "block"},
+            "'additional_properties' must be 'allow' or 'flag'",
+        ),
+    ],
+)
+def test_malformed_plans_raise_plan_error_naming_the_culprit(raw, culprit):
+    with pytest.raises(PlanError) as info:
+        parse_plan(raw)
+    assert culprit in str(info.value)
+
+
+def test_plan_error_is_a_value_error():
+    assert issubclass(PlanError, ValueError)
+
+
+def test_local_refs_that_resolve_are_accepted():
+    schema = {
+        "definitions": {"money": {"type": "number"}, "a/b": {"type": "string"}},
+        "properties": {
+            "price": {"$ref": "#/definitions/money"},
+            "x": {"$ref": "#/definitions/a~1b"},
+        },
+    }
+    assert parse_plan({"events": {"e": schema}}).events["e"] == schema
+
+
+def test_property_named_like_a_keyword_is_not_mistaken_for_one():
+    # "$ref" here is a property name, not a reference.
+    schema = {
+        "properties": {"$ref": {"type": "string"}, "properties": {"type": "object"}}
+    }
+    parse_plan({"events": {"e": schema}})
+
+
+def test_later_draft_schema_is_checked_with_its_own_metaschema():
+    # prefixItems must be an array in 2020-12; draft-07 would ignore the keyword.
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "prefixItems": {"type": "string"},
+    }
+    with pytest.raises(PlanError, match="at /prefixItems"):
+        parse_plan({"events": {"e": schema}})
+    parse_plan({"events": {"e": {"prefixItems": {"type": "string"}}}})
