@@ -1,4 +1,4 @@
-"""Celery settings only: queues, routes, delivery, beat schedule (the broker URL comes from app config)."""
+"""Celery settings only: queues, routes, delivery, beat (the broker URL comes from app config)."""
 
 from kombu import Queue
 
@@ -20,7 +20,12 @@ task_acks_late = True
 # ... and a worker process killed mid-task hands its message back instead of acking it.
 task_reject_on_worker_lost = True
 # Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
-task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+task_publish_retry_policy = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 broker_connection_retry_on_startup = True
 timezone = "UTC"
 enable_utc = True
@@ -28,5 +33,9 @@ worker_hijack_root_logger = False
 
 beat_schedule = {
     # Keep the dashboard's hourly counts fresh: recount the current and previous hour.
-    "aggregate-all-apps": {"task": "app.tasks.batch.aggregate_all_apps", "schedule": 300.0, "args": (1,)},
+    "aggregate-all-apps": {
+        "task": "app.tasks.batch.aggregate_all_apps",
+        "schedule": 300.0,
+        "args": (1,),
+    },
 }

@@ -112,12 +112,14 @@ def register_celery(app: Flask) -> Celery:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Ingestion and the read API."""
+    """Ingestion, the read API and health."""
+    from app.api.health import health
     from app.api.routes import api
     from app.ingest.routes import ingest
 
     app.register_blueprint(ingest)
     app.register_blueprint(api)
+    app.register_blueprint(health)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -36,7 +36,9 @@ def _app(ref: str) -> App:
 
 @apps_cli.command("create")
 @click.argument("name")
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file to publish.")
+@click.option(
+    "--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file to publish."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new app as JSON.")
 def create(name: str, plan_file: str | None, as_json: bool) -> None:
     """Create an app; prints its write key and (once only) its read key."""
@@ -60,10 +62,17 @@ def list_(as_json: bool) -> None:
     """List apps with their write keys and published plan versions."""
     upgrade_if_micro()
     for app in apps.list_apps():
-        row = {"id": app.id, "name": app.name, "write_key": app.write_key,
-               "plan_version": app.plan_version}
-        click.echo(json.dumps(row) if as_json else
-                   f"{app.id}\t{app.name}\t{app.write_key}\tplan v{app.plan_version}")
+        row = {
+            "id": app.id,
+            "name": app.name,
+            "write_key": app.write_key,
+            "plan_version": app.plan_version,
+        }
+        click.echo(
+            json.dumps(row)
+            if as_json
+            else f"{app.id}\t{app.name}\t{app.write_key}\tplan v{app.plan_version}"
+        )
 
 
 @apps_cli.command("rotate-key")

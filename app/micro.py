@@ -79,7 +79,9 @@ def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedServic
 
 def serve(flask_app: Flask) -> None:
     """Run the micro profile until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     keys = ensure_demo_app(flask_app)
     mail_sink = start_mail_sink(flask_app)
     worker, beat = start_background(flask_app.extensions["celery"])
@@ -92,7 +94,7 @@ def serve(flask_app: Flask) -> None:
         f"  demo app read key:  {keys['read_key']}\n"
         f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}\n"
         f"  try: curl -s -H 'Content-Type: application/json' "
-        f"-d '{{\"eventName\":\"user_login\",\"userId\":123}}' {url}/api/logs/{keys['write_key']}\n",
+        f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n',
         flush=True,
     )
     try:

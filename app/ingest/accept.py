@@ -96,7 +96,9 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
     try:
         envelope = NATIVE_EVENT.load(raw)
     except ValidationError as exc:
-        errors = [{"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()]
+        errors = [
+            {"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()
+        ]
         raise EventError(400, "invalid_event", "The event's fields are malformed.", errors)
 
     name = envelope["eventName"]

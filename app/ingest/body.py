@@ -75,7 +75,9 @@ def read_json_body(request: Request, max_bytes: int) -> Any:
         raw = gunzip_capped(raw, max_bytes)
     elif encoding not in ("identity", ""):
         raise ApiError(
-            415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip."
+            415,
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; use gzip.",
         )
     if not raw.strip():
         raise ApiError(400, "empty_body", "The body is empty; send a JSON event.")

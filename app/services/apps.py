@@ -60,7 +60,9 @@ def find_app(ref: str | int) -> App | None:
 
 def app_by_read_key(read_key: str) -> App | None:
     """The app a read key belongs to."""
-    return db.session.scalars(select(App).where(App.read_key_hash == hash_read_key(read_key))).first()
+    return db.session.scalars(
+        select(App).where(App.read_key_hash == hash_read_key(read_key))
+    ).first()
 
 
 def list_apps() -> list[App]:

@@ -13,14 +13,18 @@ def send_mail(
     """Send one message; smtp_url is smtp://[user:password@]host:port (smtps:// for TLS)."""
     url = urlsplit(smtp_url)
     if url.scheme not in ("smtp", "smtps") or not url.hostname:
-        raise ValueError(f"SMTP_URL must be smtp://host:port or smtps://host:port, not {smtp_url!r}")
+        raise ValueError(
+            f"SMTP_URL must be smtp://host:port or smtps://host:port, not {smtp_url!r}"
+        )
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, ", ".join(to), subject
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
     client_cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with client_cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10) as smtp:
+    with client_cls(
+        url.hostname, url.port or (465 if url.scheme == "smtps" else 25), timeout=10
+    ) as smtp:
         if url.username:
             smtp.login(unquote(url.username), unquote(url.password or ""))
         smtp.send_message(message)

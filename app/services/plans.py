@@ -20,7 +20,9 @@ def parse(body: Any) -> Plan:
     return parse_plan(body)
 
 
-def save_plan(app: App, body: dict[str, Any], *, publish: bool, commit: bool = True) -> TrackingPlan:
+def save_plan(
+    app: App, body: dict[str, Any], *, publish: bool, commit: bool = True
+) -> TrackingPlan:
     """Store `body` as the app's next plan version, published at once or as a draft."""
     parse(body)
     latest = db.session.scalar(

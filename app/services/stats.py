@@ -50,8 +50,9 @@ def aggregate(app_id: int, hours: int, now: datetime | None = None) -> int:
     )
     now_ts = utcnow()
     db.session.add_all(
-        EventStat(app_id=app_id, hour=hour, event_name=name, status=status, count=count,
-                  updated_at=now_ts)
+        EventStat(
+            app_id=app_id, hour=hour, event_name=name, status=status, count=count, updated_at=now_ts
+        )
         for (hour, name, status), count in counts.items()
     )
     db.session.commit()

@@ -57,12 +57,10 @@ class CompiledPlan:
     def validate_schema_only(
         self, event_name: str, properties: Any, root: str = "/properties"
     ) -> list[dict[str, Any]]:
-        """Return the violations of properties against a planned event's schema; KeyError if unplanned."""
+        """The violations of properties against a planned event's schema (KeyError: unplanned)."""
         return self._check(self._validators[event_name], properties, root)
 
-    def _check(
-        self, validator: Validator, properties: Any, root: str
-    ) -> list[dict[str, Any]]:
+    def _check(self, validator: Validator, properties: Any, root: str) -> list[dict[str, Any]]:
         errors = list(validator.iter_errors(properties))
         if not errors:
             return []
@@ -70,7 +68,7 @@ class CompiledPlan:
 
 
 def compile_plan(plan: Any, version: int) -> CompiledPlan:
-    """Parse and compile plan; equal (canonical plan, version) pairs return the same cached object."""
+    """Parse and compile a plan; an equal (canonical plan, version) returns the cached object."""
     if isinstance(version, bool) or not isinstance(version, int):
         raise TypeError(f"version must be an int, got {type(version).__name__}")
     try:

@@ -32,42 +32,35 @@ class Plan:
 
 
 def parse_plan(plan: Any) -> Plan:
-    """Check a plan dict and return a Plan (working on a deep copy); raise PlanError if malformed."""
+    """Check a plan dict and return a Plan (of a deep copy); PlanError if malformed."""
     if not isinstance(plan, dict):
-        raise PlanError(
-            f"The tracking plan must be a JSON object, got {json_type(plan)}"
-        )
+        raise PlanError(f"The tracking plan must be a JSON object, got {json_type(plan)}")
     raw = copy.deepcopy(plan)
     if "events" not in raw:
-        raise PlanError(
-            "The tracking plan has no 'events' object (use {} for an empty plan)"
-        )
+        raise PlanError("The tracking plan has no 'events' object (use {} for an empty plan)")
     events = raw["events"]
     if not isinstance(events, dict):
         raise PlanError(
-            f"The tracking plan's 'events' must be an object of event name to schema, got {json_type(events)}"
+            f"The tracking plan's 'events' must be an object of event name to schema, "
+            f"got {json_type(events)}"
         )
     for name, schema in events.items():
         _check_event(name, schema)
     return Plan(
         events=events,
         unplanned_events=_policy(raw, "unplanned_events", UNPLANNED_POLICIES),
-        additional_properties=_policy(
-            raw, "additional_properties", ADDITIONAL_PROPERTIES_POLICIES
-        ),
+        additional_properties=_policy(raw, "additional_properties", ADDITIONAL_PROPERTIES_POLICIES),
         raw=raw,
     )
 
 
 def dialect_for(event_name: str, schema: dict[str, Any]) -> type[Validator]:
-    """Return the validator class for schema's $schema, draft-07 when absent; PlanError if unknown."""
+    """The validator class for the schema's $schema (draft-07 when absent; PlanError if unknown)."""
     if "$schema" not in schema:
         return Draft7Validator
     uri = schema["$schema"]
     if not isinstance(uri, str):
-        raise PlanError(
-            f"Event '{event_name}': $schema must be a string, got {json_type(uri)}"
-        )
+        raise PlanError(f"Event '{event_name}': $schema must be a string, got {json_type(uri)}")
     # default=None makes an unknown dialect visible instead of silently
     # validating with a draft the author did not ask for.
     cls = validator_for(schema, default=None)
@@ -96,9 +89,7 @@ def _check_event(name: Any, schema: Any) -> None:
         cls.check_schema(schema)
     except SchemaError as exc:
         where = pointer("", exc.path) or "the top level"
-        raise PlanError(
-            f"Event '{name}' has an invalid schema at {where}: {exc.message}"
-        ) from None
+        raise PlanError(f"Event '{name}' has an invalid schema at {where}: {exc.message}") from None
     _check_refs(name, schema)
 
 
@@ -115,12 +106,11 @@ def _check_refs(name: str, schema: dict[str, Any]) -> None:
             continue
         if not ref.startswith("#"):
             raise PlanError(
-                f"Event '{name}': $ref {ref!r} points outside the schema; only '#/...' references are supported"
+                f"Event '{name}': $ref {ref!r} points outside the schema; "
+                "only '#/...' references are supported"
             )
         if (ref == "#" or ref.startswith("#/")) and not _resolves(schema, ref):
-            raise PlanError(
-                f"Event '{name}': $ref {ref!r} does not resolve within the schema"
-            )
+            raise PlanError(f"Event '{name}': $ref {ref!r} does not resolve within the schema")
 
 
 def _resolves(document: Any, ref: str) -> bool:

@@ -98,9 +98,7 @@ def _violation(
     }
 
 
-def unplanned_violation(
-    event_name: str, name_pointer: str, plan_version: int
-) -> dict[str, Any]:
+def unplanned_violation(event_name: str, name_pointer: str, plan_version: int) -> dict[str, Any]:
     """Build the single violation reported for an event missing from the plan."""
     return _violation(
         name_pointer,
@@ -132,9 +130,7 @@ def violations_from_errors(
     return out
 
 
-def _convert(
-    error: ValidationError, root: str, version: int
-) -> Iterable[dict[str, Any]]:
+def _convert(error: ValidationError, root: str, version: int) -> Iterable[dict[str, Any]]:
     rule = error.validator
     parts = list(error.absolute_path)
     instance = error.instance
@@ -216,8 +212,7 @@ def _extra_properties(instance: dict[str, Any], schema: dict[str, Any]) -> list[
     return [
         key
         for key in instance
-        if key not in declared
-        and not any(re.search(pattern, key) for pattern in patterns)
+        if key not in declared and not any(re.search(pattern, key) for pattern in patterns)
     ]
 
 
@@ -240,10 +235,7 @@ def _message(error: ValidationError, rule: str, name: str) -> str:
     if rule in _COMPARATORS:
         op = _COMPARATORS[rule]
         # Draft 4 spells exclusivity as a boolean beside minimum/maximum.
-        if (
-            rule in ("minimum", "maximum")
-            and error.schema.get("exclusiveM" + rule[1:]) is True
-        ):
+        if rule in ("minimum", "maximum") and error.schema.get("exclusiveM" + rule[1:]) is True:
             op = op[0]
         return f"{name} must be {op} {expected}, {got}"
     if rule in ("minLength", "maxLength"):
@@ -258,7 +250,10 @@ def _message(error: ValidationError, rule: str, name: str) -> str:
             return f"{name} must match exactly one of the allowed schemas, but matches several"
         quantity = "exactly one" if rule == "oneOf" else "at least one"
         best = best_match(error.context)
-        return f"{name} must match {quantity} of the allowed schemas (closest mismatch: {best.message})"
+        return (
+            f"{name} must match {quantity} of the allowed schemas "
+            f"(closest mismatch: {best.message})"
+        )
     if rule == "not" and expected == {}:
         return f"{name} is not allowed"
     return error.message

@@ -13,14 +13,12 @@ def check(
     **policies: Any,
 ) -> Verdict:
     """Validate properties against a one-event plan whose event is called "e"."""
-    return compile_plan(
-        {"events": {"e": schema}, **policies}, version=version
-    ).validate("e", properties, root=root)
+    return compile_plan({"events": {"e": schema}, **policies}, version=version).validate(
+        "e", properties, root=root
+    )
 
 
-def only_violation(
-    schema: dict[str, Any], properties: Any, **kwargs: Any
-) -> dict[str, Any]:
+def only_violation(schema: dict[str, Any], properties: Any, **kwargs: Any) -> dict[str, Any]:
     """Validate and assert exactly one violation came back; return it."""
     verdict = check(schema, properties, **kwargs)
     assert verdict.status == "invalid", verdict

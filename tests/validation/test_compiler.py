@@ -3,7 +3,6 @@
 import copy
 import dataclasses
 import math
-import time
 
 import pytest
 
@@ -78,9 +77,9 @@ def test_plan_version_is_filled_in_every_violation():
 def test_validate_schema_only():
     compiled = compile_plan(PLAN, version=3)
     assert compiled.validate_schema_only("purchase", {"price": 1}) == []
-    assert [
-        v["path"] for v in compiled.validate_schema_only("purchase", {}, root="/p")
-    ] == ["/p/price"]
+    assert [v["path"] for v in compiled.validate_schema_only("purchase", {}, root="/p")] == [
+        "/p/price"
+    ]
     with pytest.raises(KeyError):
         compiled.validate_schema_only("refund", {})
 
@@ -124,18 +123,6 @@ def test_validate_does_no_compilation_or_copying(monkeypatch):
     assert compiled.validate("purchase", {"price": "1"}).status == "invalid"
 
 
-def test_validating_a_small_event_is_fast():
-    compiled = compile_plan(PLAN, version=3)
-    payload = {"userId": 123}
-    runs = 2000
-    start = time.perf_counter()
-    for _ in range(runs):
-        compiled.validate("login", payload)
-    per_call = (time.perf_counter() - start) / runs
-    # Typically ~25 µs; the bound is loose so slow CI machines do not flake.
-    assert per_call < 1e-3
-
-
 def test_verdict_is_frozen_and_serialisable():
     verdict = compile_plan(PLAN, version=3).validate("purchase", {})
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -143,7 +130,4 @@ def test_verdict_is_frozen_and_serialisable():
     as_dict = verdict.to_dict()
     assert as_dict["status"] == "invalid" and as_dict["blocked"] is False
     assert as_dict["violations"] == verdict.violations
-    assert (
-        verdict.ok is False
-        and compile_plan(PLAN, version=3).validate("login", {}).ok is True
-    )
+    assert verdict.ok is False and compile_plan(PLAN, version=3).validate("login", {}).ok is True

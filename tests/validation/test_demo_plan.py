@@ -24,15 +24,12 @@ def test_demo_plan_parses_with_expected_events_and_policies():
 
 def test_user_login(demo):
     assert demo.validate("user_login", {"userId": 123}).status == "valid"
-    assert (
-        demo.validate("user_login", {"userId": 123, "method": "google"}).status
-        == "valid"
-    )
+    assert demo.validate("user_login", {"userId": 123, "method": "google"}).status == "valid"
     verdict = demo.validate("user_login", {"userId": "abc"})
     assert verdict.status == "invalid"
-    assert [
-        (v["path"], v["rule"], v["expected"], v["actual"]) for v in verdict.violations
-    ] == [("/properties/userId", "type", "integer", "abc")]
+    assert [(v["path"], v["rule"], v["expected"], v["actual"]) for v in verdict.violations] == [
+        ("/properties/userId", "type", "integer", "abc")
+    ]
     method = demo.validate("user_login", {"userId": 1, "method": "facebook"}).violations
     assert [(v["path"], v["rule"]) for v in method] == [("/properties/method", "enum")]
 
@@ -49,9 +46,7 @@ def test_purchase(demo):
         "currency": "eur",
         "items": [{"sku": "A1", "quantity": 0}, {"quantity": 1}],
     }
-    assert [
-        (v["path"], v["rule"]) for v in demo.validate("purchase", bad).violations
-    ] == [
+    assert [(v["path"], v["rule"]) for v in demo.validate("purchase", bad).violations] == [
         ("/properties/currency", "pattern"),
         ("/properties/items/0/quantity", "minimum"),
         ("/properties/items/1/sku", "required"),
@@ -63,13 +58,9 @@ def test_purchase(demo):
 
 def test_screen_view_and_undeclared_properties_allowed(demo):
     assert (
-        demo.validate("screen_view", {"screen_name": "home", "referrer": "push"}).status
-        == "valid"
+        demo.validate("screen_view", {"screen_name": "home", "referrer": "push"}).status == "valid"
     )
-    assert (
-        demo.validate("screen_view", {}).violations[0]["path"]
-        == "/properties/screen_name"
-    )
+    assert demo.validate("screen_view", {}).violations[0]["path"] == "/properties/screen_name"
 
 
 def test_unplanned_event_is_flagged_not_blocked(demo):

@@ -14,9 +14,7 @@ def test_defaults_and_unknown_keys_are_kept():
 
 
 def test_explicit_policies():
-    plan = parse_plan(
-        {"events": {}, "unplanned_events": "block", "additional_properties": "flag"}
-    )
+    plan = parse_plan({"events": {}, "unplanned_events": "block", "additional_properties": "flag"})
     assert (plan.unplanned_events, plan.additional_properties) == ("block", "flag")
 
 
@@ -104,9 +102,7 @@ def test_local_refs_that_resolve_are_accepted():
 
 def test_property_named_like_a_keyword_is_not_mistaken_for_one():
     # "$ref" here is a property name, not a reference.
-    schema = {
-        "properties": {"$ref": {"type": "string"}, "properties": {"type": "object"}}
-    }
+    schema = {"properties": {"$ref": {"type": "string"}, "properties": {"type": "object"}}}
     parse_plan({"events": {"e": schema}})
 
 

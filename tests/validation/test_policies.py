@@ -69,10 +69,7 @@ def test_flag_policy_accepts_declared_properties():
 
 def test_flag_policy_respects_an_explicit_additional_properties_schema():
     schema = {"properties": {"a": {}}, "additionalProperties": {"type": "integer"}}
-    assert (
-        check(schema, {"a": "x", "b": 1}, additional_properties="flag").status
-        == "valid"
-    )
+    assert check(schema, {"a": "x", "b": 1}, additional_properties="flag").status == "valid"
     v = check(schema, {"b": "x"}, additional_properties="flag").violations
     assert [(x["path"], x["rule"]) for x in v] == [("/properties/b", "type")]
 
@@ -86,22 +83,17 @@ def test_flag_policy_lets_pattern_properties_declare_names():
     schema = {"properties": {"a": {}}, "patternProperties": {"^x_": {}}}
     assert check(schema, {"x_1": 1}, additional_properties="flag").status == "valid"
     v = check(schema, {"y": 1}, additional_properties="flag").violations
-    assert [(x["path"], x["rule"]) for x in v] == [
-        ("/properties/y", "additionalProperties")
-    ]
+    assert [(x["path"], x["rule"]) for x in v] == [("/properties/y", "additionalProperties")]
 
 
 def test_flag_policy_ignores_object_schemas_without_properties():
     assert (
-        check({"type": "object"}, {"anything": 1}, additional_properties="flag").status
-        == "valid"
+        check({"type": "object"}, {"anything": 1}, additional_properties="flag").status == "valid"
     )
 
 
 def test_flag_transform_does_not_touch_the_plan():
-    compiled = compile_plan(
-        {"events": {"e": NESTED}, "additional_properties": "flag"}, version=1
-    )
+    compiled = compile_plan({"events": {"e": NESTED}, "additional_properties": "flag"}, version=1)
     assert compiled.plan.events["e"] == NESTED
     assert "additionalProperties" not in compiled.plan.events["e"]["properties"]["user"]
 
@@ -124,9 +116,7 @@ def test_unplanned_event_is_flagged_by_default():
 
 
 def test_unplanned_event_is_blocked_under_block_policy():
-    compiled = compile_plan(
-        {"events": {"known": {}}, "unplanned_events": "block"}, version=1
-    )
+    compiled = compile_plan({"events": {"known": {}}, "unplanned_events": "block"}, version=1)
     verdict = compiled.validate("mystery", {})
     assert (verdict.status, verdict.blocked) == ("unplanned", True)
     # Planned events are never blocked, even when invalid.

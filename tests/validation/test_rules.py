@@ -180,10 +180,7 @@ def test_nested_object_and_array_paths_are_precise():
         ("/properties/items/3/sku", "required", None),
         ("/properties/items/4/meta/tags/1", "type", 3),
     ]
-    assert (
-        verdict.violations[0]["message"]
-        == "items[2].sku must be of type string, got integer"
-    )
+    assert verdict.violations[0]["message"] == "items[2].sku must be of type string, got integer"
 
 
 def test_property_names_with_tilde_and_slash_are_escaped():
@@ -235,9 +232,7 @@ def test_root_level_type_error_uses_the_root_path():
 def test_custom_root():
     v = only_violation(prop({"type": "integer"}), {"x": "1"}, root="/data/props")
     assert v["path"] == "/data/props/x"
-    assert (
-        only_violation(prop({"type": "integer"}), {"x": "1"}, root="")["path"] == "/x"
-    )
+    assert only_violation(prop({"type": "integer"}), {"x": "1"}, root="")["path"] == "/x"
 
 
 @pytest.mark.parametrize("combinator", ["oneOf", "anyOf"])
@@ -262,9 +257,7 @@ def test_one_of_matching_several_branches():
 
 
 def test_property_names_violation():
-    v = only_violation(
-        prop({"propertyNames": {"pattern": "^[a-z]+$"}}), {"x": {"ok": 1, "Bad": 2}}
-    )
+    v = only_violation(prop({"propertyNames": {"pattern": "^[a-z]+$"}}), {"x": {"ok": 1, "Bad": 2}})
     assert (v["path"], v["rule"], v["expected"], v["actual"]) == (
         "/properties/x",
         "propertyNames",
@@ -300,9 +293,7 @@ def test_ref_targets_report_the_referenced_rule():
 
 
 def test_draft_2020_12_prefix_items_is_honoured():
-    pair = {
-        "properties": {"pt": {"prefixItems": [{"type": "number"}, {"type": "number"}]}}
-    }
+    pair = {"properties": {"pt": {"prefixItems": [{"type": "number"}, {"type": "number"}]}}}
     v = only_violation({"$schema": DRAFT_2020_12, **pair}, {"pt": [1, "a"]})
     assert (v["path"], v["rule"], v["expected"]) == (
         "/properties/pt/1",
@@ -322,10 +313,7 @@ def test_draft_2020_12_dependent_required_is_honoured():
         {"card": ["cvv"]},
     )
     assert check(schema, {"card": "4111", "cvv": "123"}).status == "valid"
-    assert (
-        check({"dependentRequired": {"card": ["cvv"]}}, {"card": "4111"}).status
-        == "valid"
-    )
+    assert check({"dependentRequired": {"card": ["cvv"]}}, {"card": "4111"}).status == "valid"
 
 
 def test_violations_are_json_serialisable():

@@ -1,0 +1,36 @@
+# The two set-up commands: `make run` (micro profile) and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+
+.PHONY: run test up down system-packages lint format
+
+$(STAMP): requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
+run: $(STAMP)
+	$(PY) run.py
+
+## test: install what the tests need (Python packages, Redis, PostgreSQL, nginx) and run them all
+test: $(STAMP) system-packages
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
+up: $(STAMP) system-packages
+	$(PY) -m stack up
+
+down:
+	$(PY) -m stack down
+
+system-packages:
+	@bash stack/install-system-packages.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

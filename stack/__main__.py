@@ -1,0 +1,180 @@
+"""`python -m stack up|down`: the full profile from installed binaries, kept in var/full.
+
+`up` starts Redis and PostgreSQL (unless REDIS_URL / DATABASE_URL are given), migrates, then
+gunicorn, one Celery worker per queue, beat and nginx; it records every PID it started and the
+URLs (var/full/stack.env, which the configuration reads), and returns once everything answers.
+`down` stops exactly those PIDs and removes the records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from stack.servers import (
+    _spawn,
+    free_port,
+    port_is_free,
+    start_nginx,
+    start_postgres,
+    start_redis,
+    stop_process_group,
+    wait_until,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = ROOT / "var" / "full"
+STACK_FILE = FULL / "stack.env"
+PIDS_FILE = FULL / "pids.json"
+LOGS = FULL / "logs"
+BIN = Path(sys.executable).parent
+API_PORT, NGINX_PORT = 8000, 8080
+QUEUES = ("default", "emails", "batch_processing")
+# Stop order: the front door first, the stores last, so nothing in flight loses its backend.
+STOP_ORDER = ("nginx", "gunicorn", "beat", *(f"worker-{q}" for q in QUEUES), "postgres", "redis")
+STOP_SIGNALS = {"nginx": signal.SIGQUIT, "postgres": signal.SIGINT}
+
+
+def _record(pids: dict[str, int]) -> None:
+    PIDS_FILE.write_text(json.dumps(pids, indent=2))
+
+
+def _port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+def _get(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+def up() -> None:
+    """Start the full profile and return once it answers."""
+    if PIDS_FILE.exists():
+        sys.exit(
+            "the full profile is already up (var/full/pids.json exists); run `make down` first"
+        )
+    for port in (API_PORT, NGINX_PORT):
+        if not port_is_free(port):
+            sys.exit(f"port {port} is taken; stop whatever listens there first")
+    FULL.mkdir(parents=True, exist_ok=True)
+    pids: dict[str, int] = {}
+    try:
+        _up(pids)
+    except BaseException:
+        print("start-up failed; stopping what was started", file=sys.stderr)
+        down()
+        raise
+
+
+def _up(pids: dict[str, int]) -> None:
+    settings = {"LVD_PROFILE": "full"}
+    settings["REDIS_URL"] = os.environ.get("REDIS_URL", "")
+    if not settings["REDIS_URL"]:
+        server = start_redis(FULL / "redis", _port(6390))
+        pids["redis"] = server.pid
+        _record(pids)
+        settings["REDIS_URL"] = server.url
+    settings["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
+    if not settings["DATABASE_URL"]:
+        server = start_postgres(FULL / "postgres", _port(5440))
+        pids["postgres"] = server.pid
+        _record(pids)
+        settings["DATABASE_URL"] = server.url
+    STACK_FILE.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    env = {**os.environ, **settings}
+
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True
+    )
+    gunicorn = _spawn(
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{API_PORT}",
+            "run:app",
+        ],
+        LOGS / "gunicorn.log",
+        cwd=ROOT,
+        env=env,
+    )
+    pids["gunicorn"] = gunicorn.pid
+    _record(pids)
+    for queue in QUEUES:
+        worker = _spawn(
+            ["./start_celery_worker.sh", queue],
+            LOGS / f"worker-{queue}.log",
+            cwd=ROOT,
+            env={**env, "CELERY": str(BIN / "celery")},
+        )
+        pids[f"worker-{queue}"] = worker.pid
+        _record(pids)
+    beat = _spawn(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "run:celery_app",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-s",
+            str(FULL / "celerybeat-schedule"),
+        ],
+        LOGS / "beat.log",
+        cwd=ROOT,
+        env=env,
+    )
+    pids["beat"] = beat.pid
+    _record(pids)
+    conf = (ROOT / "nginx" / "nginx.conf").read_text()
+    conf = conf.replace("@PORT@", str(NGINX_PORT)).replace("@APP_PORT@", str(API_PORT))
+    pids["nginx"] = start_nginx(FULL / "nginx", conf, NGINX_PORT).pid
+    _record(pids)
+
+    wait_until(lambda: _get(f"http://127.0.0.1:{API_PORT}/healthz"), 60, "gunicorn")
+    wait_until(lambda: _get(f"http://127.0.0.1:{NGINX_PORT}/healthz"), 30, "nginx")
+    host = socket.gethostname()
+    for queue in QUEUES:
+        log = LOGS / f"worker-{queue}.log"
+        wait_until(
+            lambda log=log, queue=queue: f"{queue}@{host} ready." in log.read_text(),
+            60,
+            f"the {queue} worker",
+            interval=0.2,
+        )
+    print(
+        f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  gunicorn "
+        f"http://127.0.0.1:{API_PORT}\n  redis {settings['REDIS_URL']}\n  logs {LOGS}\n"
+        f"  admin: .venv/bin/flask --app run apps create NAME --json"
+    )
+
+
+def down() -> None:
+    """Stop exactly what `up` started, then forget it."""
+    pids = json.loads(PIDS_FILE.read_text()) if PIDS_FILE.exists() else {}
+    for name in STOP_ORDER:
+        if name in pids:
+            stop_process_group(pids[name], STOP_SIGNALS.get(name, signal.SIGTERM), timeout=30)
+            print(f"stopped {name} (pid {pids[name]})")
+    for path in (PIDS_FILE, STACK_FILE):
+        path.unlink(missing_ok=True)
+
+
+def main() -> None:
+    """Entry point: up or down."""
+    commands = {"up": up, "down": down}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit("usage: python -m stack up|down")
+    commands[sys.argv[1]]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""Local Redis, PostgreSQL and nginx from installed binaries, in a folder of ours.
+
+Used by `make up` (stack/__main__.py) and by the tests' fixtures. Every server runs in its own
+session (process group) and is stopped by the PID we started, never by name.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+
+@dataclass
+class Server:
+    """A process we started, and how to reach it."""
+
+    name: str
+    pid: int
+    url: str = ""
+    stop_signal: int = signal.SIGTERM
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the process group we started, and wait for it to be gone."""
+        stop_process_group(self.pid, self.stop_signal, timeout)
+
+
+def stop_process_group(pid: int, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    """Signal the process group led by `pid`; SIGKILL what is left after `timeout` seconds."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _group_alive(pid):
+            _reap(pid)
+            return
+        _reap(pid)
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _reap(pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Zombies count as gone: a process group of only zombies does no work.
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll `check()` until it returns truthy; TimeoutError naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # the server is still starting
+            last_error = exc
+        time.sleep(interval)
+    raise TimeoutError(f"{what} did not come up within {timeout}s (last error: {last_error})")
+
+
+def _spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **kwargs,
+        )
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+REDIS_CONF = """\
+bind 127.0.0.1
+port {port}
+dir {dir}
+daemonize no
+logfile {dir}/redis.log
+# A 2xx promises the event is queued: keep the queue on disk, fsynced every second.
+appendonly {appendonly}
+appendfsync everysec
+save ""
+# Never drop a queued message to make room: refuse writes instead (the API answers 503).
+maxmemory {maxmemory}
+maxmemory-policy noeviction
+"""
+
+
+def start_redis(folder: Path, port: int, appendonly: bool = True, maxmemory: str = "1gb") -> Server:
+    """A redis-server on 127.0.0.1:port with its data in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "redis.conf"
+    conf.write_text(
+        REDIS_CONF.format(
+            port=port, dir=folder, appendonly="yes" if appendonly else "no", maxmemory=maxmemory
+        )
+    )
+    proc = _spawn(
+        [shutil.which("redis-server") or "redis-server", str(conf)], folder / "stdout.log"
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    wait_until(client.ping, 20, f"redis on port {port}")
+    client.close()
+    return Server("redis", proc.pid, url)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    """The folder of the installed PostgreSQL server binaries (newest version)."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_version_key)
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("postgres")
+    if found:
+        return Path(found).resolve().parent
+    raise FileNotFoundError("PostgreSQL server binaries not found; run `make system-packages`")
+
+
+def _version_key(path: str) -> int:
+    try:
+        return int(Path(path).parts[-3])
+    except ValueError:
+        return 0
+
+
+def _as_postgres_user() -> dict:
+    # initdb and postgres refuse to run as root: run them as the `postgres` system user.
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    user = pwd.getpwnam("postgres")
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def start_postgres(folder: Path, port: int, durable: bool = True, database: str = "lvd") -> Server:
+    """A PostgreSQL server on 127.0.0.1:port with its cluster in `folder`, and `database` in it."""
+    bindir = postgres_bindir()
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "data"
+    creds = folder / "credentials"
+    as_user = _as_postgres_user()
+    if as_user:
+        os.chown(folder, as_user["user"], as_user["group"])
+    if not (data / "PG_VERSION").exists():
+        password = secrets.token_hex(16)
+        pwfile = folder / "pwfile"
+        pwfile.write_text(password + "\n")
+        if as_user:
+            os.chown(pwfile, as_user["user"], as_user["group"])
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "lvd",
+                "--pwfile",
+                str(pwfile),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+            check=True,
+            capture_output=True,
+            **as_user,
+        )
+        pwfile.unlink()
+        creds.write_text(password)
+    password = creds.read_text().strip()
+    settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}"]
+    if not durable:  # tests: speed over crash safety
+        settings += [
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+    log = folder / "postgres.log"
+    log.touch()
+    if as_user:
+        os.chown(log, as_user["user"], as_user["group"])
+    proc = _spawn(
+        [str(bindir / "postgres"), "-D", str(data), "-p", str(port), *settings], log, **as_user
+    )
+    admin = f"postgresql://lvd:{password}@127.0.0.1:{port}/postgres"
+    wait_until(
+        lambda: psycopg.connect(admin, connect_timeout=1).close() or True,
+        60,
+        f"postgres on port {port}",
+        interval=0.1,
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    url = f"postgresql://lvd:{password}@127.0.0.1:{port}/{database}"
+    # SIGINT is PostgreSQL's "fast" shutdown: roll back sessions, checkpoint, exit.
+    return Server("postgres", proc.pid, url, stop_signal=signal.SIGINT)
+
+
+# --- nginx -----------------------------------------------------------------------------------
+
+
+def start_nginx(folder: Path, conf_text: str, port: int) -> Server:
+    """nginx in the foreground of its own session, with every path inside `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "logs").mkdir(exist_ok=True)
+    (folder / "tmp").mkdir(exist_ok=True)
+    conf = folder / "nginx.conf"
+    conf.write_text(conf_text)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = _spawn(
+        [nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+        folder / "logs" / "stdout.log",
+    )
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+
+    wait_until(listening, 20, f"nginx on port {port}")
+    # SIGQUIT: graceful shutdown (finish requests in flight).
+    return Server("nginx", proc.pid, f"http://127.0.0.1:{port}", stop_signal=signal.SIGQUIT)
