@@ -75,6 +75,11 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
+    proc = _CHILDREN.get(pid)
+    if proc is not None:  # let Popen collect its own child, so it knows the child is gone
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -112,10 +117,14 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05) -> None
     raise TimeoutError(f"{what} did not come up within {timeout}s (last error: {last_error})")
 
 
+# Children started by this process, kept referenced until they are stopped and reaped.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
 def _spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             args,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -123,6 +132,8 @@ def _spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
             start_new_session=True,
             **kwargs,
         )
+    _CHILDREN[proc.pid] = proc
+    return proc
 
 
 # --- Redis -----------------------------------------------------------------------------------

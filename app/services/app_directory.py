@@ -44,6 +44,7 @@ class AppDirectory:
         self._redis_url = redis_url
         self._entries: dict[str, tuple[float, AppEntry | None]] = {}
         self._listener_pid: int | None = None
+        self._closed = threading.Event()
 
     def lookup(self, write_key: str) -> AppEntry | None:
         """The app of `write_key`, or None when no app has it."""
@@ -86,18 +87,25 @@ class AppDirectory:
         self._entries.clear()
         threading.Thread(target=self._listen, name="app-directory", daemon=True).start()
 
+    def close(self) -> None:
+        """Stop listening for announcements (within a second)."""
+        self._closed.set()
+
     def _listen(self) -> None:
         client = redis.Redis.from_url(self._redis_url, decode_responses=True)
-        while True:
+        while not self._closed.is_set():
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
-                self.invalidate()  # announcements may have been missed while disconnected
-                for message in pubsub.listen():
-                    self.invalidate(json.loads(message["data"]))
-            except (redis.RedisError, ValueError):
-                log.warning("app directory listener lost Redis; retrying", exc_info=True)
-                time.sleep(1)
+                with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    pubsub.subscribe(CHANNEL)
+                    self.invalidate()  # announcements may have been missed while disconnected
+                    while not self._closed.is_set():
+                        message = pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            self.invalidate(json.loads(message["data"]))
+            except (redis.RedisError, ValueError) as exc:
+                log.warning("app directory listener lost Redis (%s); retrying", exc)
+                self._closed.wait(1)
+        client.close()
 
 
 def announce_change(write_keys: list[str]) -> None:

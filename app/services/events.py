@@ -40,10 +40,11 @@ def store_events(messages: list[dict[str, Any]]) -> int:
         dialect.insert(Event)
         .values([_row(m, now) for m in messages])
         .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(Event.id)  # only new rows come back (rowcount is not portable here)
     )
-    result = db.session.execute(statement)
+    new_rows = len(db.session.execute(statement).all())
     db.session.commit()
-    return result.rowcount
+    return new_rows
 
 
 def record_dead_letter(task_id: str, task_name: str, message: dict[str, Any], error: str) -> None:

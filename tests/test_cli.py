@@ -1,0 +1,105 @@
+"""The admin command line: apps create/list/rotate-key, plan set/show."""
+
+import json
+
+import pytest
+
+from app.services.events import store_events
+from tests.helpers import DEMO_PLAN, queued_message
+
+
+@pytest.fixture
+def plan_file(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(DEMO_PLAN))
+    return path
+
+
+def create(flask_app, name, plan_file=None):
+    args = ["apps", "create", name, "--json"] + (["--plan", str(plan_file)] if plan_file else [])
+    result = flask_app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_apps_create_prints_the_contract_keys(any_app, plan_file):
+    created = create(any_app, "shop", plan_file)
+    assert set(created) == {"id", "name", "write_key", "read_key", "plan_version"}
+    assert created["name"] == "shop" and created["plan_version"] == 1
+    assert len(created["write_key"]) >= 32  # 128 bits or more, hex
+    assert created["read_key"] != created["write_key"]
+    assert create(any_app, "bare")["plan_version"] is None
+
+
+def test_each_key_works_for_its_own_app_only(any_app, plan_file):
+    shop, blog = create(any_app, "shop", plan_file), create(any_app, "blog", plan_file)
+    client = any_app.test_client()
+    answer = client.post(
+        f"/api/logs/{shop['write_key']}", json={"eventName": "user_login", "userId": 1}
+    ).json
+    with any_app.app_context():
+        store_events([queued_message(any_app, shop["write_key"], {"eventName": "user_login"})])
+
+    def events(app_id, read_key):
+        return client.get(
+            f"/api/apps/{app_id}/events", headers={"Authorization": f"Bearer {read_key}"}
+        )
+
+    assert events(shop["id"], shop["read_key"]).status_code == 200
+    assert len(events(shop["id"], shop["read_key"]).json["events"]) == 1
+    assert events(shop["id"], blog["read_key"]).status_code == 404
+    assert events(blog["id"], blog["read_key"]).json["events"] == []
+    assert events(shop["id"], shop["write_key"]).status_code == 401
+    task = client.get(
+        f"/api/tasks/{answer['task_id']}", headers={"Authorization": f"Bearer {blog['read_key']}"}
+    )
+    assert task.status_code == 404
+
+
+def test_apps_list_and_plan_set_and_show(any_app, plan_file, tmp_path):
+    create(any_app, "shop", plan_file)
+    runner = any_app.test_cli_runner()
+    listed = [
+        json.loads(line)
+        for line in runner.invoke(args=["apps", "list", "--json"]).output.splitlines()
+    ]
+    assert [(a["name"], a["plan_version"]) for a in listed] == [("shop", 1)]
+
+    new_plan = tmp_path / "v2.json"
+    new_plan.write_text(json.dumps({"events": {"signup": {"type": "object"}}}))
+    result = runner.invoke(args=["plan", "set", "shop", str(new_plan)])
+    assert result.exit_code == 0 and "plan version 2 published" in result.output
+    shown = json.loads(runner.invoke(args=["plan", "show", "shop"]).output)
+    assert list(shown["events"]) == ["signup"]
+
+    draft = runner.invoke(args=["plan", "set", "shop", str(plan_file), "--draft"])
+    assert "plan version 3 draft" in draft.output
+    assert list(json.loads(runner.invoke(args=["plan", "show", "shop"]).output)["events"]) == [
+        "signup"
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, complaint",
+    [
+        ("{not json", "Expecting"),
+        ('{"events": []}', "events"),
+        ('{"events": {"e": {"type": "nonsense"}}}', "'e'"),
+    ],
+)
+def test_a_bad_plan_file_is_refused_with_a_message(any_app, tmp_path, content, complaint):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = any_app.test_cli_runner().invoke(args=["apps", "create", "x", "--plan", str(bad)])
+    assert result.exit_code != 0
+    assert complaint in result.output
+    assert json.loads(any_app.test_client().get("/healthz").data) == {"status": "ok"}
+
+
+def test_rotate_key_retires_the_old_write_key(any_app, plan_file):
+    shop = create(any_app, "shop", plan_file)
+    result = any_app.test_cli_runner().invoke(args=["apps", "rotate-key", "shop"])
+    new_key = result.output.split()[-1]
+    client = any_app.test_client()
+    assert client.post(f"/api/logs/{shop['write_key']}", json={"eventName": "a"}).status_code == 401
+    assert client.post(f"/api/logs/{new_key}", json={"eventName": "a"}).status_code == 202
