@@ -185,9 +185,10 @@ def start_worker(env: dict[str, str], log: Path, queue: str = "all") -> int:
     return proc.pid
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(service_root, redis_server, postgres_server, tmp_path_factory):
-    """One real worker on every queue against the test servers, for the session."""
+    """A real worker on every queue against the test servers, for the tests of one module
+    (so tests elsewhere can count what sits in the queues without a worker draining them)."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     pid = start_worker(full_env(service_root, redis_server, postgres_server), log)
     yield log

@@ -34,11 +34,9 @@ def test_apps_create_prints_the_contract_keys(any_app, plan_file):
 def test_each_key_works_for_its_own_app_only(any_app, plan_file):
     shop, blog = create(any_app, "shop", plan_file), create(any_app, "blog", plan_file)
     client = any_app.test_client()
-    answer = client.post(
-        f"/api/logs/{shop['write_key']}", json={"eventName": "user_login", "userId": 1}
-    ).json
+    message = queued_message(any_app, shop["write_key"], {"eventName": "user_login"})
     with any_app.app_context():
-        store_events([queued_message(any_app, shop["write_key"], {"eventName": "user_login"})])
+        store_events([message])
 
     def events(app_id, read_key):
         return client.get(
@@ -51,7 +49,7 @@ def test_each_key_works_for_its_own_app_only(any_app, plan_file):
     assert events(blog["id"], blog["read_key"]).json["events"] == []
     assert events(shop["id"], shop["write_key"]).status_code == 401
     task = client.get(
-        f"/api/tasks/{answer['task_id']}", headers={"Authorization": f"Bearer {blog['read_key']}"}
+        f"/api/tasks/{message['task_id']}", headers={"Authorization": f"Bearer {blog['read_key']}"}
     )
     assert task.status_code == 404
 
