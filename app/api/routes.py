@@ -59,9 +59,9 @@ def _since() -> datetime | None:
         return None
     try:
         since = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise ApiError(400, "invalid_parameter", "since must be an ISO 8601 time.")
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
 
 
 @api.get("/apps/<int:app_id>/events")

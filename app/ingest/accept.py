@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from app.services.task_ids import new_task_id
 from app.tasks.events import process_event_async, process_events_async
 from app.validation import canonical_json
 
+# An escaped NUL in canonical JSON: `\u0000` after an even number of backslashes.
+_NUL_ESCAPE = re.compile(r"(?:^|[^\\])(?:\\\\)*\\u0000")
 QUEUED = "Event queued for processing"
 BLOCKED = "Event blocked by the tracking plan; not stored"
 DUPLICATE = "Duplicate of an event already accepted; not stored again"
@@ -86,9 +89,13 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
     if not isinstance(raw, dict):
         raise EventError(400, "not_an_object", "An event is a JSON object with an eventName.")
     try:
-        canonical = canonical_json(raw).encode("utf-8")
+        text = canonical_json(raw)
+        canonical = text.encode("utf-8")
     except UnicodeEncodeError:
         raise EventError(400, "invalid_unicode", "The event contains a lone surrogate (\\ud8xx).")
+    # PostgreSQL text and jsonb cannot hold U+0000, so such an event could never be stored.
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise EventError(400, "nul_character", "The event contains a NUL character (\\u0000).")
     if len(canonical) > info.max_event_bytes:
         raise EventError(
             413, "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
@@ -110,7 +117,10 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
     client_time, sent_at = envelope.get("timestamp"), envelope.get("sentAt")
     # Correct the client's clock: the event happened (sentAt - timestamp) before we received it.
     if client_time is not None and sent_at is not None:
-        event_time = info.received_at - (sent_at - client_time)
+        try:
+            event_time = info.received_at - (sent_at - client_time)
+        except OverflowError:  # absurd client clocks: keep the client's own time
+            event_time = client_time
     else:
         event_time = client_time or info.received_at
     task_id = None if verdict.blocked else new_task_id(info.secret, info.entry.app_id)

@@ -11,6 +11,9 @@ from flask import Request
 from app.errors import ApiError
 
 JSON_MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: browsers' beacons
+# Far deeper than any real event, and far from Python's recursion limit, which later steps
+# (hashing, validation, the queue's encoder) would otherwise hit first.
+MAX_JSON_DEPTH = 64
 
 
 def _reject_constant(name: str) -> Any:
@@ -37,12 +40,31 @@ def parse_strict_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_encoding", f"The body is not valid UTF-8 ({exc.reason}).")
+    too_deep = ApiError(400, "too_deep", f"JSON may nest at most {MAX_JSON_DEPTH} levels deep.")
     try:
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except RecursionError:
-        raise ApiError(400, "too_deep", "The JSON body is nested too deeply.")
+        raise too_deep
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.")
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise too_deep
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (iterative: no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
 
 
 def gunzip_capped(data: bytes, limit: int) -> bytes:
@@ -56,6 +78,10 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
         raise ApiError(
             413, "payload_too_large", f"The decompressed body is over the {limit}-byte limit."
         )
+    if not inflater.eof:
+        raise ApiError(400, "invalid_gzip", "The gzip data is truncated.")
+    if inflater.unused_data:
+        raise ApiError(400, "invalid_gzip", "There are bytes after the end of the gzip data.")
     return out
 
 

@@ -75,7 +75,10 @@ def encode_cursor(event_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     """The event id a cursor points after; ValueError when malformed."""
     padded = cursor + "=" * (-len(cursor) % 4)
-    return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    event_id = int(base64.urlsafe_b64decode(padded.encode()).decode())
+    if not 0 < event_id < 2**63:
+        raise ValueError("cursor out of range")
+    return event_id
 
 
 def list_events(
