@@ -17,7 +17,7 @@ run: $(STAMP)
 ## test: install what the tests need (Python packages, Redis, PostgreSQL, nginx) and run them all
 test: $(STAMP) system-packages
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -v
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
 up: $(STAMP) system-packages

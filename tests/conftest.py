@@ -36,6 +36,8 @@ from stack.servers import (
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-key"
+# Real servers this session started, for the closing summary.
+STARTED: list[str] = []
 TABLES = ("events", "dead_letters", "dedup_claims", "event_stats", "tracking_plans", "apps")
 
 
@@ -53,6 +55,9 @@ def service_root():
 def redis_server(service_root: Path):
     """A real redis-server for the whole session."""
     server = start_redis(service_root / "redis", free_port(), appendonly=False)
+    client = redis.Redis.from_url(server.url)
+    STARTED.append(f"redis-server {client.info()['redis_version']} at {server.url}")
+    client.close()
     yield server
     server.stop()
 
@@ -72,7 +77,10 @@ def postgres_server(service_root: Path):
     )
     with app.app_context():
         flask_migrate.upgrade()
+        version = db.session.scalar(text("SHOW server_version"))
+        db.session.remove()
         db.engine.dispose()
+    STARTED.append(f"PostgreSQL {version} at {server.url.split('@')[1]}")
     yield server
     server.stop()
 
@@ -224,3 +232,11 @@ def gunicorn_url(service_root, redis_server, postgres_server, tmp_path_factory):
     wait_until(healthy, 60, "gunicorn", interval=0.1)
     yield url
     stop_process_group(proc.pid, timeout=30)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say which real servers the tests ran against."""
+    if STARTED:
+        terminalreporter.write_sep("-", "real servers started and stopped by the fixtures")
+        for line in STARTED:
+            terminalreporter.write_line(line)
