@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -77,6 +78,10 @@ def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedServic
     return worker, beat
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(flask_app: Flask) -> None:
     """Run the micro profile until interrupted."""
     logging.basicConfig(
@@ -97,6 +102,10 @@ def serve(flask_app: Flask) -> None:
         f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n',
         flush=True,
     )
+    # Ctrl-C and SIGTERM both stop gracefully, even when started with SIGINT ignored (as a
+    # background job of a shell is).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

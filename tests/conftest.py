@@ -116,11 +116,17 @@ def full_app(service_root, redis_server, postgres_server):
     with app.app_context():
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.commit()
+    flush_redis(redis_server)
+    yield app
+    close_app(app)
+    flush_redis(redis_server)  # leave no queued message for a worker of a later test
+
+
+def flush_redis(redis_server: Server) -> None:
+    """Empty the test Redis (queues, dedup claims)."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()
     client.close()
-    yield app
-    close_app(app)
 
 
 @pytest.fixture
@@ -198,6 +204,7 @@ def celery_worker(service_root, redis_server, postgres_server, tmp_path_factory)
     """A real worker on every queue against the test servers, for the tests of one module
     (so tests elsewhere can count what sits in the queues without a worker draining them)."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
+    flush_redis(redis_server)  # nothing queued by earlier tests, whose rows are gone
     pid = start_worker(full_env(service_root, redis_server, postgres_server), log)
     yield log
     stop_process_group(pid, timeout=30)

@@ -45,6 +45,7 @@ class AppDirectory:
         self._entries: dict[str, tuple[float, AppEntry | None]] = {}
         self._listener_pid: int | None = None
         self._closed = threading.Event()
+        self._subscribed = threading.Event()
 
     def lookup(self, write_key: str) -> AppEntry | None:
         """The app of `write_key`, or None when no app has it."""
@@ -85,7 +86,11 @@ class AppDirectory:
         # One listener per process; gunicorn forks workers, so check the pid, not a flag.
         self._listener_pid = os.getpid()
         self._entries.clear()
+        self._subscribed.clear()
         threading.Thread(target=self._listen, name="app-directory", daemon=True).start()
+        # Cache nothing before the subscription is live, or an announcement could slip by.
+        # (If Redis is down, go on: entries still expire after the TTL.)
+        self._subscribed.wait(timeout=1)
 
     def close(self) -> None:
         """Stop listening for announcements (within a second)."""
@@ -95,12 +100,17 @@ class AppDirectory:
         client = redis.Redis.from_url(self._redis_url, decode_responses=True)
         while not self._closed.is_set():
             try:
-                with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                with client.pubsub() as pubsub:
                     pubsub.subscribe(CHANNEL)
-                    self.invalidate()  # announcements may have been missed while disconnected
                     while not self._closed.is_set():
                         message = pubsub.get_message(timeout=1.0)
-                        if message is not None:
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            if self._subscribed.is_set():
+                                self.invalidate()  # announcements may have been missed
+                            self._subscribed.set()
+                        elif message["type"] == "message":
                             self.invalidate(json.loads(message["data"]))
             except (redis.RedisError, ValueError) as exc:
                 log.warning("app directory listener lost Redis (%s); retrying", exc)
