@@ -32,13 +32,16 @@ def ensure_demo_app(flask_app: Flask) -> dict:
     with flask_app.app_context():
         upgrade_if_micro()
         app = apps.find_app(DEMO_APP)
-        if app is None or not keys_file.exists():
-            new = apps.create_app_record(DEMO_APP, json.loads(DEMO_PLAN.read_text()))
-            # The read key is stored only hashed; micro keeps the demo's in its data folder
-            # (a local dev convenience) so every start can print it.
-            keys_file.write_text(json.dumps(new.to_dict()))
-        keys = json.loads(keys_file.read_text())
+        # The read key is stored only hashed; micro keeps the demo's in its data folder (a
+        # local dev convenience) so every start can print it, and re-keys it if that file is gone.
+        if app is None:
+            keys = apps.create_app_record(DEMO_APP, json.loads(DEMO_PLAN.read_text())).to_dict()
+        elif not keys_file.exists():
+            keys = {"id": app.id, "name": app.name, "read_key": apps.rotate_read_key(app)}
+        else:
+            keys = json.loads(keys_file.read_text())
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
+        keys_file.write_text(json.dumps(keys))
         return keys
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Protocol
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -90,7 +90,11 @@ class SqlDedup:
 
     def release(self, app_id: int, claims: list[Claim]) -> None:
         for dedup_key, task_id in claims:
-            db.session.query(DedupClaim).filter_by(
-                app_id=app_id, dedup_key=dedup_key, task_id=task_id
-            ).delete()
+            db.session.execute(
+                delete(DedupClaim).where(
+                    DedupClaim.app_id == app_id,
+                    DedupClaim.dedup_key == dedup_key,
+                    DedupClaim.task_id == task_id,
+                )
+            )
         db.session.commit()
