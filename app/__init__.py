@@ -8,6 +8,8 @@ from typing import Any
 import redis
 from celery import Celery, Task
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -55,23 +57,30 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def register_services(app: Flask) -> None:
-    """Redis, the app directory and the dedup store of this profile."""
+    """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
+    from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
-    from app.services.dedup import RedisDedup, SqlDedup
 
-    window = app.config["DEDUP_WINDOW_SECONDS"]
-    if app.config["REDIS_URL"]:
-        timeout = app.config["BROKER_TIMEOUT_SECONDS"]
+    config = app.config
+    window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
+    rate_window = config["RATE_LIMIT_WINDOW_SECONDS"]
+    if config["REDIS_URL"]:
+        timeout = config["BROKER_TIMEOUT_SECONDS"]
         client = redis.Redis.from_url(
-            app.config["REDIS_URL"],
+            config["REDIS_URL"],
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            # One immediate retry (a dropped pooled connection), then fail: a dead Redis must
+            # turn into a quick 503, not seconds of backoff inside a request.
+            retry=Retry(NoBackoff(), 1),
         )
         app.extensions["redis"] = client
-        app.extensions["dedup"] = RedisDedup(client, window)
+        app.extensions["admission"] = RedisAdmission(
+            client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"]
+        )
     else:
-        app.extensions["dedup"] = SqlDedup(window)
+        app.extensions["admission"] = LocalAdmission(window, rate, rate_window)
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
     )
@@ -112,12 +121,14 @@ def register_celery(app: Flask) -> Celery:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Ingestion, the read API and health."""
+    """Ingestion (native and SDK), the read API and health."""
     from app.api.health import health
     from app.api.routes import api
     from app.ingest.routes import ingest
+    from app.ingest.sdk_routes import sdk
 
     app.register_blueprint(ingest)
+    app.register_blueprint(sdk)
     app.register_blueprint(api)
     app.register_blueprint(health)
 

@@ -76,6 +76,13 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "MAX_EVENT_BYTES": _int(env, "MAX_EVENT_BYTES", 32 * 1024),
         "MAX_REQUEST_BYTES": _int(env, "MAX_REQUEST_BYTES", 500 * 1024),
         "MAX_BATCH_EVENTS": _int(env, "MAX_BATCH_EVENTS", 2500),
+        # Requests per write key per window; generous so one machine's test suite or load test
+        # never meets it. 0 turns it off.
+        "RATE_LIMIT_REQUESTS": _int(env, "RATE_LIMIT_REQUESTS", 20_000),
+        "RATE_LIMIT_WINDOW_SECONDS": _int(env, "RATE_LIMIT_WINDOW_SECONDS", 1),
+        # Messages waiting in the `default` queue beyond which ingestion answers 503 (full
+        # profile; 0 turns it off).
+        "QUEUE_BACKLOG_LIMIT": _int(env, "QUEUE_BACKLOG_LIMIT", 200_000),
         # How long a process trusts its cached key → app lookup. The full profile also drops
         # entries at once when told over Redis; micro has no bus, so it re-reads often.
         "APP_CACHE_SECONDS": _int(env, "APP_CACHE_SECONDS", 2 if micro else 60),

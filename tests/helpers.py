@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ingest.accept import prepare_native
-from app.ingest.routes import _request_info
+from app.ingest.handling import request_info
 from app.models import Event
 
 DEMO_PLAN = json.loads((Path(__file__).parent.parent / "app/validation/demo_plan.json").read_text())
@@ -21,7 +21,7 @@ def queued_message(flask_app: Flask, write_key: str, raw: dict[str, Any]) -> dic
     """The message the ingest endpoint would queue for `raw` (with a real signed task id)."""
     with flask_app.test_request_context():
         entry = flask_app.extensions["app_directory"].lookup(write_key)
-        return prepare_native(raw, _request_info(entry)).message
+        return prepare_native(raw, request_info(entry, write_key)).message
 
 
 def count_events(flask_app: Flask, **where: Any) -> int:

@@ -16,7 +16,14 @@ from .violations import unplanned_violation, violations_from_errors
 class CompiledPlan:
     """A parsed plan with one ready validator per event; safe to share between threads."""
 
-    __slots__ = ("_block_unplanned", "_validators", "event_names", "plan", "version")
+    __slots__ = (
+        "_block_unplanned",
+        "_type_validators",
+        "_validators",
+        "event_names",
+        "plan",
+        "version",
+    )
 
     def __init__(self, plan: Plan, version: int) -> None:
         self.plan = plan
@@ -25,12 +32,12 @@ class CompiledPlan:
         self.event_names: tuple[str, ...] = tuple(plan.events)
         self._block_unplanned = plan.unplanned_events == "block"
         forbid = plan.additional_properties == "flag"
-        self._validators: dict[str, Validator] = {}
-        for name, schema in plan.events.items():
-            cls = dialect_for(name, schema)
-            self._validators[name] = cls(
-                prepare_schema(schema, forbid), format_checker=cls.FORMAT_CHECKER
-            )
+        self._validators = {
+            name: _validator(name, schema, forbid) for name, schema in plan.events.items()
+        }
+        self._type_validators = {
+            name: _validator(name, schema, forbid) for name, schema in plan.types.items()
+        }
 
     def __repr__(self) -> str:
         return f"<CompiledPlan version={self.version} events={len(self.event_names)}>"
@@ -54,6 +61,14 @@ class CompiledPlan:
         violations = self._check(validator, properties, root)
         return Verdict(INVALID if violations else VALID, violations, False)
 
+    def validate_type(self, message_type: str, subject: Any, root: str) -> Verdict:
+        """Validate an identify/group/page/alias message by type; valid when the plan is silent."""
+        validator = self._type_validators.get(message_type)
+        if validator is None:
+            return Verdict(VALID, [], False)
+        violations = self._check(validator, subject, root)
+        return Verdict(INVALID if violations else VALID, violations, False)
+
     def validate_schema_only(
         self, event_name: str, properties: Any, root: str = "/properties"
     ) -> list[dict[str, Any]]:
@@ -65,6 +80,11 @@ class CompiledPlan:
         if not errors:
             return []
         return violations_from_errors(errors, root, self.version)
+
+
+def _validator(name: str, schema: dict[str, Any], forbid_additional: bool) -> Validator:
+    cls = dialect_for(name, schema)
+    return cls(prepare_schema(schema, forbid_additional), format_checker=cls.FORMAT_CHECKER)
 
 
 def compile_plan(plan: Any, version: int) -> CompiledPlan:

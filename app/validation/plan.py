@@ -15,6 +15,9 @@ from .violations import json_type, pointer
 
 UNPLANNED_POLICIES = ("flag", "block")
 ADDITIONAL_PROPERTIES_POLICIES = ("allow", "flag")
+# SDK message types validated by type rather than by name: the schema of identify's and group's
+# traits, page's properties, alias's {userId, previousId}. (track and screen go by event name.)
+TYPED_MESSAGES = ("identify", "group", "page", "alias")
 
 
 class PlanError(ValueError):
@@ -29,6 +32,7 @@ class Plan:
     unplanned_events: str = "flag"
     additional_properties: str = "allow"
     raw: dict[str, Any] = field(default_factory=dict)
+    types: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def parse_plan(plan: Any) -> Plan:
@@ -46,11 +50,19 @@ def parse_plan(plan: Any) -> Plan:
         )
     for name, schema in events.items():
         _check_event(name, schema)
+    types = raw.get("types", {})
+    if not isinstance(types, dict):
+        raise PlanError(f"The tracking plan's 'types' must be an object, got {json_type(types)}")
+    for name, schema in types.items():
+        if name not in TYPED_MESSAGES:
+            raise PlanError(f"'types' may hold {', '.join(TYPED_MESSAGES)}; not {name!r}")
+        _check_event(name, schema, kind="Type")
     return Plan(
         events=events,
         unplanned_events=_policy(raw, "unplanned_events", UNPLANNED_POLICIES),
         additional_properties=_policy(raw, "additional_properties", ADDITIONAL_PROPERTIES_POLICIES),
         raw=raw,
+        types=types,
     )
 
 
@@ -77,19 +89,21 @@ def _policy(raw: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _check_event(name: Any, schema: Any) -> None:
+def _check_event(name: Any, schema: Any, kind: str = "Event") -> None:
     if not isinstance(name, str) or not name.strip():
         raise PlanError(f"Event names must be non-empty strings, got {name!r}")
     if not isinstance(schema, dict):
         raise PlanError(
-            f"Event '{name}': the schema must be a JSON object, got {json_type(schema)}"
+            f"{kind} '{name}': the schema must be a JSON object, got {json_type(schema)}"
         )
     cls = dialect_for(name, schema)
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         where = pointer("", exc.path) or "the top level"
-        raise PlanError(f"Event '{name}' has an invalid schema at {where}: {exc.message}") from None
+        raise PlanError(
+            f"{kind} '{name}' has an invalid schema at {where}: {exc.message}"
+        ) from None
     _check_refs(name, schema)
 
 

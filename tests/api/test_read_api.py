@@ -29,7 +29,7 @@ import pytest
 from flask import Flask
 
 from app.ingest.accept import prepare_native
-from app.ingest.routes import _request_info
+from app.ingest.handling import request_info
 from app.services.apps import NewApp
 from app.services.events import record_dead_letter, store_events
 from app.services.task_ids import new_task_id
@@ -69,7 +69,7 @@ def prepare(
     """The messages ingestion would queue for these events (with real signed task ids)."""
     with flask_app.test_request_context(headers=headers or {}):
         entry = flask_app.extensions["app_directory"].lookup(new.app.write_key)
-        info = _request_info(entry)
+        info = request_info(entry, new.app.write_key)
         if received_at is not None:
             info = dataclasses.replace(info, received_at=received_at)
         return [prepare_native(raw, info).message for raw in raw_events]

@@ -1,0 +1,73 @@
+"""What every ingestion endpoint does alike: find the app, describe the request, judge a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request
+
+from app.errors import ApiError
+from app.ingest.accept import EventError, Prepared, RequestInfo, accept
+from app.models.types import utcnow
+from app.services.app_directory import AppEntry
+
+COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
+
+
+def lookup_app(write_key: str | None) -> AppEntry:
+    """The app of a write key (cached), or 401."""
+    entry = current_app.extensions["app_directory"].lookup(write_key) if write_key else None
+    if entry is None:
+        raise ApiError(401, "unknown_app_key", "No app has this write key.")
+    return entry
+
+
+def request_info(entry: AppEntry, write_key: str) -> RequestInfo:
+    """What the events of this request share."""
+    config = current_app.config
+    test_run = request.headers.get("X-Test-Run")
+    return RequestInfo(
+        entry=entry,
+        write_key=write_key,
+        received_at=utcnow(),
+        test_run=test_run[:255] if test_run else None,
+        secret=config["SECRET_KEY"].encode(),
+        max_event_bytes=config["MAX_EVENT_BYTES"],
+    )
+
+
+def accept_one(info: RequestInfo, prepare: Callable[[], Prepared]) -> dict[str, Any]:
+    """Judge and queue a single event; a malformed one fails the request (400/413)."""
+    try:
+        prepared = prepare()
+    except EventError as exc:
+        raise exc.api_error()
+    accept(info, [prepared], current_app.extensions["admission"])
+    return prepared.answer
+
+
+def accept_batch(
+    info: RequestInfo, events: Any, prepare: Callable[[Any], Prepared]
+) -> dict[str, Any]:
+    """Judge and queue a batch: one answer per event in order, a malformed one `rejected`."""
+    if not isinstance(events, list):
+        raise ApiError(400, "invalid_batch", "A batch holds a JSON array of events.")
+    limit = current_app.config["MAX_BATCH_EVENTS"]
+    if len(events) > limit:
+        raise ApiError(413, "batch_too_large", f"A batch may hold at most {limit} events.")
+    results: list[dict[str, Any]] = []
+    prepared: list[Prepared] = []
+    for raw in events:
+        try:
+            item = prepare(raw)
+        except EventError as exc:
+            results.append(exc.rejected())
+        else:
+            prepared.append(item)
+            results.append(item.answer)  # the same dict: accept() marks duplicates in place
+    accept(info, prepared, current_app.extensions["admission"])
+    counts = dict.fromkeys(COUNTED, 0)
+    for result in results:
+        counts[result["status"]] += 1
+    return {"results": results, "counts": counts}

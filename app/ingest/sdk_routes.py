@@ -1,0 +1,50 @@
+"""SDK-compatible ingestion: the Segment HTTP Tracking API (`/v1/track`, …, `/v1/batch`).
+
+An existing analytics SDK points here by changing one URL. The write key comes as the HTTP Basic
+user name or as `writeKey` in the body. Whatever their verdicts, accepted messages are answered
+200 `{"success": true, ...}`: SDKs treat any other status as a failure and retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from app.errors import ApiError
+from app.ingest.accept import prepare_sdk
+from app.ingest.body import read_json_body
+from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
+from app.schemas.sdk_message import MESSAGE_TYPES
+
+sdk = Blueprint("sdk", __name__, url_prefix="/v1")
+
+
+def _body_and_key() -> tuple[Any, str | None]:
+    body = read_json_body(request, current_app.config["MAX_REQUEST_BYTES"])
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and auth.username:
+        return body, auth.username
+    key = body.get("writeKey") if isinstance(body, dict) else None
+    return body, key if isinstance(key, str) else None
+
+
+@sdk.post("/<any(" + ", ".join(MESSAGE_TYPES) + "):message_type>")
+def single(message_type: str):
+    """One message of the endpoint's type."""
+    body, key = _body_and_key()
+    info = request_info(lookup_app(key), key)
+    answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
+    return {"success": True, **answer}
+
+
+@sdk.post("/batch")
+@sdk.post("/import")
+def batch():
+    """`{"batch": [messages], "sentAt"?, "context"?}`; each message says its own type."""
+    body, key = _body_and_key()
+    info = request_info(lookup_app(key), key)
+    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+        raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.')
+    answer = accept_batch(info, body["batch"], lambda raw: prepare_sdk(raw, info, batch=body))
+    return {"success": True, **answer}
