@@ -140,6 +140,32 @@ def micro_app(tmp_path: Path):
     close_app(app)
 
 
+@pytest.fixture
+def make_app(service_root, redis_server, postgres_server, tmp_path):
+    """Build apps with settings of the test's own: make_app("full", RATE_LIMIT_REQUESTS=3).
+
+    A full one shares the test PostgreSQL (ask for `full_app` too, to start from empty tables).
+    """
+    made: list[Flask] = []
+
+    def make(profile: str, **settings: object) -> Flask:
+        if profile == "full":
+            base = full_env(service_root, redis_server, postgres_server)
+        else:
+            base = {"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(tmp_path / f"micro-{len(made)}")}
+        app = create_app({**base, **{key: str(value) for key, value in settings.items()}})
+        app.config["TESTING"] = True
+        if profile == "micro":
+            with app.app_context():
+                flask_migrate.upgrade()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        close_app(app)
+
+
 @pytest.fixture(params=["micro", "full"])
 def any_app(request):
     """The same test in both profiles."""

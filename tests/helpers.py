@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -33,3 +35,54 @@ def count_events(flask_app: Flask, **where: Any) -> int:
         count = db.session.scalar(query)
         db.session.remove()
         return count
+
+
+def broker_messages(flask_app: Flask) -> list[dict[str, Any]]:
+    """Celery messages waiting in the `default` queue, oldest first, as kombu stored them."""
+    if flask_app.config["REDIS_URL"]:
+        with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
+            raw = client.lrange("default", 0, -1)
+        raw.reverse()  # kombu LPUSHes; its consumer pops from the right
+    else:
+        folder = Path(flask_app.config["DATA_DIR"]) / "broker"
+        files = sorted(
+            folder.glob("*.default.msg"),
+            key=lambda p: (int(p.name.split("_", 1)[0]), p.stat().st_mtime_ns),
+        )
+        raw = [p.read_bytes() for p in files]
+    return [json.loads(item) for item in raw]
+
+
+def queue_length(flask_app: Flask) -> int:
+    """How many Celery messages wait in the `default` queue."""
+    if flask_app.config["REDIS_URL"]:
+        with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
+            return client.llen("default")
+    return len(list((Path(flask_app.config["DATA_DIR"]) / "broker").glob("*.default.msg")))
+
+
+def queued_events(flask_app: Flask) -> list[dict[str, Any]]:
+    """The event messages a worker would store, across all queued tasks, oldest first."""
+    events: list[dict[str, Any]] = []
+    for envelope in broker_messages(flask_app):
+        assert envelope["properties"]["body_encoding"] == "base64"
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        if envelope["headers"]["task"] == "app.tasks.events.process_events_async":
+            events.extend(args[0])
+        else:
+            assert envelope["headers"]["task"] == "app.tasks.events.process_event_async"
+            events.append(args[0])
+    return events
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
+    """A JSON error body `{"code", "message"[, "errors"]}` with this status."""
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert isinstance(body["code"], str) and body["code"]
+    assert isinstance(body["message"], str) and body["message"]
+    assert set(body) <= {"code", "message", "errors"}
+    if code is not None:
+        assert body["code"] == code, body
+    return body

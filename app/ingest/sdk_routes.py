@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
 
 from app.errors import ApiError
 from app.ingest.accept import prepare_sdk
 from app.ingest.body import read_json_body
 from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
-from app.schemas.sdk_message import MESSAGE_TYPES
+from app.schemas.sdk_message import MESSAGE_TYPES, SDK_BATCH
 
 sdk = Blueprint("sdk", __name__, url_prefix="/v1")
 
@@ -44,7 +45,16 @@ def batch():
     """`{"batch": [messages], "sentAt"?, "context"?}`; each message says its own type."""
     body, key = _body_and_key()
     info = request_info(lookup_app(key), key)
-    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+    if not isinstance(body, dict):
         raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.')
-    answer = accept_batch(info, body["batch"], lambda raw: prepare_sdk(raw, info, batch=body))
+    try:
+        envelope = SDK_BATCH.load(body)
+    except ValidationError as exc:
+        errors = [
+            {"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()
+        ]
+        raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.', errors)
+    answer = accept_batch(
+        info, envelope["batch"], lambda raw: prepare_sdk(raw, info, batch=envelope)
+    )
     return {"success": True, **answer}

@@ -37,3 +37,17 @@ class SdkMessageSchema(Schema):
 
 # Built once: a schema instance is reusable and costs more to build than to run.
 SDK_MESSAGE = SdkMessageSchema()
+
+
+class SdkBatchSchema(Schema):
+    """The body of `/v1/batch`: messages plus what applies to those that lack their own."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    batch = fields.List(fields.Raw(), required=True)
+    sentAt = fields.AwareDateTime(default_timezone=UTC, allow_none=True)
+    context = fields.Dict(keys=fields.String(), allow_none=True)
+
+
+SDK_BATCH = SdkBatchSchema()
