@@ -32,7 +32,7 @@ class SdkMessageSchema(Schema):
         """track needs `event`, group `groupId`, alias `previousId`."""
         needed = REQUIRED_BY_TYPE.get(data.get("type"))
         if needed and data.get(needed) in (None, ""):
-            raise ValidationError(f"A {data['type']} message needs {needed}.", needed)
+            raise ValidationError(f"The {data['type']} message needs {needed}.", needed)
 
 
 # Built once: a schema instance is reusable and costs more to build than to run.
