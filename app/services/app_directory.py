@@ -46,6 +46,8 @@ class AppDirectory:
         self._listener_pid: int | None = None
         self._closed = threading.Event()
         self._subscribed = threading.Event()
+        # Bumped by every invalidation: a load that raced one must not cache what it read.
+        self._generation = 0
 
     def lookup(self, write_key: str) -> AppEntry | None:
         """The app of `write_key`, or None when no app has it."""
@@ -55,14 +57,17 @@ class AppDirectory:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
+        generation = self._generation
         entry = self._load(write_key)
         if len(self._entries) > 100_000:  # bound memory against floods of random keys
             self._entries.clear()
-        self._entries[write_key] = (now + self._ttl, entry)
+        if generation == self._generation:
+            self._entries[write_key] = (now + self._ttl, entry)
         return entry
 
     def invalidate(self, write_keys: list[str] | None = None) -> None:
         """Forget these keys (all keys when None)."""
+        self._generation += 1
         if write_keys is None:
             self._entries.clear()
         for key in write_keys or ():
@@ -107,8 +112,9 @@ class AppDirectory:
                         if message is None:
                             continue
                         if message["type"] == "subscribe":
-                            if self._subscribed.is_set():
-                                self.invalidate()  # announcements may have been missed
+                            # Whatever was cached before the subscription was live may have
+                            # missed an announcement (first start, or a reconnect).
+                            self.invalidate()
                             self._subscribed.set()
                         elif message["type"] == "message":
                             self.invalidate(json.loads(message["data"]))
