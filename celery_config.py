@@ -19,6 +19,15 @@ task_ignore_result = True
 task_acks_late = True
 # ... and a worker process killed mid-task hands its message back instead of acking it.
 task_reject_on_worker_lost = True
+# If the broker connection drops mid-task, Redis redelivers the unacked message; cancel the
+# running copy rather than let two run (storage is idempotent, but work is not free).
+worker_cancel_long_running_tasks_on_connection_loss = True
+# Few messages held unacked per process: fast tasks stay fed, a crash has little to redeliver.
+worker_prefetch_multiplier = 4
+# Redis hands an unacked message to another worker after this long: it bounds how late work of
+# a worker that died (main process included) is redone. Retry countdowns (app/tasks/events.py,
+# at most RETRY_BACKOFF_MAX seconds) stay well under it, or a waiting retry would run twice.
+broker_transport_options = {"visibility_timeout": 600}
 # Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
 task_publish_retry_policy = {
     "max_retries": 1,

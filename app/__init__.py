@@ -107,7 +107,11 @@ def register_celery(app: Flask) -> Celery:
             "polling_interval": 0.1,
         }
     else:
-        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        options = {
+            **celery_app.conf.broker_transport_options,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
         broker_transport_options=options,
@@ -142,7 +146,8 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The admin command line (`flask --app run apps …`, `plan …`)."""
-    from app.cli import apps_cli, plan_cli
+    from app.cli import apps_cli, dead_letters_cli, plan_cli
 
     app.cli.add_command(apps_cli)
     app.cli.add_command(plan_cli)
+    app.cli.add_command(dead_letters_cli)

@@ -10,12 +10,14 @@ import click
 from flask.cli import AppGroup
 
 from app.models import App
-from app.services import apps, plans
+from app.services import apps, dead_letters, plans
 from app.services.schema import upgrade_if_micro
+from app.tasks.events import replay_dead_letters
 from app.validation import PlanError
 
 apps_cli = AppGroup("apps", help="Create, list and re-key apps.")
 plan_cli = AppGroup("plan", help="Publish and show tracking plans.")
+dead_letters_cli = AppGroup("dead-letters", help="List and replay events that could not be stored.")
 
 
 def _load_plan(path: str) -> dict[str, Any]:
@@ -108,3 +110,35 @@ def show_plan(app_ref: str) -> None:
     upgrade_if_micro()
     app = _app(app_ref)
     click.echo(json.dumps(plans.published_body(app.id, app.plan_version), indent=2))
+
+
+@dead_letters_cli.command("list")
+@click.option("--app", "app_ref", help="Only this app (id or name).")
+@click.option("--all", "show_all", is_flag=True, help="Include replayed ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def list_dead(app_ref: str | None, show_all: bool, as_json: bool) -> None:
+    """List dead letters, newest first."""
+    upgrade_if_micro()
+    app_id = _app(app_ref).id if app_ref else None
+    for dead in dead_letters.list_dead_letters(app_id, pending_only=not show_all, limit=10_000):
+        row = dead_letters.dead_letter_to_dict(dead)
+        click.echo(
+            json.dumps(row)
+            if as_json
+            else f"{dead.id}\tapp {dead.app_id}\t{dead.task_id}\t{dead.error[:120]}"
+        )
+
+
+@dead_letters_cli.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--app", "app_ref", help="Only this app (id or name).")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every pending dead letter.")
+def replay_dead(ids: tuple[int, ...], app_ref: str | None, replay_all: bool) -> None:
+    """Queue dead letters again (by id, or --all); each is stored at most once."""
+    upgrade_if_micro()
+    if not ids and not replay_all:
+        raise click.UsageError("give dead letter ids, or --all")
+    app_id = _app(app_ref).id if app_ref else None
+    pending = dead_letters.list_dead_letters(app_id, pending_only=True, limit=100_000)
+    chosen = [d for d in pending if replay_all or d.id in set(ids)]
+    click.echo(f"replayed {replay_dead_letters(chosen)} dead letter(s)")

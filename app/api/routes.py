@@ -1,16 +1,19 @@
-"""`GET /api/apps/<id>/events` and `GET /api/tasks/<task_id>`."""
+"""The read-key API: events, task state, dead letters."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
 
+import redis
 from flask import Blueprint, current_app, request
+from kombu.exceptions import KombuError
 
 from app.errors import ApiError
 from app.extensions import db
 from app.models import App
 from app.services.apps import app_by_read_key
+from app.services.dead_letters import dead_letter_to_dict, list_dead_letters
 from app.services.events import (
     FILTERS,
     decode_cursor,
@@ -20,6 +23,7 @@ from app.services.events import (
     task_state,
 )
 from app.services.task_ids import issued_at
+from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
@@ -102,3 +106,37 @@ def task(task_id: str):
             return {"task_id": task_id, "state": "queued"}
         db.session.rollback()  # end the read transaction so the next poll sees new rows
         time.sleep(0.1)
+
+
+@api.get("/apps/<int:app_id>/dead-letters")
+def app_dead_letters(app_id: int):
+    """The app's dead letters, newest first (`?all=1` includes replayed ones)."""
+    app = authenticated_app(app_id)
+    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+    pending_only = request.args.get("all") not in ("1", "true")
+    rows = list_dead_letters(app.id, pending_only=pending_only, limit=limit)
+    return {"dead_letters": [dead_letter_to_dict(row) for row in rows]}
+
+
+@api.post("/apps/<int:app_id>/dead-letters/replay")
+def replay_app_dead_letters(app_id: int):
+    """Queue dead letters again: `{"ids": [...]}`, or every pending one without a body."""
+    app = authenticated_app(app_id)
+    body = request.get_json(silent=True) or {}
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        raise ApiError(400, "invalid_parameter", "ids must be a list of dead letter ids.")
+    pending = list_dead_letters(app.id, pending_only=True, limit=10_000)
+    chosen = [d for d in pending if ids is None or d.id in set(ids)]
+    try:
+        replayed = replay_dead_letters(chosen)
+    except (KombuError, redis.RedisError, OSError):
+        raise ApiError(
+            503,
+            "unavailable",
+            "The queue is unreachable; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return {"replayed": replayed, "ids": [d.id for d in chosen]}

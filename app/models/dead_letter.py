@@ -22,3 +22,5 @@ class DeadLetter(db.Model):
     message: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     error: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when queued again; cleared if it fails again.
+    replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -47,23 +47,6 @@ def store_events(messages: list[dict[str, Any]]) -> int:
     return new_rows
 
 
-def record_dead_letter(task_id: str, task_name: str, message: dict[str, Any], error: str) -> None:
-    """Keep a message that cannot be processed, with its error (once per task id)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    db.session.execute(
-        dialect.insert(DeadLetter)
-        .values(
-            task_id=task_id,
-            app_id=message.get("app_id"),
-            task_name=task_name,
-            message=message,
-            error=error[:10_000],
-        )
-        .on_conflict_do_nothing(index_elements=["task_id"])
-    )
-    db.session.commit()
-
-
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")
 
 
@@ -141,6 +124,6 @@ def task_state(app_id: int, task_id: str) -> dict[str, Any] | None:
     dead = db.session.scalars(
         select(DeadLetter).where(DeadLetter.task_id == task_id, DeadLetter.app_id == app_id)
     ).first()
-    if dead is not None:
+    if dead is not None and dead.replayed_at is None:
         return {"task_id": task_id, "state": "failed", "error": dead.error}
-    return None
+    return None  # a replayed dead letter is queued again

@@ -1,4 +1,4 @@
-"""The `default` queue: storing accepted events."""
+"""The `default` queue: storing accepted events, and replaying dead letters."""
 
 from __future__ import annotations
 
@@ -10,30 +10,47 @@ from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.services.events import record_dead_letter, store_events
+from app.services.dead_letters import mark_replayed, record_dead_letter
+from app.services.events import store_events
 
 log = logging.getLogger(__name__)
-MAX_RETRIES = 10
+# Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
+RETRY_BACKOFF_MAX = 120
 
 
 def _store(task: Task, messages: list[dict[str, Any]]) -> None:
     try:
-        store_events(messages)
+        try:
+            store_events(messages)
+        except OperationalError:
+            raise
+        except Exception:
+            # Something in the data itself: store what can be stored, dead-letter the rest.
+            db.session.rollback()
+            for message in messages:
+                _store_or_dead_letter(task, message)
     except OperationalError as exc:
-        # The database is unreachable or busy: wait and try again (exponential, jittered).
+        # The database is unreachable or busy. Retry with exponential, jittered backoff, and
+        # without limit: there is nowhere to keep the event meanwhile but the queue itself.
         db.session.rollback()
-        countdown = get_exponential_backoff_interval(1, task.request.retries, 300, full_jitter=True)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES) from exc
-    except Exception:
-        # Something in the data itself: store what can be stored, dead-letter the rest.
+        countdown = get_exponential_backoff_interval(
+            2, task.request.retries, RETRY_BACKOFF_MAX, full_jitter=True
+        )
+        log.warning(
+            "database unavailable (%s); retry %d in %ss", exc.orig, task.request.retries, countdown
+        )
+        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+
+
+def _store_or_dead_letter(task: Task, message: dict[str, Any]) -> None:
+    try:
+        store_events([message])
+    except OperationalError:
+        raise
+    except Exception as exc:
         db.session.rollback()
-        for message in messages:
-            try:
-                store_events([message])
-            except Exception as exc:
-                db.session.rollback()
-                log.exception("event %s cannot be stored", message.get("task_id"))
-                record_dead_letter(message["task_id"], task.name, message, repr(exc))
+        log.exception("event %s cannot be stored; dead-lettered", message.get("task_id"))
+        record_dead_letter(message["task_id"], task.name, message, repr(exc))
 
 
 @shared_task(bind=True)
@@ -46,3 +63,11 @@ def process_event_async(self: Task, message: dict[str, Any]) -> None:
 def process_events_async(self: Task, messages: list[dict[str, Any]]) -> None:
     """Store the accepted events of one batch request in one statement."""
     _store(self, messages)
+
+
+def replay_dead_letters(dead_letters: list[Any]) -> int:
+    """Queue dead letters' messages again, under their own task ids (so stored at most once)."""
+    for dead in dead_letters:
+        process_event_async.apply_async((dead.message,), task_id=dead.task_id)
+    mark_replayed([dead.id for dead in dead_letters])
+    return len(dead_letters)

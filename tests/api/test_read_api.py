@@ -31,7 +31,8 @@ from flask import Flask
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
 from app.services.apps import NewApp
-from app.services.events import record_dead_letter, store_events
+from app.services.dead_letters import record_dead_letter
+from app.services.events import store_events
 from app.services.task_ids import new_task_id
 from tests.conftest import add_app
 
