@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test up down system-packages lint format
+.PHONY: run test up down faults system-packages lint format
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ up: $(STAMP) system-packages
 
 down:
 	$(PY) -m stack down
+
+## faults: the full profile under a steady stream, one fault at a time (a few minutes; loopback)
+faults: $(STAMP) system-packages
+	$(PY) -m stack.faults
 
 system-packages:
 	@bash stack/install-system-packages.sh

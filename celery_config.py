@@ -19,9 +19,9 @@ task_ignore_result = True
 task_acks_late = True
 # ... and a worker process killed mid-task hands its message back instead of acking it.
 task_reject_on_worker_lost = True
-# If the broker connection drops mid-task, Redis redelivers the unacked message; cancel the
-# running copy rather than let two run (storage is idempotent, but work is not free).
-worker_cancel_long_running_tasks_on_connection_loss = True
+# Not `worker_cancel_long_running_tasks_on_connection_loss`: with it, a Redis restart crashed
+# the worker while it restored unacked messages (celery#9250-like; seen in `make faults`).
+# Running copies finish instead; storage is idempotent, so a redelivered copy adds no row.
 # Few messages held unacked per process: fast tasks stay fed, a crash has little to redeliver.
 worker_prefetch_multiplier = 4
 # Redis hands an unacked message to another worker after this long: it bounds how late work of

@@ -41,8 +41,14 @@ STOP_ORDER = ("nginx", "gunicorn", "beat", *(f"worker-{q}" for q in QUEUES), "po
 STOP_SIGNALS = {"nginx": signal.SIGQUIT, "postgres": signal.SIGINT}
 
 
-def _record(pids: dict[str, int]) -> None:
+def record_pids(pids: dict[str, int]) -> None:
+    """Remember the PIDs `down` must stop."""
     PIDS_FILE.write_text(json.dumps(pids, indent=2))
+
+
+def read_settings() -> dict[str, str]:
+    """The URLs `up` recorded for the running stack."""
+    return dict(line.split("=", 1) for line in STACK_FILE.read_text().splitlines() if "=" in line)
 
 
 def _port(preferred: int) -> int:
@@ -79,13 +85,13 @@ def _up(pids: dict[str, int]) -> None:
     if not settings["REDIS_URL"]:
         server = start_redis(FULL / "redis", _port(6390))
         pids["redis"] = server.pid
-        _record(pids)
+        record_pids(pids)
         settings["REDIS_URL"] = server.url
     settings["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
     if not settings["DATABASE_URL"]:
         server = start_postgres(FULL / "postgres", _port(5440))
         pids["postgres"] = server.pid
-        _record(pids)
+        record_pids(pids)
         settings["DATABASE_URL"] = server.url
     STACK_FILE.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     env = {**os.environ, **settings}
@@ -107,7 +113,7 @@ def _up(pids: dict[str, int]) -> None:
         env=env,
     )
     pids["gunicorn"] = gunicorn.pid
-    _record(pids)
+    record_pids(pids)
     for queue in QUEUES:
         worker = _spawn(
             ["./start_celery_worker.sh", queue],
@@ -116,7 +122,7 @@ def _up(pids: dict[str, int]) -> None:
             env={**env, "CELERY": str(BIN / "celery")},
         )
         pids[f"worker-{queue}"] = worker.pid
-        _record(pids)
+        record_pids(pids)
     beat = _spawn(
         [
             str(BIN / "celery"),
@@ -133,11 +139,11 @@ def _up(pids: dict[str, int]) -> None:
         env=env,
     )
     pids["beat"] = beat.pid
-    _record(pids)
+    record_pids(pids)
     conf = (ROOT / "nginx" / "nginx.conf").read_text()
     conf = conf.replace("@PORT@", str(NGINX_PORT)).replace("@APP_PORT@", str(API_PORT))
     pids["nginx"] = start_nginx(FULL / "nginx", conf, NGINX_PORT).pid
-    _record(pids)
+    record_pids(pids)
 
     wait_until(lambda: _get(f"http://127.0.0.1:{API_PORT}/healthz"), 60, "gunicorn")
     wait_until(lambda: _get(f"http://127.0.0.1:{NGINX_PORT}/healthz"), 30, "nginx")
