@@ -40,6 +40,13 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Many short connections from request threads and the in-process worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    else:
+        # After a database restart pooled connections are dead: test each one on checkout
+        # (only the database paths pay: ingestion reads the app directory's cache).
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3},
+        }
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
 

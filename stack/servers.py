@@ -96,6 +96,8 @@ def free_port() -> int:
 def port_is_free(port: int) -> bool:
     """Whether nothing listens on 127.0.0.1:port."""
     with socket.socket() as probe:
+        # Like the servers themselves: connections in TIME_WAIT do not make a port taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ApiError
-from app.ingest.accept import EventError, Prepared, RequestInfo, accept
+from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
 from app.services.app_directory import AppEntry
 
@@ -17,7 +18,10 @@ COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
 def lookup_app(write_key: str | None) -> AppEntry:
     """The app of a write key (cached), or 401."""
-    entry = current_app.extensions["app_directory"].lookup(write_key) if write_key else None
+    try:
+        entry = current_app.extensions["app_directory"].lookup(write_key) if write_key else None
+    except SQLAlchemyError:
+        raise unavailable("The database is unreachable and this key is not cached; retry shortly.")
     if entry is None:
         raise ApiError(401, "unknown_app_key", "No app has this write key.")
     return entry

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import App, TrackingPlan
@@ -58,7 +59,13 @@ class AppDirectory:
         if cached is not None and cached[0] > now:
             return cached[1]
         generation = self._generation
-        entry = self._load(write_key)
+        try:
+            entry = self._load(write_key)
+        except SQLAlchemyError:
+            db.session.rollback()
+            if cached is not None:  # the database is away: a stale entry beats refusing events
+                return cached[1]
+            raise
         if len(self._entries) > 100_000:  # bound memory against floods of random keys
             self._entries.clear()
         if generation == self._generation:

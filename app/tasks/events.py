@@ -31,7 +31,8 @@ def _store(task: Task, messages: list[dict[str, Any]]) -> None:
                 _store_or_dead_letter(task, message)
     except OperationalError as exc:
         # The database is unreachable or busy. Retry with exponential, jittered backoff, and
-        # without limit: there is nowhere to keep the event meanwhile but the queue itself.
+        # without limit (max_retries=None on the task: passed to retry(), None would mean the
+        # default of 3): there is nowhere to keep the event meanwhile but the queue itself.
         db.session.rollback()
         countdown = get_exponential_backoff_interval(
             2, task.request.retries, RETRY_BACKOFF_MAX, full_jitter=True
@@ -39,7 +40,7 @@ def _store(task: Task, messages: list[dict[str, Any]]) -> None:
         log.warning(
             "database unavailable (%s); retry %d in %ss", exc.orig, task.request.retries, countdown
         )
-        raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
 
 
 def _store_or_dead_letter(task: Task, message: dict[str, Any]) -> None:
@@ -53,13 +54,13 @@ def _store_or_dead_letter(task: Task, message: dict[str, Any]) -> None:
         record_dead_letter(message["task_id"], task.name, message, repr(exc))
 
 
-@shared_task(bind=True)
+@shared_task(bind=True, max_retries=None)
 def process_event_async(self: Task, message: dict[str, Any]) -> None:
     """Store one accepted event (idempotent: a redelivered message adds no row)."""
     _store(self, [message])
 
 
-@shared_task(bind=True)
+@shared_task(bind=True, max_retries=None)
 def process_events_async(self: Task, messages: list[dict[str, Any]]) -> None:
     """Store the accepted events of one batch request in one statement."""
     _store(self, messages)
