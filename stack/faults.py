@@ -223,6 +223,7 @@ def phase(faults: Faults, write_key: str, name: str, inject) -> dict:
     }
     for key in ("stored", "twice", "dead", "lost"):
         row[key] += extra.get(key, 0)
+    print(f"{name}: {row}", flush=True)
     return row
 
 
@@ -277,32 +278,52 @@ def poison(faults: Faults, run: str) -> dict[str, int]:
 
 
 def duplicate(faults: Faults, write_key: str, run: str) -> dict[str, int]:
-    """The same broker message delivered twice: copied in the queue while the worker waits."""
+    """The same broker message delivered twice: copied in the queue while the worker waits.
+
+    The paused worker's pending BRPOP still takes the first message off the list (into its
+    socket), so events are posted until one waits in the list, and that one is copied.
+    """
     faults.hold_default_worker(True)
+    message_ids: list[str] = []
+    accepted = 0
     try:
-        message_id = str(uuid.uuid4())
-        status, body = post(
-            f"/api/logs/{write_key}",
-            {"eventName": "dup", "messageId": message_id, "context": {"testRun": run}},
-        )
         with redis.Redis.from_url(faults.redis_url) as client:
-            raw = [m for m in client.lrange("default", 0, -1) if message_id.encode() in m]
+            raw: list[bytes] = []
+            while not raw and len(message_ids) < 10:
+                message_ids.append(str(uuid.uuid4()))
+                status, _ = post(
+                    f"/api/logs/{write_key}",
+                    {"eventName": "dup", "messageId": message_ids[-1], "context": {"testRun": run}},
+                )
+                accepted += status == 202
+                raw = [
+                    m
+                    for m in client.lrange("default", 0, -1)
+                    if any(i.encode() in m for i in message_ids)
+                ]
+            if not raw:
+                raise RuntimeError("no message waited in the queue to be duplicated")
             client.lpush("default", *raw)  # a second delivery of the very same message
     finally:
         faults.hold_default_worker(False)
-    wait_until(
-        lambda: faults.sql("SELECT 1 FROM events WHERE message_id = %s", message_id),
-        60,
-        "the duplicated event",
-        interval=0.5,
-    )
-    rows = faults.sql("SELECT count(*) FROM events WHERE message_id = %s", message_id)[0][0]
+
+    def all_stored() -> bool:
+        rows = faults.sql(
+            "SELECT count(DISTINCT message_id) FROM events WHERE message_id = ANY(%s)", message_ids
+        )
+        return rows[0][0] == len(message_ids)
+
+    wait_until(all_stored, 60, "the duplicated events", interval=0.5)
+    twice = faults.sql(
+        "SELECT count(*) FROM (SELECT message_id FROM events WHERE message_id = "
+        "ANY(%s) GROUP BY message_id HAVING count(*) > 1) AS d",
+        message_ids,
+    )[0][0]
     return {
-        "sent": 1,
-        "accepted": int(status == 202),
-        "stored": 1,
-        "twice": int(rows > 1),
-        "copies": len(raw),
+        "sent": len(message_ids),
+        "accepted": accepted,
+        "stored": len(message_ids),
+        "twice": twice,
     }
 
 

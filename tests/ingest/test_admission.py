@@ -90,3 +90,23 @@ def test_redis_down_is_503_with_retry_after_within_a_second(full_app, make_app, 
         assert_error(response, 503, "unavailable")
         assert response.headers["Retry-After"] == "1"
         assert elapsed < 1.0, f"503 took {elapsed:.2f}s"
+
+
+def test_redis_at_its_memory_cap_refuses_with_503_instead_of_dropping(
+    full_app, make_app, service_root
+):
+    server = start_redis(
+        service_root / f"redis-{free_port()}", free_port(), appendonly=False, maxmemory="4mb"
+    )
+    try:
+        flask_app = make_app("full", REDIS_URL=server.url)
+        shop = add_app(flask_app)
+        with redis.Redis.from_url(server.url) as client:
+            with pytest.raises(redis.exceptions.ResponseError, match="maxmemory"):
+                for i in range(10_000):  # fill to the cap: noeviction refuses, never evicts
+                    client.set(f"ballast:{i}", "x" * 10_000)
+            response = _post(flask_app, shop.app.write_key)
+            assert_error(response, 503, "unavailable")
+            assert client.exists("ballast:0")  # nothing was evicted to make room
+    finally:
+        server.stop()
