@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.exceptions import Reject, Retry
 from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
@@ -40,7 +41,14 @@ def _store(task: Task, messages: list[dict[str, Any]]) -> None:
         log.warning(
             "database unavailable (%s); retry %d in %ss", exc.orig, task.request.retries, countdown
         )
-        raise task.retry(exc=exc, countdown=countdown) from exc
+        try:
+            raise task.retry(exc=exc, countdown=countdown) from exc
+        except Retry:
+            raise
+        except Exception as publish_error:
+            # The broker is down too, so the retry could not be queued: hand this message back
+            # (requeued, or redelivered after the visibility timeout) instead of acking it.
+            raise Reject(publish_error, requeue=True) from exc
 
 
 def _store_or_dead_letter(task: Task, message: dict[str, Any]) -> None:
