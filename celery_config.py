@@ -25,9 +25,10 @@ task_reject_on_worker_lost = True
 # Few messages held unacked per process: fast tasks stay fed, a crash has little to redeliver.
 worker_prefetch_multiplier = 4
 # Redis hands an unacked message to another worker after this long: it bounds how late work of
-# a worker that died (main process included) is redone. Retry countdowns (app/tasks/events.py,
-# at most RETRY_BACKOFF_MAX seconds) stay well under it, or a waiting retry would run twice.
-broker_transport_options = {"visibility_timeout": 600}
+# a worker that died, or whose prefetched messages were stranded by a Redis restart, is redone
+# (`make faults`). Retry countdowns (app/tasks/events.py, at most RETRY_BACKOFF_MAX = 60 s) stay
+# well under it, or a waiting retry would run twice; every task here takes seconds, not minutes.
+broker_transport_options = {"visibility_timeout": 180}
 # Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
 task_publish_retry_policy = {
     "max_retries": 1,

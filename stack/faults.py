@@ -187,8 +187,12 @@ def count(faults: Faults, tally: Tally, run: str) -> dict[str, int]:
     }
 
 
-def settle(faults: Faults, tally: Tally, run: str, timeout: float = 240) -> dict[str, int]:
-    """Wait until every accepted event is stored or dead-lettered (or the timeout passes)."""
+def settle(faults: Faults, tally: Tally, run: str, timeout: float = 300) -> dict[str, int]:
+    """Wait until every accepted event is stored or dead-lettered (or the timeout passes).
+
+    The timeout exceeds the broker's visibility timeout (180 s): messages a Redis restart
+    stranded as unacknowledged come back after it.
+    """
     counts: dict[str, int] = {}
 
     def settled() -> bool:

@@ -16,7 +16,7 @@ from app.services.events import store_events
 
 log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
-RETRY_BACKOFF_MAX = 120
+RETRY_BACKOFF_MAX = 60
 
 
 def _store(task: Task, messages: list[dict[str, Any]]) -> None:
