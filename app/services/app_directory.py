@@ -26,7 +26,7 @@ from app.validation import CompiledPlan, compile_plan
 
 log = logging.getLogger(__name__)
 CHANNEL = "lvd:apps-changed"
-EMPTY_PLAN = {"events": {}}
+EMPTY_PLAN = {"events": {}}  # an app without a published plan: every event unplanned
 
 
 @dataclass(frozen=True)

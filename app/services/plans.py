@@ -12,7 +12,7 @@ from app.models.types import utcnow
 from app.services import app_directory
 from app.validation import Plan, parse_plan
 
-EMPTY_PLAN: dict[str, Any] = {"events": {}}
+EMPTY_PLAN = app_directory.EMPTY_PLAN
 
 
 def parse(body: Any) -> Plan:
@@ -36,19 +36,6 @@ def save_plan(
         db.session.commit()
         if publish:
             app_directory.announce_change([app.write_key])
-    return plan
-
-
-def publish_version(app: App, version: int) -> TrackingPlan:
-    """Publish an existing draft version."""
-    plan = db.session.scalars(
-        select(TrackingPlan).where(TrackingPlan.app_id == app.id, TrackingPlan.version == version)
-    ).first()
-    if plan is None:
-        raise LookupError(f"app {app.id} has no plan version {version}")
-    _publish(app, plan)
-    db.session.commit()
-    app_directory.announce_change([app.write_key])
     return plan
 
 

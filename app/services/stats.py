@@ -57,14 +57,3 @@ def aggregate(app_id: int, hours: int, now: datetime | None = None) -> int:
     )
     db.session.commit()
     return len(counts)
-
-
-def hourly_counts(app_id: int) -> list[EventStat]:
-    """The stored statistics of an app, oldest hour first."""
-    return list(
-        db.session.scalars(
-            select(EventStat)
-            .where(EventStat.app_id == app_id)
-            .order_by(EventStat.hour, EventStat.event_name, EventStat.status)
-        )
-    )
