@@ -42,6 +42,9 @@ enable_utc = True
 worker_hijack_root_logger = False
 
 beat_schedule = {
+    # Requests queue a drain of the event stream themselves; this one is the safety net for
+    # entries of a worker that died mid-batch (claimed once idle, app/services/event_stream.py).
+    "drain-events": {"task": "app.tasks.events.drain_events", "schedule": 30.0},
     # Keep the dashboard's hourly counts fresh: recount the current and previous hour.
     "aggregate-all-apps": {
         "task": "app.tasks.batch.aggregate_all_apps",

@@ -63,10 +63,22 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.close()
 
 
+# The task that drains the event stream, and its queue (celery_config.py routes it there).
+DRAIN_TASK = "app.tasks.events.drain_events"
+STORAGE_QUEUE = "default"
+
+
+def _publish_events(messages: list[dict[str, Any]]) -> None:
+    from app.tasks.events import process_events_async
+
+    process_events_async.apply_async((messages,))
+
+
 def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
     from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
+    from app.services.task_message import TaskMessage
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -83,11 +95,13 @@ def register_services(app: Flask) -> None:
             retry=Retry(NoBackoff(), 1),
         )
         app.extensions["redis"] = client
+        # Events go to a Redis stream; the admission script queues its drain task's messages.
+        drain = TaskMessage(DRAIN_TASK, STORAGE_QUEUE)
         app.extensions["admission"] = RedisAdmission(
-            client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"]
+            client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"], drain
         )
     else:
-        app.extensions["admission"] = LocalAdmission(window, rate, rate_window)
+        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
     )
@@ -102,6 +116,7 @@ def register_celery(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
+    celery_app.flask_app = app  # for task classes that cannot derive from FlaskTask
     celery_app.config_from_object("celery_config")
     timeout = app.config["BROKER_TIMEOUT_SECONDS"]
     if app.config["PROFILE"] == "micro":

@@ -93,6 +93,11 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def config_from_environment() -> dict[str, Any]:
-    """Settings of this process: the environment, else what `make up` recorded, else micro."""
-    env = {**read_env_file(STACK_FILE), **os.environ}
-    return build_config(env)
+    """Settings of this process: the environment, else what `make up` recorded, else micro.
+
+    An environment that names its profile or data folder describes an instance of its own:
+    then a running `make up` stack is none of its business.
+    """
+    if "LVD_PROFILE" in os.environ or "LVD_DATA_DIR" in os.environ:
+        return build_config(os.environ)
+    return build_config({**read_env_file(STACK_FILE), **os.environ})

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
 from app.models import Event
+from app.services.event_stream import STREAM, decode
 
 DEMO_PLAN = json.loads((Path(__file__).parent.parent / "app/validation/demo_plan.json").read_text())
 
@@ -37,41 +38,48 @@ def count_events(flask_app: Flask, **where: Any) -> int:
         return count
 
 
-def broker_messages(flask_app: Flask) -> list[dict[str, Any]]:
-    """Celery messages waiting in the `default` queue, oldest first, as kombu stored them."""
+def broker_messages(flask_app: Flask, queue: str = "default") -> list[dict[str, Any]]:
+    """Celery messages waiting in a queue, oldest first, as kombu stored them."""
     if flask_app.config["REDIS_URL"]:
         with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
-            raw = client.lrange("default", 0, -1)
+            raw = client.lrange(queue, 0, -1)
         raw.reverse()  # kombu LPUSHes; its consumer pops from the right
     else:
         folder = Path(flask_app.config["DATA_DIR"]) / "broker"
         files = sorted(
-            folder.glob("*.default.msg"),
+            folder.glob(f"*.{queue}.msg"),
             key=lambda p: (int(p.name.split("_", 1)[0]), p.stat().st_mtime_ns),
         )
         raw = [p.read_bytes() for p in files]
     return [json.loads(item) for item in raw]
 
 
+def message_args(envelope: dict[str, Any]) -> list[Any]:
+    """The positional arguments of a queued Celery message."""
+    body = envelope["body"]
+    if envelope["properties"].get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    args, _kwargs, _embed = json.loads(body)
+    return args
+
+
 def queue_length(flask_app: Flask) -> int:
-    """How many Celery messages wait in the `default` queue."""
+    """How many requests' events wait to be stored (stream entries, or micro's messages)."""
     if flask_app.config["REDIS_URL"]:
         with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
-            return client.llen("default")
+            return client.xlen(STREAM)
     return len(list((Path(flask_app.config["DATA_DIR"]) / "broker").glob("*.default.msg")))
 
 
 def queued_events(flask_app: Flask) -> list[dict[str, Any]]:
-    """The event messages a worker would store, across all queued tasks, oldest first."""
+    """The event messages a worker would store, across all queued requests, oldest first."""
+    if flask_app.config["REDIS_URL"]:
+        with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
+            return [e for _, fields in client.xrange(STREAM) for e in decode(fields)]
     events: list[dict[str, Any]] = []
     for envelope in broker_messages(flask_app):
-        assert envelope["properties"]["body_encoding"] == "base64"
-        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
-        if envelope["headers"]["task"] == "app.tasks.events.process_events_async":
-            events.extend(args[0])
-        else:
-            assert envelope["headers"]["task"] == "app.tasks.events.process_event_async"
-            events.append(args[0])
+        assert envelope["headers"]["task"] == "app.tasks.events.process_events_async"
+        events.extend(message_args(envelope)[0])
     return events
 
 

@@ -24,7 +24,6 @@ from app.schemas.sdk_message import SDK_MESSAGE
 from app.services.admission import Admission, Backlogged, RateLimited
 from app.services.app_directory import AppEntry
 from app.services.task_ids import new_task_id
-from app.tasks.events import process_event_async, process_events_async
 from app.validation import Verdict, canonical_json
 
 # An escaped NUL in canonical JSON: `\u0000` after an even number of backslashes.
@@ -252,11 +251,10 @@ def unavailable(reason: str) -> ApiError:
 
 def accept(info: RequestInfo, prepared: list[Prepared], admission: Admission) -> None:
     """Admit the request and queue its new events; duplicates' answers point at the original."""
-    app_id = info.entry.app_id
     fresh = [p for p in prepared if not p.blocked]
-    claims = [(p.dedup_key, p.message["task_id"]) for p in fresh]
+    events = [(p.dedup_key, p.message) for p in fresh]
     try:
-        owners = admission.admit(app_id, info.write_key, claims)
+        owners = admission.admit(info.entry.app_id, info.write_key, events)
     except RateLimited as exc:
         raise ApiError(
             429,
@@ -266,28 +264,8 @@ def accept(info: RequestInfo, prepared: list[Prepared], admission: Admission) ->
         )
     except Backlogged:
         raise unavailable("The storage queue is over its backlog limit; retry shortly.")
-    except (redis.RedisError, SQLAlchemyError):
+    except (redis.RedisError, SQLAlchemyError, KombuError, OSError):
         raise unavailable("The queue is unreachable; retry shortly.")
-    new = []
     for item, owner in zip(fresh, owners, strict=True):
-        if owner is None:
-            new.append(item)
-        else:
+        if owner is not None:
             item.answer.update(status="duplicate", task_id=owner, message=DUPLICATE)
-    try:
-        enqueue([item.message for item in new])
-    except (KombuError, redis.RedisError, OSError):
-        # Not queued, so not accepted: free the claims so the client's retry is not a duplicate.
-        try:
-            admission.release(app_id, [(p.dedup_key, p.message["task_id"]) for p in new])
-        except (redis.RedisError, SQLAlchemyError):
-            pass  # the claims expire with the dedup window
-        raise unavailable("The queue is unreachable; retry shortly.")
-
-
-def enqueue(messages: list[dict[str, Any]]) -> None:
-    """Queue events for storage: one message per request, whatever its number of events."""
-    if len(messages) == 1:
-        process_event_async.apply_async((messages[0],), task_id=messages[0]["task_id"])
-    elif messages:
-        process_events_async.apply_async((messages,))

@@ -1,27 +1,37 @@
-"""Admission of a request's events: per-key rate limit, queue backlog, and dedup claims.
+"""Admission of a request's events: per-key rate limit, queue backlog, dedup claims, enqueue.
 
 A dedup claim is the first task id answered for a message id (or payload hash) within the
-window; it is atomic, so two racing copies of one message get one task id between them.
-The full profile does all three in Redis in ONE round trip (a Lua script); micro keeps claims in
-its database and counts requests in memory (it is one process).
+window; it is atomic, so two racing copies of one message get one task id between them. The
+events that claimed their key are queued for storage as one Celery message.
+
+The full profile does all of it in Redis in ONE round trip (a Lua script that also writes the
+Celery message, app/services/task_message.py), so the enqueue is the request's only I/O. Micro
+keeps claims in its database, counts requests in memory (it is one process) and publishes with
+Celery's own `apply_async` to its file broker.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 import redis
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import DedupClaim
 from app.models.types import utcnow
+from app.services.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
+from app.services.task_message import TaskMessage
 
-Claim = tuple[str, str]  # (dedup key, task id offered)
+Event = tuple[str, dict[str, Any]]  # (dedup key, the message a worker stores)
 
 
 class RateLimited(Exception):
@@ -37,21 +47,23 @@ class Backlogged(Exception):
 
 
 class Admission(Protocol):
-    """Decides whether a request's events may be queued, and which are duplicates."""
+    """Decides whether a request's events may be queued, which are duplicates, and queues the
+    others."""
 
-    def admit(self, app_id: int, write_key: str, claims: list[Claim]) -> list[str | None]:
-        """Per claim: None if new (the offered task id owns it now), else the owner's task id.
+    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
+        """Per event: None if it was new and is now queued under the task id of its message,
+        else the task id of the event that owns its dedup key.
 
-        Raises RateLimited or Backlogged (then nothing was claimed).
+        Raises RateLimited or Backlogged, or the broker's or database's error; then nothing
+        was claimed or queued.
         """
 
-    def release(self, app_id: int, claims: list[Claim]) -> None:
-        """Drop claims whose messages were not queued after all."""
 
-
-# KEYS: rate counter, queue list, dedup keys...; ARGV: rate limit, rate window, backlog limit,
-# dedup window, task ids... Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} |
-# {'ok', owner-or-'' per claim}.
+# KEYS: rate counter, event stream, drain flag, Celery queue, dedup keys...; ARGV: rate limit,
+# rate window, backlog limit, dedup window, drain flag TTL, drain message, task ids...,
+# event JSONs.... Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} |
+# {'ok', owner-or-'' per event}. The unclaimed events become ONE stream entry; if no drain is
+# queued yet, the drain task's message goes to the Celery queue too.
 _ADMIT = """
 local limit = tonumber(ARGV[1])
 if limit > 0 then
@@ -60,20 +72,34 @@ if limit > 0 then
   if count > limit then return {'rate', redis.call('TTL', KEYS[1])} end
 end
 local backlog = tonumber(ARGV[3])
-if backlog > 0 and redis.call('LLEN', KEYS[2]) >= backlog then return {'backlog'} end
+if backlog > 0 and redis.call('XLEN', KEYS[2]) >= backlog then return {'backlog'} end
+local events = #KEYS - 4
 local owners = {'ok'}
-for i = 3, #KEYS do
-  local owner = redis.call('SET', KEYS[i], ARGV[i + 2], 'NX', 'GET', 'EX', ARGV[4])
+local new = {}
+for i = 1, events do
+  local owner = redis.call('SET', KEYS[i + 4], ARGV[i + 6], 'NX', 'GET', 'EX', ARGV[4])
   owners[#owners + 1] = owner or ''
+  if not owner then new[#new + 1] = ARGV[i + 6 + events] end
+end
+if #new > 0 then
+  redis.call('XADD', KEYS[2], '*', 'e', '[' .. table.concat(new, ',') .. ']')
+  if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then
+    redis.call('LPUSH', KEYS[4], ARGV[6])
+  end
 end
 return owners
 """
-# Release a claim only if it is still ours (it may have expired and been taken since).
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def _event_json(message: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:  # an integer beyond 64 bits: the standard library writes any size
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 class RedisAdmission:
-    """Rate limit, backlog check and dedup claims in one Redis round trip."""
+    """Rate limit, backlog check, dedup claims and the enqueue, in one Redis round trip."""
 
     def __init__(
         self,
@@ -82,37 +108,47 @@ class RedisAdmission:
         rate_limit: int,
         rate_window: int,
         backlog_limit: int,
-        queue: str = "default",
+        drain: TaskMessage,
     ) -> None:
         self._client = client
-        self._args = [rate_limit, rate_window, backlog_limit, dedup_window]
-        self._queue = queue
+        self._args = [rate_limit, rate_window, backlog_limit, dedup_window, DRAIN_FLAG_SECONDS]
+        self._drain = drain
         self._admit = client.register_script(_ADMIT)
-        self._release = client.register_script(_RELEASE)
 
     @staticmethod
     def _key(app_id: int, dedup_key: str) -> str:
         return f"lvd:dedup:{app_id}:{dedup_key}"
 
-    def admit(self, app_id: int, write_key: str, claims: list[Claim]) -> list[str | None]:
-        keys = [f"lvd:rate:{write_key}", self._queue]
-        keys += [self._key(app_id, dedup_key) for dedup_key, _ in claims]
-        answer = self._admit(keys=keys, args=self._args + [task_id for _, task_id in claims])
+    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
+        keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
+        keys += [self._key(app_id, dedup_key) for dedup_key, _ in events]
+        args = [*self._args, self._drain.render()]
+        args += [message["task_id"] for _, message in events]
+        args += [_event_json(message) for _, message in events]
+        answer = self._admit(keys=keys, args=args)
         if answer[0] == "rate":
             raise RateLimited(max(1, int(answer[1])))
         if answer[0] == "backlog":
             raise Backlogged()
-        return [owner or None for owner in answer[1:]]
-
-    def release(self, app_id: int, claims: list[Claim]) -> None:
-        for dedup_key, task_id in claims:
-            self._release(keys=[self._key(app_id, dedup_key)], args=[task_id])
+        # An owner equal to the offered task id: the script ran twice (redis-py retried after a
+        # lost reply); the first run queued the event.
+        return [
+            owner if owner and owner != message["task_id"] else None
+            for owner, (_, message) in zip(answer[1:], events, strict=True)
+        ]
 
 
 class LocalAdmission:
     """Micro: claims as rows of its database, the rate counted in this process."""
 
-    def __init__(self, dedup_window: int, rate_limit: int, rate_window: int) -> None:
+    def __init__(
+        self,
+        dedup_window: int,
+        rate_limit: int,
+        rate_window: int,
+        publish: Callable[[list[dict[str, Any]]], None],
+    ) -> None:
+        self._publish = publish  # queues one message holding these events
         self._window = timedelta(seconds=dedup_window)
         self._rate_limit, self._rate_window = rate_limit, rate_window
         self._counts: dict[str, tuple[float, int]] = {}
@@ -130,14 +166,28 @@ class LocalAdmission:
         if count + 1 > self._rate_limit:
             raise RateLimited(max(1, round(start + self._rate_window - now)))
 
-    def admit(self, app_id: int, write_key: str, claims: list[Claim]) -> list[str | None]:
+    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
         self._count_request(write_key)
-        if not claims:
+        if not events:
             return []
+        owners = self._claim(app_id, events)
+        claimed = [event for event, owner in zip(events, owners, strict=True) if owner is None]
+        if claimed:
+            try:
+                self._publish([message for _, message in claimed])
+            except Exception:
+                # Not queued, so not accepted: free the claims, or the client's retry would be
+                # answered `duplicate` of an event that was never stored.
+                self._release(app_id, claimed)
+                raise
+        return owners
+
+    def _claim(self, app_id: int, events: list[Event]) -> list[str | None]:
         dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
         now = utcnow()
         owners: list[str | None] = []
-        for dedup_key, task_id in claims:
+        for dedup_key, message in events:
+            task_id = message["task_id"]
             insert = dialect.insert(DedupClaim).values(
                 app_id=app_id, dedup_key=dedup_key, task_id=task_id, expires_at=now + self._window
             )
@@ -158,13 +208,16 @@ class LocalAdmission:
         db.session.commit()
         return owners
 
-    def release(self, app_id: int, claims: list[Claim]) -> None:
-        for dedup_key, task_id in claims:
-            db.session.execute(
-                delete(DedupClaim).where(
-                    DedupClaim.app_id == app_id,
-                    DedupClaim.dedup_key == dedup_key,
-                    DedupClaim.task_id == task_id,
+    def _release(self, app_id: int, events: list[Event]) -> None:
+        try:
+            for dedup_key, message in events:
+                db.session.execute(
+                    delete(DedupClaim).where(
+                        DedupClaim.app_id == app_id,
+                        DedupClaim.dedup_key == dedup_key,
+                        DedupClaim.task_id == message["task_id"],
+                    )
                 )
-            )
-        db.session.commit()
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()  # the claims expire with the dedup window

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from app.extensions import db
 from app.models import DeadLetter, Event
@@ -34,17 +35,48 @@ def store_events(messages: list[dict[str, Any]]) -> int:
     """
     if not messages:
         return 0
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     now = utcnow()
-    statement = (
-        dialect.insert(Event)
-        .values([_row(m, now) for m in messages])
-        .on_conflict_do_nothing(index_elements=["task_id"])
-        .returning(Event.id)  # only new rows come back (rowcount is not portable here)
-    )
-    new_rows = len(db.session.execute(statement).all())
+    rows = [_row(m, now) for m in messages]
+    if db.engine.dialect.name == "postgresql":
+        new_rows = _copy_and_insert(rows)
+    else:
+        statement = (
+            sqlite.insert(Event)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["task_id"])
+            .returning(Event.id)  # only new rows come back
+        )
+        new_rows = len(db.session.execute(statement).all())
     db.session.commit()
     return new_rows
+
+
+_STORED_COLUMNS = sorted(_COLUMNS | {"stored_at"})
+_JSON_COLUMNS = {"payload", "violations"}
+_COLUMN_LIST = ", ".join(_STORED_COLUMNS)
+
+
+def _copy_and_insert(rows: list[dict[str, Any]]) -> int:
+    """PostgreSQL: COPY the rows into a session-local staging table, then one INSERT ... SELECT
+    that skips stored task ids. A multi-row INSERT built by SQLAlchemy spent ~1 ms of Python per
+    row compiling its parameters; COPY streams them."""
+    connection = db.session.connection()
+    with connection.connection.driver_connection.cursor() as cursor:
+        # Every time: a rolled-back transaction takes the table's creation with it.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS events_staging ON COMMIT DELETE ROWS AS "
+            f"SELECT {_COLUMN_LIST} FROM events WITH NO DATA"
+        )
+        with cursor.copy(f"COPY events_staging ({_COLUMN_LIST}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [json.dumps(row[c]) if c in _JSON_COLUMNS else row[c] for c in _STORED_COLUMNS]
+                )
+        cursor.execute(
+            f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM events_staging "
+            "ON CONFLICT (task_id) DO NOTHING"
+        )
+        return cursor.rowcount
 
 
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")

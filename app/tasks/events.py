@@ -1,82 +1,127 @@
-"""The `default` queue: storing accepted events, and replaying dead letters."""
+"""The `default` queue: storing accepted events, and replaying dead letters.
+
+Full profile: requests put their events on a Redis stream (app/services/event_stream.py) and
+`drain_events` stores them in batches of up to DRAIN_BATCH entries, one INSERT per batch. Micro,
+dead-letter replays and retries: `process_events_async` stores the events of its one message.
+Either way an event is acknowledged only once stored or dead-lettered, and the INSERT skips task
+ids already stored, so a second delivery adds no row.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from celery.utils.time import get_exponential_backoff_interval
+from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.services.dead_letters import mark_replayed, record_dead_letter
+from app.services.event_stream import EventStream
 from app.services.events import store_events
 
 log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
 RETRY_BACKOFF_MAX = 60
+TASK_NAME = "app.tasks.events.process_events_async"
+# Stream entries (requests) per INSERT at most: large enough that per-batch costs vanish, small
+# enough that one batch stores in a few tens of milliseconds (measured: loadtests/RESULTS.md).
+DRAIN_BATCH = 500
+# A drain hands over to a fresh task after this long, so no task runs near the visibility
+# timeout (a message unacked longer is delivered again) and the worker's slot cycles.
+DRAIN_SECONDS = 20
+# After a batch smaller than DRAIN_BATCH, let the next one fill this long: without it a drain
+# spins on batches of one or two entries, paying a statement and three round trips each.
+DRAIN_LINGER_SECONDS = 0.05
 
 
-def _store(task: Task, messages: list[dict[str, Any]]) -> None:
+def _retry(task: Task, exc: OperationalError) -> Retry:
+    """Retry with exponential, jittered backoff and without limit (max_retries=None on the
+    task): there is nowhere to keep the events meanwhile but the queue itself."""
+    db.session.rollback()
+    countdown = get_exponential_backoff_interval(
+        2, task.request.retries, RETRY_BACKOFF_MAX, full_jitter=True
+    )
+    log.warning(
+        "database unavailable (%s); retry %d in %ss", exc.orig, task.request.retries, countdown
+    )
     try:
-        try:
-            store_events(messages)
-        except OperationalError:
-            raise
-        except Exception:
-            # Something in the data itself: store what can be stored, dead-letter the rest.
-            db.session.rollback()
-            for message in messages:
-                _store_or_dead_letter(task, message)
-    except OperationalError as exc:
-        # The database is unreachable or busy. Retry with exponential, jittered backoff, and
-        # without limit (max_retries=None on the task: passed to retry(), None would mean the
-        # default of 3): there is nowhere to keep the event meanwhile but the queue itself.
-        db.session.rollback()
-        countdown = get_exponential_backoff_interval(
-            2, task.request.retries, RETRY_BACKOFF_MAX, full_jitter=True
-        )
-        log.warning(
-            "database unavailable (%s); retry %d in %ss", exc.orig, task.request.retries, countdown
-        )
-        try:
-            raise task.retry(exc=exc, countdown=countdown) from exc
-        except Retry:
-            raise
-        except Exception as publish_error:
-            # The broker is down too, so the retry could not be queued: hand this message back
-            # (requeued, or redelivered after the visibility timeout) instead of acking it.
-            raise Reject(publish_error, requeue=True) from exc
-
-
-def _store_or_dead_letter(task: Task, message: dict[str, Any]) -> None:
-    try:
-        store_events([message])
-    except OperationalError:
-        raise
-    except Exception as exc:
-        db.session.rollback()
-        log.exception("event %s cannot be stored; dead-lettered", message.get("task_id"))
-        record_dead_letter(message["task_id"], task.name, message, repr(exc))
-
-
-@shared_task(bind=True, max_retries=None)
-def process_event_async(self: Task, message: dict[str, Any]) -> None:
-    """Store one accepted event (idempotent: a redelivered message adds no row)."""
-    _store(self, [message])
+        return task.retry(exc=exc, countdown=countdown)
+    except Retry as retry:
+        return retry
+    except Exception as publish_error:
+        # The broker is down too, so the retry could not be queued: hand the message back
+        # (requeued, or redelivered after the visibility timeout) instead of acking it.
+        raise Reject(publish_error, requeue=True) from exc
 
 
 @shared_task(bind=True, max_retries=None)
 def process_events_async(self: Task, messages: list[dict[str, Any]]) -> None:
-    """Store the accepted events of one batch request in one statement."""
-    _store(self, messages)
+    """Store the events of one message (micro's requests, replays) in one statement."""
+    try:
+        store_or_dead_letter(messages)
+    except OperationalError as exc:
+        raise _retry(self, exc) from exc
+
+
+@shared_task(bind=True, max_retries=None)
+def drain_events(self: Task) -> None:
+    """Store what waits on the event stream, batch by batch, until it is empty."""
+    client = current_app.extensions.get("redis")
+    if client is None:
+        return  # micro: no stream (its requests queue process_events_async)
+    stream = EventStream(client, f"{socket.gethostname()}:{os.getpid()}")
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while True:
+        stream.keep_flag()
+        entries = stream.read(DRAIN_BATCH)
+        if not entries:
+            stream.drop_flag()
+            # Entries added before the flag was dropped queued no drain: look once more.
+            entries = stream.read(DRAIN_BATCH)
+            if not entries:
+                return
+            stream.keep_flag()
+        try:
+            store_or_dead_letter([event for _, events in entries for event in events])
+        except OperationalError as exc:
+            # The entries stay pending for this consumer; the retry (or, should this process
+            # die, another consumer after CLAIM_IDLE_MS) reads them again.
+            raise _retry(self, exc) from exc
+        stream.done([entry_id for entry_id, _ in entries])
+        if time.monotonic() > deadline:
+            drain_events.apply_async()
+            return
+        if len(entries) < DRAIN_BATCH:
+            time.sleep(DRAIN_LINGER_SECONDS)
+
+
+def store_or_dead_letter(messages: list[dict[str, Any]]) -> None:
+    """Store events in one statement; if the data itself fails, store what can be stored one
+    by one and dead-letter the rest. OperationalError (database unavailable) goes up."""
+    try:
+        store_events(messages)
+    except OperationalError:
+        raise
+    except Exception as exc:
+        db.session.rollback()
+        if len(messages) > 1:
+            for message in messages:
+                store_or_dead_letter([message])
+            return
+        log.exception("event %s cannot be stored; dead-lettered", messages[0].get("task_id"))
+        record_dead_letter(messages[0]["task_id"], TASK_NAME, messages[0], repr(exc))
 
 
 def replay_dead_letters(dead_letters: list[Any]) -> int:
     """Queue dead letters' messages again, under their own task ids (so stored at most once)."""
-    for dead in dead_letters:
-        process_event_async.apply_async((dead.message,), task_id=dead.task_id)
+    if dead_letters:
+        process_events_async.apply_async(([dead.message for dead in dead_letters],))
     mark_replayed([dead.id for dead in dead_letters])
     return len(dead_letters)

@@ -500,7 +500,7 @@ def test_dead_letter_is_failed_with_its_error(any_app, client, shop):
     [message] = prepare(any_app, shop, [{"eventName": "user_login", "userId": 1}])
     with any_app.app_context():
         record_dead_letter(
-            message["task_id"], "app.tasks.events.process_event_async", message, "boom"
+            message["task_id"], "app.tasks.events.process_events_async", message, "boom"
         )
     response = get_task(client, shop, message["task_id"])
     assert response.status_code == 200

@@ -11,6 +11,7 @@ import time
 import pytest
 import redis
 
+from app.services.event_stream import STREAM
 from stack.servers import free_port, start_redis
 from tests.conftest import add_app
 from tests.helpers import assert_error, queue_length
@@ -55,9 +56,10 @@ def test_backpressure_503_while_the_queue_is_over_its_limit_then_accepts_again(f
     assert_error(refused, 503, "unavailable")
     assert refused.headers["Retry-After"] == "1"
     assert queue_length(flask_app) == 3  # nothing refused was queued
-    # A worker drains one message: the next request is accepted, and is not a duplicate.
+    # A worker stores one entry: the next request is accepted, and is not a duplicate.
     with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
-        client.rpop("default")
+        [(entry_id, _)] = client.xrange(STREAM, count=1)
+        client.xdel(STREAM, entry_id)
     accepted = _post(flask_app, shop.app.write_key, 3, "sdk")
     assert accepted.status_code == 200 and accepted.json["status"] == "unplanned"
 

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import redis
 
+from app.services.event_stream import STREAM
 from tests.conftest import add_app
 from tests.helpers import assert_error, queue_length, queued_events
 
@@ -221,10 +222,10 @@ def test_blocked_unplanned_event_is_answered_but_not_queued(any_app, client):
 def test_blocked_event_on_full_profile_leaves_redis_queue_unchanged(full_app):
     shop = add_app(full_app, plan={"events": {}, "unplanned_events": "block"})
     with redis.Redis.from_url(full_app.config["REDIS_URL"]) as client:
-        before = client.llen("default")
+        before = client.xlen(STREAM), client.llen("default")
         response = full_app.test_client().post(log_url(shop.app.write_key), json={"eventName": "x"})
         assert response.json["blocked"] is True
-        assert client.llen("default") == before
+        assert (client.xlen(STREAM), client.llen("default")) == before
 
 
 def test_user_id_is_a_property_validated_by_the_plan(any_app, client, demo):

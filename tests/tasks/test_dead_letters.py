@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.models import App, DeadLetter
 from app.services.dead_letters import record_dead_letter
-from app.tasks.events import process_event_async
+from app.tasks.events import process_events_async
 from stack.servers import wait_until
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
@@ -32,7 +32,7 @@ def test_a_poison_message_is_dead_lettered_by_a_real_worker(full_app, celery_wor
         # Accepted, then its app deleted before a worker stored it: it can never be stored.
         db.session.execute(delete(App).where(App.id == doomed.app.id))
         db.session.commit()
-        process_event_async.apply_async((poison,), task_id=poison["task_id"])
+        process_events_async.apply_async(([poison],))
     wait_until(lambda: len(_dead_letters(full_app)) == 1, 30, "the dead letter")
     [dead] = _dead_letters(full_app)
     assert dead.task_id == poison["task_id"] and dead.message == poison
@@ -48,7 +48,9 @@ def test_dead_letters_are_listed_and_replayed_through_the_api(full_app, celery_w
     ]
     with full_app.app_context():
         for message in messages:  # as if the database had refused them once
-            record_dead_letter(message["task_id"], "process_event_async", message, "boom")
+            record_dead_letter(
+                message["task_id"], "app.tasks.events.process_events_async", message, "boom"
+            )
     client = full_app.test_client()
     auth = {"Authorization": f"Bearer {shop.read_key}"}
     listed = client.get(f"/api/apps/{shop.app.id}/dead-letters", headers=auth).json
@@ -109,7 +111,9 @@ def test_replaying_twice_from_the_command_line_stores_once(full_app, celery_work
         full_app, shop.app.write_key, {"eventName": "screen_view", "screen_name": "home"}
     )
     with full_app.app_context():
-        record_dead_letter(message["task_id"], "process_event_async", message, "db was down")
+        record_dead_letter(
+            message["task_id"], "app.tasks.events.process_events_async", message, "db was down"
+        )
     runner = full_app.test_cli_runner()
     listed = [
         json.loads(line)
@@ -121,10 +125,10 @@ def test_replaying_twice_from_the_command_line_stores_once(full_app, celery_work
     # Replaying again (it is no longer pending) and a duplicate publish change nothing.
     assert "replayed 0" in runner.invoke(args=["dead-letters", "replay", "--all"]).output
     with full_app.app_context():
-        process_event_async.apply_async((message,), task_id=message["task_id"])
+        process_events_async.apply_async(([message],))
     sentinel = queued_message(full_app, shop.app.write_key, {"eventName": "screen_view", "n": 1})
     with full_app.app_context():
-        process_event_async.apply_async((sentinel,), task_id=sentinel["task_id"])
+        process_events_async.apply_async(([sentinel],))
     wait_until(lambda: count_events(full_app, task_id=sentinel["task_id"]) == 1, 30, "sentinel")
     assert count_events(full_app, task_id=message["task_id"]) == 1
     assert runner.invoke(args=["dead-letters", "replay"]).exit_code != 0  # ids or --all

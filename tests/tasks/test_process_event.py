@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import DeadLetter, Event
 from app.services.events import store_events
-from app.tasks.events import process_event_async, process_events_async
+from app.tasks.events import process_events_async
 from stack.servers import wait_until
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
@@ -20,9 +20,9 @@ def test_same_message_delivered_twice_to_a_real_worker_stores_one_row(full_app, 
     with full_app.app_context():
         # The same message, same task id, twice (as a redelivery would), then a sentinel: one
         # worker process runs them in order, so once the sentinel is stored both copies ran.
-        process_event_async.apply_async((message,), task_id=message["task_id"])
-        process_event_async.apply_async((message,), task_id=message["task_id"])
-        process_event_async.apply_async((sentinel,), task_id=sentinel["task_id"])
+        process_events_async.apply_async(([message],))
+        process_events_async.apply_async(([message],))
+        process_events_async.apply_async(([sentinel],))
     wait_until(lambda: count_events(full_app, task_id=sentinel["task_id"]) == 1, 30, "sentinel")
     assert count_events(full_app, task_id=message["task_id"]) == 1
     assert count_events(full_app) == 2
@@ -40,7 +40,7 @@ def test_a_batch_message_redelivered_stores_each_event_once(full_app, celery_wor
     wait_until(lambda: count_events(full_app) == 50, 30, "50 rows")
     sentinel = queued_message(full_app, new.app.write_key, {"eventName": "screen_view"})
     with full_app.app_context():
-        process_event_async.apply_async((sentinel,), task_id=sentinel["task_id"])
+        process_events_async.apply_async(([sentinel],))
     wait_until(lambda: count_events(full_app, task_id=sentinel["task_id"]) == 1, 30, "sentinel")
     assert count_events(full_app) == 51
 
