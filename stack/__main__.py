@@ -8,8 +8,11 @@ URLs (var/full/stack.env, which the configuration reads), and returns once every
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -34,7 +37,8 @@ STACK_FILE = FULL / "stack.env"
 PIDS_FILE = FULL / "pids.json"
 LOGS = FULL / "logs"
 BIN = Path(sys.executable).parent
-API_PORT, NGINX_PORT = 8000, 8080
+API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
+FLOWER_PASSWORD_FILE = FULL / "flower_password"
 QUEUES = ("default", "emails", "batch_processing")
 # Stop order: the front door first, the stores last, so nothing in flight loses its backend.
 STOP_ORDER = ("nginx", "gunicorn", "beat", *(f"worker-{q}" for q in QUEUES), "postgres", "redis")
@@ -49,6 +53,38 @@ def record_pids(pids: dict[str, int]) -> None:
 def read_settings() -> dict[str, str]:
     """The URLs `up` recorded for the running stack."""
     return dict(line.split("=", 1) for line in STACK_FILE.read_text().splitlines() if "=" in line)
+
+
+def render_nginx_conf(port: int, app_port: int, flower_port: int, htpasswd: Path) -> str:
+    """nginx/nginx.conf with its placeholders filled in."""
+    conf = (ROOT / "nginx" / "nginx.conf").read_text()
+    values = {"PORT": port, "APP_PORT": app_port, "FLOWER_PORT": flower_port, "HTPASSWD": htpasswd}
+    for name, value in values.items():
+        conf = conf.replace(f"@{name}@", str(value))
+    return conf
+
+
+def write_htpasswd(path: Path, user: str, password: str) -> None:
+    """An htpasswd file of one user for nginx: {SSHA} is base64(sha1(password + salt) + salt)."""
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
+    # nginx's worker reads it on each request, as `nobody` when nginx was started as root; it
+    # holds only a salted hash.
+    path.chmod(0o644)
+
+
+def flower_credentials() -> tuple[str, str]:
+    """FLOWER_USER / FLOWER_PASSWORD, else admin and a random password kept across restarts."""
+    user = os.environ.get("FLOWER_USER") or "admin"
+    password = os.environ.get("FLOWER_PASSWORD", "")
+    if password:
+        return user, password
+    if not FLOWER_PASSWORD_FILE.exists():
+        FLOWER_PASSWORD_FILE.touch(mode=0o600)
+        FLOWER_PASSWORD_FILE.write_text(secrets.token_urlsafe(18) + "\n")
+    return user, FLOWER_PASSWORD_FILE.read_text().strip()
 
 
 def _port(preferred: int) -> int:
@@ -140,8 +176,10 @@ def _up(pids: dict[str, int]) -> None:
     )
     pids["beat"] = beat.pid
     record_pids(pids)
-    conf = (ROOT / "nginx" / "nginx.conf").read_text()
-    conf = conf.replace("@PORT@", str(NGINX_PORT)).replace("@APP_PORT@", str(API_PORT))
+    flower_user, flower_password = flower_credentials()
+    htpasswd = FULL / "nginx" / "htpasswd"
+    write_htpasswd(htpasswd, flower_user, flower_password)
+    conf = render_nginx_conf(NGINX_PORT, API_PORT, FLOWER_PORT, htpasswd)
     pids["nginx"] = start_nginx(FULL / "nginx", conf, NGINX_PORT).pid
     record_pids(pids)
 
@@ -159,7 +197,9 @@ def _up(pids: dict[str, int]) -> None:
     print(
         f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  gunicorn "
         f"http://127.0.0.1:{API_PORT}\n  redis {settings['REDIS_URL']}\n  logs {LOGS}\n"
-        f"  admin: .venv/bin/flask --app run apps create NAME --json"
+        f"  admin: .venv/bin/flask --app run apps create NAME --json\n"
+        f"  flower: http://127.0.0.1:{NGINX_PORT}/flower/ (user {flower_user}, password "
+        f"{'from FLOWER_PASSWORD' if os.environ.get('FLOWER_PASSWORD') else flower_password})"
     )
 
 

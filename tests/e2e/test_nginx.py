@@ -1,0 +1,162 @@
+"""The production nginx config (nginx/nginx.conf, rendered like `make up` does) on a real nginx
+in front of the test gunicorn: caps, rate limit, Flower's password, JSON errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from stack.__main__ import render_nginx_conf, write_htpasswd
+from stack.servers import Server, free_port, start_nginx
+from tests.conftest import add_app
+from tests.helpers import DEMO_PLAN
+
+USER, PASSWORD = "admin", "right-password"
+NGINX_413 = "The request body is over the size limit."
+
+
+@pytest.fixture
+def start_proxy(service_root: Path):
+    """start_proxy(app_port, {text: replacement}) → the URL of a real nginx; all stopped after."""
+    started: list[Server] = []
+
+    def start(app_port: int, changes: dict[str, str] | None = None) -> Server:
+        # Under service_root: nginx's worker runs as `nobody` (the tests run as root) and must
+        # reach the htpasswd file and its temp folders.
+        folder = Path(tempfile.mkdtemp(prefix="nginx-", dir=service_root))
+        folder.chmod(0o755)
+        write_htpasswd(folder / "htpasswd", USER, PASSWORD)
+        port = free_port()
+        # Nothing listens on Flower's port: the tests stand for "Flower is not started".
+        conf = render_nginx_conf(port, app_port, free_port(), folder / "htpasswd")
+        for old, new in (changes or {}).items():
+            assert old in conf, f"{old!r} is no longer in nginx.conf"
+            conf = conf.replace(old, new)
+        server = start_nginx(folder, conf, port)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def fetch(
+    url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Message, Any]:
+    """(status, headers, JSON body) of a GET, or of a JSON POST when there is a body."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, json.loads(error.read())
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def sized_event(size: int) -> bytes:
+    """A valid event padded with whitespace to `size` bytes (the app's 32 KB cap per event
+    measures the event's canonical JSON, so only the request caps see the padding)."""
+    event = b'{"eventName": "user_login", "userId": 1}'
+    return event + b" " * (size - len(event))
+
+
+def upstream_sockets(nginx: Server, port: int) -> int:
+    """Established TCP connections nginx's processes hold to 127.0.0.1:port."""
+    inodes = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != nginx.pid:  # process group
+                continue
+            links = [str(fd.readlink()) for fd in (stat.parent / "fd").iterdir()]
+        except (OSError, ValueError):
+            continue
+        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for row in rows
+        if (f := row.split())[2].endswith(f":{port:04X}") and f[3] == "01" and f[9] in inodes
+    )
+
+
+def test_an_event_through_nginx_gets_its_verdict_over_a_reused_connection(
+    full_app, gunicorn_url, start_proxy
+):
+    new = add_app(full_app, plan=DEMO_PLAN)
+    nginx = start_proxy(port_of(gunicorn_url))
+    url = f"{nginx.url}/api/logs/{new.app.write_key}"
+    for i in range(10):
+        status, _, body = fetch(url, json.dumps({"eventName": "user_login", "userId": i}).encode())
+        assert (status, body["status"]) == (202, "valid")
+    status, _, body = fetch(url, b'{"eventName": "purchase", "price": -5, "currency": "usd"}')
+    assert (status, body["status"]) == (202, "invalid")
+    # Ten requests one after the other, one connection to gunicorn, kept open for the next.
+    assert upstream_sockets(nginx, port_of(gunicorn_url)) == 1
+    # The app's own errors pass through untouched (nginx's JSON 401 is for Flower only).
+    status, _, body = fetch(f"{nginx.url}/api/logs/nope", b'{"eventName": "x"}')
+    assert (status, body["code"]) == (401, "unknown_app_key")
+
+
+def test_bodies_over_nginx_cap_get_its_json_413_and_between_the_caps_the_apps(
+    full_app, gunicorn_url, start_proxy
+):
+    new = add_app(full_app, plan=DEMO_PLAN)
+    url = f"{start_proxy(port_of(gunicorn_url)).url}/api/logs/{new.app.write_key}"
+    app_cap = full_app.config["MAX_REQUEST_BYTES"]  # 500 KB; nginx's is 600 KB
+
+    status, _, body = fetch(url, sized_event(app_cap))
+    assert (status, body["status"]) == (202, "valid")
+    status, _, body = fetch(url, sized_event(app_cap + 50 * 1024))
+    assert (status, body) == (
+        413,
+        {"code": "payload_too_large", "message": RequestEntityTooLarge.description},
+    )
+    status, _, body = fetch(url, sized_event(700 * 1024))
+    assert (status, body) == (413, {"code": "payload_too_large", "message": NGINX_413})
+
+
+def test_flower_needs_the_password(gunicorn_url, start_proxy):
+    url = f"{start_proxy(port_of(gunicorn_url)).url}/flower/"
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    for headers in ({}, basic(USER, "wrong"), basic("someone", PASSWORD)):
+        status, answer_headers, body = fetch(url, headers=headers)
+        assert (status, body["code"]) == (401, "unauthorized")
+        assert answer_headers["WWW-Authenticate"] == 'Basic realm="Flower"'
+    # Past the password; Flower is not running, so nginx answers for it.
+    status, answer_headers, body = fetch(url, headers=basic(USER, PASSWORD))
+    assert (status, body["code"], answer_headers["Retry-After"]) == (503, "unavailable", "1")
+
+
+def test_a_flood_from_one_address_gets_json_429(gunicorn_url, start_proxy):
+    # The production limit is far above what a test can send: render it tiny.
+    changes = {"rate=5000r/s": "rate=1r/m", "burst=10000": "burst=1"}
+    url = f"{start_proxy(port_of(gunicorn_url), changes).url}/healthz"
+    assert [fetch(url)[0] for _ in range(2)] == [200, 200]  # one at the rate, one of burst
+    status, headers, body = fetch(url)
+    assert (status, body["code"], headers["Retry-After"]) == (429, "rate_limited", "1")
+    assert set(body) == {"code", "message"}
+
+
+def test_a_dead_upstream_gets_json_503_with_retry_after(start_proxy):
+    status, headers, body = fetch(f"{start_proxy(free_port()).url}/healthz")
+    assert (status, headers["Retry-After"]) == (503, "1")
+    assert body == {"code": "unavailable", "message": "The service is unavailable; retry shortly."}
