@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test up down faults system-packages lint format
+.PHONY: run test up down faults bench loadtest system-packages lint format
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -29,6 +29,14 @@ down:
 ## faults: the full profile under a steady stream, one fault at a time (a few minutes; loopback)
 faults: $(STAMP) system-packages
 	$(PY) -m stack.faults
+
+## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
+bench: $(STAMP) system-packages
+	$(PY) -m loadtests.bench
+
+## loadtest: Locust SDK-like users against the full profile for 2 minutes, with thresholds
+loadtest: $(STAMP) system-packages
+	$(PY) -m loadtests.loadtest
 
 system-packages:
 	@bash stack/install-system-packages.sh

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from app.services.event_stream import STREAM
 from stack import __main__ as stack
 from stack.servers import start_postgres, start_redis, stop_process_group, wait_until
 
@@ -282,32 +283,27 @@ def poison(faults: Faults, run: str) -> dict[str, int]:
 
 
 def duplicate(faults: Faults, write_key: str, run: str) -> dict[str, int]:
-    """The same broker message delivered twice: copied in the queue while the worker waits.
-
-    The paused worker's pending BRPOP still takes the first message off the list (into its
-    socket), so events are posted until one waits in the list, and that one is copied.
-    """
+    """The same events delivered twice: their stream entries copied while the worker waits."""
     faults.hold_default_worker(True)
-    message_ids: list[str] = []
+    message_ids = [str(uuid.uuid4()) for _ in range(5)]
     accepted = 0
     try:
+        for message_id in message_ids:
+            status, _ = post(
+                f"/api/logs/{write_key}",
+                {"eventName": "dup", "messageId": message_id, "context": {"testRun": run}},
+            )
+            accepted += status == 202
         with redis.Redis.from_url(faults.redis_url) as client:
-            raw: list[bytes] = []
-            while not raw and len(message_ids) < 10:
-                message_ids.append(str(uuid.uuid4()))
-                status, _ = post(
-                    f"/api/logs/{write_key}",
-                    {"eventName": "dup", "messageId": message_ids[-1], "context": {"testRun": run}},
-                )
-                accepted += status == 202
-                raw = [
-                    m
-                    for m in client.lrange("default", 0, -1)
-                    if any(i.encode() in m for i in message_ids)
-                ]
-            if not raw:
-                raise RuntimeError("no message waited in the queue to be duplicated")
-            client.lpush("default", *raw)  # a second delivery of the very same message
+            entries = [
+                fields
+                for _, fields in client.xrange(STREAM)
+                if any(i.encode() in fields[b"e"] for i in message_ids)
+            ]
+            if not entries:
+                raise RuntimeError("no entry waited in the stream to be duplicated")
+            for fields in entries:
+                client.xadd(STREAM, fields)  # a second delivery of the very same events
     finally:
         faults.hold_default_worker(False)
 

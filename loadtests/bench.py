@@ -1,0 +1,525 @@
+"""`make bench`: ours against the designs it replaces, side by side, in one run on this machine.
+
+Each row gets a fresh stack on 127.0.0.1, a bounded wrk load, and then waits until every
+accepted event is stored (the drain included):
+- limit: nginx answering 202 by itself;
+- ceiling: a minimal Flask 202 under the same gunicorn settings;
+- baseline S: Flask + marshmallow + a synchronous INSERT+COMMIT per request;
+- baseline C: the literal design (marshmallow, one apply_async per event, one INSERT+COMMIT
+  per task, Celery's default settings);
+- ours through nginx (the full profile of `make up`): single events, and batches of 100.
+Then one open-loop run offers 200 single-event requests/s to ours for the latency at that load.
+
+CPU per event and peak memory are of the stack's own processes (load generator excluded);
+memory is the sum of PSS, so pages shared between forked workers count once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from stack import __main__ as stack
+from stack.servers import (
+    _spawn,
+    free_port,
+    start_nginx,
+    start_postgres,
+    start_redis,
+    stop_process_group,
+    wait_until,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEMO_PLAN = ROOT / "app" / "validation" / "demo_plan.json"
+
+SINGLE_LUA = """
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+local run = tostring(math.random(1e9))
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local body = string.format(
+    '{"eventName":"user_login","userId":%d,"method":"email","messageId":"%s-%d"}', n, run, n)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+BATCH_LUA = """
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+local run = tostring(math.random(1e9))
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local events = {}
+  for i = 1, 100 do
+    n = n + 1
+    events[i] = string.format(
+      '{"eventName":"user_login","userId":%d,"method":"email","messageId":"%s-%d"}', n, run, n)
+  end
+  return wrk.format(nil, nil, nil, '{"events":[' .. table.concat(events, ",") .. ']}')
+end
+"""
+LIMIT_CONF = """
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path tmp/body;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { default_type application/json; return 202 '{"status":"accepted"}'; }
+    }
+}
+"""
+
+
+@dataclass
+class Stack:
+    """A started stack: where to send load, which processes it is, how many rows it stored."""
+
+    url: str
+    path: str
+    roots: Callable[[], list[int]]
+    stored: Callable[[], int] | None = None
+
+
+@dataclass
+class Row:
+    name: str
+    events_per_s: float = 0.0
+    http_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    cpu_ms_per_event: float = 0.0
+    peak_mib: float = 0.0
+    accepted: int = 0
+    lost: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def _processes(roots: list[int]) -> list[psutil.Process]:
+    found: dict[int, psutil.Process] = {}
+    for pid in roots:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                found[p.pid] = p
+        except psutil.NoSuchProcess:
+            pass
+    return list(found.values())
+
+
+class Sampler:
+    """CPU seconds and peak PSS of a stack's process trees, sampled twice a second."""
+
+    def __init__(self, roots: Callable[[], list[int]]) -> None:
+        self._roots = roots
+        self._cpu: dict[int, float] = {}
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        total = 0
+        for proc in _processes(self._roots()):
+            try:
+                times = proc.cpu_times()
+                self._cpu[proc.pid] = times.user + times.system
+                total += proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def __enter__(self) -> Sampler:
+        self._sample()
+        self._start_cpu = dict(self._cpu)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(v - self._start_cpu.get(pid, 0.0) for pid, v in self._cpu.items())
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, float]:
+    """wrk's totals: requests, non-2xx answers, p50/p99 latency (ms)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "requests": requests,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "errors": errors.group(1) if errors else "",
+    }
+
+
+def measure(
+    name: str, stack_: Stack, lua: str, per_request: int, seconds: int, connections: int
+) -> Row:
+    """Load for `seconds`, then wait for storage; end to end = accepted / (until last row)."""
+    row = Row(name)
+    before = stack_.stored() if stack_.stored else 0
+    with Sampler(stack_.roots) as sampler:
+        start = time.monotonic()
+        result = run_wrk(stack_.url + stack_.path, lua, seconds, connections)
+        load_end = time.monotonic()
+        row.accepted = (result["requests"] - result["non_2xx"]) * per_request
+        end = load_end
+        if stack_.stored:
+
+            def stored_now() -> int:
+                return stack_.stored() - before
+
+            deadline = load_end + 300
+            while stored_now() < row.accepted and time.monotonic() < deadline:
+                time.sleep(0.05)
+            end = time.monotonic()
+            row.lost = max(0, row.accepted - stored_now())
+    row.events_per_s = row.accepted / (end - start)
+    row.http_per_s = result["requests"] / (load_end - start)
+    row.p50_ms, row.p99_ms = result["p50"], result["p99"]
+    row.cpu_ms_per_event = 1000 * sampler.cpu_seconds / max(1, row.accepted)
+    row.peak_mib = sampler.peak_bytes / 2**20
+    if result["non_2xx"]:
+        row.notes.append(f"{result['non_2xx']} non-2xx")
+    if result["errors"]:
+        row.notes.append(f"socket errors: {result['errors']}")
+    return row
+
+
+def open_loop(url: str, rate: int, seconds: int) -> tuple[float, float, int]:
+    """Offer `rate` single-event requests/s on schedule; latency counts from the scheduled
+    send time (no coordinated omission). Returns p50, p99 (ms) and non-2xx answers."""
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    path = "/" + url.removeprefix("http://").split("/", 1)[1]
+    local = threading.local()
+    latencies: list[float] = []
+    failures = 0
+    run = os.urandom(4).hex()
+
+    def send(n: int, scheduled: float) -> None:
+        nonlocal failures
+        conn = getattr(local, "conn", None) or HTTPConnection(host, int(port), timeout=10)
+        local.conn = conn
+        body = json.dumps(
+            {"eventName": "user_login", "userId": n, "method": "email", "messageId": f"{run}-{n}"}
+        )
+        try:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 202
+        except OSError:
+            local.conn = None
+            ok = False
+        latencies.append(time.monotonic() - scheduled)
+        failures += not ok
+
+    with ThreadPoolExecutor(32) as pool:
+        start = time.monotonic()
+        for n in range(rate * seconds):
+            scheduled = start + n / rate
+            time.sleep(max(0.0, scheduled - time.monotonic()))
+            pool.submit(send, n, scheduled)
+    latencies.sort()
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    return statistics.median(latencies) * 1000, p99 * 1000, failures
+
+
+# --- stacks ----------------------------------------------------------------------------------
+
+
+def _gunicorn(module: str, port: int, env: dict[str, str], log: Path) -> int:
+    proc = _spawn(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
+        log,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 60, module, interval=0.1)
+    return proc.pid
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        pass  # any HTTP answer (404 here) means the server is up; refused raises on
+    return True
+
+
+def _count(database_url: str, sql: str) -> Callable[[], int]:
+    def count() -> int:
+        with psycopg.connect(database_url) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    return count
+
+
+@contextmanager
+def limit_stack(work: Path) -> Iterator[Stack]:
+    port = free_port()
+    server = start_nginx(work / "nginx", LIMIT_CONF.replace("@PORT@", str(port)), port)
+    try:
+        yield Stack(server.url, "/api/logs/k", lambda: [server.pid])
+    finally:
+        stop_process_group(server.pid, server.stop_signal)
+
+
+@contextmanager
+def ceiling_stack(work: Path) -> Iterator[Stack]:
+    port = free_port()
+    pid = _gunicorn("loadtests.baselines.ceiling:app", port, {}, work / "ceiling.log")
+    try:
+        yield Stack(f"http://127.0.0.1:{port}", "/api/logs/k", lambda: [pid])
+    finally:
+        stop_process_group(pid)
+
+
+@contextmanager
+def baseline_stack(work: Path, design: str) -> Iterator[Stack]:
+    """Baseline S (`sync_design`) or C (`celery_design`) with their own Redis and PostgreSQL."""
+    redis = start_redis(work / "redis", free_port())
+    postgres = start_postgres(work / "postgres", free_port())
+    database_url = postgres.url.replace("postgresql://", "postgresql+psycopg://")
+    env = {"BENCH_DATABASE_URL": database_url, "BENCH_REDIS_URL": redis.url}
+    pids = [redis.pid, postgres.pid]
+    try:
+        subprocess.run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "from loadtests.baselines.common import create_table as c; c()",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+        )
+        port = free_port()
+        pids.append(_gunicorn(f"loadtests.baselines.{design}:app", port, env, work / "app.log"))
+        if design == "celery_design":
+            log = work / "worker.log"
+            worker = _spawn(
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "loadtests.baselines.celery_design:celery_app",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                log,
+                cwd=ROOT,
+                env={**os.environ, **env},
+            )
+            pids.append(worker.pid)
+            wait_until(
+                lambda: "ready" in log.read_text() or _worker_up(worker.pid),
+                60,
+                "the baseline worker",
+                interval=0.2,
+            )
+        yield Stack(
+            f"http://127.0.0.1:{port}",
+            "/api/logs/k",
+            lambda: pids,
+            _count(postgres.url, "SELECT count(*) FROM bench_events"),
+        )
+    finally:
+        for pid in reversed(pids):
+            stop_process_group(pid)
+
+
+def _worker_up(pid: int) -> bool:
+    # A worker at WARNING prints nothing when ready: wait until its pool has forked.
+    try:
+        return len(psutil.Process(pid).children(recursive=True)) >= 2
+    except psutil.NoSuchProcess:
+        return False
+
+
+@contextmanager
+def our_stack() -> Iterator[tuple[Stack, str]]:
+    """The full profile of `make up`, with a new app on the demo plan; yields it and its key."""
+    if stack.PIDS_FILE.exists():
+        sys.exit("the full profile is up: run `make down` first (bench starts its own)")
+    stack.up()
+    try:
+        app = json.loads(
+            subprocess.run(
+                [
+                    str(BIN / "flask"),
+                    "--app",
+                    "run",
+                    "apps",
+                    "create",
+                    f"bench-{os.urandom(3).hex()}",
+                    "--plan",
+                    str(DEMO_PLAN),
+                    "--json",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        settings = stack.read_settings()
+        pids = json.loads(stack.PIDS_FILE.read_text())
+        yield (
+            Stack(
+                f"http://127.0.0.1:{stack.NGINX_PORT}",
+                f"/api/logs/{app['write_key']}",
+                lambda: list(pids.values()),
+                _count(
+                    settings["DATABASE_URL"],
+                    f"SELECT count(*) FROM events WHERE app_id = {app['id']}",
+                ),
+            ),
+            app["write_key"],
+        )
+    finally:
+        stack.down()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.1f}x" if base else "-"
+
+
+def print_table(rows: list[Row], base_s: Row, base_c: Row, p99_offered: tuple) -> str:
+    lines = [
+        "| design | events/s end to end | HTTP req/s | p50 ms | p99 ms | CPU ms/event | "
+        "peak MiB | lost | vs S | vs C | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lost = "-" if r.lost is None else str(r.lost)
+        lines.append(
+            f"| {r.name} | {r.events_per_s:,.0f} | {r.http_per_s:,.0f} | {r.p50_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.cpu_ms_per_event:.2f} | {r.peak_mib:,.0f} | {lost} | "
+            f"{_ratio(r.events_per_s, base_s.events_per_s)} | "
+            f"{_ratio(r.events_per_s, base_c.events_per_s)} | {'; '.join(r.notes)} |"
+        )
+    p50, p99, failures = p99_offered
+    lines.append("")
+    lines.append(
+        f"ours, single events through nginx at 200 req/s offered (open loop): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {failures} failed"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="load per row")
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: run `make system-packages`")
+    seconds, conns = args.seconds, args.connections
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="lvd-bench-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)  # PostgreSQL runs as its own user
+        print("limit: nginx alone", flush=True)
+        with limit_stack(work / "limit") as s:
+            rows.append(measure("limit: nginx 202", s, SINGLE_LUA, 1, seconds, conns))
+        print("ceiling: minimal Flask", flush=True)
+        with ceiling_stack(work / "ceiling") as s:
+            rows.append(measure("ceiling: Flask 202", s, SINGLE_LUA, 1, seconds, conns))
+        print("baseline S", flush=True)
+        with baseline_stack(work / "s", "sync_design") as s:
+            base_s = measure("baseline S: sync INSERT", s, SINGLE_LUA, 1, seconds, conns)
+        rows.append(base_s)
+        print("baseline C", flush=True)
+        with baseline_stack(work / "c", "celery_design") as s:
+            base_c = measure("baseline C: apply_async", s, SINGLE_LUA, 1, seconds, conns)
+        rows.append(base_c)
+    print("ours: single events", flush=True)
+    with our_stack() as (s, _):
+        rows.append(measure("ours: single events", s, SINGLE_LUA, 1, seconds, conns))
+    print("ours: batches of 100", flush=True)
+    with our_stack() as (s, key):
+        s.path = f"/api/logs/{key}/batch"
+        rows.append(measure("ours: batches of 100", s, BATCH_LUA, 100, seconds, conns // 2))
+    print("ours: 200 req/s offered", flush=True)
+    with our_stack() as (s, _):
+        offered = open_loop(s.url + s.path, 200, 15)
+    table = print_table(rows, base_s, base_c, offered)
+    print()
+    print(table)
+    lost = sum(r.lost or 0 for r in rows)
+    sys.exit(f"FAILED: {lost} events lost" if lost else 0)
+
+
+if __name__ == "__main__":
+    main()
