@@ -213,8 +213,8 @@ def run_wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, flo
     return {
         "requests": requests,
         "non_2xx": int(bad.group(1)) if bad else 0,
-        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "errors": errors.group(1) if errors else "",
     }
 

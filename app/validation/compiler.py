@@ -4,9 +4,11 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from fastjsonschema import JsonSchemaException
 from jsonschema.protocols import Validator
 
 from .canonical import canonical_json
+from .fast_check import fast_check
 from .plan import Plan, PlanError, dialect_for, parse_plan
 from .schema_walk import prepare_schema
 from .verdict import INVALID, UNPLANNED, VALID, Verdict
@@ -18,6 +20,7 @@ class CompiledPlan:
 
     __slots__ = (
         "_block_unplanned",
+        "_fast",
         "_type_validators",
         "_validators",
         "event_names",
@@ -37,6 +40,12 @@ class CompiledPlan:
         }
         self._type_validators = {
             name: _validator(name, schema, forbid) for name, schema in plan.types.items()
+        }
+        # Compiled yes/no checks, keyed by validator: most events are valid and pass here.
+        self._fast = {
+            id(v): check
+            for v in (*self._validators.values(), *self._type_validators.values())
+            if (check := fast_check(v.schema, type(v))) is not None
         }
 
     def __repr__(self) -> str:
@@ -76,6 +85,13 @@ class CompiledPlan:
         return self._check(self._validators[event_name], properties, root)
 
     def _check(self, validator: Validator, properties: Any, root: str) -> list[dict[str, Any]]:
+        fast = self._fast.get(id(validator))
+        if fast is not None:
+            try:
+                fast(properties)
+                return []
+            except JsonSchemaException:
+                pass  # jsonschema lists every violation
         errors = list(validator.iter_errors(properties))
         if not errors:
             return []
