@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from app.config import build_config, config_from_environment
 from app.extensions import db, migrate
+from app.json_provider import OrjsonProvider
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -22,9 +23,9 @@ MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """An app from the environment, or from `config` (environment-style strings) for tests."""
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
-    app.json.sort_keys = False  # answers keep the contract's field order
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
     register_services(app)
