@@ -6,8 +6,9 @@ cd "$(dirname "$0")"
 profile="${1:-all}"
 shift || true
 case "$profile" in
-  # Storing events: short database writes, the bulk of the work.
-  default) args=(-Q default --concurrency 2) ;;
+  # Storing events: one drain at a time empties the stream (a flag in Redis sees to that), and
+  # a second process would only add ~50 MB; retries and replays wait at most one drain (20 s).
+  default) args=(-Q default --concurrency 1) ;;
   # Mail waits on SMTP servers; one process keeps a slow server from holding more.
   emails) args=(-Q emails --concurrency 1) ;;
   # Aggregation scans the database; one at a time keeps it off the storage path's back.

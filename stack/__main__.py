@@ -45,6 +45,15 @@ STOP_ORDER = ("nginx", "gunicorn", "beat", *(f"worker-{q}" for q in QUEUES), "po
 STOP_SIGNALS = {"nginx": signal.SIGQUIT, "postgres": signal.SIGINT}
 
 
+def use_folder(folder: Path) -> None:
+    """Keep the stack's data, logs and records in `folder` instead of var/full (`make bench`
+    measures a fresh stack each time, and leaves the one of `make up` alone)."""
+    global FULL, STACK_FILE, PIDS_FILE, LOGS, FLOWER_PASSWORD_FILE
+    FULL = folder
+    STACK_FILE, PIDS_FILE, LOGS = folder / "stack.env", folder / "pids.json", folder / "logs"
+    FLOWER_PASSWORD_FILE = folder / "flower_password"
+
+
 def record_pids(pids: dict[str, int]) -> None:
     """Remember the PIDs `down` must stop."""
     PIDS_FILE.write_text(json.dumps(pids, indent=2))
@@ -116,7 +125,7 @@ def up() -> None:
 
 
 def _up(pids: dict[str, int]) -> None:
-    settings = {"LVD_PROFILE": "full"}
+    settings = {"LVD_PROFILE": "full", "LVD_DATA_DIR": str(FULL)}
     settings["REDIS_URL"] = os.environ.get("REDIS_URL", "")
     if not settings["REDIS_URL"]:
         server = start_redis(FULL / "redis", _port(6390))

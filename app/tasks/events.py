@@ -1,7 +1,7 @@
 """The `default` queue: storing accepted events, and replaying dead letters.
 
 Full profile: requests put their events on a Redis stream (app/services/event_stream.py) and
-`drain_events` stores them in batches of up to DRAIN_BATCH entries, one INSERT per batch. Micro,
+`drain_events` stores them in batches of about DRAIN_EVENTS events, one INSERT per batch. Micro,
 dead-letter replays and retries: `process_events_async` stores the events of its one message.
 Either way an event is acknowledged only once stored or dead-lettered, and the INSERT skips task
 ids already stored, so a second delivery adds no row.
@@ -30,14 +30,18 @@ log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
 RETRY_BACKOFF_MAX = 60
 TASK_NAME = "app.tasks.events.process_events_async"
-# Stream entries (requests) per INSERT at most: large enough that per-batch costs vanish, small
-# enough that one batch stores in a few tens of milliseconds (measured: loadtests/RESULTS.md).
-DRAIN_BATCH = 500
+# Events per INSERT, about: large enough that per-batch costs vanish, small enough that a batch
+# stores in a few tens of milliseconds and holds little memory (loadtests/RESULTS.md). Entries
+# are read by count, so the count follows the size of the entries last read (a batch request's
+# entry holds up to 2,500 events), between 1 and MAX_ENTRIES.
+DRAIN_EVENTS = 2000
+MAX_ENTRIES = 500
 # A drain hands over to a fresh task after this long, so no task runs near the visibility
 # timeout (a message unacked longer is delivered again) and the worker's slot cycles.
 DRAIN_SECONDS = 20
-# After a batch smaller than DRAIN_BATCH, let the next one fill this long: without it a drain
-# spins on batches of one or two entries, paying a statement and three round trips each.
+# After a read that found fewer entries than asked for, let the next batch fill this long:
+# without it a drain spins on batches of one or two entries, paying a statement and three round
+# trips each.
 DRAIN_LINGER_SECONDS = 0.05
 
 
@@ -78,18 +82,20 @@ def drain_events(self: Task) -> None:
         return  # micro: no stream (its requests queue process_events_async)
     stream = EventStream(client, f"{socket.gethostname()}:{os.getpid()}")
     deadline = time.monotonic() + DRAIN_SECONDS
+    count = MAX_ENTRIES
     while True:
         stream.keep_flag()
-        entries = stream.read(DRAIN_BATCH)
+        entries = stream.read(count)
         if not entries:
             stream.drop_flag()
             # Entries added before the flag was dropped queued no drain: look once more.
-            entries = stream.read(DRAIN_BATCH)
+            entries = stream.read(count)
             if not entries:
                 return
             stream.keep_flag()
+        events = [event for _, batch in entries for event in batch]
         try:
-            store_or_dead_letter([event for _, events in entries for event in events])
+            store_or_dead_letter(events)
         except OperationalError as exc:
             # The entries stay pending for this consumer; the retry (or, should this process
             # die, another consumer after CLAIM_IDLE_MS) reads them again.
@@ -98,7 +104,9 @@ def drain_events(self: Task) -> None:
         if time.monotonic() > deadline:
             drain_events.apply_async()
             return
-        if len(entries) < DRAIN_BATCH:
+        full = len(entries) >= count
+        count = max(1, min(MAX_ENTRIES, DRAIN_EVENTS * len(entries) // max(1, len(events))))
+        if not full:
             time.sleep(DRAIN_LINGER_SECONDS)
 
 
