@@ -29,10 +29,14 @@ DRAIN_FLAG_SECONDS = 60
 CLAIM_IDLE_MS = 60_000
 
 
+def _raw(fields: dict[Any, Any]) -> str:
+    raw = fields.get("e", fields.get(b"e"))
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def decode(fields: dict[Any, Any]) -> list[dict[str, Any]]:
     """The event messages of one stream entry."""
-    raw = fields.get("e", fields.get(b"e"))
-    return json.loads(raw)
+    return json.loads(_raw(fields))
 
 
 class EventStream:
@@ -51,9 +55,10 @@ class EventStream:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read(self, count: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    def read(self, count: int) -> list[tuple[str, str]]:
         """Up to `count` entries for this consumer: first those this consumer (on the first
-        call) or a dead one left pending, then new ones. Returns (entry id, events) pairs."""
+        call) or a dead one left pending, then new ones. Returns (entry id, JSON array of the
+        entry's event messages) pairs."""
         try:
             return self._read(count)
         except redis.ResponseError as exc:
@@ -62,7 +67,7 @@ class EventStream:
             self.ensure_group()  # Redis lost its data, or never had the group
             return self._read(count)
 
-    def _read(self, count: int) -> list[tuple[str, list[dict[str, Any]]]]:
+    def _read(self, count: int) -> list[tuple[str, str]]:
         entries: list[tuple[str, dict]] = []
         if self._own_pending:
             entries += self._read_group("0", count)
@@ -73,7 +78,7 @@ class EventStream:
         entries += [entry for entry in stale if entry[0] not in {e for e, _ in entries}]
         if len(entries) < count:
             entries += self._read_group(">", count - len(entries))
-        return [(entry_id, decode(fields)) for entry_id, fields in entries if fields]
+        return [(entry_id, _raw(fields)) for entry_id, fields in entries if fields]
 
     def _read_group(self, start: str, count: int) -> list[tuple[str, dict]]:
         answer = self._client.xreadgroup(GROUP, self.consumer, {STREAM: start}, count=count)

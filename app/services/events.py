@@ -7,12 +7,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+import psycopg
+from sqlalchemy import JSON, Column, Integer, select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.models.types import utcnow
+from app.models.types import UtcDateTime, utcnow
 
 # Message fields that are datetimes (ISO 8601 strings in the queued message).
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
@@ -35,48 +38,75 @@ def store_events(messages: list[dict[str, Any]]) -> int:
     """
     if not messages:
         return 0
-    now = utcnow()
-    rows = [_row(m, now) for m in messages]
     if db.engine.dialect.name == "postgresql":
-        new_rows = _copy_and_insert(rows)
-    else:
-        statement = (
-            sqlite.insert(Event)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["task_id"])
-            .returning(Event.id)  # only new rows come back
-        )
-        new_rows = len(db.session.execute(statement).all())
+        return store_batches([_dumps(messages)])
+    now = utcnow()
+    statement = (
+        sqlite.insert(Event)
+        .values([_row(m, now) for m in messages])
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(Event.id)  # only new rows come back
+    )
+    new_rows = len(db.session.execute(statement).all())
     db.session.commit()
     return new_rows
 
 
-_STORED_COLUMNS = sorted(_COLUMNS | {"stored_at"})
-_JSON_COLUMNS = {"payload", "violations"}
-_COLUMN_LIST = ", ".join(_STORED_COLUMNS)
+def _dumps(messages: list[dict[str, Any]]) -> str:
+    try:
+        return orjson.dumps(messages).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(messages, ensure_ascii=False)
 
 
-def _copy_and_insert(rows: list[dict[str, Any]]) -> int:
-    """PostgreSQL: COPY the rows into a session-local staging table, then one INSERT ... SELECT
-    that skips stored task ids. A multi-row INSERT built by SQLAlchemy spent ~1 ms of Python per
-    row compiling its parameters; COPY streams them."""
+def _extract(column: Column) -> str:
+    """SQL that reads one column's value out of a message `m` (jsonb)."""
+    if column.name == "stored_at":
+        return "now()"
+    if isinstance(column.type, JSON):
+        return f"m->'{column.name}'"
+    if isinstance(column.type, UtcDateTime):
+        return f"(m->>'{column.name}')::timestamptz"
+    if isinstance(column.type, Integer):
+        return f"(m->>'{column.name}')::bigint"
+    return f"m->>'{column.name}'"
+
+
+_STORED = [c for c in Event.__table__.columns if c.name != "id"]
+_INSERT_FROM_STAGING = (
+    f"INSERT INTO events ({', '.join(c.name for c in _STORED)}) "
+    f"SELECT {', '.join(_extract(c) for c in _STORED)} "
+    "FROM event_batches_staging, jsonb_array_elements(batch) AS m "
+    "ON CONFLICT (task_id) DO NOTHING"
+)
+
+
+def store_batches(batches: list[str]) -> int:
+    """PostgreSQL: store batches of messages, each a JSON array as queued, in one statement.
+
+    The JSON goes to PostgreSQL as it is (COPY into a staging table) and PostgreSQL takes it
+    apart: Python neither parses nor rebuilds the events. (A multi-row INSERT built by
+    SQLAlchemy spent ~1 ms of Python per row.) Returns how many rows were new.
+    """
     connection = db.session.connection()
-    with connection.connection.driver_connection.cursor() as cursor:
-        # Every time: a rolled-back transaction takes the table's creation with it.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS events_staging ON COMMIT DELETE ROWS AS "
-            f"SELECT {_COLUMN_LIST} FROM events WITH NO DATA"
-        )
-        with cursor.copy(f"COPY events_staging ({_COLUMN_LIST}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [json.dumps(row[c]) if c in _JSON_COLUMNS else row[c] for c in _STORED_COLUMNS]
-                )
-        cursor.execute(
-            f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM events_staging "
-            "ON CONFLICT (task_id) DO NOTHING"
-        )
-        return cursor.rowcount
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:
+            # Every time: a rolled-back transaction takes the table's creation with it.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS event_batches_staging (batch jsonb) "
+                "ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy("COPY event_batches_staging (batch) FROM STDIN") as copy:
+                for batch in batches:
+                    copy.write_row((batch,))
+            cursor.execute(_INSERT_FROM_STAGING)
+            new_rows = cursor.rowcount
+    except psycopg.OperationalError as exc:
+        # The driver's own error, raised past SQLAlchemy: name it as SQLAlchemy would, so
+        # callers retry instead of taking the data for bad.
+        raise OperationalError("store_batches", None, exc) from exc
+    db.session.commit()
+    return new_rows
 
 
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")

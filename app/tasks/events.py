@@ -9,6 +9,7 @@ ids already stored, so a second delivery adds no row.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -24,17 +25,17 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.services.dead_letters import mark_replayed, record_dead_letter
 from app.services.event_stream import EventStream
-from app.services.events import store_events
+from app.services.events import store_batches, store_events
 
 log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
 RETRY_BACKOFF_MAX = 60
 TASK_NAME = "app.tasks.events.process_events_async"
-# Events per INSERT, about: large enough that per-batch costs vanish, small enough that a batch
-# stores in a few tens of milliseconds and holds little memory (loadtests/RESULTS.md). Entries
-# are read by count, so the count follows the size of the entries last read (a batch request's
-# entry holds up to 2,500 events), between 1 and MAX_ENTRIES.
-DRAIN_EVENTS = 2000
+# Bytes of events per INSERT, about: large enough that per-batch costs vanish, small enough
+# that a batch stores in a few tens of milliseconds and holds little memory (RESULTS.md in
+# loadtests/). Entries are read by count, so the count follows the size of the entries last
+# read (a single event's entry is ~1 KB, a batch request's up to 500 KB), up to MAX_ENTRIES.
+DRAIN_BYTES = 2_000_000
 MAX_ENTRIES = 500
 # A drain hands over to a fresh task after this long, so no task runs near the visibility
 # timeout (a message unacked longer is delivered again) and the worker's slot cycles.
@@ -93,9 +94,9 @@ def drain_events(self: Task) -> None:
             if not entries:
                 return
             stream.keep_flag()
-        events = [event for _, batch in entries for event in batch]
+        batches = [batch for _, batch in entries]
         try:
-            store_or_dead_letter(events)
+            _store_batches(batches)
         except OperationalError as exc:
             # The entries stay pending for this consumer; the retry (or, should this process
             # die, another consumer after CLAIM_IDLE_MS) reads them again.
@@ -105,9 +106,22 @@ def drain_events(self: Task) -> None:
             drain_events.apply_async()
             return
         full = len(entries) >= count
-        count = max(1, min(MAX_ENTRIES, DRAIN_EVENTS * len(entries) // max(1, len(events))))
+        size = sum(len(batch) for batch in batches)
+        count = max(1, min(MAX_ENTRIES, DRAIN_BYTES * len(entries) // max(1, size)))
         if not full:
             time.sleep(DRAIN_LINGER_SECONDS)
+
+
+def _store_batches(batches: list[str]) -> None:
+    if db.engine.dialect.name == "postgresql":
+        try:
+            store_batches(batches)
+            return
+        except OperationalError:
+            raise
+        except Exception:
+            db.session.rollback()  # some event's data: sort them out one by one below
+    store_or_dead_letter([event for batch in batches for event in json.loads(batch)])
 
 
 def store_or_dead_letter(messages: list[dict[str, Any]]) -> None:

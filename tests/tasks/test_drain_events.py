@@ -10,7 +10,7 @@ import redis
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Event
+from app.models import DeadLetter, Event
 from app.services import event_stream
 from app.services.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
 from app.tasks.events import drain_events
@@ -121,3 +121,23 @@ def test_a_real_worker_runs_the_drain_the_request_queued(full_app):
 def _stored_task_ids(flask_app) -> set[str]:
     with flask_app.app_context():
         return set(db.session.scalars(select(Event.task_id)))
+
+
+def test_a_bad_event_in_a_drained_batch_is_dead_lettered_and_its_neighbours_stored(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    good = [
+        queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": n})
+        for n in range(3)
+    ]
+    bad = queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": 9})
+    bad["received_at"] = "not a time"  # no retry can fix it
+    with _redis(full_app) as client:
+        client.xadd(STREAM, {"e": json.dumps(good[:2] + [bad])})
+        client.xadd(STREAM, {"e": json.dumps(good[2:])})
+    with full_app.app_context():
+        drain_events.apply()
+        [dead] = db.session.scalars(select(DeadLetter)).all()
+    assert dead.task_id == bad["task_id"] and "not a time" in dead.error
+    assert count_events(full_app) == 3
+    with _redis(full_app) as client:
+        assert client.xlen(STREAM) == 0
