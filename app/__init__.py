@@ -117,7 +117,6 @@ def register_celery(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
-    celery_app.flask_app = app  # for task classes that cannot derive from FlaskTask
     celery_app.config_from_object("celery_config")
     timeout = app.config["BROKER_TIMEOUT_SECONDS"]
     if app.config["PROFILE"] == "micro":

@@ -80,7 +80,7 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # never meets it. 0 turns it off.
         "RATE_LIMIT_REQUESTS": _int(env, "RATE_LIMIT_REQUESTS", 20_000),
         "RATE_LIMIT_WINDOW_SECONDS": _int(env, "RATE_LIMIT_WINDOW_SECONDS", 1),
-        # Messages waiting in the `default` queue beyond which ingestion answers 503 (full
+        # Requests (stream entries) waiting to be stored beyond which ingestion answers 503 (full
         # profile; 0 turns it off).
         "QUEUE_BACKLOG_LIMIT": _int(env, "QUEUE_BACKLOG_LIMIT", 200_000),
         # How long a process trusts its cached key → app lookup. The full profile also drops

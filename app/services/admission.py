@@ -2,12 +2,13 @@
 
 A dedup claim is the first task id answered for a message id (or payload hash) within the
 window; it is atomic, so two racing copies of one message get one task id between them. The
-events that claimed their key are queued for storage as one Celery message.
+events that claimed their key are queued for storage together.
 
-The full profile does all of it in Redis in ONE round trip (a Lua script that also writes the
-Celery message, app/services/task_message.py), so the enqueue is the request's only I/O. Micro
-keeps claims in its database, counts requests in memory (it is one process) and publishes with
-Celery's own `apply_async` to its file broker.
+The full profile does all of it in Redis in ONE round trip: a Lua script that also XADDs the
+events to the event stream and, when no drain is queued, LPUSHes the drain task's message
+(app/services/event_stream.py, app/services/task_message.py), so the enqueue is the request's
+only I/O. Micro keeps claims in its database, counts requests in memory (it is one process) and
+publishes one Celery message per request with `apply_async` to its file broker.
 """
 
 from __future__ import annotations
