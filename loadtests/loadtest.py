@@ -54,7 +54,7 @@ def stored_count(task_ids: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-time", default="2m")
-    parser.add_argument("--users", type=int, default=12, help="each sends 1 request/s")
+    parser.add_argument("--users", type=int, default=12, help="each sends ~1 request/s")
     parser.add_argument("--min-per-minute", type=float, default=500)
     parser.add_argument("--max-p95-ms", type=float, default=50)
     args = parser.parse_args()
@@ -69,7 +69,7 @@ def main() -> None:
             **os.environ,
             "LVD_WRITE_KEYS": ",".join(keys),
             "LVD_ACCEPTED_FILE": str(accepted_file),
-            "LVD_USER_RATE": "1",
+            "LVD_USER_PAUSE": "1",
         }
         subprocess.run(
             [
@@ -80,7 +80,7 @@ def main() -> None:
                 "--users",
                 str(args.users),
                 "--spawn-rate",
-                str(args.users),
+                "4",
                 "--run-time",
                 args.run_time,
                 "--host",

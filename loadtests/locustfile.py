@@ -20,12 +20,12 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, between, events, task
 
 WRITE_KEYS = [k for k in os.environ.get("LVD_WRITE_KEYS", "").split(",") if k]
 ACCEPTED_FILE = os.environ.get("LVD_ACCEPTED_FILE", "")
-# Requests per second per user; `make loadtest` sets the number of users.
-RATE = float(os.environ.get("LVD_USER_RATE", "1"))
+# Seconds between one user's requests, on average; `make loadtest` sets the number of users.
+PAUSE = float(os.environ.get("LVD_USER_PAUSE", "1"))
 NEW = {"valid", "invalid", "unplanned"}  # answers that promise a stored row
 
 _accepted: set[str] = set()
@@ -63,7 +63,9 @@ def _segment(event: dict) -> dict:
 class MobileSdk(FastHttpUser):
     """One install of an app: a write key, a device id, and a short memory for retries."""
 
-    wait_time = constant_throughput(RATE)
+    # Random pauses, as real installs are not in step: a fixed rate would line every user up
+    # on the same instants and measure bursts of simultaneous requests instead.
+    wait_time = between(PAUSE / 2, PAUSE * 1.5)
 
     def on_start(self) -> None:
         self.key = random.choice(WRITE_KEYS)
