@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.config import build_config, config_from_environment
-from app.extensions import db, migrate
+from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -50,6 +50,8 @@ def register_extensions(app: Flask) -> None:
         }
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
 
 
 @event.listens_for(Engine, "connect")
@@ -80,6 +82,7 @@ def register_services(app: Flask) -> None:
     from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
     from app.services.task_message import TaskMessage
+    from app.services.throttle import Throttle
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -103,6 +106,8 @@ def register_services(app: Flask) -> None:
         )
     else:
         app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
+    # Login and code attempts: 10 per address or IP per 15 minutes, across all processes.
+    app.extensions["login_throttle"] = Throttle(10, 15 * 60, app.extensions.get("redis"))
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
     )
@@ -147,16 +152,20 @@ def register_celery(app: Flask) -> Celery:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Ingestion (native and SDK), the read API and health."""
+    """Ingestion (native and SDK), the read API, health, and the dashboard's pages."""
     from app.api.health import health
     from app.api.routes import api
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
+    from app.web.accounts import web_accounts
+    from app.web.apps import web_apps
 
-    app.register_blueprint(ingest)
-    app.register_blueprint(sdk)
-    app.register_blueprint(api)
-    app.register_blueprint(health)
+    for blueprint in (ingest, sdk, api, health):
+        app.register_blueprint(blueprint)
+        # Keys, not cookies, authenticate these: no CSRF token to ask SDKs for.
+        csrf.exempt(blueprint)
+    app.register_blueprint(web_accounts)
+    app.register_blueprint(web_apps)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ HTTP_CODES = {
 }
 
 
+# The dashboard's pages answer errors as pages; everything else answers JSON.
+PAGE_BLUEPRINTS = {"accounts", "apps"}
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours or not, as JSON."""
 
@@ -56,6 +60,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         code = HTTP_CODES.get(error.code or 500, "http_error")
+        if request.blueprint in PAGE_BLUEPRINTS:  # a person with a browser, not an SDK
+            return render_template("error.html", status=error.code, error=error), error.code
         return jsonify({"code": code, "message": error.description}), error.code
 
     @app.errorhandler(Exception)

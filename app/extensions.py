@@ -1,7 +1,9 @@
 """Unbound extension objects; create_app binds them."""
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -11,3 +13,14 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Log in to see this page."
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from app.models import User
+
+    return db.session.get(User, int(user_id))

@@ -38,7 +38,16 @@ BIN = Path(sys.executable).parent
 SECRET = "test-secret-key"
 # Real servers this session started, for the closing summary.
 STARTED: list[str] = []
-TABLES = ("events", "dead_letters", "dedup_claims", "event_stats", "tracking_plans", "apps")
+TABLES = (
+    "events",
+    "dead_letters",
+    "dedup_claims",
+    "event_stats",
+    "tracking_plans",
+    "apps",
+    "email_codes",
+    "users",
+)
 
 
 @pytest.fixture(scope="session")

@@ -6,5 +6,15 @@ from app.models.dedup_claim import DedupClaim
 from app.models.event import Event
 from app.models.event_stat import EventStat
 from app.models.tracking_plan import TrackingPlan
+from app.models.user import EmailCode, User
 
-__all__ = ["App", "DeadLetter", "DedupClaim", "Event", "EventStat", "TrackingPlan"]
+__all__ = [
+    "App",
+    "DeadLetter",
+    "DedupClaim",
+    "EmailCode",
+    "Event",
+    "EventStat",
+    "TrackingPlan",
+    "User",
+]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -20,4 +20,8 @@ class App(db.Model):
     read_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The published plan version events are validated against (None: no plan yet).
     plan_version: Mapped[int | None]
+    # The account that created it in the dashboard (None: created with the admin command).
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -31,7 +31,9 @@ class NewApp:
         }
 
 
-def create_app_record(name: str, plan: dict[str, Any] | None = None) -> NewApp:
+def create_app_record(
+    name: str, plan: dict[str, Any] | None = None, owner_id: int | None = None
+) -> NewApp:
     """Create an app (and publish its first plan when given); returns it with its read key."""
     name = name.strip()
     if not name or len(name) > 255:
@@ -39,7 +41,12 @@ def create_app_record(name: str, plan: dict[str, Any] | None = None) -> NewApp:
     if plan is not None:
         plans.parse(plan)  # refuse a bad plan before creating anything
     read_key = new_read_key()
-    app = App(name=name, write_key=new_write_key(), read_key_hash=hash_read_key(read_key))
+    app = App(
+        name=name,
+        write_key=new_write_key(),
+        read_key_hash=hash_read_key(read_key),
+        owner_id=owner_id,
+    )
     db.session.add(app)
     db.session.flush()
     if plan is not None:
@@ -47,6 +54,18 @@ def create_app_record(name: str, plan: dict[str, Any] | None = None) -> NewApp:
     db.session.commit()
     app_directory.announce_change([app.write_key])
     return NewApp(app, read_key)
+
+
+def apps_of(user_id: int) -> list[App]:
+    """The apps a dashboard user owns, newest first."""
+    return list(
+        db.session.scalars(select(App).where(App.owner_id == user_id).order_by(App.id.desc()))
+    )
+
+
+def owned_app(user_id: int, app_id: int) -> App | None:
+    """The app if this user owns it; None otherwise (the page answers 404 either way)."""
+    return db.session.scalar(select(App).where(App.id == app_id, App.owner_id == user_id))
 
 
 def find_app(ref: str | int) -> App | None:
@@ -85,3 +104,12 @@ def rotate_read_key(app: App) -> str:
     app.read_key_hash = hash_read_key(read_key)
     db.session.commit()
     return read_key
+
+
+def rename_app(app: App, name: str) -> None:
+    """Give the app a new name (1 to 255 characters)."""
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise ValueError("an app name is 1 to 255 characters")
+    app.name = name
+    db.session.commit()

@@ -1,0 +1,132 @@
+"""Dashboard accounts: sign-up, e-mailed codes, verification, login, password reset.
+
+Passwords are hashed with scrypt (werkzeug's default: salted, memory-hard). Codes are six
+digits, mailed, kept only as a keyed hash, valid for CODE_MINUTES and MAX_CODE_ATTEMPTS tries,
+and used once; a new code replaces the old ones of the same purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from functools import cache
+
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import EmailCode, User
+from app.models.types import utcnow
+
+CODE_MINUTES = 30
+MAX_CODE_ATTEMPTS = 5
+MIN_PASSWORD_LENGTH = 10
+VERIFY, RESET = "verify", "reset"
+
+
+class AccountError(Exception):
+    """A request the account rules refuse; the message is fit to show."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def sign_up(email: str, password: str) -> User:
+    """A new, unverified account (AccountError when the address is taken)."""
+    check_password_rules(password)
+    if find_user(email) is not None:
+        raise AccountError("An account with this e-mail address exists; log in instead.")
+    user = User(email=normalize_email(email), password_hash=generate_password_hash(password))
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def _hash_code(secret: str, user_id: int, code: str) -> str:
+    return hmac.new(secret.encode(), f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_code(user: User, purpose: str, secret: str) -> str:
+    """A fresh code for `purpose`, replacing earlier ones; returns it (to be mailed)."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = utcnow()
+    db.session.execute(
+        update(EmailCode)
+        .where(EmailCode.user_id == user.id, EmailCode.purpose == purpose)
+        .where(EmailCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    db.session.add(
+        EmailCode(
+            user_id=user.id,
+            purpose=purpose,
+            code_hash=_hash_code(secret, user.id, code),
+            expires_at=now + timedelta(minutes=CODE_MINUTES),
+        )
+    )
+    db.session.commit()
+    return code
+
+
+def use_code(user: User, purpose: str, code: str, secret: str) -> None:
+    """Spend a code; AccountError when it is wrong, expired, used up or over its attempts."""
+    now = utcnow()
+    current = db.session.scalar(
+        select(EmailCode)
+        .where(EmailCode.user_id == user.id, EmailCode.purpose == purpose)
+        .where(EmailCode.used_at.is_(None))
+        .order_by(EmailCode.id.desc())
+    )
+    if current is None or current.expires_at <= now or current.attempts >= MAX_CODE_ATTEMPTS:
+        raise AccountError("This code has expired or was tried too often; ask for a new one.")
+    current.attempts += 1
+    if not hmac.compare_digest(current.code_hash, _hash_code(secret, user.id, code.strip())):
+        db.session.commit()
+        raise AccountError("That code is not right.")
+    current.used_at = now
+    db.session.commit()
+
+
+def verify_email(user: User, code: str, secret: str) -> None:
+    use_code(user, VERIFY, code, secret)
+    verify_email_now(user)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account these credentials open, or None."""
+    user = find_user(email)
+    if user is None:
+        # Spend the same time as a real check, so timing does not tell who has an account.
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def reset_password(user: User, code: str, password: str, secret: str) -> None:
+    check_password_rules(password)
+    use_code(user, RESET, code, secret)
+    user.password_hash = generate_password_hash(password)
+    db.session.commit()
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def verify_email_now(user: User) -> None:
+    """Mark the address confirmed (a reset code that came through it proves it too)."""
+    user.verified_at = utcnow()
+    db.session.commit()

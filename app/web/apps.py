@@ -1,0 +1,79 @@
+"""App pages: the signed-in user's apps, a new app, one app with its keys and snippets.
+
+Every route looks the app up through its owner: another user's app is a 404, like one that
+does not exist (tests/web/test_ownership.py tries every route)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.services import apps as app_service
+from app.web.forms import EmptyForm, NewAppForm
+
+web_apps = Blueprint("apps", __name__, url_prefix="/apps")
+
+
+def _owned(app_id: int):
+    app = app_service.owned_app(current_user.id, app_id)
+    if app is None:
+        abort(404)
+    return app
+
+
+@web_apps.get("")
+@login_required
+def index():
+    return render_template(
+        "apps/index.html", apps=app_service.apps_of(current_user.id), form=NewAppForm()
+    )
+
+
+@web_apps.post("")
+@login_required
+def create():
+    form = NewAppForm()
+    if not form.validate_on_submit():
+        flash("Give the app a name of 1 to 255 characters.", "error")
+        return redirect(url_for("apps.index"))
+    new = app_service.create_app_record(form.name.data, owner_id=current_user.id)
+    # The read key is shown this once; only its hash is kept.
+    flash(f"Read key (shown only now): {new.read_key}", "key")
+    return redirect(url_for("apps.show", app_id=new.app.id))
+
+
+@web_apps.get("/<int:app_id>")
+@login_required
+def show(app_id: int):
+    app = _owned(app_id)
+    base = request.host_url.rstrip("/")
+    return render_template("apps/show.html", app=app, base=base, form=EmptyForm())
+
+
+@web_apps.post("/<int:app_id>/rotate-write-key")
+@login_required
+def rotate_write_key(app_id: int):
+    app = _owned(app_id)
+    if EmptyForm().validate_on_submit():
+        app_service.rotate_write_key(app)
+        flash("New write key: the old one no longer works.", "info")
+    return redirect(url_for("apps.show", app_id=app.id))
+
+
+@web_apps.post("/<int:app_id>/rotate-read-key")
+@login_required
+def rotate_read_key(app_id: int):
+    app = _owned(app_id)
+    if EmptyForm().validate_on_submit():
+        flash(f"Read key (shown only now): {app_service.rotate_read_key(app)}", "key")
+    return redirect(url_for("apps.show", app_id=app.id))
+
+
+@web_apps.post("/<int:app_id>/rename")
+@login_required
+def rename(app_id: int):
+    app = _owned(app_id)
+    form = NewAppForm()
+    if form.validate_on_submit():
+        app_service.rename_app(app, form.name.data)
+    return redirect(url_for("apps.show", app_id=app.id))

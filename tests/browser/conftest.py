@@ -1,0 +1,92 @@
+"""Fixtures of the real-browser tests: Debian's chromium driven by Playwright, a page per test,
+and the app served in the micro profile by a real HTTP server. Everything started here is
+stopped here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app import create_app
+from tests.conftest import close_app
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# Debian's package; Playwright's own browser download does not work here (no network).
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, and nothing that reaches for the network on its own (updates, sync, QUIC probes):
+# the machine has no network, so those would only slow the start-up or log errors.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One chromium for the whole session (a fresh temporary profile, removed on close)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash stack/install-system-packages.sh`")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a context of its own (no cookies or storage shared between tests)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a PNG of the page as test-artifacts/screenshots/<name>.png; returns its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """The app behind a real HTTP server: `url` for the browser, `app` for setting up data."""
+
+    url: str
+    app: Flask
+
+
+@pytest.fixture(scope="module")
+def live_micro_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The micro-profile app served on a free port in a background thread, for one module."""
+    data_dir = tmp_path_factory.mktemp("live-micro")
+    app = create_app({"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(data_dir)})
+    with app.app_context():
+        flask_migrate.upgrade()
+    # Port 0: the kernel picks a free port as the socket binds, so no other process can take it
+    # between choosing and binding.
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-micro-server", daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    close_app(app)

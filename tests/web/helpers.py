@@ -1,0 +1,59 @@
+"""Driving the dashboard's pages like a browser would: CSRF tokens from the forms, codes from
+the queued e-mails."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.helpers import broker_messages, message_args
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token of the form on the page at `url`."""
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, page_url: str, data: dict, action: str | None = None):
+    """Post a form of the page at `page_url` (to `action`, default the same URL), with its
+    token, following redirects."""
+    token = csrf_token(client, page_url)
+    return client.post(
+        action or page_url, data={**data, "csrf_token": token}, follow_redirects=True
+    )
+
+
+def mailed(flask_app: Flask) -> list[dict]:
+    """The e-mails queued for sending, oldest first: to, subject, text, html."""
+    mails = []
+    for envelope in broker_messages(flask_app, queue="emails"):
+        to, subject, text, html = message_args(envelope)
+        mails.append({"to": to, "subject": subject, "text": text, "html": html})
+    return mails
+
+
+def last_code(flask_app: Flask, email: str) -> str:
+    """The six-digit code of the last e-mail queued for `email`."""
+    mail = [m for m in mailed(flask_app) if m["to"] == [email]][-1]
+    return re.search(r"\b(\d{6})\b", mail["text"]).group(1)
+
+
+def sign_up_and_verify(client: FlaskClient, flask_app: Flask, email: str) -> None:
+    """A verified, logged-in account."""
+    submit(client, "/signup", {"email": email, "password": PASSWORD})
+    page = submit(
+        client,
+        f"/verify?email={email}",
+        {"email": email, "code": last_code(flask_app, email)},
+        action="/verify",
+    )
+    assert "Your e-mail address is confirmed" in page.get_data(as_text=True)
