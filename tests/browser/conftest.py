@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import flask_migrate
+import psutil
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -42,11 +43,24 @@ def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash stack/install-system-packages.sh`")
     with sync_playwright() as playwright:
+        driver = [  # Playwright's node driver, started just now
+            p for p in psutil.Process().children() if "playwright" in " ".join(p.cmdline())
+        ]
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
         )
         yield chromium
         chromium.close()
+    # Stopping Playwright only asks its driver to exit: wait until it has, or the interpreter
+    # may meet its still-running process at exit (a ResourceWarning after the last test).
+    psutil.wait_procs([p for p in driver if _running(p)], timeout=10)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture
