@@ -132,8 +132,10 @@ def list_events(
     since: datetime | None = None,
     limit: int = 50,
     before_id: int | None = None,
+    after_id: int | None = None,
 ) -> tuple[list[Event], int | None]:
-    """Newest events of an app matching the filters; returns (page, id to continue before)."""
+    """Newest events of an app matching the filters; returns (page, id to continue before).
+    `after_id`: only events stored after that one (what a live view has not shown yet)."""
     query = select(Event).where(Event.app_id == app_id)
     for name, value in filters.items():
         query = query.where(getattr(Event, name) == value)
@@ -141,6 +143,8 @@ def list_events(
         query = query.where(Event.received_at >= since)
     if before_id is not None:
         query = query.where(Event.id < before_id)
+    if after_id is not None:
+        query = query.where(Event.id > after_id)
     rows = list(db.session.scalars(query.order_by(Event.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

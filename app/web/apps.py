@@ -9,9 +9,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from app.services import apps as app_service
+from app.services.events import FILTERS, event_to_dict, list_events
 from app.web.forms import EmptyForm, NewAppForm
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
+STATUSES = ("valid", "invalid", "unplanned")
 
 
 def _owned(app_id: int):
@@ -48,6 +50,25 @@ def show(app_id: int):
     app = _owned(app_id)
     base = request.host_url.rstrip("/")
     return render_template("apps/show.html", app=app, base=base, form=EmptyForm())
+
+
+@web_apps.get("/<int:app_id>/live")
+@login_required
+def live(app_id: int):
+    """The live stream: the page polls `events.json` every second (see app/static/live.js)."""
+    app = _owned(app_id)
+    return render_template("apps/live.html", app=app, filters=FILTERS, statuses=STATUSES)
+
+
+@web_apps.get("/<int:app_id>/events.json")
+@login_required
+def events_json(app_id: int):
+    """Newest events first, filtered; `after=<id>` returns only newer ones (the poll)."""
+    app = _owned(app_id)
+    filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    after = request.args.get("after", type=int)
+    rows, _ = list_events(app.id, filters, limit=100, after_id=after)
+    return {"events": [event_to_dict(row) for row in rows]}
 
 
 @web_apps.post("/<int:app_id>/rotate-write-key")

@@ -12,6 +12,8 @@ from tests.web.helpers import csrf_token, sign_up_and_verify, submit
 # Every route that names an app: (method, path template).
 APP_ROUTES = [
     ("GET", "/apps/{id}"),
+    ("GET", "/apps/{id}/live"),
+    ("GET", "/apps/{id}/events.json"),
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),
