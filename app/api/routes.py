@@ -23,6 +23,7 @@ from app.services.events import (
     task_state,
 )
 from app.services.task_ids import issued_at
+from app.services.test_runs import test_run_report
 from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -140,3 +141,13 @@ def replay_app_dead_letters(app_id: int):
             headers={"Retry-After": "1"},
         )
     return {"replayed": replayed, "ids": [d.id for d in chosen]}
+
+
+@api.get("/test-runs/<path:test_run>")
+def test_run(test_run: str):
+    """The pass/fail report of one test run of the read key's app (a CI job's release gate)."""
+    app = authenticated_app()
+    report = test_run_report(app.id, test_run)
+    if report is None:
+        raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
+    return report

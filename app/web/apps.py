@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from app.services import apps as app_service
 from app.services.events import FILTERS, event_to_dict, list_events
+from app.services.test_runs import test_run_report
 from app.web.forms import EmptyForm, NewAppForm
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
@@ -69,6 +70,17 @@ def events_json(app_id: int):
     after = request.args.get("after", type=int)
     rows, _ = list_events(app.id, filters, limit=100, after_id=after)
     return {"events": [event_to_dict(row) for row in rows]}
+
+
+@web_apps.get("/<int:app_id>/test-runs/<path:test_run>")
+@login_required
+def test_run(app_id: int, test_run: str):
+    """A test run's pass/fail report, shareable by link with whoever can see the app."""
+    app = _owned(app_id)
+    report = test_run_report(app.id, test_run)
+    if report is None:
+        abort(404, description=f"No events of test run {test_run!r} were stored for this app.")
+    return render_template("apps/test_run.html", app=app, report=report)
 
 
 @web_apps.post("/<int:app_id>/rotate-write-key")

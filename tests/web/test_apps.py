@@ -14,6 +14,7 @@ APP_ROUTES = [
     ("GET", "/apps/{id}"),
     ("GET", "/apps/{id}/live"),
     ("GET", "/apps/{id}/events.json"),
+    ("GET", "/apps/{id}/test-runs/run-1"),
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),

@@ -1,0 +1,74 @@
+"""Test-run reports: the same pass/fail summary as a page (for people with access to the app)
+and as JSON with the read key (for CI)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import App, User
+from app.services.apps import create_app_record
+from app.services.events import store_events
+from tests.helpers import DEMO_PLAN, queued_message
+from tests.web.helpers import sign_up_and_verify
+
+
+@pytest.fixture
+def shop(micro_app):
+    with micro_app.app_context():
+        new = create_app_record("Shop", DEMO_PLAN)
+        app_id, key, read_key = new.app.id, new.app.write_key, new.read_key
+    events = {
+        "run-1": [
+            {"eventName": "user_login", "userId": 1},
+            {"eventName": "user_login", "userId": 2},
+            {"eventName": "user_login", "userId": "three"},
+            {"eventName": "checkout_started"},
+        ],
+        "run-2": [{"eventName": "screen_view", "screen_name": "home"}],
+    }
+    messages = [
+        queued_message(micro_app, key, {**raw, "context": {"testRun": run}})
+        for run, raws in events.items()
+        for raw in raws
+    ]
+    with micro_app.app_context():
+        store_events(messages)
+    return app_id, read_key
+
+
+def test_the_report_counts_statuses_and_lists_the_violations(micro_app, shop):
+    app_id, read_key = shop
+    client = micro_app.test_client()
+    auth = {"Authorization": f"Bearer {read_key}"}
+    report = client.get("/api/test-runs/run-1", headers=auth).json
+    assert report["passed"] is False
+    assert report["total"] == 4
+    assert report["counts"] == {"valid": 2, "invalid": 1, "unplanned": 1}
+    assert [(f["event_name"], f["status"]) for f in report["failures"]] == [
+        ("user_login", "invalid"),
+        ("checkout_started", "unplanned"),
+    ]
+    assert report["failures"][0]["errors"][0]["path"] == "/properties/userId"
+    passed = client.get("/api/test-runs/run-2", headers=auth).json
+    assert (passed["passed"], passed["counts"]["valid"]) == (True, 1)
+    missing = client.get("/api/test-runs/run-9", headers=auth)
+    assert missing.status_code == 404 and missing.json["code"] == "not_found"
+    assert client.get("/api/test-runs/run-1").status_code == 401
+
+
+def test_the_report_page_shows_the_same_summary_to_the_owner(micro_app, shop):
+    app_id, _ = shop
+    client = micro_app.test_client()
+    sign_up_and_verify(client, micro_app, "qa@example.com")
+    with micro_app.app_context():
+        user = db.session.scalars(select(User).where(User.email == "qa@example.com")).one()
+        db.session.get(App, app_id).owner_id = user.id
+        db.session.commit()
+    page = client.get(f"/apps/{app_id}/test-runs/run-1").get_data(as_text=True)
+    assert 'id="verdict">\n  FAILED' in page
+    assert 'data-status="invalid">1<' in page and 'data-status="valid">2<' in page
+    assert "/properties/userId" in page
+    assert "PASSED" in client.get(f"/apps/{app_id}/test-runs/run-2").get_data(as_text=True)
+    assert client.get(f"/apps/{app_id}/test-runs/run-9").status_code == 404
