@@ -159,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     from app.ingest.sdk_routes import sdk
     from app.web.accounts import web_accounts
     from app.web.apps import web_apps
+    from app.web.plans import web_plans
 
     for blueprint in (ingest, sdk, api, health):
         app.register_blueprint(blueprint)
@@ -166,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)
     app.register_blueprint(web_accounts)
     app.register_blueprint(web_apps)
+    app.register_blueprint(web_plans)
 
 
 def register_error_handlers(app: Flask) -> None:

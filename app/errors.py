@@ -47,7 +47,7 @@ HTTP_CODES = {
 
 
 # The dashboard's pages answer errors as pages; everything else answers JSON.
-PAGE_BLUEPRINTS = {"accounts", "apps"}
+PAGE_BLUEPRINTS = {"accounts", "apps", "plans"}
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -55,3 +57,36 @@ def published_body(app_id: int, version: int | None) -> dict[str, Any]:
         )
     )
     return body if body is not None else EMPTY_PLAN
+
+
+def versions(app_id: int) -> list[TrackingPlan]:
+    """Every saved version of an app's plan, newest first."""
+    return list(
+        db.session.scalars(
+            select(TrackingPlan)
+            .where(TrackingPlan.app_id == app_id)
+            .order_by(TrackingPlan.version.desc())
+        )
+    )
+
+
+def publish_version(app: App, version: int) -> bool:
+    """Publish a saved version (a draft, or an older one to roll back); False if none."""
+    plan = db.session.scalar(
+        select(TrackingPlan).where(TrackingPlan.app_id == app.id, TrackingPlan.version == version)
+    )
+    if plan is None:
+        return False
+    _publish(app, plan)
+    db.session.commit()
+    app_directory.announce_change([app.write_key])
+    return True
+
+
+def diff(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str) -> str:
+    """A unified diff of two plan bodies, as pretty JSON with sorted keys."""
+
+    def lines(body: dict[str, Any]) -> list[str]:
+        return json.dumps(body, indent=2, sort_keys=True).splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(lines(old), lines(new), old_name, new_name))

@@ -17,7 +17,7 @@ web_apps = Blueprint("apps", __name__, url_prefix="/apps")
 STATUSES = ("valid", "invalid", "unplanned")
 
 
-def _owned(app_id: int):
+def owned_or_404(app_id: int):
     app = app_service.owned_app(current_user.id, app_id)
     if app is None:
         abort(404)
@@ -48,7 +48,7 @@ def create():
 @web_apps.get("/<int:app_id>")
 @login_required
 def show(app_id: int):
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     base = request.host_url.rstrip("/")
     return render_template("apps/show.html", app=app, base=base, form=EmptyForm())
 
@@ -57,7 +57,7 @@ def show(app_id: int):
 @login_required
 def live(app_id: int):
     """The live stream: the page polls `events.json` every second (see app/static/live.js)."""
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     return render_template("apps/live.html", app=app, filters=FILTERS, statuses=STATUSES)
 
 
@@ -65,7 +65,7 @@ def live(app_id: int):
 @login_required
 def events_json(app_id: int):
     """Newest events first, filtered; `after=<id>` returns only newer ones (the poll)."""
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
     after = request.args.get("after", type=int)
     rows, _ = list_events(app.id, filters, limit=100, after_id=after)
@@ -76,7 +76,7 @@ def events_json(app_id: int):
 @login_required
 def test_run(app_id: int, test_run: str):
     """A test run's pass/fail report, shareable by link with whoever can see the app."""
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     report = test_run_report(app.id, test_run)
     if report is None:
         abort(404, description=f"No events of test run {test_run!r} were stored for this app.")
@@ -86,7 +86,7 @@ def test_run(app_id: int, test_run: str):
 @web_apps.post("/<int:app_id>/rotate-write-key")
 @login_required
 def rotate_write_key(app_id: int):
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     if EmptyForm().validate_on_submit():
         app_service.rotate_write_key(app)
         flash("New write key: the old one no longer works.", "info")
@@ -96,7 +96,7 @@ def rotate_write_key(app_id: int):
 @web_apps.post("/<int:app_id>/rotate-read-key")
 @login_required
 def rotate_read_key(app_id: int):
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     if EmptyForm().validate_on_submit():
         flash(f"Read key (shown only now): {app_service.rotate_read_key(app)}", "key")
     return redirect(url_for("apps.show", app_id=app.id))
@@ -105,7 +105,7 @@ def rotate_read_key(app_id: int):
 @web_apps.post("/<int:app_id>/rename")
 @login_required
 def rename(app_id: int):
-    app = _owned(app_id)
+    app = owned_or_404(app_id)
     form = NewAppForm()
     if form.validate_on_submit():
         app_service.rename_app(app, form.name.data)
