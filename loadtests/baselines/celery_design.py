@@ -4,10 +4,9 @@ and a Celery task doing one INSERT+COMMIT per event, with Celery's default setti
 import os
 
 from celery import Celery
-from flask import Flask, request
-from marshmallow import ValidationError
+from flask import Flask
 
-from loadtests.baselines.common import SCHEMA, insert_event
+from loadtests.baselines.common import insert_event, validated_event
 
 celery_app = Celery("celery_design", broker=os.environ["BENCH_REDIS_URL"])
 app = Flask(__name__)
@@ -20,10 +19,8 @@ def process_event_async(event: dict) -> None:
 
 @app.post("/api/logs/<key>")
 def log_event(key: str):
-    event = request.get_json()
-    try:
-        SCHEMA.load(event)
-    except ValidationError as exc:
-        return {"code": "invalid_event", "message": str(exc.messages)}, 400
+    event, refusal = validated_event()
+    if refusal:
+        return refusal
     result = process_event_async.apply_async((event,))
     return {"status": "queued", "task_id": result.id}, 202

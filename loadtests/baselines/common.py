@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from marshmallow import EXCLUDE, Schema, fields
+from flask import request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -40,6 +41,16 @@ class BenchEvent(Base):
 SCHEMA = EventSchema()
 engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=False)
 Session = sessionmaker(engine)
+
+
+def validated_event() -> tuple[dict | None, tuple[dict, int] | None]:
+    """The request's event checked by marshmallow: (event, None), or (None, a 400 answer)."""
+    event = request.get_json()
+    try:
+        SCHEMA.load(event)
+    except ValidationError as exc:
+        return None, ({"code": "invalid_event", "message": str(exc.messages)}, 400)
+    return event, None
 
 
 def create_table() -> None:
