@@ -14,8 +14,6 @@ publishes one Celery message per request with `apply_async` to its file broker.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -31,6 +29,7 @@ from app.models import DedupClaim
 from app.models.types import utcnow
 from app.services.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
 from app.services.task_message import TaskMessage
+from app.services.throttle import Throttle
 
 Event = tuple[str, dict[str, Any]]  # (dedup key, the message a worker stores)
 
@@ -151,24 +150,12 @@ class LocalAdmission:
     ) -> None:
         self._publish = publish  # queues one message holding these events
         self._window = timedelta(seconds=dedup_window)
-        self._rate_limit, self._rate_window = rate_limit, rate_window
-        self._counts: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def _count_request(self, write_key: str) -> None:
-        if self._rate_limit <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            start, count = self._counts.get(write_key, (now, 0))
-            if now - start >= self._rate_window:
-                start, count = now, 0
-            self._counts[write_key] = (start, count + 1)
-        if count + 1 > self._rate_limit:
-            raise RateLimited(max(1, round(start + self._rate_window - now)))
+        # Requests per write key, counted in this process (micro is one); 0 turns it off.
+        self._rate = Throttle(rate_limit, rate_window) if rate_limit > 0 else None
 
     def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
-        self._count_request(write_key)
+        if self._rate is not None and (retry_after := self._rate.hit(write_key)):
+            raise RateLimited(retry_after)
         if not events:
             return []
         owners = self._claim(app_id, events)

@@ -18,17 +18,20 @@ class Throttle:
         self._local: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str) -> bool:
-        """Count one attempt; False when the key is over its limit for this window."""
+    def hit(self, key: str) -> int:
+        """Count one attempt: 0 while the key is within its limit, else the seconds until its
+        window ends (at least 1)."""
         if self._client is not None:
             name = f"lvd:throttle:{key}"
             with self._client.pipeline() as pipe:
-                count, _ = pipe.incr(name).expire(name, self.window, nx=True).execute()
-            return count <= self.limit
+                count, _, ttl = (
+                    pipe.incr(name).expire(name, self.window, nx=True).ttl(name).execute()
+                )
+            return 0 if count <= self.limit else max(1, ttl)
         now = time.monotonic()
         with self._lock:
             start, count = self._local.get(key, (now, 0))
             if now - start >= self.window:
                 start, count = now, 0
             self._local[key] = (start, count + 1)
-        return count + 1 <= self.limit
+        return 0 if count + 1 <= self.limit else max(1, round(start + self.window - now))

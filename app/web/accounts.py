@@ -20,7 +20,7 @@ def _secret() -> str:
 def _throttled(*keys: str) -> bool:
     """Count an attempt under each key; True when any is over its limit."""
     throttle = current_app.extensions["login_throttle"]
-    return not all([throttle.hit(key) for key in keys])
+    return any([throttle.hit(key) for key in keys])  # a list: every key counts the attempt
 
 
 def _mail_code(user, purpose: str) -> None:
