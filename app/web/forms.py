@@ -1,8 +1,19 @@
 """The dashboard's forms (Flask-WTF: validation and a CSRF token in each)."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, Regexp
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from app.validation.property_rows import TYPES
 
 CODE = Regexp(r"^\s*\d{6}\s*$", message="The code has six digits.")
 NEW_PASSWORD = Length(min=10, max=200, message="Use a password of at least 10 characters.")
@@ -39,3 +50,23 @@ class NewAppForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A button that posts (logout, rotate key): only the CSRF token."""
+
+
+class PropertyRowForm(Form):
+    """One row of the event editor: the schema at one property path (no CSRF of its own)."""
+
+    path = StringField("Property", validators=[Optional(), Length(max=500)])
+    type = SelectField("Type", choices=TYPES)
+    required = BooleanField("Required")
+    nullable = BooleanField("May be null")
+    enum = StringField("Allowed values", validators=[Length(max=2000)])
+    pattern = StringField("Pattern", validators=[Length(max=500)])
+    minimum = StringField("Min", validators=[Length(max=40)])
+    maximum = StringField("Max", validators=[Length(max=40)])
+    description = StringField("Description", validators=[Length(max=500)])
+    remove = BooleanField("Remove")
+
+
+class EventForm(FlaskForm):
+    name = StringField("Event name", validators=[DataRequired(), Length(max=255)])
+    rows = FieldList(FormField(PropertyRowForm), max_entries=500)

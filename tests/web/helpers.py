@@ -4,6 +4,7 @@ the queued e-mails."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -57,3 +58,43 @@ def sign_up_and_verify(client: FlaskClient, flask_app: Flask, email: str) -> Non
         action="/verify",
     )
     assert "Your e-mail address is confirmed" in page.get_data(as_text=True)
+
+
+class _FormFields(HTMLParser):
+    """What a browser would submit from one form: inputs, checked boxes, selected options."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.select = form_id, False, None
+        self.fields: dict[str, str] = {}
+        self.first_option: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        elif not self.inside or "name" not in a and tag != "option":
+            return
+        elif tag == "input" and a.get("type") not in ("checkbox", "submit"):
+            self.fields[a["name"]] = a.get("value") or ""
+        elif tag == "input" and a.get("type") == "checkbox" and "checked" in a:
+            self.fields[a["name"]] = a.get("value") or "y"
+        elif tag == "select":
+            self.select = a["name"]
+        elif tag == "option" and self.select:
+            self.first_option.setdefault(self.select, a.get("value") or "")
+            if "selected" in a:
+                self.fields[self.select] = a.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+
+
+def form_fields(page: str, form_id: str) -> dict[str, str]:
+    """The fields the form `form_id` on `page` would submit, as a browser fills them."""
+    parser = _FormFields(form_id)
+    parser.feed(page)
+    return {**parser.first_option, **parser.fields}  # no option selected: the first one
