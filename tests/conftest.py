@@ -43,6 +43,7 @@ TABLES = (
     "dead_letters",
     "dedup_claims",
     "event_stats",
+    "violation_stats",
     "tracking_plans",
     "apps",
     "email_codes",

@@ -4,7 +4,7 @@ from app.models.app import App
 from app.models.dead_letter import DeadLetter
 from app.models.dedup_claim import DedupClaim
 from app.models.event import Event
-from app.models.event_stat import EventStat
+from app.models.event_stat import EventStat, ViolationStat
 from app.models.tracking_plan import TrackingPlan
 from app.models.user import EmailCode, User
 
@@ -17,4 +17,5 @@ __all__ = [
     "EventStat",
     "TrackingPlan",
     "User",
+    "ViolationStat",
 ]

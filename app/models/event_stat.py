@@ -1,4 +1,4 @@
-"""Aggregated event counts for the dashboard's charts."""
+"""Aggregated counts for the dashboard: events by status, violations by rule and path."""
 
 from datetime import datetime
 
@@ -22,3 +22,18 @@ class EventStat(db.Model):
     status: Mapped[str] = mapped_column(String(16))
     count: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ViolationStat(db.Model):
+    """How often one rule failed at one path (array indices as `*`) for one event in one hour."""
+
+    __tablename__ = "violation_stats"
+    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "rule", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_name: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(512))
+    count: Mapped[int]

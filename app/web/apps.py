@@ -5,16 +5,22 @@ does not exist (tests/web/test_ownership.py tries every route)."""
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from kombu.exceptions import KombuError
 
 from app.services import apps as app_service
+from app.services import overview as stats
 from app.services.events import FILTERS, event_to_dict, list_events
 from app.services.test_runs import test_run_report
+from app.tasks.batch import batch_process_events
+from app.web import charts
 from app.web.forms import EmptyForm, NewAppForm
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
 STATUSES = ("valid", "invalid", "unplanned")
+WINDOWS = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}  # the overview's time ranges, in hours
 
 
 def owned_or_404(app_id: int):
@@ -59,6 +65,49 @@ def live(app_id: int):
     """The live stream: the page polls `events.json` every second (see app/static/live.js)."""
     app = owned_or_404(app_id)
     return render_template("apps/live.html", app=app, filters=FILTERS, statuses=STATUSES)
+
+
+@web_apps.get("/<int:app_id>/overview")
+@login_required
+def overview(app_id: int):
+    """Volume and failing share per hour, per-event health, top violations (from aggregates)."""
+    app = owned_or_404(app_id)
+    window = request.args.get("window", "24h")
+    if window not in WINDOWS:
+        window = "24h"
+    hours = stats.volume(app.id, WINDOWS[window])
+    bars, top = charts.volume_bars(hours)
+    return render_template(
+        "apps/overview.html",
+        app=app,
+        window=window,
+        windows=WINDOWS,
+        hours=hours,
+        bars=bars,
+        top=top,
+        share=charts.share_points(hours),
+        chart=charts,
+        health=stats.event_health(app.id, WINDOWS[window]),
+        violations=stats.top_violations(app.id, WINDOWS[window]),
+        updated=stats.last_aggregated(app.id),
+        form=EmptyForm(),
+    )
+
+
+@web_apps.post("/<int:app_id>/overview/recount")
+@login_required
+def recount(app_id: int):
+    """Queue a recount of the app's statistics now, rather than at beat's next run."""
+    app = owned_or_404(app_id)
+    window = request.args.get("window", "24h")
+    if EmptyForm().validate_on_submit():
+        try:
+            batch_process_events.delay(app.id, WINDOWS.get(window, 24))
+        except (KombuError, redis.RedisError, OSError):
+            flash("The queue is unreachable: the statistics are recounted on schedule.", "error")
+        else:
+            flash("Recount queued: reload in a few seconds.", "info")
+    return redirect(url_for("apps.overview", app_id=app.id, window=window))
 
 
 @web_apps.get("/<int:app_id>/events.json")

@@ -9,15 +9,21 @@ import pytest
 
 from tests.web.helpers import csrf_token, sign_up_and_verify, submit
 
-# Every route that names an app: (method, path template).
+# Every route that names an app: (method, path template); {run} and {version} are filled with
+# run-1 and 1, which exist for the owner's app in no test (the 404 must come from ownership).
 APP_ROUTES = [
     ("GET", "/apps/{id}"),
+    ("GET", "/apps/{id}/overview"),
+    ("POST", "/apps/{id}/overview/recount"),
     ("GET", "/apps/{id}/live"),
     ("GET", "/apps/{id}/events.json"),
-    ("GET", "/apps/{id}/test-runs/run-1"),
+    ("GET", "/apps/{id}/test-runs/{run}"),
     ("GET", "/apps/{id}/plan"),
     ("POST", "/apps/{id}/plan"),
-    ("POST", "/apps/{id}/plan/1/publish"),
+    ("POST", "/apps/{id}/plan/{version}/publish"),
+    ("GET", "/apps/{id}/plan/event"),
+    ("POST", "/apps/{id}/plan/event"),
+    ("POST", "/apps/{id}/plan/infer"),
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),
@@ -67,6 +73,21 @@ def test_rotating_the_write_key_retires_the_old_one(micro_app, owner):
     assert owner.post(f"/api/logs/{new_key}", json={"eventName": "e"}).status_code == 202
 
 
+def _url(path: str, app_id: int) -> str:
+    return path.format(id=app_id, run="run-1", version=1)
+
+
+def test_the_table_covers_every_route_of_an_app(micro_app):
+    """A new page for an app needs its row above, or this fails."""
+    names = {"<int:app_id>": "{id}", "<path:test_run>": "{run}", "<int:version>": "{version}"}
+    routes = set()
+    for rule in micro_app.url_map.iter_rules():
+        if "<int:app_id>" in rule.rule and not rule.rule.startswith("/api/"):
+            path = re.sub(r"<[^>]+>", lambda m: names[m[0]], rule.rule)
+            routes |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == set(APP_ROUTES)
+
+
 @pytest.mark.parametrize(("method", "path"), APP_ROUTES)
 def test_another_users_app_is_a_404_on_every_route(micro_app, owner, stranger, method, path):
     app_id, _ = _create(owner, "Private")
@@ -77,12 +98,12 @@ def test_another_users_app_is_a_404_on_every_route(micro_app, owner, stranger, m
         token = csrf_token(stranger, "/apps")
         return stranger.post(url, data={"csrf_token": token, "name": "taken over"})
 
-    response = call(path.format(id=app_id))
+    response = call(_url(path, app_id))
     assert response.status_code == 404
     assert "404" in response.get_data(as_text=True)  # a page, not a JSON error
     # ... the owner's app is untouched, and an app that does not exist looks the same.
     assert "Private" in owner.get(f"/apps/{app_id}").get_data(as_text=True)
-    assert call(path.format(id=app_id + 1000)).status_code == 404
+    assert call(_url(path, app_id + 1000)).status_code == 404
 
 
 def test_the_listing_shows_only_ones_own_apps(micro_app, owner, stranger):
@@ -94,7 +115,7 @@ def test_the_listing_shows_only_ones_own_apps(micro_app, owner, stranger):
 @pytest.mark.parametrize(("method", "path"), [("GET", "/apps"), *APP_ROUTES])
 def test_anonymous_visitors_are_sent_to_log_in(micro_app, method, path):
     client = micro_app.test_client()
-    url = path.format(id=1)
+    url = _url(path, 1)
     if method == "GET":
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]

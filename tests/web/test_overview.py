@@ -1,0 +1,104 @@
+"""The overview reads the aggregates: per-hour volume by status, the failing share, per-event
+health and top violations, within the chosen time range; a recount can be queued from it."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import App
+from app.models.types import utcnow
+from app.services.events import store_events
+from app.services.plans import save_plan
+from app.services.stats import aggregate
+from tests.helpers import DEMO_PLAN, broker_messages, message_args, queued_message
+from tests.web.helpers import sign_up_and_verify, submit
+
+
+def _owner_with_events(micro_app):
+    client = micro_app.test_client()
+    sign_up_and_verify(client, micro_app, "overview@example.com")
+    submit(client, "/apps", {"name": "Shop"})
+    with micro_app.app_context():
+        app = db.session.scalars(select(App).where(App.name == "Shop")).one()
+        save_plan(app, DEMO_PLAN, publish=True)
+        app_id, key = app.id, app.write_key
+    now = utcnow()
+    spec = [  # (hours ago, event)
+        *[(0, {"eventName": "user_login", "userId": n}) for n in range(5)],
+        *[(0, {"eventName": "user_login", "userId": f"u{n}"}) for n in range(3)],
+        (1, {"eventName": "purchase", "price": 1, "currency": "EUR", "items": [{"sku": 1}]}),
+        (1, {"eventName": "purchase", "price": 2, "currency": "EUR", "items": [{}, {"sku": 2}]}),
+        (1, {"eventName": "checkout_started"}),
+        (30, {"eventName": "screen_view", "screen_name": "home"}),
+    ]
+    messages = []
+    for hours_ago, raw in spec:
+        message = queued_message(micro_app, key, raw)
+        message["received_at"] = (now - timedelta(hours=hours_ago)).isoformat()
+        messages.append(message)
+    with micro_app.app_context():
+        store_events(messages)
+        aggregate(app_id, 48)
+    return client, app_id
+
+
+def _table(page: str, table_id: str) -> list[list[str]]:
+    body = re.search(rf'<table class="list" id="{table_id}">.*?<tbody>(.*?)</tbody>', page, re.S)
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
+    ]
+
+
+def test_the_overview_shows_health_top_violations_and_charts_of_the_window(micro_app):
+    client, app_id = _owner_with_events(micro_app)
+    page = client.get(f"/apps/{app_id}/overview").get_data(as_text=True)
+    assert _table(page, "event-health") == [
+        ["purchase", "2", "0", "2", "0", "100.0 %"],
+        ["checkout_started", "1", "0", "0", "1", "100.0 %"],
+        ["user_login", "8", "5", "3", "0", "37.5 %"],
+    ]  # the worst share first, then the busiest; screen_view (30 h ago) is outside 24h
+    assert _table(page, "top-violations") == [
+        ["user_login", "type", "/properties/userId", "3"],
+        ["purchase", "type", "/properties/items/*/sku", "2"],  # one path for every index
+        ["checkout_started", "unplanned", "/eventName", "1"],
+        ["purchase", "required", "/properties/items/*/sku", "1"],
+    ]
+    bars = re.findall(r'<rect [^>]*class="(\w+)"><title>([^<]+)</title>', page)
+    assert sorted((status, title.rsplit("· ", 1)[1]) for status, title in bars) == [
+        ("invalid", "2 invalid"),
+        ("invalid", "3 invalid"),
+        ("unplanned", "1 unplanned"),
+        ("valid", "5 valid"),
+    ]
+    assert len(re.search(r'<polyline points="([^"]+)"', page).group(1).split()) == 2
+
+    week = client.get(f"/apps/{app_id}/overview?window=7d").get_data(as_text=True)
+    assert ["screen_view", "1", "1", "0", "0", "0.0 %"] in _table(week, "event-health")
+
+
+def test_an_empty_app_has_an_overview_and_a_recount_is_queued(micro_app):
+    client = micro_app.test_client()
+    sign_up_and_verify(client, micro_app, "empty@example.com")
+    page = submit(client, "/apps", {"name": "Empty"}).get_data(as_text=True)
+    app_id = int(re.search(r'action="/apps/(\d+)/rotate-write-key"', page).group(1))
+    page = client.get(f"/apps/{app_id}/overview?window=bogus").get_data(as_text=True)
+    assert "No events counted in this range yet." in page
+    assert 'statistics as of <span id="updated">never' in page
+    answer = submit(
+        client,
+        f"/apps/{app_id}/overview",
+        {},
+        action=f"/apps/{app_id}/overview/recount?window=7d",
+    )
+    assert "Recount queued" in answer.get_data(as_text=True)
+    [queued] = broker_messages(micro_app, queue="batch_processing")
+    assert message_args(queued) == [app_id, 7 * 24]
