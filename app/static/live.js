@@ -87,6 +87,10 @@
     poll();
   });
   form.addEventListener("submit", (event) => event.preventDefault());
+  // Filters can come in the link (the overview links an event's name to its live events).
+  for (const [key, value] of new URLSearchParams(location.search)) {
+    if (form.elements[key]) form.elements[key].value = value;
+  }
   poll();
   setInterval(poll, 1000);
 })();

@@ -40,12 +40,20 @@ def volume_bars(hours: list[HourCounts]) -> tuple[list[Rect], int]:
     return rects, top
 
 
-def share_points(hours: list[HourCounts]) -> str:
-    """The failing share (0 to 100 %) per hour with events, as SVG polyline points."""
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    title: str
+
+
+def share_points(hours: list[HourCounts]) -> list[Point]:
+    """The failing share (0 to 100 %) of each hour with events."""
     step, points = _step(hours), []
     for index, hour in enumerate(hours):
         if hour.failing_share is not None:
             x = PAD + index * step + step / 2
             y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * hour.failing_share
-            points.append(f"{x:.1f},{y:.1f}")
-    return " ".join(points)
+            title = f"{hour.hour:%Y-%m-%d %H:00} UTC · {hour.failing_share:.1%} failing"
+            points.append(Point(x, y, title))
+    return points

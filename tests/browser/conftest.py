@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
+from app.micro import start_background
 from tests.conftest import close_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +105,13 @@ def live_micro_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
     thread.join(timeout=10)
     server.server_close()
     close_app(app)
+
+
+@pytest.fixture(scope="module")
+def worker(live_micro_server: LiveServer) -> Iterator[None]:
+    """The micro profile's in-process worker and beat, so posted events get stored, mail sent
+    and statistics counted as in `make run`."""
+    worker, beat = start_background(live_micro_server.app.extensions["celery"])
+    yield
+    beat.stop()
+    worker.stop()

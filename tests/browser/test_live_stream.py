@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.micro import start_background
 from app.models import App
 from app.services import accounts
 from app.services.apps import create_app_record
@@ -19,15 +18,6 @@ from tests.helpers import DEMO_PLAN
 from tests.web.helpers import PASSWORD
 
 XSS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned = 2">']
-
-
-@pytest.fixture(scope="module")
-def worker(live_micro_server):
-    """The micro profile's in-process worker, so posted events get stored as in `make run`."""
-    worker, beat = start_background(live_micro_server.app.extensions["celery"])
-    yield
-    beat.stop()
-    worker.stop()
 
 
 @pytest.fixture

@@ -79,6 +79,8 @@ def test_the_overview_shows_health_top_violations_and_charts_of_the_window(micro
         ("unplanned", "1 unplanned"),
         ("valid", "5 valid"),
     ]
+    points = re.findall(r'<circle [^>]*class="point"><title>[^<]*· ([\d.]+%) failing</title>', page)
+    assert points == ["100.0%", "37.5%"]  # the hour before, then the current one
     assert len(re.search(r'<polyline points="([^"]+)"', page).group(1).split()) == 2
 
     week = client.get(f"/apps/{app_id}/overview?window=7d").get_data(as_text=True)
