@@ -23,9 +23,48 @@
     return table.dataset.url + "?" + params.toString();
   }
 
-  function lastSegment(path) {
-    const parts = path.split("/").filter(Boolean);
-    return parts.length ? parts[parts.length - 1].replace(/~1/g, "/").replace(/~0/g, "~") : "";
+  // A violation's path (a JSON pointer into what was validated) as a pointer into the payload:
+  // native events are flat, so their "/properties/price" is the payload's "/price".
+  function payloadPointer(path, payload) {
+    const props = payload && payload.properties;
+    const nested = props !== null && typeof props === "object" && !Array.isArray(props);
+    if (path.startsWith("/properties") && !nested) return path.slice("/properties".length);
+    return path;
+  }
+
+  // The deepest part of `pointer` that exists in `value` (a missing required property marks
+  // the object that lacks it).
+  function existing(pointer, value) {
+    let found = "";
+    for (const raw of pointer.split("/").slice(1)) {
+      const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+      if (value === null || typeof value !== "object" || !(key in value)) break;
+      value = value[key];
+      found += "/" + raw;
+    }
+    return found;
+  }
+
+  // The payload as pretty JSON, one span per line, each knowing the pointer of its value.
+  function lines(value, pointer, indent, label, comma, out) {
+    const pad = "  ".repeat(indent) + (label === null ? "" : JSON.stringify(label) + ": ");
+    const isObject = value !== null && typeof value === "object";
+    const entries = isObject ? (Array.isArray(value) ? value.map((v, i) => [i, v])
+      : Object.entries(value)) : [];
+    if (!isObject || entries.length === 0) {
+      const text = isObject ? (Array.isArray(value) ? "[]" : "{}") : JSON.stringify(value);
+      out.push([pad + text + comma, pointer]);
+      return out;
+    }
+    const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+    out.push([pad + open, pointer]);
+    entries.forEach(([key, child], index) => {
+      const escaped = String(key).replace(/~/g, "~0").replace(/\//g, "~1");
+      lines(child, pointer + "/" + escaped, indent + 1, Array.isArray(value) ? null : key,
+        index < entries.length - 1 ? "," : "", out);
+    });
+    out.push(["  ".repeat(indent) + close + comma, pointer]);
+    return out;
   }
 
   function show(event) {
@@ -34,23 +73,31 @@
       event.event_name + " · " + event.status + " · " + event.task_id;
     const list = document.getElementById("detail-violations");
     list.replaceChildren();
-    const violated = new Set();
+    const marks = new Map(); // payload pointer → messages
     for (const v of event.errors || []) {
       const item = document.createElement("li");
       const path = document.createElement("code");
       path.textContent = v.path || "/";
       item.append(path, " " + (v.message || v.rule));
       list.append(item);
-      violated.add(lastSegment(v.path || ""));
+      const at = existing(payloadPointer(v.path || "", event.payload), event.payload);
+      marks.set(at, [...(marks.get(at) || []), v.message || v.rule]);
     }
-    // The payload line by line; lines of a violated property are marked and carry its message.
+    // The payload line by line; the line of each violated value is marked, its message beside.
     const pre = document.getElementById("detail-payload");
     pre.replaceChildren();
-    for (const line of JSON.stringify(event.payload, null, 2).split("\n")) {
+    const seen = new Set();
+    for (const [text, pointer] of lines(event.payload, "", 0, null, "", [])) {
       const span = document.createElement("span");
-      span.textContent = line;
-      const key = /^\s*"((?:[^"\\]|\\.)*)":/.exec(line);
-      if (key && violated.has(JSON.parse('"' + key[1] + '"'))) span.className = "violated";
+      span.textContent = text;
+      if (marks.has(pointer) && !seen.has(pointer)) {
+        seen.add(pointer); // an object's closing line is not marked again
+        span.className = "violated";
+        span.dataset.pointer = pointer;
+        const note = document.createElement("em");
+        note.textContent = "  ← " + marks.get(pointer).join("; ");
+        span.append(note);
+      }
       pre.append(span);
     }
   }

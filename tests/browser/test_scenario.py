@@ -86,7 +86,6 @@ def test_a_new_user_from_sign_up_to_a_test_run_report(live_micro_server, worker,
     page.wait_for_url(re.compile(r".*/apps/\d+$"))
     app_path = page.url.removeprefix(url)
     key = page.locator("#write-key").text_content()
-    screenshot(page, "app")
     page.get_by_role("link", name="Tracking plan").click()
     page.get_by_role("link", name="Add an event").click()
     page.get_by_label("Event name").fill("purchase")
@@ -108,9 +107,16 @@ def test_a_new_user_from_sign_up_to_a_test_run_report(live_micro_server, worker,
     page.get_by_label("Status").select_option("invalid")
     expect(rows).to_have_count(1)
     rows.first.click()
+    # The violated values are marked where they are, with their message beside them: the
+    # price, and the second item (the one without the required sku).
     marked = page.locator("#detail-payload .violated")
-    expect(marked.first).to_contain_text('"price"')
-    expect(page.locator("#detail-payload")).to_contain_text('"sku"')
+    expect(marked).to_have_count(2)
+    assert marked.evaluate_all("spans => spans.map(s => s.dataset.pointer)") == [
+        "/price",
+        "/items/1",
+    ]
+    expect(marked.first).to_contain_text('"price": -1,  ← ')
+    expect(marked.last).to_contain_text("sku")  # its message names what is missing
     violations = page.locator("#detail-violations")
     expect(violations).to_contain_text("/properties/price")
     expect(violations).to_contain_text("/properties/items/1")
@@ -123,6 +129,7 @@ def test_a_new_user_from_sign_up_to_a_test_run_report(live_micro_server, worker,
     screenshot(page, "plan-event")
     page.get_by_role("button", name="Publish").click()
     expect(page.locator(".flash.info")).to_have_text("Version 2 published.")
+    page.get_by_role("link", name="← Tracking plan").click()
     screenshot(page, "plan")
     answer = _post(page, url, key, eventName="purchase", price=-4, items=[{"sku": "A1"}])
     assert answer["status"] == "invalid"
