@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        code = HTTP_CODES.get(error.code or 500, "http_error")
+        if isinstance(error, CSRFError):  # a session's POST without its token: not a bad body
+            code = "csrf_failed"
+        else:
+            code = HTTP_CODES.get(error.code or 500, "http_error")
         if request.blueprint in PAGE_BLUEPRINTS:  # a person with a browser, not an SDK
             return render_template("error.html", status=error.code, error=error), error.code
         return jsonify({"code": code, "message": error.description}), error.code

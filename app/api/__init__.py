@@ -1,1 +1,5 @@
-"""The query API, authenticated by an app's secret read key."""
+"""The query API, authenticated by an app's secret read key or its owner's dashboard session."""
+
+# Importing the package registers every route on the `api` blueprint, whichever module the
+# blueprint is taken from.
+from app.api import plans, routes  # noqa: F401

@@ -1,4 +1,7 @@
-"""The read-key API: events, task state, dead letters."""
+"""The query API: events, task state, dead letters, test runs.
+
+A request is authenticated by the app's read key or by the dashboard session of its owner.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,13 @@ from datetime import UTC, datetime
 
 import redis
 from flask import Blueprint, current_app, request
+from flask_login import current_user
 from kombu.exceptions import KombuError
 
 from app.errors import ApiError
-from app.extensions import db
+from app.extensions import csrf, db
 from app.models import App
-from app.services.apps import app_by_read_key
+from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.dead_letters import dead_letter_to_dict, list_dead_letters
 from app.services.events import (
     FILTERS,
@@ -28,14 +32,25 @@ from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
+# The largest id a row can have (a PostgreSQL integer): a larger one names nothing, and the
+# databases would refuse to compare it rather than find no row.
+MAX_ID = 2**31 - 1
 
 
 def authenticated_app(app_id: int | None = None) -> App:
-    """The app whose read key the request carries (404 when it asks about another app)."""
+    """The app the request may see: its read key's, or one its dashboard session's user owns.
+
+    An app the credentials do not reach is a 404, the same as one that does not exist.
+    """
+    if "Authorization" not in request.headers and current_user.is_authenticated:
+        return _session_app(app_id)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
-            401, "unauthorized", "Send the app's read key as 'Authorization: Bearer <read key>'."
+            401,
+            "unauthorized",
+            "Send the app's read key as 'Authorization: Bearer <read key>', "
+            "or log in to the dashboard as the app's owner.",
         )
     app = app_by_read_key(token.strip())
     if app is None:
@@ -45,7 +60,28 @@ def authenticated_app(app_id: int | None = None) -> App:
     return app
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
+def _session_app(app_id: int | None) -> App:
+    """The signed-in user's app `app_id` (or named by `?app_id=`, or their only one)."""
+    config = current_app.config
+    if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
+        # The browser sends the session cookie with any site's request: a change needs the
+        # page's token too (CSRFError, answered as `csrf_failed`). The blueprint is exempt
+        # from the automatic check because read-key clients have no token and need none.
+        csrf.protect()
+    if app_id is None:
+        if "app_id" not in request.args:
+            owned = apps_of(current_user.id)
+            if len(owned) != 1:
+                raise ApiError(400, "invalid_parameter", "Name the app with ?app_id=<id>.")
+            return owned[0]
+        app_id = int_arg("app_id", 0, 1, MAX_ID)
+    app = owned_app(current_user.id, app_id) if 0 < app_id <= MAX_ID else None
+    if app is None:
+        raise ApiError(404, "not_found", f"No app {app_id} is visible to you.")
+    return app
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
@@ -74,7 +110,7 @@ def app_events(app_id: int):
     """The app's events, newest first, filtered, one page per cursor."""
     app = authenticated_app(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
-    limit = _int_arg("limit", 50, 1, MAX_LIMIT)
+    limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
         before_id = decode_cursor(cursor) if cursor else None
@@ -92,7 +128,7 @@ def task(task_id: str):
     """queued | stored | failed for a task id this app was given; `?wait=N` long-polls."""
     app = authenticated_app()
     config = current_app.config
-    wait = _int_arg("wait", 0, 0, config["TASK_WAIT_MAX_SECONDS"])
+    wait = int_arg("wait", 0, 0, config["TASK_WAIT_MAX_SECONDS"])
     issued = issued_at(config["SECRET_KEY"].encode(), app.id, task_id)
     retention = config["TASK_RETENTION_DAYS"] * 86400
     known = issued is not None and issued > time.time() - retention
@@ -113,7 +149,7 @@ def task(task_id: str):
 def app_dead_letters(app_id: int):
     """The app's dead letters, newest first (`?all=1` includes replayed ones)."""
     app = authenticated_app(app_id)
-    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+    limit = int_arg("limit", 100, 1, MAX_LIMIT)
     pending_only = request.args.get("all") not in ("1", "true")
     rows = list_dead_letters(app.id, pending_only=pending_only, limit=limit)
     return {"dead_letters": [dead_letter_to_dict(row) for row in rows]}

@@ -29,6 +29,8 @@ def save_plan(
 ) -> TrackingPlan:
     """Store `body` as the app's next plan version, published at once or as a draft."""
     parse(body)
+    if _has_nul(body):
+        raise PlanError("The plan contains a NUL character (\\u0000), which cannot be stored.")
     latest = db.session.scalar(
         select(func.max(TrackingPlan.version)).where(TrackingPlan.app_id == app.id)
     )
@@ -41,6 +43,21 @@ def save_plan(
         if publish:
             app_directory.announce_change([app.write_key])
     return plan
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether U+0000 hides in any key or string (PostgreSQL's JSON cannot hold it)."""
+    stack = [value]
+    while stack:  # iterative: a deep plan cannot exhaust the recursion limit
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _publish(app: App, plan: TrackingPlan) -> None:
@@ -72,11 +89,16 @@ def versions(app_id: int) -> list[TrackingPlan]:
     )
 
 
-def publish_version(app: App, version: int) -> bool:
-    """Publish a saved version (a draft, or an older one to roll back); False if none."""
-    plan = db.session.scalar(
-        select(TrackingPlan).where(TrackingPlan.app_id == app.id, TrackingPlan.version == version)
+def version(app_id: int, number: int) -> TrackingPlan | None:
+    """One saved version of an app's plan."""
+    return db.session.scalar(
+        select(TrackingPlan).where(TrackingPlan.app_id == app_id, TrackingPlan.version == number)
     )
+
+
+def publish_version(app: App, number: int) -> bool:
+    """Publish a saved version (a draft, or an older one to roll back); False if none."""
+    plan = version(app.id, number)
     if plan is None:
         return False
     _publish(app, plan)

@@ -65,6 +65,7 @@ def test_versions_show_their_diff_and_an_older_one_can_be_published_again(micro_
         ("[1, 2]", "A plan is a JSON object"),
         ('{"events": {"e": {"type": 5}}}', "e"),
         ('{"unplanned_events": "maybe"}', "unplanned_events"),
+        ('{"events": {"e": {"description": "a\\u0000b"}}}', "NUL character"),
     ],
 )
 def test_bad_plans_are_refused_with_their_reason(micro_app, owner, body, reason):

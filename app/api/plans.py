@@ -1,0 +1,118 @@
+"""The tracking-plan API: the published plan, its versions, new versions, publishing one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import request, url_for
+from sqlalchemy.exc import IntegrityError
+
+from app.api.routes import MAX_ID, api, authenticated_app, int_arg
+from app.errors import ApiError
+from app.extensions import db
+from app.ingest.body import parse_strict_json
+from app.models import App, TrackingPlan
+from app.services import plans
+from app.validation import PlanError
+
+TRUE, FALSE = ("1", "true"), ("", "0", "false")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def version_to_dict(plan: TrackingPlan, app: App) -> dict[str, Any]:
+    """A plan version as the API lists it (`current`: the one events are validated against)."""
+    return {
+        "version": plan.version,
+        "status": plan.status,
+        "current": plan.version == app.plan_version,
+        "created_at": _iso(plan.created_at),
+        "published_at": _iso(plan.published_at),
+    }
+
+
+def _version_or_404(app: App, version: int) -> TrackingPlan:
+    found = plans.version(app.id, version) if version <= MAX_ID else None
+    if found is None:
+        raise ApiError(404, "not_found", f"App {app.id} has no plan version {version}.")
+    return found
+
+
+def _publish_arg() -> bool:
+    value = request.args.get("publish", "").lower()
+    if value not in TRUE + FALSE:
+        raise ApiError(400, "invalid_parameter", "publish must be 1, true, 0 or false.")
+    return value in TRUE
+
+
+@api.get("/apps/<int:app_id>/plan")
+def plan(app_id: int):
+    """The published plan (the empty plan, version null, before any is published)."""
+    app = authenticated_app(app_id)
+    return {
+        "app_id": app.id,
+        "version": app.plan_version,
+        "plan": plans.published_body(app.id, app.plan_version),
+    }
+
+
+@api.get("/apps/<int:app_id>/plan/versions")
+def plan_versions(app_id: int):
+    """Every saved version, drafts too, newest first."""
+    app = authenticated_app(app_id)
+    return {"versions": [version_to_dict(row, app) for row in plans.versions(app.id)]}
+
+
+@api.get("/apps/<int:app_id>/plan/versions/<int:version>")
+def plan_version(app_id: int, version: int):
+    """One saved version with its plan document."""
+    app = authenticated_app(app_id)
+    found = _version_or_404(app, version)
+    return {**version_to_dict(found, app), "plan": found.body}
+
+
+@api.post("/apps/<int:app_id>/plan")
+def save_plan(app_id: int):
+    """Save the body as the next version: a draft, or published at once with `?publish=1`."""
+    app = authenticated_app(app_id)
+    publish = _publish_arg()
+    body = parse_strict_json(request.get_data())
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_plan", "A tracking plan is a JSON object.")
+    try:
+        saved = plans.save_plan(app, body, publish=publish)
+    except PlanError as exc:
+        raise ApiError(400, "invalid_plan", str(exc))
+    except IntegrityError:  # another request took this version number first
+        db.session.rollback()
+        raise ApiError(409, "conflict", "Another version was saved at the same time; send again.")
+    location = url_for("api.plan_version", app_id=app.id, version=saved.version)
+    return {"version": saved.version, "status": saved.status}, 201, {"Location": location}
+
+
+@api.post("/apps/<int:app_id>/plan/versions/<int:version>/publish")
+def publish_plan_version(app_id: int, version: int):
+    """Validate new events against a saved version: publish a draft, or roll back."""
+    app = authenticated_app(app_id)
+    if version > MAX_ID or not plans.publish_version(app, version):
+        raise ApiError(404, "not_found", f"App {app.id} has no plan version {version}.")
+    return {"version": version, "status": "published"}
+
+
+@api.post("/apps/<int:app_id>/plan/infer")
+def infer_plan_draft(app_id: int):
+    """Save a draft that adds schemas inferred from recent traffic for unplanned events."""
+    app = authenticated_app(app_id)
+    limit = int_arg("sample", 1000, 1, 10_000)
+    draft, added = plans.infer_draft(app, limit)
+    if draft is None:
+        return {"version": None, "status": None, "added": []}
+    location = url_for("api.plan_version", app_id=app.id, version=draft.version)
+    return (
+        {"version": draft.version, "status": draft.status, "added": added},
+        201,
+        {"Location": location},
+    )
