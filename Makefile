@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test up down faults bench loadtest system-packages lint format
+.PHONY: run test up down faults bench pages loadtest screenshots system-packages lint format
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -33,6 +33,16 @@ faults: $(STAMP) system-packages
 ## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
 bench: $(STAMP) system-packages
 	$(PY) -m loadtests.bench
+
+## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)
+pages: $(STAMP) system-packages
+	$(PY) -m loadtests.pages
+
+## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (README)
+screenshots: $(STAMP) system-packages
+	$(PY) -m pytest -q tests/browser
+	mkdir -p docs/screenshots
+	find test-artifacts/screenshots -name '*.png' ! -name 'browser-*' -exec cp {} docs/screenshots/ \;
 
 ## loadtest: Locust SDK-like users against the full profile for 2 minutes, with thresholds
 loadtest: $(STAMP) system-packages

@@ -1,5 +1,6 @@
 """Celery settings only: queues, routes, delivery, beat (the broker URL comes from app config)."""
 
+from celery.schedules import crontab
 from kombu import Queue
 
 # One queue per concern, so a flood of one kind of work never starves another.
@@ -9,6 +10,8 @@ task_routes = {
     "app.tasks.events.*": {"queue": "default"},
     "app.tasks.emails.*": {"queue": "emails"},
     "app.tasks.batch.*": {"queue": "batch_processing"},
+    "app.tasks.alerts.*": {"queue": "batch_processing"},
+    "app.tasks.jobs.*": {"queue": "batch_processing"},
 }
 
 task_serializer = "json"
@@ -28,7 +31,10 @@ worker_prefetch_multiplier = 4
 # a worker that died, or whose prefetched messages were stranded by a Redis restart, is redone
 # (`make faults`). Retry countdowns (app/tasks/events.py, at most RETRY_BACKOFF_MAX = 60 s) stay
 # well under it, or a waiting retry would run twice; every task here takes seconds, not minutes.
-broker_transport_options = {"visibility_timeout": 180}
+# Priorities within a queue: Redis keeps one list per step and a worker empties the lower
+# numbers first. Account mail is sent at 0 (someone waits for the code), alerts at 3, digests
+# at 9 (app/services/alerts.py). Events need none: they have the `default` queue to themselves.
+broker_transport_options = {"visibility_timeout": 180, "priority_steps": [0, 3, 6, 9]}
 # Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
 task_publish_retry_policy = {
     "max_retries": 1,
@@ -45,10 +51,18 @@ beat_schedule = {
     # Requests queue a drain of the event stream themselves; this one is the safety net for
     # entries of a worker that died mid-batch (claimed once idle, app/services/event_stream.py).
     "drain-events": {"task": "app.tasks.events.drain_events", "schedule": 30.0},
-    # Keep the dashboard's hourly counts fresh: recount the current and previous hour.
-    "aggregate-all-apps": {
-        "task": "app.tasks.batch.aggregate_all_apps",
-        "schedule": 300.0,
-        "args": (1,),
+    # Count the events stored since the last run into the per-minute and per-hour statistics
+    # (STATS_INTERVAL_SECONDS sets the interval of this one and the next; app/__init__.py).
+    "count-new-events": {"task": "app.tasks.batch.count_new_events", "schedule": 60.0},
+    # Mail an app's owner when its share of invalid events passes the app's threshold.
+    "check-alerts": {"task": "app.tasks.alerts.check_alerts", "schedule": 60.0},
+    # The daily digest of each app's yesterday, to its owner.
+    "send-digests": {
+        "task": "app.tasks.alerts.send_daily_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
+    # Take over jobs whose worker stopped sending heartbeats (it died or was restarted).
+    "resume-stalled-jobs": {"task": "app.tasks.jobs.resume_stalled_jobs", "schedule": 60.0},
+    # Delete events older than their app's retention, a bounded batch at a time.
+    "delete-old-events": {"task": "app.tasks.batch.delete_old_events", "schedule": 3600.0},
 }

@@ -1,23 +1,31 @@
-"""The admin command line: `flask --app run apps …` and `flask --app run plan …`."""
+"""The admin command line: `flask --app run apps …`, `plan …`, `dead-letters …`, `jobs …`."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from app.models import App
-from app.services import apps, dead_letters, plans
+from app.extensions import db
+from app.models import App, Job
+from app.services import apps, dead_letters, imports, jobs, plans, revalidation
 from app.services.schema import upgrade_if_micro
 from app.tasks.events import replay_dead_letters
+from app.tasks.jobs import queue_job
 from app.validation import PlanError
 
 apps_cli = AppGroup("apps", help="Create, list and re-key apps.")
 plan_cli = AppGroup("plan", help="Publish and show tracking plans.")
 dead_letters_cli = AppGroup("dead-letters", help="List and replay events that could not be stored.")
+jobs_cli = AppGroup("jobs", help="Re-validation and import jobs: start, follow, cancel.")
+# How often `--wait` looks at a job, and after how long a job still queued earns a hint.
+POLL_SECONDS = 0.5
+NO_WORKER_HINT_SECONDS = 10
 
 
 def _load_plan(path: str) -> dict[str, Any]:
@@ -142,3 +150,144 @@ def replay_dead(ids: tuple[int, ...], app_ref: str | None, replay_all: bool) -> 
     pending = dead_letters.list_dead_letters(app_id, pending_only=True, limit=100_000)
     chosen = [d for d in pending if replay_all or d.id in set(ids)]
     click.echo(f"replayed {replay_dead_letters(chosen)} dead letter(s)")
+
+
+def _job(job_id: int) -> Job:
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise click.ClickException(f"no job {job_id}")
+    return job
+
+
+def _progress(job: Job) -> str:
+    """One line of a job's state and progress."""
+    row = jobs.job_to_dict(job, with_result=False)
+    line = f"job {job.id}\tapp {job.app_id}\t{job.kind}\t{job.state}\t{job.done}/{job.total}"
+    if row["percent"] is not None:
+        line += f" ({row['percent']}%)"
+    if row["rate_per_second"]:
+        line += f"\t{row['rate_per_second']}/s"
+    if row["eta_seconds"] is not None and job.state in ("queued", "running"):
+        line += f"\teta {row['eta_seconds']}s"
+    if job.error:
+        line += f"\t{job.error}"
+    return line
+
+
+def _queued(job: Job, wait: bool) -> None:
+    """Queue a created job's task and print its id; with `wait`, follow it until it settles
+    (progress on stderr, the job as JSON on stdout; exit status 1 unless it is done)."""
+    queue_job(job.id)
+    if not wait:
+        click.echo(job.id)
+        return
+    job_id, started, last = job.id, time.monotonic(), ""
+    hinted = False
+    while True:
+        db.session.rollback()  # end the read transaction: the next look sees the worker's commits
+        job = _job(job_id)
+        line = _progress(job)
+        if line != last:
+            click.echo(line, err=True)
+            last = line
+        if job.state in jobs.FINISHED:
+            break
+        if (
+            job.state == "queued"
+            and not hinted
+            and time.monotonic() - started > NO_WORKER_HINT_SECONDS
+        ):
+            click.echo("still queued: is a worker running (`make run` or `make up`)?", err=True)
+            hinted = True
+        time.sleep(POLL_SECONDS)
+    click.echo(json.dumps(jobs.job_to_dict(job)))
+    if job.state != "done":
+        sys.exit(1)
+
+
+@jobs_cli.command("list")
+@click.argument("app_ref", metavar="[APP]", required=False)
+@click.option("--state", type=click.Choice(jobs.STATES), help="Only jobs in this state.")
+@click.option("--kind", type=click.Choice(jobs.KINDS), help="Only jobs of this kind.")
+@click.option("--limit", default=50, show_default=True, help="At most this many jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def list_jobs(
+    app_ref: str | None, state: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
+    """List jobs, newest first (of APP only, when given)."""
+    upgrade_if_micro()
+    app_id = _app(app_ref).id if app_ref else None
+    for job in jobs.list_jobs(app_id, state, kind, limit):
+        click.echo(
+            json.dumps(jobs.job_to_dict(job, with_result=False)) if as_json else _progress(job)
+        )
+
+
+@jobs_cli.command("show")
+@click.argument("job_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+def show_job(job_id: int, as_json: bool) -> None:
+    """Show a job's progress and result."""
+    upgrade_if_micro()
+    job = _job(job_id)
+    if as_json:
+        click.echo(json.dumps(jobs.job_to_dict(job)))
+        return
+    click.echo(_progress(job))
+    click.echo(json.dumps(job.params))
+    click.echo(json.dumps(job.result, indent=2))
+
+
+@jobs_cli.command("cancel")
+@click.argument("job_id", metavar="ID", type=int)
+def cancel_job(job_id: int) -> None:
+    """Cancel a job (a running one stops after its current batch)."""
+    upgrade_if_micro()
+    try:
+        job = jobs.cancel(_job(job_id))
+    except jobs.JobError as exc:
+        raise click.ClickException(exc.message)
+    click.echo(f"job {job.id} {'cancelled' if job.state == 'cancelled' else 'cancelling'}")
+
+
+@jobs_cli.command("revalidate")
+@click.argument("app_ref", metavar="APP")
+@click.option("--version", "plan_version", type=int, help="A saved plan version (or draft).")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file.")
+@click.option("--since", help="Only events received at or after this ISO 8601 time.")
+@click.option("--until", help="Only events received before this ISO 8601 time.")
+@click.option("--wait", is_flag=True, help="Follow the job until it settles.")
+def revalidate(
+    app_ref: str,
+    plan_version: int | None,
+    plan_file: str | None,
+    since: str | None,
+    until: str | None,
+    wait: bool,
+) -> None:
+    """Queue a re-validation of APP's stored events against a plan version; prints its id."""
+    upgrade_if_micro()
+    app = _app(app_ref)
+    body: dict[str, Any] = {"plan_version": plan_version, "since": since, "until": until}
+    if plan_file:
+        body["plan"] = _load_plan(plan_file)
+    try:
+        job = revalidation.create(app, {k: v for k, v in body.items() if v is not None})
+    except jobs.JobError as exc:
+        raise click.ClickException(exc.message)
+    _queued(job, wait)
+
+
+@jobs_cli.command("import")
+@click.argument("app_ref", metavar="APP")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--wait", is_flag=True, help="Follow the job until it settles.")
+def import_file(app_ref: str, path: str, wait: bool) -> None:
+    """Queue an import of an NDJSON file (or a gzip of one) into APP; prints its id."""
+    upgrade_if_micro()
+    app = _app(app_ref)
+    try:
+        job = imports.create(app, Path(path).name, Path(path).read_bytes())
+    except jobs.JobError as exc:
+        raise click.ClickException(exc.message)
+    _queued(job, wait)

@@ -76,6 +76,8 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "MAX_EVENT_BYTES": _int(env, "MAX_EVENT_BYTES", 32 * 1024),
         "MAX_REQUEST_BYTES": _int(env, "MAX_REQUEST_BYTES", 500 * 1024),
         "MAX_BATCH_EVENTS": _int(env, "MAX_BATCH_EVENTS", 2500),
+        # The largest NDJSON (or gzip) file an import job takes; nginx.conf allows 51 MB.
+        "IMPORT_MAX_BYTES": _int(env, "IMPORT_MAX_BYTES", 50 * 1024 * 1024),
         # Requests per write key per window; generous so one machine's test suite or load test
         # never meets it. 0 turns it off.
         "RATE_LIMIT_REQUESTS": _int(env, "RATE_LIMIT_REQUESTS", 20_000),
@@ -86,7 +88,21 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # How long a process trusts its cached key → app lookup. The full profile also drops
         # entries at once when told over Redis; micro has no bus, so it re-reads often.
         "APP_CACHE_SECONDS": _int(env, "APP_CACHE_SECONDS", 2 if micro else 60),
-        "TASK_RETENTION_DAYS": _int(env, "TASK_RETENTION_DAYS", 30),
+        # Stored events older than this are deleted (an app may set its own); task ids are
+        # answered for as long.
+        "EVENT_RETENTION_DAYS": _int(env, "EVENT_RETENTION_DAYS", 30),
+        "TASK_RETENTION_DAYS": _int(
+            env, "TASK_RETENTION_DAYS", _int(env, "EVENT_RETENTION_DAYS", 30)
+        ),
+        # Beat's interval for counting new events into the statistics and checking alerts.
+        "STATS_INTERVAL_SECONDS": float(env.get("STATS_INTERVAL_SECONDS", "60")),
+        # Where people reach the dashboard, for links in e-mails (full: nginx of `make up`).
+        "PUBLIC_URL": env.get("PUBLIC_URL")
+        or (
+            f"http://{env.get('HOST', '127.0.0.1')}:{_int(env, 'PORT', 5000)}"
+            if micro
+            else "http://127.0.0.1:8080"
+        ),
         "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
         "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
     }

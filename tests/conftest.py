@@ -43,6 +43,10 @@ TABLES = (
     "dead_letters",
     "dedup_claims",
     "event_stats",
+    "event_minute_stats",
+    "stat_watermarks",
+    "job_files",
+    "jobs",
     "violation_stats",
     "tracking_plans",
     "apps",
@@ -232,6 +236,27 @@ def start_worker(env: dict[str, str], log: Path, queue: str = "all") -> int:
         env={**os.environ, **env, "CELERY": str(BIN / "celery"), "LOGLEVEL": "INFO"},
     )
     wait_until(lambda: " ready." in log.read_text(), 60, "the celery worker", interval=0.1)
+    return proc.pid
+
+
+def start_beat(env: dict[str, str], log: Path) -> int:
+    """A real Celery beat process with a schedule file beside its log; returns its PID."""
+    proc = _spawn(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "run:celery_app",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(log.with_suffix(".schedule")),
+        ],
+        log,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    wait_until(lambda: "beat: Starting" in log.read_text(), 60, "celery beat", interval=0.1)
     return proc.pid
 
 

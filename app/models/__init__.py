@@ -4,7 +4,8 @@ from app.models.app import App
 from app.models.dead_letter import DeadLetter
 from app.models.dedup_claim import DedupClaim
 from app.models.event import Event
-from app.models.event_stat import EventStat, ViolationStat
+from app.models.event_stat import EventMinuteStat, EventStat, StatWatermark, ViolationStat
+from app.models.job import Job, JobFile
 from app.models.tracking_plan import TrackingPlan
 from app.models.user import EmailCode, User
 
@@ -14,7 +15,11 @@ __all__ = [
     "DedupClaim",
     "EmailCode",
     "Event",
+    "EventMinuteStat",
     "EventStat",
+    "Job",
+    "JobFile",
+    "StatWatermark",
     "TrackingPlan",
     "User",
     "ViolationStat",

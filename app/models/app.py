@@ -1,8 +1,8 @@
 """An app that sends events: its name and keys."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -25,3 +25,15 @@ class App(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Violation alerts: mail the owner when more than `alert_threshold` (a share, 0-1) of the
+    # events of the last `alert_window_minutes` are invalid, with at least `alert_min_events`
+    # events in the window; then nothing more for `alert_cooldown_minutes`. None: no alerts.
+    alert_threshold: Mapped[float | None] = mapped_column(Float, default=0.2)
+    alert_window_minutes: Mapped[int] = mapped_column(default=10)
+    alert_min_events: Mapped[int] = mapped_column(default=20)
+    alert_cooldown_minutes: Mapped[int] = mapped_column(default=60)
+    last_alert_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The day whose digest was last sent (so a rerun of the daily task sends nothing twice).
+    last_digest_on: Mapped[date | None]
+    # Events received longer ago than this many days are deleted (None: the instance default).
+    retention_days: Mapped[int | None]

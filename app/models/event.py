@@ -21,6 +21,7 @@ class Event(db.Model):
         Index("ix_events_app_name_id", "app_id", "event_name", "id"),
         Index("ix_events_app_test_run_id", "app_id", "test_run", "id"),
         Index("ix_events_app_version_id", "app_id", "app_version", "id"),
+        Index("ix_events_app_device_id", "app_id", "device_id", "id"),
         Index("ix_events_app_received_at", "app_id", "received_at"),
     )
 

@@ -1,8 +1,8 @@
-"""Aggregated counts for the dashboard: events by status, violations by rule and path."""
+"""Aggregated counts for the dashboard, alerts and regression reports (app/services/stats.py)."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -10,25 +10,45 @@ from app.models.types import UtcDateTime, utcnow
 
 
 class EventStat(db.Model):
-    """How many events of one name had one status in one hour of one app."""
+    """How many events of one name and app version had one status in one hour of one app.
+
+    `app_version` is "" for events without one (a unique key treats NULLs as all different)."""
 
     __tablename__ = "event_stats"
-    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "status"),)
+    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "status", "app_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     hour: Mapped[datetime] = mapped_column(UtcDateTime)
     event_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
+    app_version: Mapped[str] = mapped_column(String(64), default="")
     count: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class EventMinuteStat(db.Model):
+    """How many events of one name had one status in one minute of one app (kept for days)."""
+
+    __tablename__ = "event_minute_stats"
+    __table_args__ = (UniqueConstraint("app_id", "minute", "event_name", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    minute: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int]
+
+
 class ViolationStat(db.Model):
-    """How often one rule failed at one path (array indices as `*`) for one event in one hour."""
+    """How often one rule failed at one path (array indices as `*`) for one event name and app
+    version in one hour."""
 
     __tablename__ = "violation_stats"
-    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "rule", "path"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "hour", "event_name", "rule", "path", "app_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -36,4 +56,20 @@ class ViolationStat(db.Model):
     event_name: Mapped[str] = mapped_column(String(255))
     rule: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(512))
+    app_version: Mapped[str] = mapped_column(String(64), default="")
     count: Mapped[int]
+
+
+class StatWatermark(db.Model):
+    """How far the incremental aggregation has counted: every event with id <= counted_to.
+
+    `seen_max` is the largest event id at the previous run; the next run counts up to it, not
+    further, so a storing transaction that took a lower id but had not committed yet is not
+    skipped for good (it has had a whole run interval to commit)."""
+
+    __tablename__ = "stat_watermarks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    counted_to: Mapped[int] = mapped_column(BigInteger, default=0)
+    seen_max: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

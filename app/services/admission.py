@@ -98,6 +98,11 @@ def _event_json(message: dict[str, Any]) -> str:
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
+def dedup_claim_key(app_id: int, dedup_key: str) -> str:
+    """The Redis key of a dedup claim (shared by live admission and imports)."""
+    return f"lvd:dedup:{app_id}:{dedup_key}"
+
+
 class RedisAdmission:
     """Rate limit, backlog check, dedup claims and the enqueue, in one Redis round trip."""
 
@@ -115,13 +120,9 @@ class RedisAdmission:
         self._drain = drain
         self._admit = client.register_script(_ADMIT)
 
-    @staticmethod
-    def _key(app_id: int, dedup_key: str) -> str:
-        return f"lvd:dedup:{app_id}:{dedup_key}"
-
     def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
         keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
-        keys += [self._key(app_id, dedup_key) for dedup_key, _ in events]
+        keys += [dedup_claim_key(app_id, dedup_key) for dedup_key, _ in events]
         args = [*self._args, self._drain.render()]
         args += [message["task_id"] for _, message in events]
         args += [_event_json(message) for _, message in events]

@@ -39,19 +39,21 @@ def _window(hours: int, now: datetime | None) -> tuple[datetime, list[datetime]]
     return hours_list[0], hours_list
 
 
-def volume(app_id: int, hours: int, now: datetime | None = None) -> list[HourCounts]:
-    """Counts by status for each of the last `hours` hours (the current one included), oldest
-    first; hours without events are zeros."""
+def volume(app_id: int, hours: int, step: int = 1, now: datetime | None = None) -> list[HourCounts]:
+    """Counts by status for each `step` hours of the last `hours` hours (the current one
+    included), oldest first; buckets without events are zeros."""
     start, hours_list = _window(hours, now)
-    counts: dict[datetime, dict[str, int]] = {hour: {} for hour in hours_list}
+    buckets = hours_list[::step]
+    counts: dict[datetime, dict[str, int]] = {hour: dict.fromkeys(STATUSES, 0) for hour in buckets}
     rows = db.session.execute(
         select(EventStat.hour, EventStat.status, func.sum(EventStat.count))
         .where(EventStat.app_id == app_id, EventStat.hour >= start)
         .group_by(EventStat.hour, EventStat.status)
     )
     for hour, status, count in rows:
-        if hour in counts and status in STATUSES:
-            counts[hour][status] = int(count)
+        index = int((hour - start).total_seconds() // 3600) // step
+        if 0 <= index < len(buckets) and status in STATUSES:
+            counts[buckets[index]][status] += int(count)
     return [HourCounts(hour, **by_status) for hour, by_status in counts.items()]
 
 

@@ -1,91 +1,68 @@
-"""Per-hour counts for the dashboard: events by name and status, violations by rule and path."""
+"""The statistics behind the overview, alerts and regression reports, counted from stored events.
+
+Per minute (app, event, status), per hour (app, event, status, app version) and violations per
+hour (app, event, rule, path, app version).
+
+- **Incremental:** `count_new_events` counts only events stored since its last run: those with
+  an id above the watermark `counted_to`. Each run adds its counts to the buckets and moves the
+  watermark in one transaction, and it claims the move with a compare-and-set on the old
+  watermark. A second run, or a concurrent one, therefore counts nothing twice.
+- **Not too early:** on PostgreSQL, a storing transaction may hold a lower id and commit after
+  a higher one is visible. A run therefore counts only up to the largest id the *previous* run
+  saw, so every storing transaction has had a whole interval to commit. SQLite has one writer
+  at a time, so it counts up to the newest id.
+- **Recount:** `recount(app_id, hours)` rebuilds one app's buckets of a time range from the raw
+  events. It is the on-demand `batch_process_events(app_id, hours)`. It counts only up to the
+  watermark, under the watermark's row lock, so the increments that follow do not overlap it.
+- **Cheap at any size:** a run reads the new events by primary key and nothing else.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import Event, EventStat, ViolationStat
+from app.models import Event, EventMinuteStat, EventStat, StatWatermark, ViolationStat
 from app.models.types import UtcDateTime, utcnow
 
-# The violations of each event in a time range, counted by hour, event, rule and exact path.
-_VIOLATIONS_SQL = {
-    "postgresql": """
-        SELECT date_trunc('hour', e.received_at, 'UTC'), e.event_name, v->>'rule', v->>'path',
-               count(*)
-        FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.violations) AS v
-        WHERE e.app_id = :app_id AND e.received_at >= :start AND e.received_at < :end
-        GROUP BY 1, 2, 3, 4""",
-    "sqlite": """
-        SELECT strftime('%Y-%m-%d %H:00:00', e.received_at), e.event_name,
-               json_extract(v.value, '$.rule'), json_extract(v.value, '$.path'), count(*)
-        FROM events e, json_each(e.violations) AS v
-        WHERE e.app_id = :app_id AND e.received_at >= :start AND e.received_at < :end
-        GROUP BY 1, 2, 3, 4""",
-}
+WATERMARK = "events"
 _INDEX = re.compile(r"/\d+(?=/|$)")
 
-
-def _hour(value: datetime) -> datetime:
-    return value.replace(minute=0, second=0, microsecond=0)
-
-
-def _hour_bucket():
-    """The hour of Event.received_at, computed by the database."""
-    if db.engine.dialect.name == "postgresql":
-        return func.date_trunc("hour", Event.received_at, "UTC")
-    return func.strftime("%Y-%m-%d %H:00:00", Event.received_at)
-
-
-def _as_hour(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite answers text
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def aggregate(app_id: int, hours: int, now: datetime | None = None) -> int:
-    """Recount the last `hours` whole hours (and the current one) of an app.
-
-    Each hour in the window is counted afresh and replaces what was there, so running it again
-    counts nothing twice. Returns the number of (hour, name, status) rows written.
-    """
-    end = _hour(now or utcnow()) + timedelta(hours=1)
-    start = end - timedelta(hours=hours + 1)
-    bucket = _hour_bucket()
-    rows = db.session.execute(
-        select(bucket, Event.event_name, Event.status, func.count())
-        .where(Event.app_id == app_id, Event.received_at >= start, Event.received_at < end)
-        .group_by(bucket, Event.event_name, Event.status)
-    )
-    counts = {(_as_hour(hour), name, status): count for hour, name, status, count in rows}
-    db.session.execute(
-        delete(EventStat).where(
-            EventStat.app_id == app_id, EventStat.hour >= start, EventStat.hour < end
-        )
-    )
-    now_ts = utcnow()
-    db.session.add_all(
-        EventStat(
-            app_id=app_id, hour=hour, event_name=name, status=status, count=count, updated_at=now_ts
-        )
-        for (hour, name, status), count in counts.items()
-    )
-    violations = _violation_counts(app_id, start, end)
-    db.session.execute(
-        delete(ViolationStat).where(
-            ViolationStat.app_id == app_id, ViolationStat.hour >= start, ViolationStat.hour < end
-        )
-    )
-    db.session.add_all(
-        ViolationStat(app_id=app_id, hour=hour, event_name=name, rule=rule, path=path, count=n)
-        for (hour, name, rule, path), n in violations.items()
-    )
-    db.session.commit()
-    return len(counts)
+# Bucket expressions per dialect (received_at is stored in UTC).
+_BUCKETS = {
+    "postgresql": {
+        "minute": "date_trunc('minute', e.received_at, 'UTC')",
+        "hour": "date_trunc('hour', e.received_at, 'UTC')",
+    },
+    "sqlite": {
+        "minute": "strftime('%Y-%m-%d %H:%M:00', e.received_at)",
+        "hour": "strftime('%Y-%m-%d %H:00:00', e.received_at)",
+    },
+}
+# The violations of each (non-valid) event, one row per violation.
+_VIOLATIONS_FROM = {
+    "postgresql": (
+        "v->>'rule'",
+        "v->>'path'",
+        "events e CROSS JOIN LATERAL jsonb_array_elements(e.violations) AS v",
+    ),
+    "sqlite": (
+        "json_extract(v.value, '$.rule')",
+        "json_extract(v.value, '$.path')",
+        "events e, json_each(e.violations) AS v",
+    ),
+}
+# Which events a tally reads: new ones by id, or one app's time range up to the watermark.
+_NEW_EVENTS = "e.id > :low AND e.id <= :high"
+_APP_RANGE = (
+    "e.app_id = :app_id AND e.received_at >= :start AND e.received_at < :end AND e.id <= :high"
+)
 
 
 def general_path(path: str) -> str:
@@ -93,12 +70,131 @@ def general_path(path: str) -> str:
     return _INDEX.sub("/*", path)[:512]
 
 
-def _violation_counts(app_id: int, start: datetime, end: datetime) -> Counter:
-    statement = text(_VIOLATIONS_SQL[db.engine.dialect.name]).bindparams(
-        bindparam("start", type_=UtcDateTime), bindparam("end", type_=UtcDateTime)
+def _as_time(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite answers text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counter]:
+    """Per-minute, per-hour and violation counts of the events `where` selects."""
+    dialect = db.engine.dialect.name
+    minute, hour = _BUCKETS[dialect]["minute"], _BUCKETS[dialect]["hour"]
+    rule, path, source = _VIOLATIONS_FROM[dialect]
+    times = [bindparam(name, type_=UtcDateTime) for name in ("start", "end") if name in params]
+
+    def run(sql: str):
+        return db.session.execute(text(sql).bindparams(*times), params)
+
+    minutes: Counter = Counter()
+    for app_id, at, name, status, n in run(
+        f"SELECT e.app_id, {minute}, e.event_name, e.status, count(*) FROM events e "
+        f"WHERE {where} GROUP BY 1, 2, 3, 4"
+    ):
+        minutes[app_id, _as_time(at), name, status] += n
+    hours: Counter = Counter()
+    for app_id, at, name, status, version, n in run(
+        f"SELECT e.app_id, {hour}, e.event_name, e.status, coalesce(e.app_version, ''), "
+        f"count(*) FROM events e WHERE {where} GROUP BY 1, 2, 3, 4, 5"
+    ):
+        hours[app_id, _as_time(at), name, status, version] += n
+    violations: Counter = Counter()
+    for app_id, at, name, v_rule, v_path, version, n in run(
+        f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
+        f"count(*) FROM {source} WHERE {where} AND e.status <> 'valid' "
+        "GROUP BY 1, 2, 3, 4, 5, 6"
+    ):
+        key = (app_id, _as_time(at), name, str(v_rule)[:64], general_path(str(v_path)), version)
+        violations[key] += n
+    return minutes, hours, violations
+
+
+_KEYS = {
+    EventMinuteStat: ("app_id", "minute", "event_name", "status"),
+    EventStat: ("app_id", "hour", "event_name", "status", "app_version"),
+    ViolationStat: ("app_id", "hour", "event_name", "rule", "path", "app_version"),
+}
+
+
+def _add(model: type, counts: Counter) -> None:
+    """Add counts to their buckets (creating the missing ones) in one statement."""
+    if not counts:
+        return
+    keys = _KEYS[model]
+    insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert(model)
+    changes = {"count": model.count + insert.excluded.count}
+    rows = [{**dict(zip(keys, key, strict=True)), "count": n} for key, n in counts.items()]
+    if model is EventStat:
+        changes["updated_at"] = insert.excluded.updated_at
+        now = utcnow()
+        for row in rows:
+            row["updated_at"] = now
+    db.session.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes), rows)
+
+
+def _watermark() -> StatWatermark:
+    mark = db.session.get(StatWatermark, WATERMARK)
+    if mark is None:
+        db.session.add(StatWatermark(name=WATERMARK, counted_to=0, seen_max=0))
+        db.session.commit()
+        mark = db.session.get(StatWatermark, WATERMARK)
+    return mark
+
+
+def count_new_events() -> int:
+    """Count the events stored since the last run into the statistics; returns how many."""
+    mark = _watermark()
+    low, seen = mark.counted_to, mark.seen_max
+    newest = db.session.scalar(select(func.max(Event.id))) or 0
+    high = seen if db.engine.dialect.name == "postgresql" else newest
+    claimed = db.session.execute(
+        update(StatWatermark)
+        .where(StatWatermark.name == WATERMARK, StatWatermark.counted_to == low)
+        .values(counted_to=max(high, low), seen_max=newest, updated_at=utcnow())
     )
-    rows = db.session.execute(statement, {"app_id": app_id, "start": start, "end": end})
-    counts: Counter = Counter()
-    for hour, name, rule, path, count in rows:
-        counts[_as_hour(hour), name, str(rule)[:64], general_path(str(path))] += count
-    return counts
+    if claimed.rowcount != 1:  # another run moved it first: it counts these events
+        db.session.rollback()
+        return 0
+    counted = 0
+    if high > low:
+        minutes, hours, violations = _tally(_NEW_EVENTS, {"low": low, "high": high})
+        _add(EventMinuteStat, minutes)
+        _add(EventStat, hours)
+        _add(ViolationStat, violations)
+        counted = sum(minutes.values())
+    db.session.commit()
+    return counted
+
+
+def recount(app_id: int, hours: int, now: datetime | None = None) -> int:
+    """Rebuild an app's statistics of the last `hours` whole hours and the current one from its
+    stored events (up to the watermark); returns how many events they count."""
+    mark = _watermark()
+    high = mark.counted_to
+    # Hold the watermark while rebuilding: an increment cannot run in between (PostgreSQL
+    # waits on the row lock; SQLite on the write lock this update takes).
+    held = db.session.execute(
+        update(StatWatermark)
+        .where(StatWatermark.name == WATERMARK, StatWatermark.counted_to == high)
+        .values(updated_at=utcnow())
+    )
+    if held.rowcount != 1:
+        db.session.rollback()
+        return recount(app_id, hours, now)
+    end = (now or utcnow()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=hours + 1)
+    params = {"app_id": app_id, "start": start, "end": end, "high": high}
+    minutes, hourly, violations = _tally(_APP_RANGE, params)
+    for model, column in (
+        (EventMinuteStat, EventMinuteStat.minute),
+        (EventStat, EventStat.hour),
+        (ViolationStat, ViolationStat.hour),
+    ):
+        db.session.execute(
+            delete(model).where(model.app_id == app_id, column >= start, column < end)
+        )
+    _add(EventMinuteStat, minutes)
+    _add(EventStat, hourly)
+    _add(ViolationStat, violations)
+    db.session.commit()
+    return sum(minutes.values())

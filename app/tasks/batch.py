@@ -1,23 +1,34 @@
-"""The `batch_processing` queue: aggregation for the dashboard."""
+"""The `batch_processing` queue: statistics and retention (alerts and jobs have their own
+modules, on the same queue)."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from sqlalchemy import select
+from flask import current_app
 
-from app.extensions import db
-from app.models import App
-from app.services.stats import aggregate
+from app.services import retention, stats
+
+RETENTION_BATCHES = 40  # per run: at most 200,000 rows, then the task queues itself again
+
+
+@shared_task
+def count_new_events() -> int:
+    """Count the events stored since the last run into the statistics (beat, every minute)."""
+    return stats.count_new_events()
 
 
 @shared_task
 def batch_process_events(app_id: int, hours: int = 1) -> int:
-    """Recount an app's per-hour, per-event, per-status statistics over the last `hours`."""
-    return aggregate(app_id, hours)
+    """Bring an app's statistics up to date and recount its last `hours` from its events."""
+    stats.count_new_events()
+    return stats.recount(app_id, hours)
 
 
 @shared_task
-def aggregate_all_apps(hours: int = 1) -> None:
-    """Fan out `batch_process_events` to every app (scheduled by beat)."""
-    for app_id in db.session.scalars(select(App.id)):
-        batch_process_events.delay(app_id, hours)
+def delete_old_events() -> int:
+    """Delete events past their retention in bounded batches (beat, hourly)."""
+    days = current_app.config["EVENT_RETENTION_DAYS"]
+    deleted, remaining = retention.delete_old_events(days, RETENTION_BATCHES)
+    if remaining:
+        delete_old_events.delay()
+    return deleted

@@ -5,13 +5,15 @@ from wtforms import (
     BooleanField,
     EmailField,
     FieldList,
+    FloatField,
     Form,
     FormField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from app.validation.property_rows import TYPES
 
@@ -46,6 +48,35 @@ class ResetForm(FlaskForm):
 
 class NewAppForm(FlaskForm):
     name = StringField("App name", validators=[DataRequired(), Length(max=255)])
+
+
+class AlertSettingsForm(FlaskForm):
+    """An app's violation alerts (app/services/alerts.py); an empty share turns them off."""
+
+    threshold = FloatField(
+        "Alert when more than this % of events fail (empty: no alerts)",
+        validators=[Optional(), NumberRange(0, 100)],
+    )
+    window_minutes = IntegerField(
+        "… of the last (minutes)", validators=[DataRequired(), NumberRange(1, 24 * 60)]
+    )
+    min_events = IntegerField(
+        "… with at least (events)", validators=[DataRequired(), NumberRange(1, 10**7)]
+    )
+    cooldown_minutes = IntegerField(
+        "Then no alert for (minutes)", validators=[DataRequired(), NumberRange(1, 7 * 24 * 60)]
+    )
+
+    @classmethod
+    def of(cls, app) -> "AlertSettingsForm":
+        """The form filled with an app's current settings."""
+        share = app.alert_threshold
+        return cls(
+            threshold=None if share is None else round(share * 100, 2),
+            window_minutes=app.alert_window_minutes,
+            min_events=app.alert_min_events,
+            cooldown_minutes=app.alert_cooldown_minutes,
+        )
 
 
 class EmptyForm(FlaskForm):

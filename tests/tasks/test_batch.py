@@ -1,122 +1,171 @@
-"""The `batch_processing` queue: hourly statistics match a direct count and reruns count once."""
+"""The `batch_processing` queue's statistics: per minute, per hour (by app version) and
+violations per hour match a direct count over the raw events after random inserts, duplicate
+deliveries, reruns and recounts; beat runs the counting through a real worker; old events go."""
 
 import random
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Event, EventStat, ViolationStat
+from app.models import Event, EventMinuteStat, EventStat, ViolationStat
+from app.services import retention, stats
 from app.services.events import store_events
-from app.services.stats import general_path
-from app.tasks.batch import aggregate_all_apps, batch_process_events
-from stack.servers import wait_until
-from tests.conftest import add_app
+from app.tasks.batch import batch_process_events, count_new_events
+from stack.servers import stop_process_group, wait_until
+from tests.conftest import add_app, full_env, start_beat, start_worker
 from tests.helpers import DEMO_PLAN, queued_message
 
 NOW = datetime.now(UTC)
 
 
-def _store_random_events(flask_app, write_key, count):
-    rng = random.Random(7)
+def _store_random_events(flask_app, write_key, count, seed):
+    """Random events over the last three hours, some stored twice (a redelivered message)."""
+    rng = random.Random(seed)
     messages = []
     for i in range(count):
         raw = {
             "eventName": rng.choice(["user_login", "screen_view", "purchase", "unknown"]),
             "userId": rng.choice([1, "x"]),
-            "n": i,
+            "n": f"{seed}-{i}",
             "price": rng.choice([1, "free"]),
             "currency": "EUR",
             "items": [{"sku": rng.choice(["a", 5])} for _ in range(rng.randrange(3))],
+            "context": {"app": {"version": rng.choice(["2.3.0", "2.3.1"])}} if i % 5 else {},
         }
         message = queued_message(flask_app, write_key, raw)
-        # Spread over the last three hours.
         message["received_at"] = (NOW - timedelta(minutes=rng.randrange(0, 180))).isoformat()
         messages.append(message)
     with flask_app.app_context():
         store_events(messages)
-        store_events(messages[:10])  # duplicates must not be counted
+        store_events(rng.sample(messages, 10))  # duplicates must not be counted
 
 
-def _direct_counts(flask_app, app_id, since):
+def _direct(flask_app):
+    """The statistics computed here, from every stored event."""
+    minutes, hours, violations = Counter(), Counter(), Counter()
     with flask_app.app_context():
         rows = db.session.execute(
-            select(Event.received_at, Event.event_name, Event.status).where(
-                Event.app_id == app_id, Event.received_at >= since
+            select(
+                Event.app_id,
+                Event.received_at,
+                Event.event_name,
+                Event.status,
+                Event.app_version,
+                Event.violations,
             )
-        )
-        return Counter(
-            (at.replace(minute=0, second=0, microsecond=0), name, status)
-            for at, name, status in rows
-        )
+        ).all()
+    for app_id, at, name, status, version, found in rows:
+        minute = at.replace(second=0, microsecond=0)
+        hour = minute.replace(minute=0)
+        minutes[app_id, minute, name, status] += 1
+        hours[app_id, hour, name, status, version or ""] += 1
+        for v in found:
+            violations[
+                app_id, hour, name, v["rule"], stats.general_path(v["path"]), version or ""
+            ] += 1
+    return minutes, hours, violations
 
 
-def _stat_counts(flask_app, app_id):
+def _stored(flask_app):
+    """The statistics as the tables hold them."""
     with flask_app.app_context():
-        stats = db.session.scalars(select(EventStat).where(EventStat.app_id == app_id))
-        return Counter({(s.hour, s.event_name, s.status): s.count for s in stats})
+        minutes = Counter(
+            {
+                (s.app_id, s.minute, s.event_name, s.status): s.count
+                for s in db.session.scalars(select(EventMinuteStat))
+            }
+        )
+        hours = Counter(
+            {
+                (s.app_id, s.hour, s.event_name, s.status, s.app_version): s.count
+                for s in db.session.scalars(select(EventStat))
+            }
+        )
+        violations = Counter(
+            {
+                (s.app_id, s.hour, s.event_name, s.rule, s.path, s.app_version): s.count
+                for s in db.session.scalars(select(ViolationStat))
+            }
+        )
+    return minutes, hours, violations
 
 
-def test_aggregates_match_a_direct_count_and_reruns_change_nothing(any_app):
-    new = add_app(any_app, plan=DEMO_PLAN)
-    _store_random_events(any_app, new.app.write_key, 300)
-    window_start = NOW.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    with any_app.app_context():
-        batch_process_events.apply(args=(new.app.id, 3))
-    first = _stat_counts(any_app, new.app.id)
-    assert first == _direct_counts(any_app, new.app.id, window_start)
-    assert sum(first.values()) == 300
-    with any_app.app_context():
-        batch_process_events.apply(args=(new.app.id, 3))
-    assert _stat_counts(any_app, new.app.id) == first
-
-
-def _direct_violations(flask_app, app_id, since):
+def _count_all(flask_app):
+    """Runs until the newest event is counted (PostgreSQL counts one run behind)."""
     with flask_app.app_context():
-        rows = db.session.execute(
-            select(Event.received_at, Event.event_name, Event.violations).where(
-                Event.app_id == app_id, Event.received_at >= since
-            )
-        )
-        return Counter(
-            (
-                at.replace(minute=0, second=0, microsecond=0),
-                name,
-                v["rule"],
-                general_path(v["path"]),
-            )
-            for at, name, violations in rows
-            for v in violations
-        )
+        for _ in range(2):
+            count_new_events.apply()
 
 
-def test_violation_counts_match_a_direct_count_with_array_indices_merged(any_app):
-    new = add_app(any_app, plan=DEMO_PLAN)
-    _store_random_events(any_app, new.app.write_key, 300)
-    window_start = NOW.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    for _ in range(2):  # a rerun counts nothing twice
+def test_counts_match_a_direct_count_after_inserts_duplicates_reruns_and_recounts(any_app):
+    shops = [add_app(any_app, name, plan=DEMO_PLAN) for name in ("one", "two")]
+    for round_ in range(3):
+        for shop in shops:
+            _store_random_events(any_app, shop.app.write_key, 150, seed=round_ * 10 + shop.app.id)
+        _count_all(any_app)
+        expected = _direct(any_app)
+        assert _stored(any_app) == expected
         with any_app.app_context():
-            batch_process_events.apply(args=(new.app.id, 3))
-            stats = db.session.scalars(
-                select(ViolationStat).where(ViolationStat.app_id == new.app.id)
-            )
-            counted = Counter({(s.hour, s.event_name, s.rule, s.path): s.count for s in stats})
-        assert counted == _direct_violations(any_app, new.app.id, window_start)
-    rules = {(name, rule, path) for _, name, rule, path in counted}
-    assert ("purchase", "type", "/properties/items/*/sku") in rules
-    assert ("unknown", "unplanned", "/eventName") in rules
+            count_new_events.apply()  # a rerun with nothing new counts nothing
+            batch_process_events.apply(args=(shops[0].app.id, 3))  # a recount on demand
+        assert _stored(any_app) == expected
+    minutes, hours, violations = expected
+    assert sum(minutes.values()) == 900
+    assert {(v[2], v[3], v[4]) for v in violations} >= {
+        ("purchase", "type", "/properties/items/*/sku"),
+        ("unknown", "unplanned", "/eventName"),
+    }
+    assert {k[4] for k in hours} == {"", "2.3.0", "2.3.1"}
 
 
-def test_beat_task_fans_out_to_every_app_through_a_real_worker(full_app, celery_worker):
-    apps = [add_app(full_app, name, plan=DEMO_PLAN) for name in ("one", "two")]
-    for new in apps:
-        _store_random_events(full_app, new.app.write_key, 20)
-    with full_app.app_context():
-        aggregate_all_apps.delay(3)
-    for new in apps:
-        wait_until(
-            lambda new=new: sum(_stat_counts(full_app, new.app.id).values()) == 20,
-            30,
-            f"statistics of app {new.app.id}",
-        )
+def test_concurrent_runs_count_each_event_once(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    _store_random_events(full_app, shop.app.write_key, 300, seed=1)
+
+    def run():
+        with full_app.app_context():
+            return stats.count_new_events()
+
+    for _ in range(2):  # the first sees, the second counts (one run behind)
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    _count_all(full_app)
+    assert _stored(full_app) == _direct(full_app)
+
+
+def test_beat_counts_new_events_through_a_real_worker(
+    full_app, service_root, redis_server, postgres_server, tmp_path
+):
+    env = {**full_env(service_root, redis_server, postgres_server), "STATS_INTERVAL_SECONDS": "1"}
+    worker = start_worker(env, tmp_path / "worker.log", "batch_processing")
+    beat = start_beat(env, tmp_path / "beat.log")
+    try:
+        shop = add_app(full_app, plan=DEMO_PLAN)
+        for seed in (1, 2):  # inserts arriving while beat keeps counting
+            _store_random_events(full_app, shop.app.write_key, 100, seed=seed)
+            expected = _direct(full_app)
+            wait_until(lambda e=expected: _stored(full_app) == e, 30, "beat's counts")
+    finally:
+        stop_process_group(beat, timeout=10)
+        stop_process_group(worker, timeout=30)
+
+
+def test_old_events_are_deleted_in_batches_and_their_statistics_stay(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    old = queued_message(any_app, shop.app.write_key, {"eventName": "user_login", "userId": 1})
+    old["received_at"] = (NOW - timedelta(days=40)).isoformat()
+    new = queued_message(any_app, shop.app.write_key, {"eventName": "user_login", "userId": 2})
+    with any_app.app_context():
+        store_events([old, new])
+        stats.count_new_events()
+        stats.count_new_events()
+        deleted, remaining = retention.delete_old_events(30, max_batches=10)
+        assert (deleted, remaining) == (1, False)
+        assert db.session.scalars(select(Event.task_id)).all() == [new["task_id"]]
+        assert db.session.scalar(select(func.sum(EventStat.count))) == 2  # history kept

@@ -14,19 +14,24 @@ from app.models import App
 from app.models.types import utcnow
 from app.services.events import store_events
 from app.services.plans import save_plan
-from app.services.stats import aggregate
+from app.services.stats import count_new_events
 from tests.helpers import DEMO_PLAN, broker_messages, message_args, queued_message
 from tests.web.helpers import sign_up_and_verify, submit
 
 
-def _owner_with_events(micro_app):
+def _owner_with_shop(micro_app, email: str):
+    """A signed-in user's client, and their app "Shop" with the demo plan published."""
     client = micro_app.test_client()
-    sign_up_and_verify(client, micro_app, "overview@example.com")
+    sign_up_and_verify(client, micro_app, email)
     submit(client, "/apps", {"name": "Shop"})
     with micro_app.app_context():
         app = db.session.scalars(select(App).where(App.name == "Shop")).one()
         save_plan(app, DEMO_PLAN, publish=True)
-        app_id, key = app.id, app.write_key
+        return client, app.id, app.write_key
+
+
+def _owner_with_events(micro_app):
+    client, app_id, key = _owner_with_shop(micro_app, "overview@example.com")
     now = utcnow()
     spec = [  # (hours ago, event)
         *[(0, {"eventName": "user_login", "userId": n}) for n in range(5)],
@@ -43,7 +48,7 @@ def _owner_with_events(micro_app):
         messages.append(message)
     with micro_app.app_context():
         store_events(messages)
-        aggregate(app_id, 48)
+        count_new_events()  # micro (SQLite) counts up to the newest event at once
     return client, app_id
 
 
@@ -85,6 +90,9 @@ def test_the_overview_shows_health_top_violations_and_charts_of_the_window(micro
 
     week = client.get(f"/apps/{app_id}/overview?window=7d").get_data(as_text=True)
     assert ["screen_view", "1", "1", "0", "0", "0.0 %"] in _table(week, "event-health")
+    month = client.get(f"/apps/{app_id}/overview?window=30d").get_data(as_text=True)
+    assert "Events per day <small>(12 in 30d)</small>" in month  # 30 bars of a day each
+    assert len(re.findall(r"<rect ", month)) <= 2 * 3
 
 
 def test_an_empty_app_has_an_overview_and_a_recount_is_queued(micro_app):
@@ -104,3 +112,25 @@ def test_an_empty_app_has_an_overview_and_a_recount_is_queued(micro_app):
     assert "Recount queued" in answer.get_data(as_text=True)
     [queued] = broker_messages(micro_app, queue="batch_processing")
     assert message_args(queued) == [app_id, 7 * 24]
+
+
+def test_the_overview_compares_two_app_versions(micro_app):
+    client, app_id, key = _owner_with_shop(micro_app, "versions@example.com")
+    raws = [
+        {"eventName": "user_login", "userId": "x", "context": {"app": {"version": "1.0"}}},
+        {"eventName": "user_login", "userId": 1, "context": {"app": {"version": "1.1"}}},
+        {"eventName": "screen_view", "context": {"app": {"version": "1.1"}}},
+    ]
+    with micro_app.app_context():
+        store_events([queued_message(micro_app, key, raw) for raw in raws])
+        count_new_events()
+    page = client.get(f"/apps/{app_id}/overview").get_data(as_text=True)
+    assert "<option selected>1.0</option>" in page and "<option selected>1.1</option>" in page
+    page = client.get(f"/apps/{app_id}/overview?base=1.0&head=1.1").get_data(as_text=True)
+    assert "<title>Shop · overview · Live Validation Dashboard</title>" in page
+    assert page.count('id="regressions"') == 1
+    assert "1.1 regressed against 1.0" in page
+    assert _table(page, "regression-changes") == [
+        ["new", "screen_view", "required", "/properties/screen_name", "0 / 0", "1 / 1"],
+        ["gone", "user_login", "type", "/properties/userId", "1 / 1", "0 / 1"],
+    ]

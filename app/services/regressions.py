@@ -1,0 +1,94 @@
+"""Release regression reports: what changed in violations between two app versions, read from
+the hourly aggregates (events and violations by app version), never from raw events.
+
+For each (event, rule, path), a version's rate is its violations over its events of that name:
+- **new**: the head build violates it and the base build never did;
+- **gone**: the base build did and the head build, which sent that event, does not;
+- **more frequent**: both do, and the head's rate is at least `FACTOR` times the base's.
+A release regressed when anything is new or more frequent. Events a build never sent say
+nothing about it: their rules are neither new nor gone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import EventStat, ViolationStat
+from app.models.types import utcnow
+
+FACTOR = 1.5
+
+
+def app_versions(app_id: int, days: int = 30) -> list[str]:
+    """The app versions that sent events in the last `days` days, newest first by name."""
+    since = utcnow() - timedelta(days=days)
+    versions = db.session.scalars(
+        select(EventStat.app_version)
+        .where(EventStat.app_id == app_id, EventStat.hour >= since, EventStat.app_version != "")
+        .distinct()
+    )
+    return sorted(versions, key=_version_key, reverse=True)
+
+
+def _version_key(version: str) -> tuple:
+    """2.10.0 after 2.9.1: numeric parts compare as numbers."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
+
+
+def _events(app_id: int, version: str) -> Counter:
+    rows = db.session.execute(
+        select(EventStat.event_name, func.sum(EventStat.count))
+        .where(EventStat.app_id == app_id, EventStat.app_version == version)
+        .group_by(EventStat.event_name)
+    )
+    return Counter({name: int(n) for name, n in rows})
+
+
+def _violations(app_id: int, version: str) -> Counter:
+    rows = db.session.execute(
+        select(
+            ViolationStat.event_name,
+            ViolationStat.rule,
+            ViolationStat.path,
+            func.sum(ViolationStat.count),
+        )
+        .where(ViolationStat.app_id == app_id, ViolationStat.app_version == version)
+        .group_by(ViolationStat.event_name, ViolationStat.rule, ViolationStat.path)
+    )
+    return Counter({(name, rule, path): int(n) for name, rule, path, n in rows})
+
+
+def regression_report(app_id: int, base: str, head: str) -> dict[str, Any] | None:
+    """The changes from `base` to `head`; None when either version sent no events."""
+    events = {"base": _events(app_id, base), "head": _events(app_id, head)}
+    if not events["base"] or not events["head"]:
+        return None
+    found = {"base": _violations(app_id, base), "head": _violations(app_id, head)}
+    changes: dict[str, list[dict[str, Any]]] = {"new": [], "gone": [], "more_frequent": []}
+    for key in sorted(found["base"].keys() | found["head"].keys()):
+        name, rule, path = key
+        side = {}
+        for which in ("base", "head"):
+            count, sent = found[which][key], events[which][name]
+            side[which] = {"count": count, "events": sent, "rate": count / sent if sent else None}
+        entry = {"event_name": name, "rule": rule, "path": path, **side}
+        b, h = side["base"], side["head"]
+        if h["count"] and not b["count"]:
+            changes["new"].append(entry)
+        elif b["count"] and not h["count"] and h["events"]:
+            changes["gone"].append(entry)
+        elif b["count"] and h["count"] and h["rate"] >= b["rate"] * FACTOR:
+            changes["more_frequent"].append(entry)
+    return {
+        "app_id": app_id,
+        "base": base,
+        "head": head,
+        "events": {"base": sum(events["base"].values()), "head": sum(events["head"].values())},
+        **changes,
+        "regressed": bool(changes["new"] or changes["more_frequent"]),
+    }

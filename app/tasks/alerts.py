@@ -1,0 +1,29 @@
+"""The `batch_processing` queue: violation alerts and daily digests (both scheduled by beat)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from celery import shared_task
+
+from app.services import alerts
+from app.tasks.emails import send_email_async
+
+
+def queue_mail(mail: alerts.Mail) -> None:
+    """Hand one e-mail to the `emails` queue, behind any account mail waiting there."""
+    send_email_async.apply_async(
+        (mail.to, mail.subject, mail.text, mail.html), priority=mail.priority
+    )
+
+
+@shared_task
+def check_alerts(now: str | None = None) -> list[int]:
+    """Alert the owners of apps over their threshold; `now` (ISO 8601) stands in for the clock."""
+    return alerts.check_alerts(queue_mail, datetime.fromisoformat(now) if now else None)
+
+
+@shared_task
+def send_daily_digests(today: str | None = None) -> list[int]:
+    """Mail yesterday's digest of every owned app; `today` (ISO date) stands in for the clock."""
+    return alerts.send_daily_digests(queue_mail, date.fromisoformat(today) if today else None)

@@ -1,0 +1,101 @@
+"""Release regression reports (`GET /api/apps/<id>/regressions?base=&head=`), read from the
+statistics: events are posted over HTTP for two app versions, stored as a worker stores them,
+and counted; the report names exactly what changed.
+
+Bad inputs tried: no base or head, blank ones, a version with no events; another app's read key
+and no credentials (the table in test_ownership.py tries every route for that)."""
+
+from __future__ import annotations
+
+from app.services.events import store_events
+from app.services.stats import count_new_events
+from tests.conftest import add_app
+from tests.helpers import DEMO_PLAN, assert_error, queued_events
+
+
+def _post(client, key: str, version: str, event: dict, times: int) -> None:
+    for n in range(times):
+        body = {**event, "n": n, "context": {"app": {"version": version}}}
+        assert client.post(f"/api/logs/{key}", json=body).status_code == 202
+
+
+def _store_and_count(flask_app) -> None:
+    with flask_app.app_context():
+        store_events(queued_events(flask_app))
+        for _ in range(2):  # PostgreSQL counts one run behind
+            count_new_events()
+
+
+def _changes(report: dict) -> dict[str, list[tuple[str, str, str]]]:
+    return {
+        kind: [(c["event_name"], c["rule"], c["path"]) for c in report[kind]]
+        for kind in ("new", "gone", "more_frequent")
+    }
+
+
+def test_the_newer_build_breaks_one_rule_and_fixes_another(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client, key = any_app.test_client(), shop.app.write_key
+    purchase = {"eventName": "purchase", "price": 5, "currency": "EUR"}
+    # 2.3.0 sends lowercase currencies; 2.3.1 fixed that but sends negative prices.
+    _post(client, key, "2.3.0", {**purchase, "currency": "usd"}, 6)
+    _post(client, key, "2.3.0", {"eventName": "user_login", "userId": 1}, 4)
+    _post(client, key, "2.3.1", {**purchase, "price": -1}, 5)
+    _post(client, key, "2.3.1", {"eventName": "user_login", "userId": 1}, 4)
+    _store_and_count(any_app)
+
+    answer = client.get(
+        f"/api/apps/{shop.app.id}/regressions?base=2.3.0&head=2.3.1",
+        headers={"Authorization": f"Bearer {shop.read_key}"},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    report = answer.json
+    assert _changes(report) == {
+        "new": [("purchase", "minimum", "/properties/price")],
+        "gone": [("purchase", "pattern", "/properties/currency")],
+        "more_frequent": [],
+    }
+    assert report["regressed"] is True
+    assert report["events"] == {"base": 10, "head": 9}
+    assert report["new"][0]["head"] == {"count": 5, "events": 5, "rate": 1.0}
+
+    # Read the other way round, the currency rule is the new one.
+    back = client.get(
+        f"/api/apps/{shop.app.id}/regressions?base=2.3.1&head=2.3.0",
+        headers={"Authorization": f"Bearer {shop.read_key}"},
+    ).json
+    assert _changes(back)["new"] == [("purchase", "pattern", "/properties/currency")]
+
+
+def test_a_rule_broken_more_often_is_more_frequent_and_a_silent_event_says_nothing(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client, key = any_app.test_client(), shop.app.write_key
+    login = {"eventName": "user_login", "userId": 1}
+    _post(client, key, "1.0", {**login, "userId": "x"}, 1)  # 1 in 10 invalid
+    _post(client, key, "1.0", login, 9)
+    _post(client, key, "1.0", {"eventName": "screen_view"}, 2)  # required screen_name missing
+    _post(client, key, "1.1", {**login, "userId": "x"}, 5)  # 5 in 10: five times as often
+    _post(client, key, "1.1", login, 5)
+    _store_and_count(any_app)  # 1.1 sent no screen_view: its rule is neither gone nor new
+
+    report = client.get(
+        f"/api/apps/{shop.app.id}/regressions?base=1.0&head=1.1",
+        headers={"Authorization": f"Bearer {shop.read_key}"},
+    ).json
+    assert _changes(report) == {
+        "new": [],
+        "gone": [],
+        "more_frequent": [("user_login", "type", "/properties/userId")],
+    }
+
+
+def test_versions_must_be_named_and_known(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client = any_app.test_client()
+    _post(client, shop.app.write_key, "1.0", {"eventName": "user_login", "userId": 1}, 1)
+    _store_and_count(any_app)
+    auth = {"Authorization": f"Bearer {shop.read_key}"}
+    url = f"/api/apps/{shop.app.id}/regressions"
+    for query in ("", "?base=1.0", "?head=1.0", "?base=%20&head=1.0"):
+        assert_error(client.get(url + query, headers=auth), 400, "invalid_parameter")
+    assert_error(client.get(url + "?base=1.0&head=9.9", headers=auth), 404, "not_found")

@@ -1,0 +1,162 @@
+"""Import jobs: a 100,000-line NDJSON file with bad lines and repeated events stores each good
+event once, lists every bad line; importing it again stores nothing, even after the dedup
+window; gzip uploads; an imported event and a live one are one event within the window."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+
+import redis
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import App, Event, Job
+from app.services import imports, jobs
+from app.services.imports import MAX_LISTED_ERRORS, import_task_id
+from tests.conftest import add_app
+from tests.helpers import DEMO_PLAN, count_events
+from tests.jobs.helpers import ndjson_file, run_to_the_end
+
+
+def upload(client, app_id: int, read_key: str, data: bytes, content_type: str, **query):
+    response = client.post(
+        f"/api/apps/{app_id}/jobs",
+        data=data,
+        content_type=content_type,
+        query_string=query,
+        headers={"Authorization": f"Bearer {read_key}"},
+    )
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def stored_statuses(flask_app, app_id: int) -> Counter:
+    with flask_app.app_context():
+        rows = db.session.execute(
+            select(Event.status, func.count()).where(Event.app_id == app_id).group_by(Event.status)
+        ).all()
+        db.session.remove()
+    return Counter(dict(rows))
+
+
+def test_100k_lines_store_each_good_event_once_and_a_second_import_stores_nothing(full_app):
+    new = add_app(full_app, plan=DEMO_PLAN)
+    app_id = new.app.id
+    data, expected = ndjson_file(100_000)
+    client = full_app.test_client()
+    job = upload(client, app_id, new.read_key, data, "application/x-ndjson", kind="import")
+    assert job["state"] == "queued" and job["total"] == 100_000
+    assert job["params"] == {
+        "filename": "upload.ndjson",
+        "format": "ndjson",
+        "bytes": len(data),
+        "plan_version": 1,
+    }
+    done = run_to_the_end(full_app, job["id"])
+    assert done["state"] == "done" and done["done"] == done["total"] == 100_000
+    result = done["result"]
+    counts = result["counts"]
+    assert count_events(full_app, app_id=app_id) == expected["stored"] == result["stored"]
+    assert counts["duplicate"] == expected["duplicate"] and counts["blank"] == expected["blank"]
+    assert counts["rejected"] == result["error_count"] == len(expected["errors"]) > 1000
+    assert [(e["line"], e["code"]) for e in result["errors"]] == expected["errors"][:1000]
+    assert len(result["errors"]) == MAX_LISTED_ERRORS
+    assert all(e["message"] for e in result["errors"])
+    assert sum(counts.values()) == 100_000
+    statuses = stored_statuses(full_app, app_id)
+    assert statuses == Counter({s: counts[s] for s in ("valid", "invalid", "unplanned")})
+    assert all(statuses[s] for s in ("valid", "invalid", "unplanned"))
+    with full_app.app_context():
+        task_id = db.session.scalar(select(Event.task_id).where(Event.message_id == "m5"))
+        assert task_id == import_task_id(app_id, "m:m5")
+        db.session.remove()
+
+    # Again, after the dedup window: the claims are gone, the stored task ids still guard.
+    with redis.Redis.from_url(full_app.config["REDIS_URL"]) as client_redis:
+        assert client_redis.keys("lvd:dedup:*")
+        client_redis.flushdb()
+    again = upload(client, app_id, new.read_key, data, "application/x-ndjson")
+    again = run_to_the_end(full_app, again["id"])
+    assert again["state"] == "done" and again["result"]["stored"] == 0
+    assert again["result"]["counts"]["duplicate"] == expected["stored"] + expected["duplicate"]
+    assert again["result"]["error_count"] == len(expected["errors"])
+    assert count_events(full_app, app_id=app_id) == expected["stored"]
+
+
+def test_a_gzip_upload_and_a_blocking_plan(any_app):
+    plan = {**DEMO_PLAN, "unplanned_events": "block"}
+    new = add_app(any_app, plan=plan)
+    lines = [
+        {"eventName": "user_login", "userId": 1},
+        {"eventName": "user_login", "userId": "x", "messageId": "a"},
+        {"eventName": "nowhere"},  # blocked: counted, not stored
+        {"type": "screen", "name": "Home", "properties": {}},  # unplanned screen: blocked
+        {"type": "page", "properties": {"path": "/"}},
+    ]
+    raw = "\r\n".join(json.dumps(line) for line in lines).encode()
+    data = gzip.compress(b"\xef\xbb\xbf" + raw)  # a BOM and CRLF line ends, as editors write
+    response = any_app.test_client().post(
+        f"/api/apps/{new.app.id}/jobs",
+        data={"file": (io.BytesIO(data), "events.ndjson.gz")},
+        headers={"Authorization": f"Bearer {new.read_key}"},
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["params"]["format"] == "gzip"
+    assert response.json["params"]["filename"] == "events.ndjson.gz"
+    job = run_to_the_end(any_app, response.json["id"])
+    assert job["result"]["counts"] == {
+        "valid": 2,
+        "invalid": 1,
+        "unplanned": 0,
+        "duplicate": 0,
+        "blocked": 2,
+        "rejected": 0,
+        "blank": 0,
+    }
+    assert count_events(any_app, app_id=new.app.id) == 3
+
+
+def test_an_imported_event_and_a_live_one_are_one_event_within_the_dedup_window(any_app):
+    new = add_app(any_app, plan=DEMO_PLAN)
+    client = any_app.test_client()
+    auth = {"Authorization": f"Bearer {new.read_key}"}
+    live = client.post(
+        f"/api/logs/{new.app.write_key}",
+        json={"eventName": "user_login", "userId": 1, "messageId": "sent-live"},
+    )
+    assert live.status_code == 202 and live.json["status"] == "valid"
+    lines = [
+        {"eventName": "user_login", "userId": 1, "messageId": "sent-live"},
+        {"eventName": "user_login", "userId": 2, "messageId": "imported"},
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    job = upload(client, new.app.id, new.read_key, data, "application/x-ndjson")
+    result = run_to_the_end(any_app, job["id"])["result"]
+    assert result["counts"]["duplicate"] == 1 and result["stored"] == 1
+
+    # Sent live after the import: answered as a duplicate of the imported event.
+    again = client.post(
+        f"/api/logs/{new.app.write_key}",
+        json={"eventName": "user_login", "userId": 2, "messageId": "imported"},
+    )
+    assert again.json["status"] == "duplicate"
+    assert again.json["task_id"] == import_task_id(new.app.id, "m:imported")
+    task = client.get(f"/api/tasks/{again.json['task_id']}", headers=auth)
+    assert task.status_code == 200 and task.json["state"] == "stored"
+
+
+def test_each_chunk_commits_its_progress_even_when_it_stores_nothing(any_app):
+    new = add_app(any_app, plan=DEMO_PLAN)
+    data = b'{"no": "event name"}\n' * (imports.CHUNK_LINES + 10)
+    with any_app.app_context():
+        job_id = imports.create(db.session.get(App, new.app.id), "f.ndjson", data).id
+        runner = imports.Import(jobs.claim(job_id))
+        assert runner.step()
+        with db.engine.connect() as other:  # what the API, or another worker, sees meanwhile
+            seen = other.execute(select(Job.done, Job.result).where(Job.id == job_id)).one()
+        assert seen.done == imports.CHUNK_LINES
+        assert seen.result["error_count"] == imports.CHUNK_LINES
+        db.session.remove()
