@@ -21,3 +21,12 @@ max_requests = 100_000
 max_requests_jitter = 10_000
 timeout = 60
 accesslog = None
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges from the metrics folder (app/metrics.py). Its
+    counters stay there: what a recycled worker counted still counts."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

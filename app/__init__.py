@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    register_metrics(app)
     register_extensions(app)
     register_services(app)
     register_celery(app)
@@ -34,6 +35,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def register_metrics(app: Flask) -> None:
+    """Request counts and timings by endpoint and status."""
+    from app.metrics import instrument
+
+    instrument(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -113,6 +121,10 @@ def register_services(app: Flask) -> None:
     )
 
 
+# Beat entries whose interval is the STATS_INTERVAL_SECONDS setting (tests make it short).
+STATS_BEAT_ENTRIES = ("count-new-events", "check-alerts")
+
+
 def register_celery(app: Flask) -> Celery:
     """A Celery app whose tasks run inside this Flask app's context."""
 
@@ -139,9 +151,15 @@ def register_celery(app: Flask) -> Celery:
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
         }
+    interval = app.config["STATS_INTERVAL_SECONDS"]
+    schedule = {
+        name: {**entry, "schedule": interval} if name in STATS_BEAT_ENTRIES else entry
+        for name, entry in celery_app.conf.beat_schedule.items()
+    }
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
         broker_transport_options=options,
+        beat_schedule=schedule,
         beat_schedule_filename=str(Path(app.config["DATA_DIR"]) / "celerybeat-schedule"),
     )
     celery_app.set_default()
@@ -159,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     from app.ingest.sdk_routes import sdk
     from app.web.accounts import web_accounts
     from app.web.apps import web_apps
+    from app.web.operations import web_operations
     from app.web.plans import web_plans
 
     for blueprint in (ingest, sdk, api, health):
@@ -168,6 +187,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_accounts)
     app.register_blueprint(web_apps)
     app.register_blueprint(web_plans)
+    app.register_blueprint(web_operations)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -179,8 +199,9 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The admin command line (`flask --app run apps …`, `plan …`)."""
-    from app.cli import apps_cli, dead_letters_cli, plan_cli
+    from app.cli import apps_cli, dead_letters_cli, jobs_cli, plan_cli
 
     app.cli.add_command(apps_cli)
     app.cli.add_command(plan_cli)
     app.cli.add_command(dead_letters_cli)
+    app.cli.add_command(jobs_cli)

@@ -48,7 +48,7 @@ HTTP_CODES = {
 
 
 # The dashboard's pages answer errors as pages; everything else answers JSON.
-PAGE_BLUEPRINTS = {"accounts", "apps", "plans"}
+PAGE_BLUEPRINTS = {"accounts", "apps", "plans", "operations"}
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,7 +42,15 @@ API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
 FLOWER_PASSWORD_FILE = FULL / "flower_password"
 QUEUES = ("default", "emails", "batch_processing")
 # Stop order: the front door first, the stores last, so nothing in flight loses its backend.
-STOP_ORDER = ("nginx", "gunicorn", "beat", *(f"worker-{q}" for q in QUEUES), "postgres", "redis")
+STOP_ORDER = (
+    "nginx",
+    "flower",
+    "gunicorn",
+    "beat",
+    *(f"worker-{q}" for q in QUEUES),
+    "postgres",
+    "redis",
+)
 STOP_SIGNALS = {"nginx": signal.SIGQUIT, "postgres": signal.SIGINT}
 
 
@@ -139,7 +148,12 @@ def _up(pids: dict[str, int]) -> None:
         record_pids(pids)
         settings["DATABASE_URL"] = server.url
     STACK_FILE.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-    env = {**os.environ, **settings}
+    # gunicorn's and the workers' processes count metrics in files here, and /metrics adds them
+    # up (app/metrics.py); emptied at each start so dead processes' files do not pile up.
+    metrics = FULL / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    env = {**os.environ, **settings, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
 
     subprocess.run(
         [str(BIN / "flask"), "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True
@@ -185,6 +199,26 @@ def _up(pids: dict[str, int]) -> None:
     )
     pids["beat"] = beat.pid
     record_pids(pids)
+    # Flower listens on 127.0.0.1 only; nginx serves it at /flower/ behind basic auth. It uses
+    # prometheus_client too: without our metrics folder, or it would write its series there.
+    flower = _spawn(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "run:celery_app",
+            "flower",
+            "--address=127.0.0.1",
+            f"--port={FLOWER_PORT}",
+            "--url_prefix=flower",
+            f"--db={FULL / 'flower.db'}",
+            "--persistent=False",
+        ],
+        LOGS / "flower.log",
+        cwd=ROOT,
+        env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+    )
+    pids["flower"] = flower.pid
+    record_pids(pids)
     flower_user, flower_password = flower_credentials()
     htpasswd = FULL / "nginx" / "htpasswd"
     write_htpasswd(htpasswd, flower_user, flower_password)
@@ -194,6 +228,7 @@ def _up(pids: dict[str, int]) -> None:
 
     wait_until(lambda: _get(f"http://127.0.0.1:{API_PORT}/healthz"), 60, "gunicorn")
     wait_until(lambda: _get(f"http://127.0.0.1:{NGINX_PORT}/healthz"), 30, "nginx")
+    wait_until(lambda: _get(f"http://127.0.0.1:{FLOWER_PORT}/flower/healthcheck"), 60, "flower")
     host = socket.gethostname()
     for queue in QUEUES:
         log = LOGS / f"worker-{queue}.log"

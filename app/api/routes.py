@@ -6,7 +6,7 @@ A request is authenticated by the app's read key or by the dashboard session of 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from flask import Blueprint, current_app, request
@@ -15,9 +15,16 @@ from kombu.exceptions import KombuError
 
 from app.errors import ApiError
 from app.extensions import csrf, db
-from app.models import App
+from app.models import App, DeadLetter
+from app.services import tasks
 from app.services.apps import app_by_read_key, apps_of, owned_app
-from app.services.dead_letters import dead_letter_to_dict, list_dead_letters
+from app.services.dead_letters import (
+    dead_letter_detail,
+    dead_letter_to_dict,
+    discard_dead_letter,
+    get_dead_letter,
+    list_dead_letters,
+)
 from app.services.events import (
     FILTERS,
     decode_cursor,
@@ -26,6 +33,7 @@ from app.services.events import (
     list_events,
     task_state,
 )
+from app.services.regressions import regression_report
 from app.services.task_ids import issued_at
 from app.services.test_runs import test_run_report
 from app.tasks.events import replay_dead_letters
@@ -95,14 +103,19 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 def _since() -> datetime | None:
-    value = request.args.get("since")
+    return time_arg("since")
+
+
+def time_arg(name: str) -> datetime | None:
+    """The query parameter `name` as a UTC time (ISO 8601; no offset means UTC), or None."""
+    value = request.args.get(name)
     if not value:
         return None
     try:
-        since = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise ApiError(400, "invalid_parameter", "since must be an ISO 8601 time.")
+        raise ApiError(400, "invalid_parameter", f"{name} must be an ISO 8601 time.")
 
 
 @api.get("/apps/<int:app_id>/events")
@@ -187,3 +200,102 @@ def test_run(test_run: str):
     if report is None:
         raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
     return report
+
+
+@api.get("/apps/<int:app_id>/regressions")
+def regressions(app_id: int):
+    """What changed in violations from app version `base` to `head` (a release gate for CI)."""
+    app = authenticated_app(app_id)
+    base, head = request.args.get("base", "").strip(), request.args.get("head", "").strip()
+    if not base or not head:
+        raise ApiError(400, "invalid_parameter", "Name two app versions: ?base=2.3.0&head=2.3.1")
+    report = regression_report(app.id, base, head)
+    if report is None:
+        raise ApiError(
+            404, "not_found", f"The statistics hold no events of app version {base!r} or {head!r}."
+        )
+    return report
+
+
+# --- tasks and dead letters (issue 8) -----------------------------------------------------------
+
+# The largest row id of a BIGINT column: a larger one names nothing (and would not bind).
+MAX_BIG_ID = 2**63 - 1
+# Statistics read every row of their window (for the latency percentiles): one day at most.
+STATS_DEFAULT_WINDOW = timedelta(hours=1)
+STATS_MAX_WINDOW = timedelta(hours=24)
+
+
+def _dead_letter_or_404(app: App, dead_letter_id: int) -> DeadLetter:
+    dead = get_dead_letter(app.id, dead_letter_id) if dead_letter_id <= MAX_BIG_ID else None
+    if dead is None:
+        raise ApiError(404, "not_found", f"App {app.id} has no dead letter {dead_letter_id}.")
+    return dead
+
+
+@api.get("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>")
+def app_dead_letter(app_id: int, dead_letter_id: int):
+    """One dead letter in full: its message, error, task, times, and whether it is pending."""
+    app = authenticated_app(app_id)
+    return dead_letter_detail(_dead_letter_or_404(app, dead_letter_id))
+
+
+@api.post("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>/discard")
+def discard_app_dead_letter(app_id: int, dead_letter_id: int):
+    """Give up on a dead letter: it is deleted (app/services/dead_letters.py says why)."""
+    app = authenticated_app(app_id)
+    dead = _dead_letter_or_404(app, dead_letter_id)
+    task_id = dead.task_id
+    discard_dead_letter(dead)
+    return {"discarded": dead_letter_id, "task_id": task_id}
+
+
+def _window() -> tuple[datetime | None, datetime | None]:
+    since, until = time_arg("since"), time_arg("until")
+    if since is not None and until is not None and since > until:
+        raise ApiError(400, "invalid_parameter", "since must not be after until.")
+    return since, until
+
+
+@api.get("/apps/<int:app_id>/tasks")
+def app_tasks(app_id: int):
+    """The app's stored and failed tasks, newest first (`?state=`, `?since=`, `?until=`,
+    `?limit=`, `?cursor=`), with accept-to-store latency or the error."""
+    app = authenticated_app(app_id)
+    state = request.args.get("state") or None
+    if state is not None and state not in tasks.STATES:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"state must be one of {', '.join(tasks.STATES)} (queued and duplicate tasks leave "
+            "no row to list: ask GET /api/tasks/<task_id>).",
+        )
+    since, until = _window()
+    limit = int_arg("limit", 50, 1, MAX_LIMIT)
+    cursor = request.args.get("cursor")
+    try:
+        after = tasks.Position.decode(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+    page, next_position = tasks.list_tasks(app.id, state, since, until, limit, after)
+    return {
+        "tasks": page,
+        "next_cursor": next_position.encode() if next_position is not None else None,
+    }
+
+
+@api.get("/apps/<int:app_id>/tasks/stats")
+def app_task_stats(app_id: int):
+    """Stored and failed counts, rates per minute and accept-to-store latency of the tasks
+    accepted in a window (`?since=`, default an hour ago; `?until=`, default now; 24 h at most)."""
+    app = authenticated_app(app_id)
+    since, until = _window()
+    until = until or datetime.now(UTC)
+    since = since or until - STATS_DEFAULT_WINDOW
+    if since >= until:
+        raise ApiError(400, "invalid_parameter", "since must be before until.")
+    if until - since > STATS_MAX_WINDOW:
+        raise ApiError(
+            400, "invalid_parameter", "The window (since to until) may be 24 hours at most."
+        )
+    return tasks.task_stats(app.id, since, until)

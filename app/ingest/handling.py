@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import metrics
 from app.errors import ApiError
 from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
@@ -46,8 +47,10 @@ def accept_one(info: RequestInfo, prepare: Callable[[], Prepared]) -> dict[str, 
     try:
         prepared = prepare()
     except EventError as exc:
+        metrics.count_verdict("rejected")
         raise exc.api_error()
     accept(info, [prepared], current_app.extensions["admission"])
+    metrics.count_verdict(prepared.answer["status"])
     return prepared.answer
 
 
@@ -74,4 +77,5 @@ def accept_batch(
     counts = dict.fromkeys(COUNTED, 0)
     for result in results:
         counts[result["status"]] += 1
+    metrics.count_verdicts(counts)
     return {"results": results, "counts": counts}

@@ -1,10 +1,17 @@
-"""Dead letters: messages a task could not process, kept with their error until replayed."""
+"""Dead letters: messages a task could not process, kept with their error until replayed or
+discarded.
+
+Discarding deletes the row: the table has no column to mark a dead letter discarded (one
+would be `discarded_at`, a nullable timestamp, with pending = neither replayed nor discarded).
+So a discarded task's id is no longer known as failed: `GET /api/tasks/<id>` answers it as
+`queued` until its id's retention ends, like a task whose message was never stored.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -63,4 +70,56 @@ def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:
         "message": dead.message,
         "created_at": dead.created_at.isoformat(),
         "replayed_at": dead.replayed_at.isoformat() if dead.replayed_at else None,
+    }
+
+
+def get_dead_letter(app_id: int, dead_letter_id: int) -> DeadLetter | None:
+    """One dead letter of an app, pending or replayed (None for another app's)."""
+    return db.session.scalar(
+        select(DeadLetter).where(DeadLetter.id == dead_letter_id, DeadLetter.app_id == app_id)
+    )
+
+
+def discard_dead_letter(dead: DeadLetter) -> None:
+    """Give up on a dead letter for good: its row is deleted (see the module docstring)."""
+    db.session.execute(delete(DeadLetter).where(DeadLetter.id == dead.id))
+    db.session.commit()
+
+
+def pending_of_apps(app_ids: list[int], limit: int = 20) -> list[DeadLetter]:
+    """The newest pending dead letters of these apps."""
+    if not app_ids:
+        return []
+    query = (
+        select(DeadLetter)
+        .where(DeadLetter.app_id.in_(app_ids), DeadLetter.replayed_at.is_(None))
+        .order_by(DeadLetter.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def pending_counts(app_ids: list[int]) -> dict[int, int]:
+    """How many dead letters of each of these apps wait for a replay or a discard."""
+    if not app_ids:
+        return {}
+    query = (
+        select(DeadLetter.app_id, func.count())
+        .where(DeadLetter.app_id.in_(app_ids), DeadLetter.replayed_at.is_(None))
+        .group_by(DeadLetter.app_id)
+    )
+    counts = dict.fromkeys(app_ids, 0)
+    counts.update({app_id: count for app_id, count in db.session.execute(query)})
+    return counts
+
+
+def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
+    """Everything kept of a dead letter: the list's fields, what the message says of its event
+    (name, when it was accepted), and whether it waits (`pending`) or was queued again."""
+    message = dead.message if isinstance(dead.message, dict) else {}
+    return {
+        **dead_letter_to_dict(dead),
+        "state": "pending" if dead.replayed_at is None else "replayed",
+        "event_name": message.get("event_name"),
+        "received_at": message.get("received_at"),
     }

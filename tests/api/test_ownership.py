@@ -19,11 +19,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import App, DeadLetter, Event, TrackingPlan
+from app.models import App, DeadLetter, Event, Job, TrackingPlan
+from app.services import revalidation
 from app.services.accounts import find_user
 from app.services.apps import NewApp, create_app_record
 from app.services.dead_letters import record_dead_letter
 from app.services.events import store_events
+from app.services.stats import count_new_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import csrf_token, sign_up_and_verify
 
@@ -44,7 +46,13 @@ class Route:
         return "{app_id}" in self.sample
 
     def path(self, world: World, app_id: int) -> str:
-        return self.sample.format(app_id=app_id, task_id=world.task_id, run=world.run)
+        return self.sample.format(
+            app_id=app_id,
+            task_id=world.task_id,
+            run=world.run,
+            job_id=world.job_id,
+            dead_letter_id=world.dead_letter_id,
+        )
 
 
 ROUTES = [
@@ -77,6 +85,41 @@ ROUTES = [
         "/api/apps/{app_id}/plan/versions/2/publish",
     ),
     Route("POST", "/api/apps/<int:app_id>/plan/infer", "/api/apps/{app_id}/plan/infer"),
+    Route(
+        "GET",
+        "/api/apps/<int:app_id>/regressions",
+        "/api/apps/{app_id}/regressions?base=1.0&head=1.0",
+    ),
+    Route("GET", "/api/apps/<int:app_id>/jobs", "/api/apps/{app_id}/jobs"),
+    Route(
+        "POST",
+        "/api/apps/<int:app_id>/jobs",
+        "/api/apps/{app_id}/jobs",
+        {"kind": "revalidate", "plan_version": 2},
+    ),
+    Route("GET", "/api/apps/<int:app_id>/jobs/<int:job_id>", "/api/apps/{app_id}/jobs/{job_id}"),
+    Route(
+        "POST",
+        "/api/apps/<int:app_id>/jobs/<int:job_id>/cancel",
+        "/api/apps/{app_id}/jobs/{job_id}/cancel",
+    ),
+    Route(
+        "GET",
+        "/api/apps/<int:app_id>/dead-letters/<int:dead_letter_id>",
+        "/api/apps/{app_id}/dead-letters/{dead_letter_id}",
+    ),
+    Route(
+        "POST",
+        "/api/apps/<int:app_id>/dead-letters/<int:dead_letter_id>/discard",
+        "/api/apps/{app_id}/dead-letters/{dead_letter_id}/discard",
+    ),
+    Route("GET", "/api/apps/<int:app_id>/tasks", "/api/apps/{app_id}/tasks"),
+    # A window of the past: the same answer whenever it is asked (the default ends now).
+    Route(
+        "GET",
+        "/api/apps/<int:app_id>/tasks/stats",
+        "/api/apps/{app_id}/tasks/stats?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z",
+    ),
 ]
 GETS = [route for route in ROUTES if route.method == "GET"]
 POSTS = [route for route in ROUTES if route.method == "POST"]
@@ -95,9 +138,11 @@ class World:
     read_key: str
     task_id: str
     run: str
+    job_id: int
     stranger: FlaskClient
     other_id: int
     other_read_key: str
+    dead_letter_id: int
 
 
 def owned_by(flask_app: Flask, email: str, name: str) -> NewApp:
@@ -147,6 +192,9 @@ def snapshot(flask_app: Flask, app_id: int) -> dict[str, Any]:
             "dead_letters": db.session.execute(
                 select(DeadLetter.id, DeadLetter.replayed_at).where(DeadLetter.app_id == app_id)
             ).all(),
+            "jobs": db.session.execute(
+                select(Job.id, Job.state, Job.cancel_requested).where(Job.app_id == app_id)
+            ).all(),
         }
         db.session.remove()
         return state
@@ -169,16 +217,34 @@ def world(micro_app: Flask) -> World:
         queued_message(
             micro_app,
             write_key,
-            {"eventName": "user_login", "userId": n, "context": {"testRun": "run-1"}},
+            {
+                "eventName": "user_login",
+                "userId": n,
+                "context": {"testRun": "run-1", "app": {"version": "1.0"}},
+            },
         )
         for n in (1, 2)
     )
     unplanned = queued_message(micro_app, write_key, {"eventName": "search", "query": "hats"})
     with micro_app.app_context():
         store_events([stored, unplanned])  # the unplanned one gives infer something to add
+        count_new_events()  # the statistics the regression report reads
         record_dead_letter(dead["task_id"], "app.tasks.events.process_events_async", dead, "boom")
+        dead_letter_id = db.session.scalar(select(DeadLetter.id))
+        job_id = revalidation.create(db.session.get(App, app_id), {"plan_version": 2}).id
         db.session.remove()
-    return World(owner, app_id, read_key, stored["task_id"], "run-1", stranger, other_id, other_key)
+    return World(
+        owner,
+        app_id,
+        read_key,
+        stored["task_id"],
+        "run-1",
+        job_id,
+        stranger,
+        other_id,
+        other_key,
+        dead_letter_id,
+    )
 
 
 def bearer(world: World) -> dict[str, str]:
@@ -213,7 +279,9 @@ def test_the_table_covers_every_api_route_that_takes_an_app(micro_app):
 @pytest.mark.parametrize("route", ROUTES, ids=route_id)
 def test_each_sample_path_reaches_its_rule(micro_app, route):
     adapter = micro_app.url_map.bind("localhost")
-    path = route.sample.split("?")[0].format(app_id=1, task_id="t", run="run-1")
+    path = route.sample.split("?")[0].format(
+        app_id=1, task_id="t", run="run-1", job_id=1, dead_letter_id=1
+    )
     rule, _ = adapter.match(path, method=route.method, return_rule=True)
     assert rule.rule == route.rule
 

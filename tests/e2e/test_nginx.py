@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tempfile
 import urllib.error
 import urllib.request
@@ -16,8 +17,8 @@ import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from stack.__main__ import render_nginx_conf, write_htpasswd
-from stack.servers import Server, free_port, start_nginx
-from tests.conftest import add_app
+from stack.servers import Server, _spawn, free_port, start_nginx, stop_process_group, wait_until
+from tests.conftest import BIN, ROOT, add_app, full_env
 from tests.helpers import DEMO_PLAN
 
 USER, PASSWORD = "admin", "right-password"
@@ -29,15 +30,17 @@ def start_proxy(service_root: Path):
     """start_proxy(app_port, {text: replacement}) → the URL of a real nginx; all stopped after."""
     started: list[Server] = []
 
-    def start(app_port: int, changes: dict[str, str] | None = None) -> Server:
+    def start(
+        app_port: int, changes: dict[str, str] | None = None, flower_port: int | None = None
+    ) -> Server:
         # Under service_root: nginx's worker runs as `nobody` (the tests run as root) and must
         # reach the htpasswd file and its temp folders.
         folder = Path(tempfile.mkdtemp(prefix="nginx-", dir=service_root))
         folder.chmod(0o755)
         write_htpasswd(folder / "htpasswd", USER, PASSWORD)
         port = free_port()
-        # Nothing listens on Flower's port: the tests stand for "Flower is not started".
-        conf = render_nginx_conf(port, app_port, free_port(), folder / "htpasswd")
+        # Without flower_port nothing listens on Flower's: "Flower is not started".
+        conf = render_nginx_conf(port, app_port, flower_port or free_port(), folder / "htpasswd")
         for old, new in (changes or {}).items():
             assert old in conf, f"{old!r} is no longer in nginx.conf"
             conf = conf.replace(old, new)
@@ -144,6 +147,59 @@ def test_flower_needs_the_password(gunicorn_url, start_proxy):
     # Past the password; Flower is not running, so nginx answers for it.
     status, answer_headers, body = fetch(url, headers=basic(USER, PASSWORD))
     assert (status, body["code"], answer_headers["Retry-After"]) == (503, "unavailable", "1")
+
+
+def test_flower_answers_behind_the_password_and_its_own_endpoints_too(
+    service_root, redis_server, postgres_server, gunicorn_url, start_proxy, tmp_path
+):
+    port = free_port()
+    log = tmp_path / "flower.log"
+    flower = _spawn(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "run:celery_app",
+            "flower",
+            "--address=127.0.0.1",
+            f"--port={port}",
+            "--url_prefix=flower",
+            "--persistent=False",
+        ],
+        log,
+        cwd=ROOT,
+        env={**os.environ, **full_env(service_root, redis_server, postgres_server)},
+    )
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/flower/healthcheck"), 60, "flower")
+        nginx = start_proxy(port_of(gunicorn_url), flower_port=port)
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        for path in ("/flower/", "/flower/metrics", "/flower/healthcheck", "/flower/api/workers"):
+            assert fetch_status(f"{nginx.url}{path}") == 401, path
+        request = urllib.request.Request(
+            f"{nginx.url}/flower/", headers={"Authorization": f"Basic {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            assert "<title>Workers · Flower</title>" in response.read().decode()
+    finally:
+        stop_process_group(flower.pid, timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def fetch_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
 
 
 def test_a_flood_from_one_address_gets_json_429(gunicorn_url, start_proxy):

@@ -9,8 +9,9 @@ import pytest
 
 from tests.web.helpers import csrf_token, sign_up_and_verify, submit
 
-# Every route that names an app: (method, path template); {run} and {version} are filled with
-# run-1 and 1, which exist for the owner's app in no test (the 404 must come from ownership).
+# Every route that names an app: (method, path template); {run}, {version} and {dead} are filled
+# with run-1, 1 and 1, which exist for the owner's app in no test (the 404 must come from
+# ownership).
 APP_ROUTES = [
     ("GET", "/apps/{id}"),
     ("GET", "/apps/{id}/overview"),
@@ -27,6 +28,12 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),
+    ("POST", "/apps/{id}/alerts"),
+    ("GET", "/apps/{id}/dead-letters"),
+    ("GET", "/apps/{id}/dead-letters/{dead}"),
+    ("POST", "/apps/{id}/dead-letters/replay"),
+    ("POST", "/apps/{id}/dead-letters/{dead}/replay"),
+    ("POST", "/apps/{id}/dead-letters/{dead}/discard"),
 ]
 
 
@@ -74,12 +81,17 @@ def test_rotating_the_write_key_retires_the_old_one(micro_app, owner):
 
 
 def _url(path: str, app_id: int) -> str:
-    return path.format(id=app_id, run="run-1", version=1)
+    return path.format(id=app_id, run="run-1", version=1, dead=1)
 
 
 def test_the_table_covers_every_route_of_an_app(micro_app):
     """A new page for an app needs its row above, or this fails."""
-    names = {"<int:app_id>": "{id}", "<path:test_run>": "{run}", "<int:version>": "{version}"}
+    names = {
+        "<int:app_id>": "{id}",
+        "<path:test_run>": "{run}",
+        "<int:version>": "{version}",
+        "<int:dead_letter_id>": "{dead}",
+    }
     routes = set()
     for rule in micro_app.url_map.iter_rules():
         if "<int:app_id>" in rule.rule and not rule.rule.startswith("/api/"):

@@ -1,0 +1,29 @@
+"""Priorities within the `emails` queue: account mail (a person waits for the code) leaves
+before alerts, and alerts before digests, whatever order they were queued in. Real Redis, a
+real worker on the `emails` queue, a real SMTP sink."""
+
+from __future__ import annotations
+
+from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
+from app.tasks.alerts import queue_mail
+from app.tasks.emails import send_email_async
+from stack.servers import stop_process_group
+from tests.conftest import flush_redis, full_env, start_worker
+
+
+def test_account_mail_overtakes_alerts_and_digests(
+    full_app, service_root, redis_server, postgres_server, smtp_sink, tmp_path
+):
+    flush_redis(redis_server)
+    with full_app.app_context():
+        for n in range(3):
+            queue_mail(Mail(["o@example.com"], f"digest {n}", "t", "<p>t</p>", DIGEST_PRIORITY))
+        queue_mail(Mail(["o@example.com"], "alert", "t", "<p>t</p>", ALERT_PRIORITY))
+        send_email_async.delay(["new@example.com"], "code", "123456", None)  # as sign-up does
+    env = {**full_env(service_root, redis_server, postgres_server), "SMTP_URL": smtp_sink.url}
+    worker = start_worker(env, tmp_path / "emails.log", "emails")
+    try:
+        mails = smtp_sink.wait_for(5)
+    finally:
+        stop_process_group(worker, timeout=30)
+    assert [m["Subject"] for m in mails] == ["code", "alert", "digest 0", "digest 1", "digest 2"]
