@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import EventStat, ViolationStat
+from app.models import EventStat, StatWatermark, ViolationStat
 from app.models.types import utcnow
+from app.services.stats import WATERMARK
 
 STATUSES = ("valid", "invalid", "unplanned")
 
@@ -39,41 +40,38 @@ def _window(hours: int, now: datetime | None) -> tuple[datetime, list[datetime]]
     return hours_list[0], hours_list
 
 
-def volume(app_id: int, hours: int, step: int = 1, now: datetime | None = None) -> list[HourCounts]:
-    """Counts by status for each `step` hours of the last `hours` hours (the current one
-    included), oldest first; buckets without events are zeros."""
+def window_counts(
+    app_id: int, hours: int, step: int = 1, now: datetime | None = None
+) -> tuple[list[HourCounts], list[dict[str, Any]]]:
+    """The chart's buckets and the per-event health of the last `hours` hours, from one read of
+    the hourly statistics (measured with `make pages`: each read of a week of them costs
+    ~35 ms at 1M events, so the two views share it).
+
+    Buckets: counts by status for each `step` hours, the current hour included, oldest first,
+    zeros where nothing happened. Health: per event name, counts by status and the failing
+    share, the worst first."""
     start, hours_list = _window(hours, now)
     buckets = hours_list[::step]
-    counts: dict[datetime, dict[str, int]] = {hour: dict.fromkeys(STATUSES, 0) for hour in buckets}
+    by_bucket = {hour: dict.fromkeys(STATUSES, 0) for hour in buckets}
+    by_event: dict[str, dict[str, int]] = {}
     rows = db.session.execute(
-        select(EventStat.hour, EventStat.status, func.sum(EventStat.count))
+        select(EventStat.hour, EventStat.event_name, EventStat.status, func.sum(EventStat.count))
         .where(EventStat.app_id == app_id, EventStat.hour >= start)
-        .group_by(EventStat.hour, EventStat.status)
+        .group_by(EventStat.hour, EventStat.event_name, EventStat.status)
     )
-    for hour, status, count in rows:
+    for hour, name, status, count in rows:
         index = int((hour - start).total_seconds() // 3600) // step
-        if 0 <= index < len(buckets) and status in STATUSES:
-            counts[buckets[index]][status] += int(count)
-    return [HourCounts(hour, **by_status) for hour, by_status in counts.items()]
-
-
-def event_health(app_id: int, hours: int, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per event name: counts by status and the failing share, the worst first."""
-    start, _ = _window(hours, now)
-    rows = db.session.execute(
-        select(EventStat.event_name, EventStat.status, func.sum(EventStat.count))
-        .where(EventStat.app_id == app_id, EventStat.hour >= start)
-        .group_by(EventStat.event_name, EventStat.status)
-    )
-    events: dict[str, dict[str, int]] = {}
-    for name, status, count in rows:
-        events.setdefault(name, dict.fromkeys(STATUSES, 0))[status] = int(count)
+        if status not in STATUSES or not 0 <= index < len(buckets):
+            continue
+        by_bucket[buckets[index]][status] += int(count)
+        by_event.setdefault(name, dict.fromkeys(STATUSES, 0))[status] += int(count)
     health = []
-    for name, counts in events.items():
+    for name, counts in by_event.items():
         total = sum(counts.values())
         failing = counts["invalid"] + counts["unplanned"]
         health.append({"event_name": name, **counts, "total": total, "share": failing / total})
-    return sorted(health, key=lambda e: (-e["share"], -e["total"], e["event_name"]))
+    health.sort(key=lambda e: (-e["share"], -e["total"], e["event_name"]))
+    return [HourCounts(hour, **counts) for hour, counts in by_bucket.items()], health
 
 
 def top_violations(
@@ -95,8 +93,9 @@ def top_violations(
     ]
 
 
-def last_aggregated(app_id: int) -> datetime | None:
-    """When the app's statistics were last recounted (None: never)."""
+def last_aggregated() -> datetime | None:
+    """When the statistics last counted new events (None: never). One row: the max of a week
+    of an app's statistics read ~50,000 of them at 1M events (`make pages`)."""
     return db.session.scalar(
-        select(func.max(EventStat.updated_at)).where(EventStat.app_id == app_id)
+        select(StatWatermark.updated_at).where(StatWatermark.name == WATERMARK)
     )

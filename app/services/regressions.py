@@ -12,25 +12,32 @@ nothing about it: their rules are neither new nor gone.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import EventStat, ViolationStat
-from app.models.types import utcnow
 
 FACTOR = 1.5
 
 
-def app_versions(app_id: int, days: int = 30) -> list[str]:
-    """The app versions that sent events in the last `days` days, newest first by name."""
-    since = utcnow() - timedelta(days=days)
+def app_versions(app_id: int) -> list[str]:
+    """The app versions the app's stored events carry, newest first by name.
+
+    A loose index scan of (app_id, app_version, id): one probe per version, where a DISTINCT
+    over a week of hourly statistics read ~50,000 rows at 1M events (`make pages`)."""
     versions = db.session.scalars(
-        select(EventStat.app_version)
-        .where(EventStat.app_id == app_id, EventStat.hour >= since, EventStat.app_version != "")
-        .distinct()
+        text(
+            "WITH RECURSIVE v(version) AS ("
+            " SELECT min(app_version) FROM events WHERE app_id = :app_id AND app_version > ''"
+            " UNION ALL"
+            " SELECT (SELECT min(app_version) FROM events"
+            "         WHERE app_id = :app_id AND app_version > v.version)"
+            " FROM v WHERE v.version IS NOT NULL"
+            ") SELECT version FROM v WHERE version IS NOT NULL"
+        ),
+        {"app_id": app_id},
     )
     return sorted(versions, key=_version_key, reverse=True)
 

@@ -82,7 +82,7 @@ def overview(app_id: int):
     window = request.args.get("window", "24h")
     if window not in WINDOWS:
         window = "24h"
-    hours = stats.volume(app.id, WINDOWS[window], STEPS[window])
+    hours, health = stats.window_counts(app.id, WINDOWS[window], STEPS[window])
     bars, top = charts.volume_bars(hours)
     versions = app_versions(app.id)
     base, head = request.args.get("base"), request.args.get("head")
@@ -98,9 +98,9 @@ def overview(app_id: int):
         top=top,
         share=charts.share_points(hours),
         chart=charts,
-        health=stats.event_health(app.id, WINDOWS[window]),
+        health=health,
         violations=stats.top_violations(app.id, WINDOWS[window]),
-        updated=stats.last_aggregated(app.id),
+        updated=stats.last_aggregated(),
         form=EmptyForm(),
         versions=versions,
         base=base or (versions[1] if len(versions) > 1 else None),
