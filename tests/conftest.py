@@ -43,6 +43,7 @@ TABLES = (
     "dead_letters",
     "dedup_claims",
     "event_stats",
+    "event_version_stats",
     "event_minute_stats",
     "stat_watermarks",
     "job_files",

@@ -4,7 +4,13 @@ from app.models.app import App
 from app.models.dead_letter import DeadLetter
 from app.models.dedup_claim import DedupClaim
 from app.models.event import Event
-from app.models.event_stat import EventMinuteStat, EventStat, StatWatermark, ViolationStat
+from app.models.event_stat import (
+    EventMinuteStat,
+    EventStat,
+    EventVersionStat,
+    StatWatermark,
+    ViolationStat,
+)
 from app.models.job import Job, JobFile
 from app.models.tracking_plan import TrackingPlan
 from app.models.user import EmailCode, User
@@ -17,6 +23,7 @@ __all__ = [
     "Event",
     "EventMinuteStat",
     "EventStat",
+    "EventVersionStat",
     "Job",
     "JobFile",
     "StatWatermark",

@@ -10,11 +10,26 @@ from app.models.types import UtcDateTime, utcnow
 
 
 class EventStat(db.Model):
-    """How many events of one name and app version had one status in one hour of one app.
-
-    `app_version` is "" for events without one (a unique key treats NULLs as all different)."""
+    """How many events of one name had one status in one hour of one app (the overview's and
+    the digests' source: kept small, with no app-version dimension)."""
 
     __tablename__ = "event_stats"
+    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EventVersionStat(db.Model):
+    """The same counts per app version, for release regression reports. `app_version` is ""
+    for events without one (a unique key treats NULLs as all different)."""
+
+    __tablename__ = "event_version_stats"
     __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "status", "app_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -22,9 +37,8 @@ class EventStat(db.Model):
     hour: Mapped[datetime] = mapped_column(UtcDateTime)
     event_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
-    app_version: Mapped[str] = mapped_column(String(64), default="")
+    app_version: Mapped[str] = mapped_column(String(64))
     count: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class EventMinuteStat(db.Model):

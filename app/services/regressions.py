@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models import EventStat, ViolationStat
+from app.models import EventVersionStat, ViolationStat
 
 FACTOR = 1.5
 
@@ -49,9 +49,9 @@ def _version_key(version: str) -> tuple:
 
 def _events(app_id: int, version: str) -> Counter:
     rows = db.session.execute(
-        select(EventStat.event_name, func.sum(EventStat.count))
-        .where(EventStat.app_id == app_id, EventStat.app_version == version)
-        .group_by(EventStat.event_name)
+        select(EventVersionStat.event_name, func.sum(EventVersionStat.count))
+        .where(EventVersionStat.app_id == app_id, EventVersionStat.app_version == version)
+        .group_by(EventVersionStat.event_name)
     )
     return Counter({name: int(n) for name, n in rows})
 

@@ -1,6 +1,7 @@
 """The statistics behind the overview, alerts and regression reports, counted from stored events.
 
-Per minute (app, event, status), per hour (app, event, status, app version) and violations per
+Per minute (app, event, status), per hour (app, event, status), per hour and app version (for
+regression reports, in a table of its own so the overview reads few rows) and violations per
 hour (app, event, rule, path, app version).
 
 - **Incremental:** `count_new_events` counts only events stored since its last run: those with
@@ -28,7 +29,14 @@ from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import Event, EventMinuteStat, EventStat, StatWatermark, ViolationStat
+from app.models import (
+    Event,
+    EventMinuteStat,
+    EventStat,
+    EventVersionStat,
+    StatWatermark,
+    ViolationStat,
+)
 from app.models.types import UtcDateTime, utcnow
 
 WATERMARK = "events"
@@ -76,8 +84,9 @@ def _as_time(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counter]:
-    """Per-minute, per-hour and violation counts of the events `where` selects."""
+def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counter, Counter]:
+    """Per-minute, per-hour, per-hour-and-version and violation counts of the events `where`
+    selects."""
     dialect = db.engine.dialect.name
     minute, hour = _BUCKETS[dialect]["minute"], _BUCKETS[dialect]["hour"]
     rule, path, source = _VIOLATIONS_FROM[dialect]
@@ -93,11 +102,13 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
     ):
         minutes[app_id, _as_time(at), name, status] += n
     hours: Counter = Counter()
+    versions: Counter = Counter()
     for app_id, at, name, status, version, n in run(
         f"SELECT e.app_id, {hour}, e.event_name, e.status, coalesce(e.app_version, ''), "
         f"count(*) FROM events e WHERE {where} GROUP BY 1, 2, 3, 4, 5"
     ):
-        hours[app_id, _as_time(at), name, status, version] += n
+        versions[app_id, _as_time(at), name, status, version] += n
+        hours[app_id, _as_time(at), name, status] += n
     violations: Counter = Counter()
     for app_id, at, name, v_rule, v_path, version, n in run(
         f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
@@ -106,12 +117,13 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
     ):
         key = (app_id, _as_time(at), name, str(v_rule)[:64], general_path(str(v_path)), version)
         violations[key] += n
-    return minutes, hours, violations
+    return minutes, hours, versions, violations
 
 
 _KEYS = {
     EventMinuteStat: ("app_id", "minute", "event_name", "status"),
-    EventStat: ("app_id", "hour", "event_name", "status", "app_version"),
+    EventStat: ("app_id", "hour", "event_name", "status"),
+    EventVersionStat: ("app_id", "hour", "event_name", "status", "app_version"),
     ViolationStat: ("app_id", "hour", "event_name", "rule", "path", "app_version"),
 }
 
@@ -157,9 +169,10 @@ def count_new_events() -> int:
         return 0
     counted = 0
     if high > low:
-        minutes, hours, violations = _tally(_NEW_EVENTS, {"low": low, "high": high})
+        minutes, hours, versions, violations = _tally(_NEW_EVENTS, {"low": low, "high": high})
         _add(EventMinuteStat, minutes)
         _add(EventStat, hours)
+        _add(EventVersionStat, versions)
         _add(ViolationStat, violations)
         counted = sum(minutes.values())
     db.session.commit()
@@ -184,10 +197,11 @@ def recount(app_id: int, hours: int, now: datetime | None = None) -> int:
     end = (now or utcnow()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=hours + 1)
     params = {"app_id": app_id, "start": start, "end": end, "high": high}
-    minutes, hourly, violations = _tally(_APP_RANGE, params)
+    minutes, hourly, versions, violations = _tally(_APP_RANGE, params)
     for model, column in (
         (EventMinuteStat, EventMinuteStat.minute),
         (EventStat, EventStat.hour),
+        (EventVersionStat, EventVersionStat.hour),
         (ViolationStat, ViolationStat.hour),
     ):
         db.session.execute(
@@ -195,6 +209,7 @@ def recount(app_id: int, hours: int, now: datetime | None = None) -> int:
         )
     _add(EventMinuteStat, minutes)
     _add(EventStat, hourly)
+    _add(EventVersionStat, versions)
     _add(ViolationStat, violations)
     db.session.commit()
     return sum(minutes.values())
