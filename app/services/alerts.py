@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, update
 from app.extensions import db
 from app.models import App, Event, EventMinuteStat, EventStat, User, ViolationStat
 from app.models.types import utcnow
-from app.services.stats import general_path
+from app.services.stats import general_path, violation_totals
 
 STATUSES = ("valid", "invalid", "unplanned")
 # An alert lists the violations of at most this many of the window's newest failing events,
@@ -297,20 +297,9 @@ def day_event_health(app_id: int, day: date) -> list[dict[str, Any]]:
 def day_violations(app_id: int, day: date, limit: int = DIGEST_TOP) -> list[dict[str, Any]]:
     """The most frequent (event, rule, path) violations of one UTC day, from the hourly counts."""
     start, end = _day_bounds(day)
-    rows = db.session.execute(
-        select(
-            ViolationStat.event_name,
-            ViolationStat.rule,
-            ViolationStat.path,
-            func.sum(ViolationStat.count),
-        )
-        .where(
-            ViolationStat.app_id == app_id, ViolationStat.hour >= start, ViolationStat.hour < end
-        )
-        .group_by(ViolationStat.event_name, ViolationStat.rule, ViolationStat.path)
-    )
+    hours = (ViolationStat.hour >= start, ViolationStat.hour < end)
     # Ranked here, not by the database, so ties fall the same way as in alerts (no collation).
-    return _top(Counter({(name, rule, path): int(n) for name, rule, path, n in rows}), limit)
+    return _top(violation_totals(app_id, *hours), limit)
 
 
 def digest_mail(app: App, to: str, day: date, counts: dict[str, int]) -> Mail:

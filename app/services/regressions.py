@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import EventVersionStat, ViolationStat
+from app.services.stats import violation_totals
 
 FACTOR = 1.5
 
@@ -56,18 +57,8 @@ def _events(app_id: int, version: str) -> Counter:
     return Counter({name: int(n) for name, n in rows})
 
 
-def _violations(app_id: int, version: str) -> Counter:
-    rows = db.session.execute(
-        select(
-            ViolationStat.event_name,
-            ViolationStat.rule,
-            ViolationStat.path,
-            func.sum(ViolationStat.count),
-        )
-        .where(ViolationStat.app_id == app_id, ViolationStat.app_version == version)
-        .group_by(ViolationStat.event_name, ViolationStat.rule, ViolationStat.path)
-    )
-    return Counter({(name, rule, path): int(n) for name, rule, path, n in rows})
+def _totals(app_id: int, version: str) -> Counter:
+    return violation_totals(app_id, ViolationStat.app_version == version)
 
 
 def regression_report(app_id: int, base: str, head: str) -> dict[str, Any] | None:
@@ -75,7 +66,7 @@ def regression_report(app_id: int, base: str, head: str) -> dict[str, Any] | Non
     events = {"base": _events(app_id, base), "head": _events(app_id, head)}
     if not events["base"] or not events["head"]:
         return None
-    found = {"base": _violations(app_id, base), "head": _violations(app_id, head)}
+    found = {"base": _totals(app_id, base), "head": _totals(app_id, head)}
     changes: dict[str, list[dict[str, Any]]] = {"new": [], "gone": [], "more_frequent": []}
     for key in sorted(found["base"].keys() | found["head"].keys()):
         name, rule, path = key

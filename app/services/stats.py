@@ -213,3 +213,19 @@ def recount(app_id: int, hours: int, now: datetime | None = None) -> int:
     _add(ViolationStat, violations)
     db.session.commit()
     return sum(minutes.values())
+
+
+def violation_totals(app_id: int, *conditions: Any) -> Counter:
+    """(event, rule, path) → how many violations the app's hourly counts that meet
+    `conditions` hold (a day for digests, an app version for regression reports)."""
+    rows = db.session.execute(
+        select(
+            ViolationStat.event_name,
+            ViolationStat.rule,
+            ViolationStat.path,
+            func.sum(ViolationStat.count),
+        )
+        .where(ViolationStat.app_id == app_id, *conditions)
+        .group_by(ViolationStat.event_name, ViolationStat.rule, ViolationStat.path)
+    )
+    return Counter({(name, rule, path): int(n) for name, rule, path, n in rows})
