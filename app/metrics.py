@@ -87,7 +87,13 @@ ACCEPT_TO_STORE = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
     registry=None,
 )
-FAMILIES = (HTTP_REQUESTS, HTTP_SECONDS, EVENTS, TASK_FAILURES, ACCEPT_TO_STORE)
+QUARANTINED = Counter(
+    "lvd_quarantined",
+    "Queued events (or stream entries that could not be read as events) that could not be "
+    "stored and were set aside as dead letters, so that those behind them were stored.",
+    registry=None,
+)
+FAMILIES = (HTTP_REQUESTS, HTTP_SECONDS, EVENTS, TASK_FAILURES, ACCEPT_TO_STORE, QUARANTINED)
 
 # Bound once: a verdict's count is one increment on the request path, no label lookup. Every
 # verdict shows from the start, at 0.
@@ -113,8 +119,16 @@ def count_verdicts(counts: dict[str, int]) -> None:
         log.exception("verdicts not counted")
 
 
-def observe_stored(received: Iterable[tuple[str, int]]) -> None:
-    """Accept-to-store latency of events stored just now: (received_at ISO 8601, how many)."""
+def count_quarantined(count: int = 1) -> None:
+    """Events set aside as dead letters because they could not be stored."""
+    try:
+        QUARANTINED.inc(count)
+    except Exception:  # counting never stops the drain
+        log.exception("quarantine not counted")
+
+
+def observe_stored(received: Iterable[tuple[str | datetime, int]]) -> None:
+    """Accept-to-store latency of events stored just now: (received_at, how many)."""
     now = datetime.now(UTC)
     seconds_of: dict[str, float] = {}
     per_bucket: dict[int, int] = defaultdict(int)
@@ -122,7 +136,10 @@ def observe_stored(received: Iterable[tuple[str, int]]) -> None:
     for received_at, count in received:
         seconds = seconds_of.get(received_at)
         if seconds is None:
-            seconds = max(0.0, (now - datetime.fromisoformat(received_at)).total_seconds())
+            when = (
+                datetime.fromisoformat(received_at) if isinstance(received_at, str) else received_at
+            )
+            seconds = max(0.0, (now - when).total_seconds())
             seconds_of[received_at] = seconds
         per_bucket[bisect_left(ACCEPT_TO_STORE._upper_bounds, seconds)] += count
         total += seconds * count

@@ -24,7 +24,7 @@ def queued_message(flask_app: Flask, write_key: str, raw: dict[str, Any]) -> dic
     """The message the ingest endpoint would queue for `raw` (with a real signed task id)."""
     with flask_app.test_request_context():
         entry = flask_app.extensions["app_directory"].lookup(write_key)
-        return prepare_native(raw, request_info(entry, write_key)).message
+        return prepare_native(raw, request_info(entry, write_key)).message.to_dict()
 
 
 def count_events(flask_app: Flask, **where: Any) -> int:

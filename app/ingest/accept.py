@@ -8,7 +8,6 @@ message a worker stores; `accept` then admits the request (rate, backlog, dedup)
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -24,11 +23,10 @@ from app.schemas.native_event import ENVELOPE_FIELDS, NATIVE_EVENT, quick_load
 from app.schemas.sdk_message import SDK_MESSAGE
 from app.services.admission import Admission, Backlogged, RateLimited
 from app.services.app_directory import AppEntry
+from app.services.stored_event import StoredEvent, Unstorable, json_text_problem
 from app.services.task_ids import new_task_id
 from app.validation import Verdict, canonical_json
 
-# An escaped NUL in canonical JSON: `\u0000` after an even number of backslashes.
-_NUL_ESCAPE = re.compile(r"(?:^|[^\\])(?:\\\\)*\\u0000")
 QUEUED = "Event queued for processing"
 BLOCKED = "Event blocked by the tracking plan; not stored"
 DUPLICATE = "Duplicate of an event already accepted; not stored again"
@@ -57,7 +55,7 @@ class EventError(Exception):
 class Prepared:
     """An event checked and judged, ready to be admitted and queued."""
 
-    message: dict[str, Any]  # what the worker stores
+    message: StoredEvent  # what the worker stores
     answer: dict[str, Any]  # what the client is told
     dedup_key: str
     blocked: bool
@@ -103,8 +101,12 @@ def _canonical(raw: Any, info: RequestInfo) -> bytes:
         canonical = text.encode("utf-8")
     except UnicodeEncodeError:
         raise EventError(400, "invalid_unicode", "The event contains a lone surrogate (\\ud8xx).")
+    except ValueError:  # 1e400 parses as infinity, which no JSON column can hold
+        raise EventError(
+            400, "non_finite_number", "The event contains a number beyond a double (e.g. 1e400)."
+        )
     # PostgreSQL text and jsonb cannot hold U+0000, so such an event could never be stored.
-    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+    if "\\u0000" in text and json_text_problem(text):
         raise EventError(400, "nul_character", "The event contains a NUL character (\\u0000).")
     if len(canonical) > info.max_event_bytes:
         raise EventError(
@@ -182,59 +184,39 @@ def prepare_sdk(
     return _prepared(raw, canonical, envelope, verdict, info)
 
 
-def _text(value: Any, limit: int) -> str | None:
-    """A value as a bounded string column (None when absent or not a scalar)."""
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    return str(value)[:limit]
-
-
-def _context_value(context: dict[str, Any], section: str, key: str) -> Any:
-    part = context.get(section)
-    return part.get(key) if isinstance(part, dict) else None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _prepared(
     raw: dict[str, Any], canonical: bytes, env: Envelope, verdict: Verdict, info: RequestInfo
 ) -> Prepared:
     payload_hash = hashlib.sha256(canonical).hexdigest()
-    # Correct the client's clock: the event happened (sentAt - timestamp) before we received it.
-    event_time = env.client_time or info.received_at
-    if env.client_time is not None and env.sent_at is not None:
-        try:
-            event_time = info.received_at - (env.sent_at - env.client_time)
-        except OverflowError:  # absurd client clocks: keep the client's own time
-            event_time = env.client_time
     task_id = None if verdict.blocked else new_task_id(info.secret, info.entry.app_id)
-    context = env.context if isinstance(env.context, dict) else {}
-    message = {
-        "task_id": task_id,
-        "app_id": info.entry.app_id,
-        "type": env.type,
-        "event_name": env.event_name,
-        "status": verdict.status,
-        "violations": verdict.violations,
-        "plan_version": info.entry.plan.version,
-        "payload": raw,
-        "payload_hash": payload_hash,
-        "message_id": env.message_id,
-        "user_id": _text(env.user_id, 255),
-        "anonymous_id": _text(env.anonymous_id, 255),
-        "received_at": info.received_iso,
-        "sent_at": _iso(env.sent_at),
-        "client_timestamp": _iso(env.client_time),
-        "timestamp": info.received_iso if event_time is info.received_at else _iso(event_time),
-        "app_version": _text(_context_value(context, "app", "version"), 64),
-        "os_name": _text(_context_value(context, "os", "name"), 64),
-        "device_id": _text(_context_value(context, "device", "id"), 255),
-        "library_name": _text(_context_value(context, "library", "name"), 128),
-        "library_version": _text(_context_value(context, "library", "version"), 64),
-        "test_run": _text(context.get("testRun"), 255) or info.test_run,
-    }
+    try:
+        message = StoredEvent.accept(
+            task_id=task_id,
+            app_id=info.entry.app_id,
+            type=env.type,
+            event_name=env.event_name,
+            status=verdict.status,
+            violations=verdict.violations,
+            plan_version=info.entry.plan.version,
+            payload=raw,
+            payload_hash=payload_hash,
+            message_id=env.message_id,
+            user_id=env.user_id,
+            anonymous_id=env.anonymous_id,
+            received_at=info.received_at,
+            received_iso=info.received_iso,
+            sent_at=env.sent_at,
+            client_time=env.client_time,
+            context=env.context,
+            test_run=info.test_run,
+        )
+    except Unstorable as exc:
+        raise EventError(
+            400,
+            "invalid_event",
+            "The event's fields are malformed.",
+            [{"field": exc.field, "message": exc.message}],
+        )
     answer = {
         "event_name": env.event_name,
         "status": verdict.status,
@@ -245,9 +227,19 @@ def _prepared(
     }
     if verdict.blocked:
         answer["blocked"] = True
-    # The same messageId dedups across formats; without one, the same payload does.
-    dedup_key = f"m:{env.message_id}" if env.message_id else f"h:{payload_hash}"
-    return Prepared(message, answer, dedup_key, verdict.blocked)
+    key = dedup_key(env.message_id, payload_hash, message.test_run)
+    return Prepared(message, answer, key, verdict.blocked)
+
+
+def dedup_key(message_id: str | None, payload_hash: str, test_run: str | None) -> str:
+    """What makes two events one: the same messageId across formats, else the same payload,
+    within one test run, so a later run judges its events itself (README: Test runs)."""
+    key = f"m:{message_id}" if message_id else f"h:{payload_hash}"
+    if test_run:
+        # Hashed: a run name is up to 255 characters and may hold any separator.
+        run = hashlib.blake2b(test_run.encode(), digest_size=16).hexdigest()
+        key = f"{key}|r:{run}"
+    return key
 
 
 def unavailable(reason: str) -> ApiError:

@@ -13,6 +13,7 @@ from app.errors import ApiError
 from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
 from app.services.app_directory import AppEntry
+from app.services.stored_event import text_problem
 
 COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
@@ -32,6 +33,8 @@ def request_info(entry: AppEntry, write_key: str) -> RequestInfo:
     """What the events of this request share."""
     config = current_app.config
     test_run = request.headers.get("X-Test-Run")
+    if test_run and (problem := text_problem(test_run)):
+        raise ApiError(400, "invalid_header", f"The X-Test-Run header {problem}.")
     return RequestInfo(
         entry=entry,
         write_key=write_key,

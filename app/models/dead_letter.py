@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -24,3 +24,7 @@ class DeadLetter(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Set when queued again; cleared if it fails again.
     replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # How many times it failed: the first time, and again after each replay.
+    attempts: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    # Set when given up on: kept, so its task still reads `discarded`, never `queued`.
+    discarded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,7 +1,9 @@
 """Column types that behave the same on PostgreSQL and SQLite."""
 
 from datetime import UTC, datetime
+from typing import Any
 
+import psycopg
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -31,3 +33,27 @@ class UtcDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """The current time, UTC-aware."""
     return datetime.now(UTC)
+
+
+class _ReadableTimestamptzLoader(psycopg.adapt.Loader):
+    """psycopg's timestamptz loader, except that a time Python cannot hold (year 1 BC, year
+    10000: PostgreSQL keeps them) reads as the nearest one it can, so no stored row can make a
+    read fail. New rows cannot hold such times (app/services/stored_event.py)."""
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        self._load = _TIMESTAMPTZ_LOADER(oid, context).load
+
+    def load(self, data: bytes) -> datetime:
+        try:
+            return self._load(data)
+        except psycopg.DataError:
+            before_christ = bytes(data).endswith(b" BC") or bytes(data).startswith(b"-")
+            return datetime.min.replace(tzinfo=UTC) if before_christ else _LATEST
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(
+    psycopg.postgres.types["timestamptz"].oid, psycopg.pq.Format.TEXT
+)
+psycopg.adapters.register_loader("timestamptz", _ReadableTimestamptzLoader)

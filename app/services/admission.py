@@ -13,12 +13,10 @@ publishes one Celery message per request with `apply_async` to its file broker.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-import orjson
 import redis
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,10 +26,11 @@ from app.extensions import db
 from app.models import DedupClaim
 from app.models.types import utcnow
 from app.services.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
+from app.services.stored_event import StoredEvent
 from app.services.task_message import TaskMessage
 from app.services.throttle import Throttle
 
-Event = tuple[str, dict[str, Any]]  # (dedup key, the message a worker stores)
+Event = tuple[str, StoredEvent]  # (dedup key, the message a worker stores)
 
 
 class RateLimited(Exception):
@@ -91,13 +90,6 @@ return owners
 """
 
 
-def _event_json(message: dict[str, Any]) -> str:
-    try:
-        return orjson.dumps(message).decode()
-    except TypeError:  # an integer beyond 64 bits: the standard library writes any size
-        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
-
-
 def dedup_claim_key(app_id: int, dedup_key: str) -> str:
     """The Redis key of a dedup claim (shared by live admission and imports)."""
     return f"lvd:dedup:{app_id}:{dedup_key}"
@@ -124,8 +116,8 @@ class RedisAdmission:
         keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
         keys += [dedup_claim_key(app_id, dedup_key) for dedup_key, _ in events]
         args = [*self._args, self._drain.render()]
-        args += [message["task_id"] for _, message in events]
-        args += [_event_json(message) for _, message in events]
+        args += [message.task_id for _, message in events]
+        args += [message.to_json() for _, message in events]
         answer = self._admit(keys=keys, args=args)
         if answer[0] == "rate":
             raise RateLimited(max(1, int(answer[1])))
@@ -134,7 +126,7 @@ class RedisAdmission:
         # An owner equal to the offered task id: the script ran twice (redis-py retried after a
         # lost reply); the first run queued the event.
         return [
-            owner if owner and owner != message["task_id"] else None
+            owner if owner and owner != message.task_id else None
             for owner, (_, message) in zip(answer[1:], events, strict=True)
         ]
 
@@ -163,7 +155,7 @@ class LocalAdmission:
         claimed = [event for event, owner in zip(events, owners, strict=True) if owner is None]
         if claimed:
             try:
-                self._publish([message for _, message in claimed])
+                self._publish([message.to_dict() for _, message in claimed])
             except Exception:
                 # Not queued, so not accepted: free the claims, or the client's retry would be
                 # answered `duplicate` of an event that was never stored.
@@ -176,7 +168,7 @@ class LocalAdmission:
         now = utcnow()
         owners: list[str | None] = []
         for dedup_key, message in events:
-            task_id = message["task_id"]
+            task_id = message.task_id
             insert = dialect.insert(DedupClaim).values(
                 app_id=app_id, dedup_key=dedup_key, task_id=task_id, expires_at=now + self._window
             )
@@ -204,7 +196,7 @@ class LocalAdmission:
                     delete(DedupClaim).where(
                         DedupClaim.app_id == app_id,
                         DedupClaim.dedup_key == dedup_key,
-                        DedupClaim.task_id == message["task_id"],
+                        DedupClaim.task_id == message.task_id,
                     )
                 )
             db.session.commit()

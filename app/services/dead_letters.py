@@ -1,41 +1,126 @@
 """Dead letters: messages a task could not process, kept with their error until replayed or
 discarded.
 
-Discarding deletes the row: the table has no column to mark a dead letter discarded (one
-would be `discarded_at`, a nullable timestamp, with pending = neither replayed nor discarded).
-So a discarded task's id is no longer known as failed: `GET /api/tasks/<id>` answers it as
-`queued` until its id's retention ends, like a task whose message was never stored.
+Recording one cannot fail for the data's sake: when the message itself is what the database
+refused (a NUL, a lone surrogate, a value no column holds), an escaped copy of it is kept
+instead (`safe_copy`), and bytes that are not even text are kept in base64 (`quarantine_raw`).
+Only the database being down (OperationalError) goes up, for the caller to retry.
+
+A discarded dead letter is kept with `discarded_at`, so its task reads `discarded`, not `queued`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import logging
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import DeadLetter
 from app.models.types import utcnow
+from app.services.stored_event import StoredEvent, Unstorable, text_problem
+
+log = logging.getLogger(__name__)
+# A dead letter waits for a replay or a discard.
+PENDING = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
+_MAX_ERROR = 10_000
 
 
-def record_dead_letter(task_id: str, task_name: str, message: dict[str, Any], error: str) -> None:
-    """Keep a message that cannot be processed, with its error (one row per task id)."""
+def _plain(text: str) -> str:
+    """Text every database stores: NUL and lone surrogates written as escapes."""
+    if text_problem(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def safe_copy(message: Any) -> dict[str, Any]:
+    """A message as a dead letter keeps it: itself when storable, else an escaped copy (ASCII
+    JSON text of it, in `escaped`) beside the fields the console shows, made plain."""
+    if isinstance(message, dict) and message.get("unstorable") is True:
+        return message  # an escaped copy already (a replayed dead letter failing again)
+    try:
+        return StoredEvent.from_dict(message).to_dict()
+    except Unstorable:
+        return _escaped(message)
+
+
+def _escaped(message: Any) -> dict[str, Any]:
+    copy: dict[str, Any] = {"unstorable": True}
+    if isinstance(message, dict):
+        for key in ("task_id", "app_id", "event_name", "received_at"):
+            value = message.get(key)
+            if isinstance(value, str):
+                copy[key] = _plain(value)[:255]
+            elif type(value) is int and 0 < value < 2**63:
+                copy[key] = value
+    copy["escaped"] = json.dumps(message, ensure_ascii=True, default=repr)
+    return copy
+
+
+def _task_id(message: Any, fallback: str) -> str:
+    task_id = message.get("task_id") if isinstance(message, dict) else None
+    if isinstance(task_id, str) and 0 < len(task_id) <= 64 and text_problem(task_id) is None:
+        return task_id
+    return fallback
+
+
+def _app_id(message: Any) -> int | None:
+    app_id = message.get("app_id") if isinstance(message, dict) else None
+    return app_id if type(app_id) is int and 0 < app_id < 2**63 else None
+
+
+def record_dead_letter(task_id: str, task_name: str, message: Any, error: str) -> None:
+    """Keep a message that cannot be processed, with its error (one row per task id; failing
+    again adds an attempt). Never fails for the message's content (see the module docstring)."""
+    task_id = _task_id({"task_id": task_id}, "")
+    if not task_id:  # no usable task id: one named after the content, so a retry is the same row
+        digest = hashlib.blake2b(repr(message).encode("utf-8", "backslashreplace"), digest_size=16)
+        task_id = f"dead:{digest.hexdigest()}"
+    error = _plain(error[:_MAX_ERROR])
+    try:
+        _insert(task_id, task_name, message, error)
+    except OperationalError:
+        raise
+    except Exception:
+        db.session.rollback()
+        # The copy itself was refused: keep the escaped copy, which any database stores.
+        _insert(task_id, task_name, _escaped(message), error)
+
+
+def _insert(task_id: str, task_name: str, message: Any, error: str) -> None:
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    values = {"error": error[:10_000], "created_at": utcnow(), "replayed_at": None}
+    values = {"error": error, "created_at": utcnow(), "replayed_at": None, "discarded_at": None}
     db.session.execute(
         dialect.insert(DeadLetter)
         .values(
             task_id=task_id,
-            app_id=message.get("app_id"),
+            app_id=_app_id(message),
             task_name=task_name,
             message=message,
+            attempts=1,
             **values,
         )
         # Failing again after a replay: the same row, with the new error, pending again.
-        .on_conflict_do_update(index_elements=["task_id"], set_=values)
+        .on_conflict_do_update(
+            index_elements=["task_id"], set_={**values, "attempts": DeadLetter.attempts + 1}
+        )
     )
     db.session.commit()
+
+
+def quarantine_raw(entry_id: str, raw: bytes | str, task_name: str, error: str) -> None:
+    """Keep a queued entry that is not even a list of event messages (not UTF-8, not JSON), as
+    base64 of its bytes, under a task id named after the entry."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    task_id = f"entry:{entry_id}"[:64]
+    message = {"unstorable": True, "task_id": task_id, "base64": base64.b64encode(data).decode()}
+    record_dead_letter(task_id, task_name, message, error)
 
 
 def list_dead_letters(
@@ -46,7 +131,7 @@ def list_dead_letters(
     if app_id is not None:
         query = query.where(DeadLetter.app_id == app_id)
     if pending_only:
-        query = query.where(DeadLetter.replayed_at.is_(None))
+        query = query.where(*PENDING)
     return list(db.session.scalars(query.order_by(DeadLetter.id.desc()).limit(limit)))
 
 
@@ -70,6 +155,8 @@ def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:
         "message": dead.message,
         "created_at": dead.created_at.isoformat(),
         "replayed_at": dead.replayed_at.isoformat() if dead.replayed_at else None,
+        "discarded_at": dead.discarded_at.isoformat() if dead.discarded_at else None,
+        "attempts": dead.attempts,
     }
 
 
@@ -81,8 +168,12 @@ def get_dead_letter(app_id: int, dead_letter_id: int) -> DeadLetter | None:
 
 
 def discard_dead_letter(dead: DeadLetter) -> None:
-    """Give up on a dead letter for good: its row is deleted (see the module docstring)."""
-    db.session.execute(delete(DeadLetter).where(DeadLetter.id == dead.id))
+    """Give up on a dead letter for good: kept, marked discarded (no longer pending)."""
+    db.session.execute(
+        update(DeadLetter)
+        .where(DeadLetter.id == dead.id, DeadLetter.discarded_at.is_(None))
+        .values(discarded_at=utcnow())
+    )
     db.session.commit()
 
 
@@ -92,7 +183,7 @@ def pending_of_apps(app_ids: list[int], limit: int = 20) -> list[DeadLetter]:
         return []
     query = (
         select(DeadLetter)
-        .where(DeadLetter.app_id.in_(app_ids), DeadLetter.replayed_at.is_(None))
+        .where(DeadLetter.app_id.in_(app_ids), *PENDING)
         .order_by(DeadLetter.id.desc())
         .limit(limit)
     )
@@ -105,7 +196,7 @@ def pending_counts(app_ids: list[int]) -> dict[int, int]:
         return {}
     query = (
         select(DeadLetter.app_id, func.count())
-        .where(DeadLetter.app_id.in_(app_ids), DeadLetter.replayed_at.is_(None))
+        .where(DeadLetter.app_id.in_(app_ids), *PENDING)
         .group_by(DeadLetter.app_id)
     )
     counts = dict.fromkeys(app_ids, 0)
@@ -119,7 +210,14 @@ def dead_letter_detail(dead: DeadLetter) -> dict[str, Any]:
     message = dead.message if isinstance(dead.message, dict) else {}
     return {
         **dead_letter_to_dict(dead),
-        "state": "pending" if dead.replayed_at is None else "replayed",
+        "state": dead_letter_state(dead),
         "event_name": message.get("event_name"),
         "received_at": message.get("received_at"),
     }
+
+
+def dead_letter_state(dead: DeadLetter) -> str:
+    """pending, replayed or discarded."""
+    if dead.discarded_at is not None:
+        return "discarded"
+    return "pending" if dead.replayed_at is None else "replayed"

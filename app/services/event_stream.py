@@ -29,9 +29,12 @@ DRAIN_FLAG_SECONDS = 60
 CLAIM_IDLE_MS = 60_000
 
 
-def _raw(fields: dict[Any, Any]) -> str:
-    raw = fields.get("e", fields.get(b"e"))
-    return raw.decode() if isinstance(raw, bytes) else raw
+def _raw(fields: dict[Any, Any]) -> bytes | str | None:
+    return fields.get("e", fields.get(b"e"))
+
+
+def _id(entry_id: bytes | str) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
 
 def decode(fields: dict[Any, Any]) -> list[dict[str, Any]]:
@@ -55,10 +58,11 @@ class EventStream:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def read(self, count: int) -> list[tuple[str, str]]:
+    def read(self, count: int) -> list[tuple[str, bytes | str]]:
         """Up to `count` entries for this consumer: first those this consumer (on the first
         call) or a dead one left pending, then new ones. Returns (entry id, JSON array of the
-        entry's event messages) pairs."""
+        entry's event messages) pairs; the array as bytes when the client answers bytes (the
+        drain's does: an entry that is not UTF-8 is then its problem alone)."""
         try:
             return self._read(count)
         except redis.ResponseError as exc:
@@ -67,7 +71,7 @@ class EventStream:
             self.ensure_group()  # Redis lost its data, or never had the group
             return self._read(count)
 
-    def _read(self, count: int) -> list[tuple[str, str]]:
+    def _read(self, count: int) -> list[tuple[str, bytes | str]]:
         entries: list[tuple[str, dict]] = []
         if self._own_pending:
             entries += self._read_group("0", count)
@@ -78,7 +82,9 @@ class EventStream:
         entries += [entry for entry in stale if entry[0] not in {e for e, _ in entries}]
         if len(entries) < count:
             entries += self._read_group(">", count - len(entries))
-        return [(entry_id, _raw(fields)) for entry_id, fields in entries if fields]
+        # An entry without its field (deleted, or written by something else) is acknowledged
+        # as done: there is nothing in it to store.
+        return [(_id(entry_id), _raw(fields) or "[]") for entry_id, fields in entries]
 
     def _read_group(self, start: str, count: int) -> list[tuple[str, dict]]:
         answer = self._client.xreadgroup(GROUP, self.consumer, {STREAM: start}, count=count)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from sqlalchemy import JSON, Column, Integer, select
 from sqlalchemy.dialects import sqlite
@@ -16,14 +15,14 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import DeadLetter, Event
 from app.models.types import UtcDateTime, utcnow
+from app.services.stored_event import TIME_MAX, TIME_MIN, StoredEvent
 
-# Message fields that are datetimes (ISO 8601 strings in the queued message).
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
 _COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}
 
 
-def _row(message: dict[str, Any], stored_at: datetime) -> dict[str, Any]:
-    row = {key: message.get(key) for key in _COLUMNS}
+def _row(message: StoredEvent, stored_at: datetime) -> dict[str, Any]:
+    row = {key: getattr(message, key) for key in _COLUMNS}
     for key in _TIME_FIELDS:
         if row[key] is not None:
             row[key] = datetime.fromisoformat(row[key])
@@ -31,32 +30,32 @@ def _row(message: dict[str, Any], stored_at: datetime) -> dict[str, Any]:
     return row
 
 
-def store_events(messages: list[dict[str, Any]]) -> int:
-    """Insert queued event messages in one statement; a task id already stored is skipped.
+def store_events(messages: list[StoredEvent | dict[str, Any]]) -> int:
+    """Insert event messages in one statement; a task id already stored is skipped.
 
-    Returns how many rows were new. Safe to call again with the same messages.
+    Returns how many rows were new. Safe to call again with the same messages. A dict is
+    checked by StoredEvent.from_dict first (Unstorable when it could not be stored).
     """
+    return sum(count for _, count in store_new(messages))
+
+
+def store_new(messages: list[StoredEvent | dict[str, Any]]) -> list[tuple[datetime, int]]:
+    """store_events, returning the new rows as (received_at, how many) pairs."""
+    messages = [m if isinstance(m, StoredEvent) else StoredEvent.from_dict(m) for m in messages]
     if not messages:
-        return 0
+        return []
     if db.engine.dialect.name == "postgresql":
-        return store_batches([_dumps(messages)])
+        return store_batches(["[" + ",".join(m.to_json() for m in messages) + "]"])
     now = utcnow()
     statement = (
         sqlite.insert(Event)
         .values([_row(m, now) for m in messages])
         .on_conflict_do_nothing(index_elements=["task_id"])
-        .returning(Event.id)  # only new rows come back
+        .returning(Event.received_at)  # only new rows come back
     )
-    new_rows = len(db.session.execute(statement).all())
+    new_rows = Counter(db.session.scalars(statement).all())  # new rows share received_at
     db.session.commit()
-    return new_rows
-
-
-def _dumps(messages: list[dict[str, Any]]) -> str:
-    try:
-        return orjson.dumps(messages).decode()
-    except TypeError:  # an integer beyond 64 bits
-        return json.dumps(messages, ensure_ascii=False)
+    return list(new_rows.items())
 
 
 def _extract(column: Column) -> str:
@@ -66,27 +65,38 @@ def _extract(column: Column) -> str:
     if isinstance(column.type, JSON):
         return f"m->'{column.name}'"
     if isinstance(column.type, UtcDateTime):
-        return f"(m->>'{column.name}')::timestamptz"
+        # Outside the range the message's constructor allows (stored_event.py), fail the
+        # statement as a bad value would: the careful path then quarantines that entry.
+        value = f"(m->>'{column.name}')::timestamptz"
+        return (
+            f"CASE WHEN {value} IS NULL OR {_TIME_RANGE} @> {value} THEN {value} "
+            f"ELSE ('out of range: ' || (m->>'{column.name}'))::timestamptz END"
+        )
     if isinstance(column.type, Integer):
         return f"(m->>'{column.name}')::bigint"
     return f"m->>'{column.name}'"
 
 
+_TIME_RANGE = f"tstzrange('{TIME_MIN.isoformat()}', '{TIME_MAX.isoformat()}', '[)')"
 _STORED = [c for c in Event.__table__.columns if c.name != "id"]
 _INSERT_FROM_STAGING = (
-    f"INSERT INTO events ({', '.join(c.name for c in _STORED)}) "
+    f"WITH new AS (INSERT INTO events ({', '.join(c.name for c in _STORED)}) "
     f"SELECT {', '.join(_extract(c) for c in _STORED)} "
     "FROM event_batches_staging, jsonb_array_elements(batch) AS m "
-    "ON CONFLICT (task_id) DO NOTHING"
+    "ON CONFLICT (task_id) DO NOTHING RETURNING received_at) "
+    # One row per request mostly (its events share received_at): what the latency metric needs.
+    "SELECT received_at, count(*) FROM new GROUP BY received_at"
 )
 
 
-def store_batches(batches: list[str]) -> int:
+def store_batches(batches: list[str]) -> list[tuple[datetime, int]]:
     """PostgreSQL: store batches of messages, each a JSON array as queued, in one statement.
 
     The JSON goes to PostgreSQL as it is (COPY into a staging table) and PostgreSQL takes it
     apart: Python neither parses nor rebuilds the events. (A multi-row INSERT built by
-    SQLAlchemy spent ~1 ms of Python per row.) Returns how many rows were new.
+    SQLAlchemy spent ~1 ms of Python per row.) PostgreSQL checks every value as it casts it
+    (jsonb refuses NUL and lone surrogates, varchar its length, the CASE above the time range),
+    so a batch stores whole or fails whole. Returns the new rows as (received_at, how many).
     """
     connection = db.session.connection()
     try:
@@ -100,7 +110,7 @@ def store_batches(batches: list[str]) -> int:
                 for batch in batches:
                     copy.write_row((batch,))
             cursor.execute(_INSERT_FROM_STAGING)
-            new_rows = cursor.rowcount
+            new_rows = [(received_at, count) for received_at, count in cursor.fetchall()]
     except psycopg.OperationalError as exc:
         # The driver's own error, raised past SQLAlchemy: name it as SQLAlchemy would, so
         # callers retry instead of taking the data for bad.
@@ -181,15 +191,20 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 
 def task_state(app_id: int, task_id: str) -> dict[str, Any] | None:
-    """`stored` or `failed` from what is kept for a task id, None when nothing is kept."""
-    event = db.session.scalars(
-        select(Event).where(Event.task_id == task_id, Event.app_id == app_id)
+    """`stored`, `failed` or `discarded` from what is kept for a task id, None when nothing
+    is kept (the caller answers `queued` or unknown)."""
+    event = db.session.execute(
+        select(Event.id, Event.status).where(Event.task_id == task_id, Event.app_id == app_id)
     ).first()
     if event is not None:
         return {"task_id": task_id, "state": "stored", "event_id": event.id, "status": event.status}
-    dead = db.session.scalars(
-        select(DeadLetter).where(DeadLetter.task_id == task_id, DeadLetter.app_id == app_id)
+    dead = db.session.execute(
+        select(DeadLetter.error, DeadLetter.replayed_at, DeadLetter.discarded_at).where(
+            DeadLetter.task_id == task_id, DeadLetter.app_id == app_id
+        )
     ).first()
+    if dead is not None and dead.discarded_at is not None:
+        return {"task_id": task_id, "state": "discarded", "error": dead.error}
     if dead is not None and dead.replayed_at is None:
         return {"task_id": task_id, "state": "failed", "error": dead.error}
     return None  # a replayed dead letter is queued again

@@ -42,6 +42,7 @@ from app.services.admission import dedup_claim_key
 from app.services.app_directory import AppEntry
 from app.services.events import store_events
 from app.services.jobs import JobError, JobFailed, Lost, Run, create_job
+from app.services.stored_event import StoredEvent
 from app.validation import compile_plan
 
 # The largest upload. A setting of its own belongs in app/config.py (owned elsewhere); until
@@ -276,14 +277,16 @@ class Import:
             if prepared.blocked:
                 counts["blocked"] += 1
                 continue
-            prepared.message["task_id"] = import_task_id(run.app_id, prepared.dedup_key)
+            prepared.message = prepared.message.with_task_id(
+                import_task_id(run.app_id, prepared.dedup_key)
+            )
             judged.append((number, prepared))
         counts["rejected"] = len(errors)
         lines = self._fresh(judged)
         fresh = [message for _, message in lines]
         counts["duplicate"] = len(judged) - len(fresh)
         for message in fresh:
-            counts[message["status"]] += 1
+            counts[message.status] += 1
         result = _merged(run.result, counts, len(fresh), errors)
         position, done = run.position + len(chunk), run.done + len(chunk)
         inserted: list[int] = []
@@ -306,17 +309,17 @@ class Import:
             run.save(position, done, result)
         return True
 
-    def _fresh(self, judged: list[tuple[int, Prepared]]) -> list[tuple[int, dict[str, Any]]]:
+    def _fresh(self, judged: list[tuple[int, Prepared]]) -> list[tuple[int, StoredEvent]]:
         """The (line number, message) of the chunk's events to store: not claimed by another
         event in the dedup window, not stored already, not repeated earlier in the chunk."""
         if not judged:
             return []
-        items = [(p.dedup_key, p.message["task_id"]) for _, p in judged]
+        items = [(p.dedup_key, p.message.task_id) for _, p in judged]
         owners = self._claim(items)
         stored = _stored_task_ids([task_id for _, task_id in items])
-        fresh: list[tuple[int, dict[str, Any]]] = []
+        fresh: list[tuple[int, StoredEvent]] = []
         for (number, prepared), owner in zip(judged, owners, strict=True):
-            task_id = prepared.message["task_id"]
+            task_id = prepared.message.task_id
             if (owner is not None and owner != task_id) or task_id in stored:
                 continue
             stored.add(task_id)
@@ -367,7 +370,7 @@ class Import:
 
     @staticmethod
     def _store_one_by_one(
-        lines: list[tuple[int, dict[str, Any]]],
+        lines: list[tuple[int, StoredEvent]],
         result: dict[str, Any],
         counts: dict[str, int],
         errors: list[dict[str, Any]],
@@ -380,7 +383,7 @@ class Import:
                 raise
             except Exception as exc:
                 db.session.rollback()
-                counts[message["status"]] -= 1
+                counts[message.status] -= 1
                 counts["rejected"] += 1
                 errors.append({"line": number, "code": "not_stored", "message": str(exc)[:500]})
         return _merged(result, counts, stored, errors)

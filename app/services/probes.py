@@ -122,7 +122,11 @@ def ping_redis(client: redis.Redis) -> None:
 
 def pending_dead_letters(engine: Engine) -> int:
     """How many dead letters wait for a replay or a discard."""
-    query = select(func.count()).select_from(DeadLetter).where(DeadLetter.replayed_at.is_(None))
+    query = (
+        select(func.count())
+        .select_from(DeadLetter)
+        .where(DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
+    )
     with engine.connect() as connection:
         return connection.execute(query).scalar_one()
 

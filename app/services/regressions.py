@@ -44,8 +44,11 @@ def app_versions(app_id: int) -> list[str]:
 
 
 def _version_key(version: str) -> tuple:
-    """2.10.0 after 2.9.1: numeric parts compare as numbers."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
+    """2.10.0 after 2.9.1: numeric parts compare as numbers. ASCII digits only: `²` passes
+    str.isdigit but not int(), and `١` (Arabic-Indic) is a digit to int() but not to a reader."""
+    return tuple(
+        (0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in version.split(".")
+    )
 
 
 def _events(app_id: int, version: str) -> Counter:

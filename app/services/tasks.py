@@ -157,6 +157,7 @@ def _failed(
     ).where(
         DeadLetter.app_id == app_id,
         DeadLetter.replayed_at.is_(None),
+        DeadLetter.discarded_at.is_(None),
         received.is_not(None),  # a message that was never an accepted event is no task
     )
     if since is not None:
@@ -216,6 +217,7 @@ def task_stats(app_id: int, since: datetime, until: datetime) -> dict[str, Any]:
         select(func.count()).where(
             DeadLetter.app_id == app_id,
             DeadLetter.replayed_at.is_(None),
+            DeadLetter.discarded_at.is_(None),
             received >= _iso(since),
             received < _iso(until),
         )

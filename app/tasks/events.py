@@ -16,7 +16,7 @@ import socket
 import time
 from typing import Any
 
-import orjson
+import redis
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from celery.utils.time import get_exponential_backoff_interval
@@ -25,14 +25,16 @@ from sqlalchemy.exc import OperationalError
 
 from app import metrics
 from app.extensions import db
-from app.services.dead_letters import mark_replayed, record_dead_letter
+from app.services.dead_letters import mark_replayed, quarantine_raw, record_dead_letter, safe_copy
 from app.services.event_stream import EventStream
-from app.services.events import store_batches, store_events
+from app.services.events import store_batches, store_new
+from app.services.stored_event import StoredEvent, Unstorable
 
 log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).
 RETRY_BACKOFF_MAX = 60
 TASK_NAME = "app.tasks.events.process_events_async"
+DRAIN_TASK_NAME = "app.tasks.events.drain_events"
 # Bytes of events per INSERT, about: large enough that per-batch costs vanish, small enough
 # that a batch stores in a few tens of milliseconds and holds little memory (RESULTS.md in
 # loadtests/). Entries are read by count, so the count follows the size of the entries last
@@ -46,13 +48,6 @@ DRAIN_SECONDS = 20
 # without it a drain spins on batches of one or two entries, paying a statement and three round
 # trips each.
 DRAIN_LINGER_SECONDS = 0.05
-# The messages of one stream entry come from one request, so they share received_at, and each
-# starts with its task id (app/ingest/accept.py builds them in that order; received_at comes after
-# the client's payload). Finding these in an entry's text costs ~0.3 µs an event in batches and
-# ~2 µs for an entry of one event; parsing entries would cost 11-20 µs an event, where the
-# drain's own CPU is ~2 µs an event (loadtests/RESULTS.md).
-_MESSAGE_START = '{"task_id":"'
-_RECEIVED_AT = '"received_at":"'
 
 
 def _retry(task: Task, exc: OperationalError) -> Retry:
@@ -79,15 +74,29 @@ def _retry(task: Task, exc: OperationalError) -> Retry:
 def process_events_async(self: Task, messages: list[dict[str, Any]]) -> None:
     """Store the events of one message (micro's requests, replays) in one statement."""
     try:
-        store_or_dead_letter(messages)
+        store_messages(messages)
     except OperationalError as exc:
         raise _retry(self, exc) from exc
+
+
+def _stream_client() -> redis.Redis | None:
+    """Redis answering bytes: an entry that is not UTF-8 must not fail the read of the others
+    (the app's client decodes every reply)."""
+    client = current_app.extensions.get("redis")
+    if client is None:
+        return None
+    raw = current_app.extensions.get("redis_bytes")
+    if raw is None:
+        kwargs = {**client.connection_pool.connection_kwargs, "decode_responses": False}
+        raw = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+        current_app.extensions["redis_bytes"] = raw
+    return raw
 
 
 @shared_task(bind=True, max_retries=None)
 def drain_events(self: Task) -> None:
     """Store what waits on the event stream, batch by batch, until it is empty."""
-    client = current_app.extensions.get("redis")
+    client = _stream_client()
     if client is None:
         return  # micro: no stream (its requests queue process_events_async)
     stream = EventStream(client, f"{socket.gethostname()}:{os.getpid()}")
@@ -103,9 +112,8 @@ def drain_events(self: Task) -> None:
             if not entries:
                 return
             stream.keep_flag()
-        batches = [batch for _, batch in entries]
         try:
-            _store_batches(batches)
+            store_entries(entries)
         except OperationalError as exc:
             # The entries stay pending for this consumer; the retry (or, should this process
             # die, another consumer after CLAIM_IDLE_MS) reads them again.
@@ -115,31 +123,75 @@ def drain_events(self: Task) -> None:
             drain_events.apply_async()
             return
         full = len(entries) >= count
-        size = sum(len(batch) for batch in batches)
+        size = sum(len(raw) for _, raw in entries)
         count = max(1, min(MAX_ENTRIES, DRAIN_BYTES * len(entries) // max(1, size)))
         if not full:
             time.sleep(DRAIN_LINGER_SECONDS)
 
 
-def _store_batches(batches: list[str]) -> None:
+def store_entries(entries: list[tuple[str, bytes]]) -> None:
+    """Store stream entries (each a JSON array of event messages): all in one statement when
+    PostgreSQL takes them, else entry by entry, setting aside (dead-lettering) what cannot be
+    stored so that it never holds back the rest. OperationalError goes up, to retry."""
     if db.engine.dialect.name == "postgresql":
         try:
-            stored = store_batches(batches)
+            texts = [raw.decode() if isinstance(raw, bytes) else raw for _, raw in entries]
+            received = store_batches(texts)
         except OperationalError:
             raise
         except Exception:
-            db.session.rollback()  # some event's data: sort them out one by one below
+            db.session.rollback()  # some entry's data: sort them out one by one below
         else:
-            _observe_entries(batches, stored)
+            _observe(received)
             return
-    store_or_dead_letter([event for batch in batches for event in json.loads(batch)])
+    for entry_id, raw in entries:
+        _store_entry(entry_id, raw)
 
 
-def store_or_dead_letter(messages: list[dict[str, Any]]) -> None:
+def _store_entry(entry_id: str, raw: bytes | str) -> None:
+    try:
+        messages = json.loads(raw)  # the standard library: it reads lone surrogates too
+    except ValueError as exc:  # not UTF-8, not JSON
+        _quarantine_entry(entry_id, raw, f"not JSON: {exc}")
+        return
+    if not isinstance(messages, list):
+        _quarantine_entry(entry_id, raw, "not a JSON array of event messages")
+        return
+    store_messages(messages)
+
+
+def _quarantine_entry(entry_id: str, raw: bytes | str, error: str) -> None:
+    log.error("stream entry %s quarantined as a dead letter: %s", entry_id, error)
+    quarantine_raw(entry_id, raw, DRAIN_TASK_NAME, error)
+    metrics.count_quarantined()
+
+
+def store_messages(messages: list[Any]) -> None:
+    """Store queued messages (dicts): each checked by StoredEvent.from_dict, those that fail it
+    dead-lettered at once, the rest stored by store_or_dead_letter."""
+    events: list[StoredEvent] = []
+    for message in messages:
+        try:
+            events.append(StoredEvent.from_dict(message))
+        except Unstorable as exc:
+            _quarantine(message, f"Unstorable({exc})")
+    store_or_dead_letter(events)
+
+
+def _quarantine(message: Any, error: str) -> None:
+    task_id = message.get("task_id") if isinstance(message, dict) else None
+    log.error("event %r cannot be stored; quarantined as a dead letter: %s", task_id, error)
+    record_dead_letter(task_id, TASK_NAME, safe_copy(message), error)
+    metrics.count_quarantined()
+
+
+def store_or_dead_letter(messages: list[StoredEvent]) -> None:
     """Store events in one statement; if the data itself fails, store what can be stored one
     by one and dead-letter the rest. OperationalError (database unavailable) goes up."""
+    if not messages:
+        return
     try:
-        stored = store_events(messages)
+        received = store_new(messages)
     except OperationalError:
         raise
     except Exception as exc:
@@ -148,36 +200,15 @@ def store_or_dead_letter(messages: list[dict[str, Any]]) -> None:
             for message in messages:
                 store_or_dead_letter([message])
             return
-        log.exception("event %s cannot be stored; dead-lettered", messages[0].get("task_id"))
-        record_dead_letter(messages[0]["task_id"], TASK_NAME, messages[0], repr(exc))
+        _quarantine(messages[0].to_dict(), repr(exc))
         return
-    if stored:  # 0: all stored before (a redelivery)
-        _observe_messages(messages)
+    _observe(received)
 
 
-def _observe_entries(batches: list[str], stored: int) -> None:
-    """Accept-to-store latency of the events of stream entries just stored."""
+def _observe(received: list[tuple[Any, int]]) -> None:
+    """Accept-to-store latency of the events just stored (none after a redelivery)."""
     try:
-        # Every entry holds at least one event: as many new rows as entries means one each
-        # (single-event requests), and nothing needs counting.
-        single = len(batches) == stored
-        received = []
-        for batch in batches:
-            start = batch.rindex(_RECEIVED_AT) + len(_RECEIVED_AT)
-            count = 1 if single else batch.count(_MESSAGE_START)
-            received.append((batch[start : batch.index('"', start)], count))
-        if not single and sum(count for _, count in received) != stored:
-            # Rows stored before (a redelivery), or a payload that looks like a message: count
-            # from the parsed messages instead (rare).
-            received = [(m["received_at"], 1) for b in batches for m in orjson.loads(b)]
         metrics.observe_stored(received)
-    except Exception:  # a metric never fails storing
-        log.exception("accept-to-store latency not observed")
-
-
-def _observe_messages(messages: list[dict[str, Any]]) -> None:
-    try:
-        metrics.observe_stored((message["received_at"], 1) for message in messages)
     except Exception:  # a metric never fails storing
         log.exception("accept-to-store latency not observed")
 

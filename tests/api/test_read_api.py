@@ -73,7 +73,7 @@ def prepare(
         info = request_info(entry, new.app.write_key)
         if received_at is not None:
             info = dataclasses.replace(info, received_at=received_at)
-        return [prepare_native(raw, info).message for raw in raw_events]
+        return [prepare_native(raw, info).message.to_dict() for raw in raw_events]
 
 
 def store(flask_app: Flask, new: NewApp, raw_events: list[dict[str, Any]], **kwargs):

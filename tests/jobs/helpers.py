@@ -74,7 +74,7 @@ def messages(flask_app: Flask, write_key: str, raws: list[dict[str, Any]]) -> li
     """The messages ingestion would queue for `raws` (one request's worth of context)."""
     with flask_app.test_request_context():
         info = request_info(flask_app.extensions["app_directory"].lookup(write_key), write_key)
-        return [prepare_native(raw, info).message for raw in raws]
+        return [prepare_native(raw, info).message.to_dict() for raw in raws]
 
 
 def store_raw_events(flask_app: Flask, write_key: str, raws: list[dict[str, Any]]) -> None:

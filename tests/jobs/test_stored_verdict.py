@@ -104,7 +104,7 @@ def assert_same_verdict(message: dict, payload: dict, event_type: str, event_nam
 def test_every_kind_of_message_gets_the_verdict_ingestion_gave_it(info):
     statuses = set()
     for prepared in prepared_all(info):
-        message = prepared.message
+        message = prepared.message.to_dict()
         assert_same_verdict(message, message["payload"], message["type"], message["event_name"])
         statuses.add(message["status"])
     assert statuses == {"valid", "invalid", "unplanned"}  # the cases cover every verdict
@@ -121,7 +121,7 @@ def test_after_a_round_trip_through_the_database_too(any_app, info):
     new = add_app(any_app, plan=PLAN)
     messages = []
     for prepared in prepared_all(info):
-        messages.append({**prepared.message, "app_id": new.app.id})
+        messages.append({**prepared.message.to_dict(), "app_id": new.app.id})
     with any_app.app_context():
         store_events(messages)
         rows = db.session.execute(
