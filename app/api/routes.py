@@ -242,7 +242,7 @@ def app_dead_letter(app_id: int, dead_letter_id: int):
 
 @api.post("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>/discard")
 def discard_app_dead_letter(app_id: int, dead_letter_id: int):
-    """Give up on a dead letter: it is deleted (app/services/dead_letters.py says why)."""
+    """Give up on a dead letter: it leaves the list, and its task reads `discarded`."""
     app = authenticated_app(app_id)
     dead = _dead_letter_or_404(app, dead_letter_id)
     task_id = dead.task_id

@@ -126,8 +126,9 @@ def quarantine_raw(entry_id: str, raw: bytes | str, task_name: str, error: str) 
 def list_dead_letters(
     app_id: int | None = None, pending_only: bool = True, limit: int = 100
 ) -> list[DeadLetter]:
-    """Dead letters, newest first: of one app, or all; pending (not replayed) ones by default."""
-    query = select(DeadLetter)
+    """Dead letters, newest first: of one app, or all; pending (not replayed) ones by default.
+    Discarded ones are not listed (they are kept so that their task reads `discarded`)."""
+    query = select(DeadLetter).where(DeadLetter.discarded_at.is_(None))
     if app_id is not None:
         query = query.where(DeadLetter.app_id == app_id)
     if pending_only:
@@ -161,9 +162,13 @@ def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:
 
 
 def get_dead_letter(app_id: int, dead_letter_id: int) -> DeadLetter | None:
-    """One dead letter of an app, pending or replayed (None for another app's)."""
+    """One dead letter of an app, pending or replayed (None for another app's, or discarded)."""
     return db.session.scalar(
-        select(DeadLetter).where(DeadLetter.id == dead_letter_id, DeadLetter.app_id == app_id)
+        select(DeadLetter).where(
+            DeadLetter.id == dead_letter_id,
+            DeadLetter.app_id == app_id,
+            DeadLetter.discarded_at.is_(None),  # given up on: kept for its task's state only
+        )
     )
 
 

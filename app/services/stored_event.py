@@ -246,7 +246,7 @@ class StoredEvent:
                 try:
                     parsed = datetime.fromisoformat(value)
                 except (TypeError, ValueError):
-                    raise Unstorable(field, "must be an ISO 8601 time")
+                    raise Unstorable(field, f"must be an ISO 8601 time, got {value!r:.100}")
                 if parsed.tzinfo is None:
                     raise Unstorable(field, "must carry its UTC offset")
                 check_time(parsed, field)

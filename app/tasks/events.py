@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import metrics
 from app.extensions import db
-from app.services.dead_letters import mark_replayed, quarantine_raw, record_dead_letter, safe_copy
+from app.services.dead_letters import mark_replayed, quarantine_raw, record_dead_letter
 from app.services.event_stream import EventStream
 from app.services.events import store_batches, store_new
 from app.services.stored_event import StoredEvent, Unstorable
@@ -181,7 +181,8 @@ def store_messages(messages: list[Any]) -> None:
 def _quarantine(message: Any, error: str) -> None:
     task_id = message.get("task_id") if isinstance(message, dict) else None
     log.error("event %r cannot be stored; quarantined as a dead letter: %s", task_id, error)
-    record_dead_letter(task_id, TASK_NAME, safe_copy(message), error)
+    # The message as it came; record_dead_letter keeps an escaped copy if the database refuses it.
+    record_dead_letter(task_id, TASK_NAME, message, error)
     metrics.count_quarantined()
 
 

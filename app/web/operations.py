@@ -151,7 +151,7 @@ def replay_one(app_id: int, dead_letter_id: int):
 @web_operations.post("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>/discard")
 @login_required
 def discard(app_id: int, dead_letter_id: int):
-    """Give up on one dead letter: it is deleted (app/services/dead_letters.py says why)."""
+    """Give up on one dead letter: it leaves the list, and its task reads `discarded`."""
     app, dead = _dead_or_404(app_id, dead_letter_id)
     if EmptyForm().validate_on_submit():
         dead_id = dead.id

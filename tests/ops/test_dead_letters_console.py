@@ -68,10 +68,12 @@ def dead_letter(
 
 
 def dead_letters_of(flask_app: Flask, app_id: int) -> dict[int, Any]:
-    """{id: replayed_at} of an app's dead letters, as stored."""
+    """{id: replayed_at} of an app's dead letters, as stored (a discarded one is not listed)."""
     with flask_app.app_context():
         rows = db.session.execute(
-            select(DeadLetter.id, DeadLetter.replayed_at).where(DeadLetter.app_id == app_id)
+            select(DeadLetter.id, DeadLetter.replayed_at).where(
+                DeadLetter.app_id == app_id, DeadLetter.discarded_at.is_(None)
+            )
         ).all()
         db.session.remove()
     return dict(rows)
@@ -198,6 +200,8 @@ def test_the_api_inspects_and_discards_one_dead_letter(any_app):
         "error": "boom",
         "message": message,
         "replayed_at": None,
+        "discarded_at": None,
+        "attempts": 1,
         "state": "pending",
         "event_name": "user_login",
         "received_at": message["received_at"],
@@ -221,9 +225,9 @@ def test_the_api_inspects_and_discards_one_dead_letter(any_app):
     assert_error(client.get(f"{url}/{dead_id}", headers=auth), 404, "not_found")
     assert_error(client.post(f"{url}/{dead_id}/discard", headers=auth), 404, "not_found")
     assert client.get(url, headers=auth).json == {"dead_letters": []}
-    # Documented: a discarded task is no longer known as failed (no column to mark it).
+    # Kept, marked discarded: its task reads `discarded` (it was `queued` while rows were deleted).
     task = client.get(f"/api/tasks/{message['task_id']}", headers=auth).json
-    assert task == {"task_id": message["task_id"], "state": "queued"}
+    assert task == {"task_id": message["task_id"], "state": "discarded", "error": "boom"}
     assert dead_letters_of(any_app, other.app.id) == {their_id: None}
 
 
