@@ -3,17 +3,19 @@ task; the drain stores them in batches, takes over what a dead consumer left, st
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import DeadLetter, Event
 from app.services import event_stream
 from app.services.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
-from app.tasks.events import drain_events
+from app.services.events import store_events
+from app.tasks.events import drain_events, process_events_async, replay_dead_letters
 from stack.servers import wait_until
 from tests.conftest import add_app
 from tests.helpers import (
@@ -24,6 +26,7 @@ from tests.helpers import (
     queued_events,
     queued_message,
 )
+from tests.ops.prom import delta, scrape_client
 
 
 def _post(flask_app, write_key: str, n: int):
@@ -141,3 +144,113 @@ def test_a_bad_event_in_a_drained_batch_is_dead_lettered_and_its_neighbours_stor
     assert count_events(full_app) == 3
     with _redis(full_app) as client:
         assert client.xlen(STREAM) == 0
+
+
+def test_entries_postgresql_or_python_refuses_are_quarantined_and_those_behind_stored(full_app):
+    """Entries XADDed as they are (nothing at the door checked them): each kind of poison is
+    set aside as a dead letter, alone, and the good entries around them are stored."""
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    key = shop.app.write_key
+    good = [
+        queued_message(full_app, key, {"eventName": "user_login", "userId": n}) for n in range(4)
+    ]
+    nul = queued_message(full_app, key, {"eventName": "user_login", "userId": 10})
+    nul["test_run"] = "a\x00b"  # PostgreSQL refuses U+0000 in jsonb and text
+    surrogate = queued_message(full_app, key, {"eventName": "user_login", "userId": 11})
+    surrogate["device_id"] = "\ud800"
+    year_one = queued_message(full_app, key, {"eventName": "user_login", "userId": 12})
+    year_one["timestamp"] = "0001-01-01T00:00:00+14:00"  # PostgreSQL would keep year 1 BC
+    huge = queued_message(full_app, key, {"eventName": "user_login", "userId": 13})
+    huge["payload"] = {**huge["payload"], "n": float("inf")}
+    entries = [
+        json.dumps([good[0]]),
+        json.dumps([nul, good[1]]),  # the poison's neighbour in its entry is stored too
+        b"\xff\xfe not UTF-8",
+        "[not json",
+        json.dumps([surrogate]),
+        json.dumps({"not": "a list"}),
+        json.dumps([year_one, huge]),
+        json.dumps(good[2:]),
+    ]
+    client = full_app.test_client()
+    before = scrape_client(client)
+    with _redis(full_app) as redis_client:
+        for entry in entries:
+            redis_client.xadd(STREAM, {"e": entry})
+    with full_app.app_context():
+        drain_events.apply()
+        dead = {d.task_id: d for d in db.session.scalars(select(DeadLetter))}
+        db.session.remove()
+    assert _stored_task_ids(full_app) == {m["task_id"] for m in good}
+    poisons = [nul, surrogate, year_one, huge]
+    assert {m["task_id"] for m in poisons} <= set(dead)
+    assert len(dead) == 7  # and the three entries that are not lists of messages
+    assert "testRun" in dead[nul["task_id"]].error or "test_run" in dead[nul["task_id"]].error
+    assert "timestamp" in dead[year_one["task_id"]].error
+    assert "not finite" in dead[huge["task_id"]].error
+    # What PostgreSQL could not keep as it came is kept escaped, or as base64 of its bytes.
+    assert "\\u0000" in dead[nul["task_id"]].message["escaped"]
+    raw = [d for d in dead.values() if "base64" in d.message]
+    assert len(raw) == 3 and all(d.app_id is None for d in raw)
+    assert base64.b64decode(raw[0].message["base64"]) in [
+        e if isinstance(e, bytes) else e.encode() for e in entries
+    ]
+    after = scrape_client(client)
+    assert delta(after, before, "lvd_quarantined_total") == 7
+    with _redis(full_app) as redis_client:
+        assert redis_client.xlen(STREAM) == 0
+        assert redis_client.xpending(STREAM, GROUP)["pending"] == 0
+    # The dead letters are listed for their app, and their tasks read failed.
+    auth = {"Authorization": f"Bearer {shop.read_key}"}
+    listed = client.get(f"/api/apps/{shop.app.id}/dead-letters", headers=auth)
+    assert listed.status_code == 200 and len(listed.json["dead_letters"]) == 4
+    task = client.get(f"/api/tasks/{nul['task_id']}", headers=auth).json
+    assert task["state"] == "failed"
+
+
+def test_a_quarantined_entry_replayed_fails_again_into_the_same_dead_letter(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    nul = queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": 1})
+    nul["os_name"] = "x\x00"
+    with _redis(full_app) as redis_client:
+        redis_client.xadd(STREAM, {"e": json.dumps([nul])})
+    with full_app.app_context():
+        drain_events.apply()
+        [dead] = db.session.scalars(select(DeadLetter)).all()
+        replay_dead_letters([dead])
+        process_events_async.apply(args=([dead.message],))
+        db.session.expire_all()
+        [again] = db.session.scalars(select(DeadLetter)).all()
+        assert (again.id, again.attempts, again.replayed_at) == (dead.id, 2, None)
+        assert again.message["escaped"] == dead.message["escaped"]  # not escaped twice
+
+
+def test_rows_with_times_python_cannot_hold_are_read_without_error(full_app):
+    """Rows stored before the range check (year 1 BC, year 10000) still read: every read path
+    answers 200 and shows the nearest time Python holds."""
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    messages = [
+        queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": n})
+        for n in range(2)
+    ]
+    with full_app.app_context():
+        store_events(messages)
+        db.session.execute(
+            text(
+                "UPDATE events SET timestamp = CASE WHEN task_id = :a"
+                " THEN '0001-01-01T00:00:00+14:00'::timestamptz"
+                " ELSE '9999-12-31T23:59:59-14:00'::timestamptz END"
+            ),
+            {"a": messages[0]["task_id"]},
+        )
+        db.session.commit()
+    client = full_app.test_client()
+    auth = {"Authorization": f"Bearer {shop.read_key}"}
+    page = client.get(f"/api/apps/{shop.app.id}/events", headers=auth)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    times = {e["task_id"]: e["timestamp"] for e in page.json["events"]}
+    assert times[messages[0]["task_id"]].startswith("0001-01-01")
+    assert times[messages[1]["task_id"]].startswith("9999-12-31")
+    for message in messages:
+        task = client.get(f"/api/tasks/{message['task_id']}", headers=auth)
+        assert task.status_code == 200 and task.json["state"] == "stored"
