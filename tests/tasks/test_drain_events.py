@@ -254,3 +254,22 @@ def test_rows_with_times_python_cannot_hold_are_read_without_error(full_app):
     for message in messages:
         task = client.get(f"/api/tasks/{message['task_id']}", headers=auth)
         assert task.status_code == 200 and task.json["state"] == "stored"
+
+
+def test_the_one_statement_path_refuses_times_postgresql_would_keep(full_app):
+    """A batch PostgreSQL would take whole (year 1 BC is a valid timestamptz) must still not
+    store a time Python cannot read back: the statement fails, the entry is quarantined."""
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    good = queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": 1})
+    year_one = queued_message(
+        full_app, shop.app.write_key, {"eventName": "user_login", "userId": 2}
+    )
+    year_one["sent_at"] = "0001-01-01T00:00:00+14:00"
+    with _redis(full_app) as redis_client:
+        redis_client.xadd(STREAM, {"e": json.dumps([good])})
+        redis_client.xadd(STREAM, {"e": json.dumps([year_one])})
+    with full_app.app_context():
+        drain_events.apply()
+        [dead] = db.session.scalars(select(DeadLetter)).all()
+    assert dead.task_id == year_one["task_id"] and "sent_at" in dead.error
+    assert _stored_task_ids(full_app) == {good["task_id"]}
