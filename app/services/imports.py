@@ -271,9 +271,6 @@ class Import:
             except EventError as exc:
                 errors.append({"line": number, "code": exc.code, "message": exc.message})
                 continue
-            except ValueError as exc:  # numbers beyond a double (1e400) cannot be JSON again
-                errors.append({"line": number, "code": "invalid_json", "message": str(exc)})
-                continue
             if prepared.blocked:
                 counts["blocked"] += 1
                 continue

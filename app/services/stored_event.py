@@ -254,8 +254,9 @@ class StoredEvent:
                 if value is None and field == "plan_version":
                     values[field] = None
                     continue
-                if type(value) is not int or not 0 < value < _BIGINT:
-                    raise Unstorable(field, "must be a positive 64-bit integer")
+                lowest = 1 if field == "app_id" else 0  # plan version 0: the app has no plan
+                if type(value) is not int or not lowest <= value < _BIGINT:
+                    raise Unstorable(field, f"must be a 64-bit integer from {lowest}")
             else:  # the JSON columns
                 expected = list if field == "violations" else dict
                 if not isinstance(value, expected):

@@ -190,7 +190,9 @@ def snapshot(flask_app: Flask, app_id: int) -> dict[str, Any]:
                 select(func.count()).select_from(Event).where(Event.app_id == app_id)
             ),
             "dead_letters": db.session.execute(
-                select(DeadLetter.id, DeadLetter.replayed_at).where(DeadLetter.app_id == app_id)
+                select(DeadLetter.id, DeadLetter.replayed_at, DeadLetter.discarded_at).where(
+                    DeadLetter.app_id == app_id
+                )
             ).all(),
             "jobs": db.session.execute(
                 select(Job.id, Job.state, Job.cancel_requested).where(Job.app_id == app_id)

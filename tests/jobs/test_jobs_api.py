@@ -248,7 +248,7 @@ def test_bad_lines_are_listed_with_their_reasons(micro_app, shop):
         (4, "no_event_name"),
         (5, "event_too_large"),
         (6, "invalid_json"),
-        (7, "invalid_json"),
+        (7, "non_finite_number"),
         (8, "invalid_json"),
         (9, "nul_character"),
         (10, "invalid_encoding"),
