@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -127,9 +126,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One event as a worker stores it: a row of `events`, every column storable."""
+class StoredEvent(NamedTuple):
+    """One event as a worker stores it: a row of `events`, every column storable. (A named
+    tuple: immutable like a frozen dataclass, and several times cheaper to build and to write
+    as JSON, which every accepted event pays on the request path.)"""
 
     task_id: str | None  # None only for a blocked event, which is never queued
     app_id: int
@@ -273,21 +273,22 @@ class StoredEvent:
 
     def with_task_id(self, task_id: str) -> StoredEvent:
         """The same event under another task id (imports derive theirs)."""
-        return replace(self, task_id=task_id)
+        return self._replace(task_id=task_id)
 
     def to_dict(self) -> dict[str, Any]:
         """The message as a plain dict (a Celery argument, a dead letter's copy)."""
-        return {field: getattr(self, field) for field in _FIELDS}
+        return dict(zip(_FIELDS, self, strict=True))
 
     def to_json(self) -> str:
         """The message as JSON text (a stream entry's element)."""
+        message = dict(zip(_FIELDS, self, strict=True))
         try:
-            return orjson.dumps(self).decode()
+            return orjson.dumps(message).decode()
         except TypeError:  # an integer beyond 64 bits: the standard library writes any size
-            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+            return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
-_FIELDS = tuple(f.name for f in fields(StoredEvent))
+_FIELDS = StoredEvent._fields
 _OPTIONAL = frozenset(
     {
         "message_id",
