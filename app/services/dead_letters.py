@@ -59,7 +59,11 @@ def _escaped(message: Any) -> dict[str, Any]:
                 copy[key] = _plain(value)[:255]
             elif type(value) is int and 0 < value < 2**63:
                 copy[key] = value
-    copy["escaped"] = json.dumps(message, ensure_ascii=True, default=repr)
+    try:
+        copy["escaped"] = json.dumps(message, ensure_ascii=True, default=repr)
+    except (ValueError, RecursionError) as exc:  # nothing left to keep but the error
+        copy["escaped"] = None
+        copy["unreadable"] = _plain(repr(exc))[:1000]
     return copy
 
 

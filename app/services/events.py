@@ -112,6 +112,10 @@ def store_batches(batches: list[str]) -> list[tuple[datetime, int]]:
             cursor.execute(_INSERT_FROM_STAGING)
             new_rows = [(received_at, count) for received_at, count in cursor.fetchall()]
     except psycopg.OperationalError as exc:
+        if (exc.sqlstate or "").startswith("54"):
+            # Program limit exceeded (JSON nested past PostgreSQL's stack depth): this data,
+            # not the database; retrying would hold back the stream for good.
+            raise
         # The driver's own error, raised past SQLAlchemy: name it as SQLAlchemy would, so
         # callers retry instead of taking the data for bad.
         raise OperationalError("store_batches", None, exc) from exc

@@ -265,6 +265,8 @@ class StoredEvent(NamedTuple):
                     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
                 except ValueError:
                     raise Unstorable(field, "holds a number that is not finite")
+                except RecursionError:
+                    raise Unstorable(field, "nests too deep")
                 problem = json_text_problem(text)
                 if problem:
                     raise Unstorable(field, problem)

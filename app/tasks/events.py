@@ -151,13 +151,19 @@ def store_entries(entries: list[tuple[str, bytes]]) -> None:
 def _store_entry(entry_id: str, raw: bytes | str) -> None:
     try:
         messages = json.loads(raw)  # the standard library: it reads lone surrogates too
-    except ValueError as exc:  # not UTF-8, not JSON
-        _quarantine_entry(entry_id, raw, f"not JSON: {exc}")
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, absurdly deep
+        _quarantine_entry(entry_id, raw, f"not JSON: {exc!r}")
         return
     if not isinstance(messages, list):
         _quarantine_entry(entry_id, raw, "not a JSON array of event messages")
         return
-    store_messages(messages)
+    try:
+        store_messages(messages)
+    except OperationalError:
+        raise
+    except Exception as exc:  # whatever else this entry does, it must not stop the others
+        db.session.rollback()
+        _quarantine_entry(entry_id, raw, repr(exc))
 
 
 def _quarantine_entry(entry_id: str, raw: bytes | str, error: str) -> None:

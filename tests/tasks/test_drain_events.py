@@ -15,7 +15,7 @@ from app.models import DeadLetter, Event
 from app.services import event_stream
 from app.services.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
 from app.services.events import store_events
-from app.tasks.events import drain_events, replay_dead_letters
+from app.tasks.events import drain_events, replay_dead_letters, store_entries
 from stack.servers import wait_until
 from tests.conftest import add_app
 from tests.helpers import (
@@ -163,6 +163,7 @@ def test_entries_postgresql_or_python_refuses_are_quarantined_and_those_behind_s
     huge = queued_message(full_app, key, {"eventName": "user_login", "userId": 13})
     huge["payload"] = {**huge["payload"], "n": float("inf")}
     entries = [
+        "[" * 200_000 + "]" * 200_000,  # deeper than PostgreSQL's stack and Python's parser
         json.dumps([good[0]]),
         json.dumps([nul, good[1]]),  # the poison's neighbour in its entry is stored too
         b"\xff\xfe not UTF-8",
@@ -184,19 +185,19 @@ def test_entries_postgresql_or_python_refuses_are_quarantined_and_those_behind_s
     assert _stored_task_ids(full_app) == {m["task_id"] for m in good}
     poisons = [nul, surrogate, year_one, huge]
     assert {m["task_id"] for m in poisons} <= set(dead)
-    assert len(dead) == 7  # and the three entries that are not lists of messages
+    assert len(dead) == 8  # and the four entries that are not lists of messages
     assert "testRun" in dead[nul["task_id"]].error or "test_run" in dead[nul["task_id"]].error
     assert "timestamp" in dead[year_one["task_id"]].error
     assert "not finite" in dead[huge["task_id"]].error
     # What PostgreSQL could not keep as it came is kept escaped, or as base64 of its bytes.
     assert "\\u0000" in dead[nul["task_id"]].message["escaped"]
     raw = [d for d in dead.values() if "base64" in d.message]
-    assert len(raw) == 3 and all(d.app_id is None for d in raw)
+    assert len(raw) == 4 and all(d.app_id is None for d in raw)
     assert base64.b64decode(raw[0].message["base64"]) in [
         e if isinstance(e, bytes) else e.encode() for e in entries
     ]
     after = scrape_client(client)
-    assert delta(after, before, "lvd_quarantined_total") == 7
+    assert delta(after, before, "lvd_quarantined_total") == 8
     with _redis(full_app) as redis_client:
         assert redis_client.xlen(STREAM) == 0
         assert redis_client.xpending(STREAM, GROUP)["pending"] == 0
@@ -278,4 +279,17 @@ def test_the_one_statement_path_refuses_times_postgresql_would_keep(full_app):
         drain_events.apply()
         [dead] = db.session.scalars(select(DeadLetter)).all()
     assert dead.task_id == year_one["task_id"] and "sent_at" in dead.error
+    assert _stored_task_ids(full_app) == {good["task_id"]}
+
+
+def test_json_deeper_than_postgresql_parses_is_data_not_a_database_outage(full_app):
+    """PostgreSQL calls it a program limit (an OperationalError to the driver); retrying it as
+    if the database were down would hold back every entry behind it for good."""
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    good = queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": 1})
+    deep = "[" * 200_000 + "]" * 200_000
+    with full_app.app_context():
+        store_entries([("1-0", deep.encode()), ("2-0", json.dumps([good]).encode())])
+        [dead] = db.session.scalars(select(DeadLetter)).all()
+    assert dead.task_id == "entry:1-0"
     assert _stored_task_ids(full_app) == {good["task_id"]}
