@@ -3,7 +3,7 @@ discarded.
 
 Recording one cannot fail for the data's sake: when the message itself is what the database
 refused (a NUL, a lone surrogate, a value no column holds), an escaped copy of it is kept
-instead (`safe_copy`), and bytes that are not even text are kept in base64 (`quarantine_raw`).
+instead (`_escaped`), and bytes that are not even text are kept in base64 (`quarantine_raw`).
 Only the database being down (OperationalError) goes up, for the caller to retry.
 
 A discarded dead letter is kept with `discarded_at`, so its task reads `discarded`, not `queued`.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -24,9 +23,8 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import DeadLetter
 from app.models.types import utcnow
-from app.services.stored_event import StoredEvent, Unstorable, text_problem
+from app.services.stored_event import text_problem
 
-log = logging.getLogger(__name__)
 # A dead letter waits for a replay or a discard.
 PENDING = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
 _MAX_ERROR = 10_000
@@ -39,18 +37,9 @@ def _plain(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
-def safe_copy(message: Any) -> dict[str, Any]:
-    """A message as a dead letter keeps it: itself when storable, else an escaped copy (ASCII
-    JSON text of it, in `escaped`) beside the fields the console shows, made plain."""
-    if isinstance(message, dict) and message.get("unstorable") is True:
-        return message  # an escaped copy already (a replayed dead letter failing again)
-    try:
-        return StoredEvent.from_dict(message).to_dict()
-    except Unstorable:
-        return _escaped(message)
-
-
 def _escaped(message: Any) -> dict[str, Any]:
+    """An escaped copy of a message: its JSON text in ASCII (`escaped`), beside the fields the
+    console shows, made plain. Any database stores it."""
     copy: dict[str, Any] = {"unstorable": True}
     if isinstance(message, dict):
         for key in ("task_id", "app_id", "event_name", "received_at"):
