@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from app.config import build_config, config_from_environment
 from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
+from app.micro_broker import TRANSPORT, make_folders
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -136,9 +137,11 @@ def register_celery(app: Flask) -> Celery:
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object("celery_config")
     timeout = app.config["BROKER_TIMEOUT_SECONDS"]
+    transport = None
     if app.config["PROFILE"] == "micro":
         folder = Path(app.config["DATA_DIR"]) / "broker"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
+        transport = TRANSPORT  # kombu's filesystem transport, made crash-safe
         options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
@@ -158,6 +161,7 @@ def register_celery(app: Flask) -> Celery:
     }
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
+        broker_transport=transport,
         broker_transport_options=options,
         beat_schedule=schedule,
         beat_schedule_filename=str(Path(app.config["DATA_DIR"]) / "celerybeat-schedule"),

@@ -17,6 +17,7 @@ from celery.worker import WorkController
 from flask import Flask
 from werkzeug.serving import make_server
 
+from app import micro_broker
 from app.services import apps
 from app.services.schema import upgrade_if_micro
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 DEMO_APP = "demo"
 DEMO_PLAN = Path(__file__).parent / "validation" / "demo_plan.json"
 QUEUES = ["default", "emails", "batch_processing"]
+# Pause before starting a worker again after it stopped unasked.
+RESTART_DELAY_SECONDS = 1.0
 
 
 def ensure_demo_app(flask_app: Flask) -> dict:
@@ -63,9 +66,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedService]:
-    """Celery's worker (every queue) and beat, as threads of this process."""
-    worker = WorkController(
+def new_worker(celery_app: Celery) -> WorkController:
+    """Celery's worker for every queue, to run as a thread of this process."""
+    return WorkController(
         app=celery_app,
         hostname="micro@localhost",
         pool_cls="solo",
@@ -75,7 +78,62 @@ def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedServic
         without_mingle=True,
         without_gossip=True,
     )
-    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+
+
+class EmbeddedWorker:
+    """Celery's worker in a thread, started again (with a log line) whenever it stops unasked.
+
+    Without it, one exception that escapes the worker ends background work until the process
+    restarts, while the API goes on answering 202.
+    """
+
+    def __init__(self, celery_app: Celery) -> None:
+        self.celery_app = celery_app
+        self.broker_folder = Path(celery_app.conf.broker_transport_options["data_folder_in"])
+        self.restarts = 0
+        self.worker: WorkController | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="celery-worker", daemon=True)
+
+    def start(self) -> None:
+        """Hand back what a previous run left unacknowledged, then start the worker."""
+        micro_broker.recover(self.broker_folder)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.worker = worker = new_worker(self.celery_app)
+            try:
+                worker.start()  # returns when the worker stops, asked or not
+            except BaseException:
+                log.exception("the embedded worker failed")
+            if self._stopping.is_set():
+                return
+            self.restarts += 1
+            log.error("the embedded worker stopped; starting a new one (restart %d)", self.restarts)
+            # The stopped worker's consumer is gone: what it held goes back to the queues.
+            micro_broker.recover(self.broker_folder)
+            self._stopping.wait(RESTART_DELAY_SECONDS)  # no busy loop if it keeps failing
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the worker; unacknowledged messages go back to the broker folder."""
+        with self._lock:
+            self._stopping.set()
+            worker = self.worker
+        if worker is not None:
+            worker.stop()
+        self._thread.join(timeout)
+
+
+def start_background(celery_app: Celery) -> tuple[EmbeddedWorker, EmbeddedService]:
+    """Celery's worker (every queue, restarted if it stops) and beat, as threads of this
+    process."""
+    worker = EmbeddedWorker(celery_app)
+    worker.start()
     beat = EmbeddedService(celery_app, thread=True)
     beat.start()
     return worker, beat
