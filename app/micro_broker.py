@@ -171,3 +171,12 @@ class Transport(filesystem.Transport):
 
     Channel = Channel
     driver_name = "lvd-filesystem"
+    _states: dict[str, virtual.BrokerState] = {}  # control folder → its bindings
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # kombu keeps bindings in one state per process, though their tables are files in the
+        # control folder: another folder in the same process (tests) would never get its
+        # tables written, and messages published to an exchange there would go nowhere.
+        folder = str(client.transport_options.get("control_folder", "control"))
+        self.state = self._states.setdefault(folder, virtual.BrokerState())
