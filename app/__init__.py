@@ -17,6 +17,7 @@ from app.config import build_config, config_from_environment
 from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
 from app.micro_broker import TRANSPORT, make_folders
+from app.private_files import private_sqlite
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -27,7 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["DATA_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     register_metrics(app)
     register_extensions(app)
     register_services(app)
@@ -48,6 +49,7 @@ def register_metrics(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the database and migrations."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
         # Many short connections from request threads and the in-process worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     else:

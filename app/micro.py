@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -18,6 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import micro_broker
+from app.private_files import private_folder, write_private
 from app.services import apps
 from app.services.schema import upgrade_if_micro
 
@@ -44,7 +46,7 @@ def ensure_demo_app(flask_app: Flask) -> dict:
         else:
             keys = json.loads(keys_file.read_text())
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
-        keys_file.write_text(json.dumps(keys))
+        write_private(keys_file, json.dumps(keys))  # the read key: for this user's eyes only
         return keys
 
 
@@ -53,8 +55,10 @@ def start_mail_sink(flask_app: Flask) -> Controller | None:
     if flask_app.config["SMTP_URL"]:
         return None
     mailbox = Path(flask_app.config["DATA_DIR"]) / "mail"
+    handler = Mailbox(str(mailbox))  # a maildir: its folders are 0700 when it creates them
+    private_folder(mailbox)  # mail carries sign-up and reset codes; an older version's was 0755
     port = _free_port()
-    controller = Controller(Mailbox(str(mailbox)), hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     flask_app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
     return controller
@@ -145,6 +149,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def serve(flask_app: Flask) -> None:
     """Run the micro profile until interrupted."""
+    # Everything this process creates in its data folder from here on (database journals, mail,
+    # the beat schedule) is its user's alone; the files that matter are also made private where
+    # they are created, since the admin command can create them too.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

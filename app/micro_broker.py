@@ -31,6 +31,8 @@ from typing import Any
 from kombu.transport import filesystem, virtual
 from kombu.utils.json import dumps, loads
 
+from app.private_files import FILE_MODE, private_folder
+
 log = logging.getLogger(__name__)
 TRANSPORT = "app.micro_broker:Transport"
 SUFFIX = ".msg"
@@ -45,8 +47,7 @@ def _subfolders(folder: Path) -> tuple[Path, Path, Path]:
 def make_folders(folder: Path) -> None:
     """The broker folder and its subfolders, private to this user."""
     for path in (folder, *_subfolders(folder)):
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.chmod(0o700)  # a folder made by an older version may be world-readable
+        private_folder(path)
 
 
 def recover(folder: Path) -> int:
@@ -103,7 +104,7 @@ class Channel(filesystem.Channel):
     def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:
         name = f"{time.time_ns():020d}_{uuid.uuid4()}.{queue}{SUFFIX}"
         temporary = self.tmp / name
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(dumps(payload).encode())
         # Process crashes are what micro survives (SQLite runs with synchronous=NORMAL too), so
