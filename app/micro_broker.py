@@ -38,6 +38,9 @@ TRANSPORT = "app.micro_broker:Transport"
 SUFFIX = ".msg"
 # A file under tmp/ this old belongs to a publisher that died mid-write (it was never answered).
 STALE_TMP_SECONDS = 60
+# A consumer reads the folder at most this often while the queue it polls looks empty: a new
+# message may wait this much longer, and a backlog of thousands costs a few listings a second.
+LIST_INTERVAL_SECONDS = 0.2
 
 
 def _subfolders(folder: Path) -> tuple[Path, Path, Path]:
@@ -100,6 +103,7 @@ class Channel(filesystem.Channel):
         self.tmp, self.unacked, self.bad = _subfolders(self.folder)
         self._taken: dict[str, Path] = {}  # delivery tag → its file in unacked/
         self._listed: dict[str, deque[str]] = {}  # queue → names seen, not yet taken
+        self._listed_at = -LIST_INTERVAL_SECONDS
 
     def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:
         name = f"{time.time_ns():020d}_{uuid.uuid4()}.{queue}{SUFFIX}"
@@ -111,15 +115,23 @@ class Channel(filesystem.Channel):
         # no fsync: the kernel has the bytes once write() returned.
         os.replace(temporary, self.folder / name)
 
+    def _list(self) -> None:
+        """Read the folder once for every queue, oldest message first."""
+        listed: dict[str, deque[str]] = {}
+        for name in sorted(os.listdir(self.folder)):
+            if name.endswith(SUFFIX):
+                listed.setdefault(name[: -len(SUFFIX)].rpartition(".")[2], deque()).append(name)
+        self._listed, self._listed_at = listed, time.monotonic()
+
     def _get(self, queue: str) -> dict[str, Any]:
-        # One listing serves many gets: listing a folder of thousands of messages for each one
-        # would cost more than storing the event.
+        # One listing serves many gets, of every queue: listing a folder of thousands of
+        # messages for each get, or for each empty queue the worker polls in between, would cost
+        # more than storing the event. A new message waits at most LIST_INTERVAL_SECONDS more.
+        if not self._listed.get(queue) and (
+            time.monotonic() - self._listed_at >= LIST_INTERVAL_SECONDS
+        ):
+            self._list()
         listed = self._listed.get(queue)
-        if not listed:
-            end = f".{queue}{SUFFIX}"
-            listed = self._listed[queue] = deque(
-                sorted(n for n in os.listdir(self.folder) if n.endswith(end))
-            )
         while listed:
             name = listed.popleft()
             taken = self.unacked / name
@@ -164,7 +176,7 @@ class Channel(filesystem.Channel):
             os.replace(path, self.folder / path.name)
         except FileNotFoundError:
             pass  # already handed back by recover()
-        self._listed.clear()  # list again, so it is seen before newer messages
+        self._listed, self._listed_at = {}, -LIST_INTERVAL_SECONDS  # seen before newer ones
 
 
 class Transport(filesystem.Transport):
