@@ -1,0 +1,101 @@
+"""Long-polls cannot starve ingestion, on a real gunicorn of the full profile (gunicorn.conf.py,
+2 workers): 50 clients wait at once on tasks that stay queued (no worker runs) while another
+app posts events. Every event is answered 202 while the admitted waits are still waiting, and
+the waits over the caps are answered 429 `too_many_waits` at once."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from urllib.parse import urlsplit
+
+from app.services.task_ids import new_task_id
+from tests.conftest import SECRET, add_app
+from tests.helpers import DEMO_PLAN
+
+WAITERS = 50
+WAIT_SECONDS = 20
+WAITING_APPS = 5  # so both caps bite: per app, and per process across apps
+# gunicorn_url's processes, and the defaults of TASK_WAITS_PER_PROCESS / TASK_WAITS_PER_APP.
+WORKERS, PER_PROCESS, PER_APP = 2, 4, 2
+EVENTS = 50
+
+
+def test_fifty_waits_leave_ingestion_free(full_app, gunicorn_url):
+    host, port = urlsplit(gunicorn_url).hostname, urlsplit(gunicorn_url).port
+    waiting = [add_app(full_app, f"waiting-{i}", DEMO_PLAN) for i in range(WAITING_APPS)]
+    ingesting = add_app(full_app, "ingesting", DEMO_PLAN)
+
+    sent = threading.Semaphore(0)
+    ingested = threading.Event()
+    # (app index, status, body, Retry-After, answered after every event was?)
+    answers: list[tuple[int, int, dict, str | None, bool]] = []
+    lock = threading.Lock()
+
+    def wait(index: int) -> None:
+        new = waiting[index % WAITING_APPS]
+        task_id = new_task_id(SECRET.encode(), new.app.id)  # issued, never stored: queued
+        conn = http.client.HTTPConnection(host, port, timeout=WAIT_SECONDS + 30)
+        try:
+            conn.request(
+                "GET",
+                f"/api/tasks/{task_id}?wait={WAIT_SECONDS}",
+                headers={"Authorization": f"Bearer {new.read_key}"},
+            )
+            sent.release()
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            with lock:
+                answers.append(
+                    (
+                        index % WAITING_APPS,
+                        response.status,
+                        body,
+                        response.getheader("Retry-After"),
+                        ingested.is_set(),
+                    )
+                )
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=wait, args=(i,), daemon=True) for i in range(WAITERS)]
+    for thread in threads:
+        thread.start()
+    for _ in range(WAITERS):  # every wait is on the wire before the first event is posted
+        assert sent.acquire(timeout=30)
+
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        for i in range(EVENTS):
+            conn.request(
+                "POST",
+                f"/api/logs/{ingesting.app.write_key}",
+                body=json.dumps({"eventName": "user_login", "userId": i}),
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            assert response.status == 202, body
+            assert body["status"] == "valid"
+    finally:
+        conn.close()
+    ingested.set()
+
+    for thread in threads:
+        thread.join(timeout=WAIT_SECONDS + 30)
+    assert len(answers) == WAITERS
+    waited = [a for a in answers if a[1] == 200]
+    refused = [a for a in answers if a[1] != 200]
+    # Every event was answered while the admitted waits were still waiting.
+    assert waited and all(after for *_, after in waited)
+    assert all(body == {"task_id": body["task_id"], "state": "queued"} for _, _, body, *_ in waited)
+    # The caps: per process in all, and per app in each process.
+    assert len(waited) <= WORKERS * PER_PROCESS
+    for index in range(WAITING_APPS):
+        assert sum(1 for a in waited if a[0] == index) <= WORKERS * PER_APP
+    for _, status, body, retry_after, _ in refused:
+        assert status == 429 and body["code"] == "too_many_waits" and body["message"]
+        assert retry_after is not None and int(retry_after) >= 1
+    # Refused at once: every 429 came before the first wait ended.
+    assert [a[1] for a in answers] == [429] * len(refused) + [200] * len(waited)
