@@ -5,6 +5,8 @@ to bind an integer beyond 64 bits, PostgreSQL one beyond its column's type."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -39,6 +41,12 @@ QUERY_ARGS = [
     ("GET", "/api/tasks/{task}", "wait", "key"),
     ("GET", "/api/tasks/{task}", "app_id", "session"),
     ("GET", "/apps/{app}/events.json", "after", "session"),
+]
+# Cursors carry integers too: ones this API never gave out, among them JSON nested deep enough to
+# exhaust a parser's recursion.
+BAD_CURSORS = [
+    base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    for text in ("[" * 2500, "9" * 5000, str(2**63), "-1", '["2024-01-01T00:00:00+00:00",0,-1]')
 ]
 HUGE_IDS = [str(2**31), str(2**63), "9" * 30]
 
@@ -99,3 +107,16 @@ def test_integers_in_paths_are_bounded(any_app, owner):
             if not 400 <= response.status_code < 500:
                 failed.append((method, url, response.status_code))
     assert not failed
+
+
+@pytest.mark.parametrize("path", ["/api/apps/{app}/events", "/api/apps/{app}/tasks"])
+def test_cursors_that_this_api_never_gave_out_are_400(owner, path):
+    client, keyed, _ = owner
+    for cursor in BAD_CURSORS:
+        response = client.get(
+            path.format(app=keyed.app.id),
+            query_string={"cursor": cursor},
+            headers={"Authorization": f"Bearer {keyed.read_key}"},
+        )
+        assert response.status_code == 400, (cursor[:40], response.get_data(as_text=True))
+        assert response.json["code"] == "invalid_parameter"
