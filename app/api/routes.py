@@ -5,6 +5,9 @@ A request is authenticated by the app's read key or by the dashboard session of 
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -174,12 +177,27 @@ def _wait_for_task(app_id: int, task_id: str, deadline: float) -> dict:
         # Ending the transaction returns its connection to the pool and lets the next poll
         # see rows committed meanwhile.
         db.session.rollback()
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or _client_hung_up():
             return {"task_id": task_id, "state": "queued"}
         time.sleep(0.1)
         state = task_state(app_id, task_id)
         if state is not None:
             return state
+
+
+def _client_hung_up() -> bool:
+    """Whether the client closed its connection, so a wait can give its slot back now rather
+    than at its deadline (behind nginx too: nginx closes its upstream connection then)."""
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket):
+        return False  # no socket to look at (a test client), or TLS (no peeking): keep waiting
+    try:
+        poller = select.poll()  # not select.select: descriptors above 1023 are common here
+        poller.register(sock, select.POLLIN)
+        # Readable with nothing to read is the end of the stream; data is a pipelined request.
+        return bool(poller.poll(0)) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset by the peer, or closed under us
+        return True
 
 
 @api.get("/apps/<int:app_id>/dead-letters")

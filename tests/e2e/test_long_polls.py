@@ -1,17 +1,23 @@
 """Long-polls cannot starve ingestion, on a real gunicorn of the full profile (gunicorn.conf.py,
 2 workers): 50 clients wait at once on tasks that stay queued (no worker runs) while another
 app posts events. Every event is answered 202 while the admitted waits are still waiting, and
-the waits over the caps are answered 429 `too_many_waits` at once."""
+the waits over the caps are answered 429 `too_many_waits` at once. And a client that hangs up
+gives its slot back without waiting for its deadline."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
+import urllib.request
 from urllib.parse import urlsplit
 
+import pytest
+
 from app.services.task_ids import new_task_id
-from tests.conftest import SECRET, add_app
+from stack.servers import _spawn, free_port, stop_process_group, wait_until
+from tests.conftest import BIN, ROOT, SECRET, add_app, full_env
 from tests.helpers import DEMO_PLAN
 
 WAITERS = 50
@@ -99,3 +105,45 @@ def test_fifty_waits_leave_ingestion_free(full_app, gunicorn_url):
         assert retry_after is not None and int(retry_after) >= 1
     # Refused at once: every 429 came before the first wait ended.
     assert [a[1] for a in answers] == [429] * len(refused) + [200] * len(waited)
+
+
+@pytest.fixture(scope="module")
+def one_slot_gunicorn(service_root, redis_server, postgres_server, tmp_path_factory):
+    """A real gunicorn of one worker process that admits one wait at a time."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn-one-slot") / "gunicorn.log"
+    env = {**full_env(service_root, redis_server, postgres_server), "TASK_WAITS_PER_PROCESS": "1"}
+    proc = _spawn(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "1", "run:app"],
+        log,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1), 60, "gunicorn")
+    yield url
+    stop_process_group(proc.pid, timeout=30)
+
+
+def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn):
+    host, port = urlsplit(one_slot_gunicorn).hostname, urlsplit(one_slot_gunicorn).port
+    shop = add_app(full_app, "shop", DEMO_PLAN)
+    headers = {"Authorization": f"Bearer {shop.read_key}"}
+
+    def ask(wait: int) -> int:
+        task_id = new_task_id(SECRET.encode(), shop.app.id)
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            conn.request("GET", f"/api/tasks/{task_id}?wait={wait}", headers=headers)
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    gone = http.client.HTTPConnection(host, port, timeout=60)
+    gone.request(
+        "GET", f"/api/tasks/{new_task_id(SECRET.encode(), shop.app.id)}?wait=30", headers=headers
+    )
+    wait_until(lambda: ask(0) == 200 and ask(1) == 429, 10, "the one slot taken")
+    gone.close()  # hangs up long before its 30 s
+    wait_until(lambda: ask(1) == 200, 10, "the slot given back")
