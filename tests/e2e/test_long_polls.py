@@ -1,8 +1,9 @@
 """Long-polls cannot starve ingestion, on a real gunicorn of the full profile (gunicorn.conf.py,
 2 workers): 50 clients wait at once on tasks that stay queued (no worker runs) while another
 app posts events. Every event is answered 202 while the admitted waits are still waiting, and
-the waits over the caps are answered 429 `too_many_waits` at once. And a client that hangs up
-gives its slot back without waiting for its deadline."""
+the waits over the caps are answered 429 `too_many_waits` at once. A client that hangs up
+gives its slot back without waiting for its deadline. The micro profile (`python run.py`)
+applies the same caps in its one process."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 from app.services.task_ids import new_task_id
 from stack.servers import _spawn, free_port, stop_process_group, wait_until
 from tests.conftest import BIN, ROOT, SECRET, add_app, full_env
+from tests.e2e.http import request
+from tests.e2e.test_micro_profile import MicroServer
 from tests.helpers import DEMO_PLAN
 
 WAITERS = 50
@@ -147,3 +150,56 @@ def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn)
     wait_until(lambda: ask(0) == 200 and ask(1) == 429, 10, "the one slot taken")
     gone.close()  # hangs up long before its 30 s
     wait_until(lambda: ask(1) == 200, 10, "the slot given back")
+
+
+def test_micro_profile_caps_waits_and_keeps_ingesting(tmp_path):
+    """`make run`'s one process (werkzeug, a thread per request): the same caps, in-process."""
+    server = MicroServer(tmp_path / "data")
+    server.start()
+    try:
+        keys = server.keys()
+        other = json.loads(server.flask("apps", "create", "other", "--json"))
+        secret = (tmp_path / "data" / "secret_key").read_text().strip().encode()
+        host, port = "127.0.0.1", server.port
+        answers: list[tuple[int, dict, bool]] = []
+        sent, ingested, lock = threading.Semaphore(0), threading.Event(), threading.Lock()
+
+        def wait() -> None:
+            task_id = new_task_id(secret, int(keys["app_id"]))
+            conn = http.client.HTTPConnection(host, port, timeout=60)
+            try:
+                conn.request(
+                    "GET",
+                    f"/api/tasks/{task_id}?wait=15",
+                    headers={"Authorization": f"Bearer {keys['read']}"},
+                )
+                sent.release()
+                response = conn.getresponse()
+                with lock:
+                    answers.append(
+                        (response.status, json.loads(response.read()), ingested.is_set())
+                    )
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=wait, daemon=True) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for _ in threads:
+            assert sent.acquire(timeout=30)
+        for i in range(EVENTS):
+            status, body = request(
+                "POST",
+                f"{server.url}/api/logs/{other['write_key']}",
+                {"eventName": "user_login", "userId": i},
+            )
+            assert status == 202, body
+        ingested.set()
+        for thread in threads:
+            thread.join(timeout=45)
+        assert len(answers) == 20
+        waited = [a for a in answers if a[0] == 200]
+        assert len(waited) == PER_APP and all(after for *_, after in waited)
+        assert all(a[0] == 429 and a[1]["code"] == "too_many_waits" for a in answers[:-PER_APP])
+    finally:
+        server.stop()
