@@ -91,6 +91,7 @@ def register_services(app: Flask) -> None:
     from app.services.app_directory import AppDirectory
     from app.services.task_message import TaskMessage
     from app.services.throttle import Throttle
+    from app.services.wait_slots import WaitSlots
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -118,6 +119,9 @@ def register_services(app: Flask) -> None:
     app.extensions["login_throttle"] = Throttle(10, 15 * 60, app.extensions.get("redis"))
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
+    )
+    app.extensions["wait_slots"] = WaitSlots(
+        config["TASK_WAITS_PER_PROCESS"], config["TASK_WAITS_PER_APP"]
     )
 
 

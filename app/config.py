@@ -45,6 +45,10 @@ def persistent_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+# gunicorn.conf.py has the same default (it reads no app module): see there.
+DEFAULT_WAITS_PER_PROCESS = 4
+
+
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return int(env.get(key, default))
 
@@ -105,6 +109,11 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         ),
         "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
         "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
+        # Long-polls (`?wait=`) waiting at once per server process, in all and per app; more
+        # are answered 429. gunicorn.conf.py gives each worker this many threads on top of its
+        # own, so waits never take the threads ingestion needs.
+        "TASK_WAITS_PER_PROCESS": _int(env, "TASK_WAITS_PER_PROCESS", DEFAULT_WAITS_PER_PROCESS),
+        "TASK_WAITS_PER_APP": _int(env, "TASK_WAITS_PER_APP", 2),
     }
 
 

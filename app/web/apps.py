@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
+from app.api.routes import MAX_BIG_ID, int_arg
 from app.services import alerts
 from app.services import apps as app_service
 from app.services import overview as stats
@@ -131,7 +132,8 @@ def events_json(app_id: int):
     """Newest events first, filtered; `after=<id>` returns only newer ones (the poll)."""
     app = owned_or_404(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
-    after = request.args.get("after", type=int)
+    # An id beyond BIGINT would not bind (a 500); a bad one is the caller's error, in JSON.
+    after = int_arg("after", 0, 0, MAX_BIG_ID) or None
     rows, _ = list_events(app.id, filters, limit=100, after_id=after)
     return {"events": [event_to_dict(row) for row in rows]}
 

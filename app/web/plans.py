@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
+from app.api.routes import MAX_ID
 from app.services import plans
 from app.validation import PlanError
 from app.validation.property_rows import (
@@ -140,7 +141,8 @@ def infer(app_id: int):
 def publish(app_id: int, version: int):
     app = owned_or_404(app_id)
     if EmptyForm().validate_on_submit():
-        if not plans.publish_version(app, version):
+        # Plan versions are INTEGERs: a larger one names none (and would not bind).
+        if version > MAX_ID or not plans.publish_version(app, version):
             abort(404)
         flash(f"Version {version} published.", "info")
     return redirect(url_for("plans.edit", app_id=app.id))
