@@ -2,7 +2,12 @@
 
 Passwords are hashed with scrypt (werkzeug's default: salted, memory-hard). Codes are six
 digits, mailed, kept only as a keyed hash, valid for CODE_MINUTES and MAX_CODE_ATTEMPTS tries,
-and used once; a new code replaces the old ones of the same purpose.
+and used once; a new code replaces the old ones of the same purpose. A code is drawn by the
+mail task itself (issue_code), so it never travels in a queued message: the task is given the
+row's id only.
+
+Nothing here tells whether an address has an account: sign-up of a taken address spends a hash
+like a new one, and every refused code gets the same message.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -24,6 +30,7 @@ CODE_MINUTES = 30
 MAX_CODE_ATTEMPTS = 5
 MIN_PASSWORD_LENGTH = 10
 VERIFY, RESET = "verify", "reset"
+CODE_REFUSED = "That code is not right, has expired or was tried too often; ask for a new one."
 
 
 class AccountError(Exception):
@@ -43,12 +50,13 @@ def check_password_rules(password: str) -> None:
         raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def sign_up(email: str, password: str) -> User:
-    """A new, unverified account (AccountError when the address is taken)."""
+def sign_up(email: str, password: str) -> User | None:
+    """A new, unverified account; None when the address is taken (after the same work)."""
     check_password_rules(password)
+    password_hash = generate_password_hash(password)  # before the lookup: same time either way
     if find_user(email) is not None:
-        raise AccountError("An account with this e-mail address exists; log in instead.")
-    user = User(email=normalize_email(email), password_hash=generate_password_hash(password))
+        return None
+    user = User(email=normalize_email(email), password_hash=password_hash)
     db.session.add(user)
     db.session.commit()
     return user
@@ -58,9 +66,10 @@ def _hash_code(secret: str, user_id: int, code: str) -> str:
     return hmac.new(secret.encode(), f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def issue_code(user: User, purpose: str, secret: str) -> str:
-    """A fresh code for `purpose`, replacing earlier ones; returns it (to be mailed)."""
-    code = f"{secrets.randbelow(10**6):06d}"
+def request_code(user: User, purpose: str) -> int:
+    """A code row for `purpose`, replacing earlier ones; its id is what the mail task gets.
+
+    The code itself is drawn when the mail goes out (issue_code), so no queue holds it."""
     now = utcnow()
     db.session.execute(
         update(EmailCode)
@@ -68,16 +77,38 @@ def issue_code(user: User, purpose: str, secret: str) -> str:
         .where(EmailCode.used_at.is_(None))
         .values(used_at=now)
     )
-    db.session.add(
-        EmailCode(
-            user_id=user.id,
-            purpose=purpose,
-            code_hash=_hash_code(secret, user.id, code),
-            expires_at=now + timedelta(minutes=CODE_MINUTES),
-        )
+    row = EmailCode(
+        user_id=user.id,
+        purpose=purpose,
+        code_hash="",  # matches no code until issue_code draws one
+        expires_at=now + timedelta(minutes=CODE_MINUTES),
     )
+    db.session.add(row)
     db.session.commit()
-    return code
+    return row.id
+
+
+@dataclass(frozen=True)
+class CodeToMail:
+    """A freshly drawn code and where it goes."""
+
+    email: str
+    purpose: str
+    code: str
+
+
+def issue_code(code_id: int, secret: str) -> CodeToMail | None:
+    """Draw the code of row `code_id` and keep only its hash; None when the row was replaced,
+    used or expired meanwhile (nothing to send). Drawing again (a retried mail) replaces the
+    code: only the newest mail's code works."""
+    row = db.session.get(EmailCode, code_id)
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    code = f"{secrets.randbelow(10**6):06d}"
+    row.code_hash = _hash_code(secret, row.user_id, code)
+    db.session.commit()
+    user = db.session.get(User, row.user_id)
+    return CodeToMail(email=user.email, purpose=row.purpose, code=code)
 
 
 def use_code(user: User, purpose: str, code: str, secret: str) -> None:
@@ -89,12 +120,14 @@ def use_code(user: User, purpose: str, code: str, secret: str) -> None:
         .where(EmailCode.used_at.is_(None))
         .order_by(EmailCode.id.desc())
     )
+    # One message for every refusal: which one it was would tell that the address has an
+    # account with a code waiting.
     if current is None or current.expires_at <= now or current.attempts >= MAX_CODE_ATTEMPTS:
-        raise AccountError("This code has expired or was tried too often; ask for a new one.")
+        raise AccountError(CODE_REFUSED)
     current.attempts += 1
     if not hmac.compare_digest(current.code_hash, _hash_code(secret, user.id, code.strip())):
         db.session.commit()
-        raise AccountError("That code is not right.")
+        raise AccountError(CODE_REFUSED)
     current.used_at = now
     db.session.commit()
 
@@ -118,6 +151,13 @@ def reset_password(user: User, code: str, password: str, secret: str) -> None:
     check_password_rules(password)
     use_code(user, RESET, code, secret)
     user.password_hash = generate_password_hash(password)
+    user.session_version = User.session_version + 1  # whoever knew the old password is out
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """Make every session of this account, on every device, stop working."""
+    user.session_version = User.session_version + 1  # in SQL: two at once both count
     db.session.commit()
 
 
