@@ -4,7 +4,7 @@ Passwords are hashed with scrypt (werkzeug's default: salted, memory-hard). Code
 digits, mailed, kept only as a keyed hash, valid for CODE_MINUTES and MAX_CODE_ATTEMPTS tries,
 and used once; a new code replaces the old ones of the same purpose. A code is drawn by the
 mail task itself (issue_code), so it never travels in a queued message: the task is given the
-row's id only.
+address and what the mail is for.
 
 Nothing here tells whether an address has an account: sign-up of a taken address spends a hash
 like a new one, and every refused code gets the same message.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -66,10 +65,10 @@ def _hash_code(secret: str, user_id: int, code: str) -> str:
     return hmac.new(secret.encode(), f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def request_code(user: User, purpose: str) -> int:
-    """A code row for `purpose`, replacing earlier ones; its id is what the mail task gets.
-
-    The code itself is drawn when the mail goes out (issue_code), so no queue holds it."""
+def issue_code(user: User, purpose: str, secret: str) -> str:
+    """A fresh code for `purpose`, replacing earlier ones; returns it (to be mailed). Called by
+    the mail task, so the code never waits in a queue."""
+    code = f"{secrets.randbelow(10**6):06d}"
     now = utcnow()
     db.session.execute(
         update(EmailCode)
@@ -77,38 +76,16 @@ def request_code(user: User, purpose: str) -> int:
         .where(EmailCode.used_at.is_(None))
         .values(used_at=now)
     )
-    row = EmailCode(
-        user_id=user.id,
-        purpose=purpose,
-        code_hash="",  # matches no code until issue_code draws one
-        expires_at=now + timedelta(minutes=CODE_MINUTES),
+    db.session.add(
+        EmailCode(
+            user_id=user.id,
+            purpose=purpose,
+            code_hash=_hash_code(secret, user.id, code),
+            expires_at=now + timedelta(minutes=CODE_MINUTES),
+        )
     )
-    db.session.add(row)
     db.session.commit()
-    return row.id
-
-
-@dataclass(frozen=True)
-class CodeToMail:
-    """A freshly drawn code and where it goes."""
-
-    email: str
-    purpose: str
-    code: str
-
-
-def issue_code(code_id: int, secret: str) -> CodeToMail | None:
-    """Draw the code of row `code_id` and keep only its hash; None when the row was replaced,
-    used or expired meanwhile (nothing to send). Drawing again (a retried mail) replaces the
-    code: only the newest mail's code works."""
-    row = db.session.get(EmailCode, code_id)
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        return None
-    code = f"{secrets.randbelow(10**6):06d}"
-    row.code_hash = _hash_code(secret, row.user_id, code)
-    db.session.commit()
-    user = db.session.get(User, row.user_id)
-    return CodeToMail(email=user.email, purpose=row.purpose, code=code)
+    return code
 
 
 def use_code(user: User, purpose: str, code: str, secret: str) -> None:

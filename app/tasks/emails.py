@@ -25,34 +25,45 @@ def send_email_async(to: list[str], subject: str, text: str, html: str | None = 
     send_mail(config["SMTP_URL"], config["MAIL_FROM"], to, subject, text, html)
 
 
-def code_mail(code_id: int) -> tuple[list[str], str, str, str] | None:
-    """Draw the code of row `code_id` and write its mail (to, subject, text, html); None when
-    the code was replaced, used or expired before its mail went out."""
-    issued = accounts.issue_code(code_id, current_app.config["SECRET_KEY"])
-    if issued is None:
+# What an account mail is for; the task decides from the account's state what to send, so the
+# request that queues it does the same work whether or not the address has an account.
+SIGN_UP, CONFIRM, RESET = "sign-up", "confirm", "reset"
+TAKEN_NOTICE = (
+    "Someone, probably you, tried to sign up with this address, which already has an account. "
+    "Log in, or reset your password if you forgot it. If it was not you, ignore this e-mail: "
+    "nothing changed."
+)
+
+
+def account_mail(email: str, reason: str) -> tuple[list[str], str, str, str | None] | None:
+    """The mail (to, subject, text, html) `reason` calls for at `email`, drawing a code when it
+    carries one; None when there is nothing to send (no account, or already confirmed)."""
+    user = accounts.find_user(email)
+    if user is None:
         return None
-    what = (
-        "confirm your e-mail address"
-        if issued.purpose == accounts.VERIFY
-        else ("choose a new password")
-    )
-    subject = f"Your Live Validation code: {issued.code}"
+    if reason == SIGN_UP and user.verified_at is not None:
+        return [user.email], "Your Live Validation account", TAKEN_NOTICE, None
+    if reason in (SIGN_UP, CONFIRM) and user.verified_at is not None:
+        return None
+    purpose = accounts.RESET if reason == RESET else accounts.VERIFY
+    code = accounts.issue_code(user, purpose, current_app.config["SECRET_KEY"])
+    what = "choose a new password" if purpose == accounts.RESET else "confirm your e-mail address"
+    subject = f"Your Live Validation code: {code}"
     text = (
-        f"Your code is {issued.code}. Enter it to {what}.\n\n"
+        f"Your code is {code}. Enter it to {what}.\n\n"
         f"It works once, for {accounts.CODE_MINUTES} minutes. If you did not ask for it, "
         "ignore this e-mail."
     )
-    html = render_template(
-        "mail/code.html", code=issued.code, what=what, minutes=accounts.CODE_MINUTES
-    )
-    return [issued.email], subject, text, html
+    html = render_template("mail/code.html", code=code, what=what, minutes=accounts.CODE_MINUTES)
+    return [user.email], subject, text, html
 
 
 @shared_task(**RETRIED)
-def send_code_mail(code_id: int) -> None:
-    """Mail the code of an e-mail code row. The task gets the row's id, never the code: queued
-    messages are readable in the broker and in Flower."""
-    mail = code_mail(code_id)
+def send_account_mail(email: str, reason: str) -> None:
+    """Send the account mail `reason` calls for. The task gets the address, never a code:
+    queued messages are readable in the broker and in Flower. A retry draws a new code (only
+    the newest mail's code works)."""
+    mail = account_mail(email, reason)
     if mail is not None:
         config = current_app.config
         send_mail(config["SMTP_URL"], config["MAIL_FROM"], *mail)

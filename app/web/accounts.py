@@ -20,8 +20,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.models import User
 from app.services import accounts
-from app.services.accounts import RESET, VERIFY, AccountError
-from app.tasks.emails import send_code_mail, send_email_async
+from app.services.accounts import AccountError
+from app.tasks.emails import CONFIRM, RESET, SIGN_UP, send_account_mail
 from app.web.forms import EmptyForm, LoginForm, ResetForm, ResetRequestForm, SignUpForm, VerifyForm
 
 web_accounts = Blueprint("accounts", __name__)
@@ -62,19 +62,9 @@ def _limit_mail(email: str) -> None:
         abort(429, description="Too many e-mails asked for this address; try again later.")
 
 
-def _mail_code(user: User, purpose: str) -> None:
-    # The task draws the code itself: only the row's id is queued (see app/tasks/emails.py).
-    send_code_mail.delay(accounts.request_code(user, purpose))
-
-
-def _mail_taken_notice(user: User) -> None:
-    send_email_async.delay(
-        [user.email],
-        "Your Live Validation account",
-        "Someone, probably you, tried to sign up with this address, which already has an "
-        "account. Log in, or reset your password if you forgot it. If it was not you, ignore "
-        "this e-mail: nothing changed.",
-    )
+def _mail(email: str, reason: str) -> None:
+    # Queued alike for every address: the task looks the account up and draws any code itself.
+    send_account_mail.delay(email, reason)
 
 
 @web_accounts.route("/signup", methods=["GET", "POST"])
@@ -84,18 +74,13 @@ def signup():
         email = accounts.normalize_email(form.email.data)
         _limit_mail(email)
         try:
-            user = accounts.sign_up(email, form.password.data)
+            # A taken address: no new account, and its owner gets a mail (a code if still
+            # unconfirmed, else a notice); the visitor is told what a new one is told.
+            accounts.sign_up(email, form.password.data)
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            if user is not None:
-                _mail_code(user, VERIFY)
-            else:  # taken: tell its owner by mail, and the visitor what a new one is told
-                existing = accounts.find_user(email)
-                if existing.verified_at is None:
-                    _mail_code(existing, VERIFY)
-                else:
-                    _mail_taken_notice(existing)
+            _mail(email, SIGN_UP)
             flash(f"We sent an e-mail to {email}: enter the six-digit code from it.", "info")
             return redirect(url_for("accounts.verify", email=email))
     return render_template("accounts/signup.html", form=form)
@@ -129,9 +114,7 @@ def resend():
     email = accounts.normalize_email(request.form.get("email", ""))  # CSRFProtect checked it
     if email:
         _limit_mail(email)
-        user = accounts.find_user(email)
-        if user is not None and user.verified_at is None:
-            _mail_code(user, VERIFY)
+        _mail(email, CONFIRM)
     flash("If that address has an unconfirmed account, a new code is on its way.", "info")
     return redirect(url_for("accounts.verify", email=email))
 
@@ -188,9 +171,7 @@ def reset_request():
     if form.validate_on_submit():
         email = accounts.normalize_email(form.email.data)
         _limit_mail(email)
-        user = accounts.find_user(email)
-        if user is not None:
-            _mail_code(user, RESET)
+        _mail(email, RESET)
         # The same answer whether or not the address has an account.
         flash("If that address has an account, a code is on its way.", "info")
         return redirect(url_for("accounts.reset", email=email))

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.tasks.emails import code_mail, send_code_mail
+from app.tasks.emails import account_mail, send_account_mail
 from tests.helpers import broker_messages, message_args
 
 PASSWORD = "correct horse battery"
@@ -37,15 +37,15 @@ def submit(client: FlaskClient, page_url: str, data: dict, action: str | None = 
 def mailed(flask_app: Flask) -> list[dict]:
     """The e-mails queued for sending, oldest first: to, subject, text, html.
 
-    A code mail's message holds only its row id: it is written here as its task writes it,
-    drawing the code now (so only the newest call's code works). Codes replaced meanwhile
-    have no mail any more."""
+    An account mail's message holds only the address and what it is for: the mail is written
+    here as its task writes it, from the account as it is now, drawing any code now (so only
+    the newest call's code works)."""
     mails = []
     for envelope in broker_messages(flask_app, queue="emails"):
         args = message_args(envelope)
-        if envelope["headers"]["task"] == send_code_mail.name:
+        if envelope["headers"]["task"] == send_account_mail.name:
             with flask_app.app_context():
-                mail = code_mail(*args)
+                mail = account_mail(*args)
             if mail is None:
                 continue
             args = list(mail)
