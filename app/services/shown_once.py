@@ -19,22 +19,30 @@ class ShownOnce:
         self._local: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
-    def put(self, name: str, value: str) -> None:
-        """Keep `value` under `name` (replacing an earlier one) until taken or expired."""
+    def put(self, name: str, value: str) -> bool:
+        """Keep `value` under `name` (replacing an earlier one) until taken or expired; False
+        when Redis is unreachable (nothing kept)."""
         if self._client is not None:
-            self._client.set(f"lvd:shown-once:{name}", value, ex=self.ttl)
-            return
+            try:
+                self._client.set(f"lvd:shown-once:{name}", value, ex=self.ttl)
+            except redis.RedisError:
+                return False
+            return True
         now = time.monotonic()
         with self._lock:
             self._local = {k: v for k, v in self._local.items() if v[0] > now}
             self._local[name] = (now + self.ttl, value)
+        return True
 
     def take(self, name: str) -> str | None:
         """The value under `name`, removed as it is read; None when absent or expired."""
         if self._client is not None:
             key = f"lvd:shown-once:{name}"
-            with self._client.pipeline() as pipe:  # MULTI: two pages cannot both get it
-                value, _ = pipe.get(key).delete(key).execute()
+            try:
+                with self._client.pipeline() as pipe:  # MULTI: two pages cannot both get it
+                    value, _ = pipe.get(key).delete(key).execute()
+            except redis.RedisError:
+                return None  # the page shows without it rather than fail
             return value
         with self._lock:
             expires, value = self._local.pop(name, (0.0, None))

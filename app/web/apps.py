@@ -58,7 +58,14 @@ def create():
 def _show_once(app_id: int, read_key: str) -> None:
     """Keep a new read key server-side for the app page to show once (only its hash is
     stored; a flash would carry it in the session cookie)."""
-    current_app.extensions["shown_once"].put(f"read-key:{current_user.id}:{app_id}", read_key)
+    if not current_app.extensions["shown_once"].put(
+        f"read-key:{current_user.id}:{app_id}", read_key
+    ):
+        flash(
+            "The new read key could not be kept to show you (Redis is unreachable): "
+            "make a new one shortly.",
+            "error",
+        )
 
 
 @web_apps.get("/<int:app_id>")

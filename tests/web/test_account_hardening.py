@@ -12,10 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.services.shown_once import ShownOnce
 from app.web.security import HEADERS
+from stack.servers import free_port
 from tests.helpers import broker_messages
 from tests.web.helpers import (
     PASSWORD,
@@ -357,3 +360,15 @@ def test_no_code_travels_in_a_queued_message(any_app, smtp_sink):
         {"email": "new@example.com", "code": codes[1], "password": "a brand new password"},
     )
     assert "Your password is changed" in page.get_data(as_text=True)
+
+
+def test_a_read_key_store_without_redis_fails_softly(redis_server):
+    store = ShownOnce(60, redis.Redis.from_url(redis_server.url, decode_responses=True))
+    assert store.put("k", "rk_secret") and store.take("k") == "rk_secret"
+    assert store.take("k") is None  # once
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    dead_store = ShownOnce(60, dead)
+    assert dead_store.put("k", "rk_secret") is False
+    assert dead_store.take("k") is None
+    store._client.close()
+    dead.close()
