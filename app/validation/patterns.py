@@ -121,16 +121,21 @@ def _reason(exc: re2.error) -> str:
     if isinstance(detail, bytes):
         detail = detail.decode("utf-8", "replace")
     detail = str(detail)
+    construct = None
+    if detail.startswith(("invalid perl operator: (?=", "invalid perl operator: (?!")):
+        construct = "lookahead"
+    elif detail.startswith("invalid perl operator: (?<") and detail[26:27] in ("=", "!"):
+        construct = "lookbehind"
+    elif any(detail.startswith(f"invalid escape sequence: \\{d}") for d in "123456789"):
+        construct = "a backreference"
+    if construct:
+        return (
+            f"it uses {construct}, a construct the linear-time regular expression engine "
+            f"cannot run ({detail})"
+        )
     if "pattern too large" in detail:
         return (
             f"it needs more than the {MAX_PATTERN_MEMORY // 1024} KiB a pattern may use "
             "(large counted repetitions cost the most)"
         )
-    if "invalid perl operator: (?=" in detail or "invalid perl operator: (?!" in detail:
-        return f"lookahead is not supported by the linear-time engine ({detail})"
-    if "invalid perl operator: (?<" in detail:
-        return f"lookbehind is not supported by the linear-time engine ({detail})"
-    escape = "invalid escape sequence: \\"
-    if detail.startswith(escape) and detail[len(escape) : len(escape) + 1] in "123456789":
-        return f"backreferences are not supported by the linear-time engine ({detail})"
-    return f"the linear-time engine cannot run it ({detail})"
+    return f"it is not a regular expression the linear-time engine can run ({detail})"
