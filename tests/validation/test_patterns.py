@@ -138,7 +138,9 @@ def test_a_stored_plan_with_such_a_pattern_still_loads_and_flags_its_event():
     compiled = compile_plan(plan, 1)
     [violation] = compiled.validate("signup", {"code": "aa"}).violations
     assert violation["rule"] == "plan"
-    assert "backreference" in violation["message"] and "publish a fixed plan" in violation["message"]
+    assert (
+        "backreference" in violation["message"] and "publish a fixed plan" in violation["message"]
+    )
     assert compiled.validate("login", {"code": "aa"}).ok  # its other events are judged as usual
 
 
