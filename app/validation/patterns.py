@@ -21,9 +21,11 @@ import re2
 # A pattern needing more is refused; a search that fills the cache falls back to RE2's NFA
 # (still linear). 1 MiB fits every realistic pattern measured (loadtests/RESULTS.md).
 MAX_PATTERN_MEMORY = 1 << 20
-# The NFA fallback costs up to (input length x program size): a cap on the program keeps the
-# worst case of one 32 KB string bounded. `^.{1,255}$` is ~2,300 instructions.
-MAX_PATTERN_INSTRUCTIONS = 5_000
+# Linear is not free: when a pattern's DFA outgrows its memory RE2 falls back to its NFA, whose
+# cost is (input length x program size). Capping the program bounds one 32 KB string to ~0.15 s
+# of CPU for the costliest pattern found (loadtests/patterns.py), and RE2 releases the GIL while
+# it runs. Realistic patterns fit: `^.{1,255}$` is ~2,300 instructions, a UUID's 70.
+MAX_PATTERN_INSTRUCTIONS = 2_500
 
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = MAX_PATTERN_MEMORY
