@@ -89,11 +89,8 @@ class AppDirectory:
         for key in write_keys or ():
             self._entries.pop(key, None)
 
-    def _load(
-        self, write_key: str, previous: AppEntry | None = None, execute: Any = None
-    ) -> AppEntry | None:
-        execute = execute or db.session.execute
-        version = execute(
+    def _load(self, write_key: str, previous: AppEntry | None = None) -> AppEntry | None:
+        version = db.session.execute(
             select(App.id, App.plan_version).where(App.write_key == write_key)
         ).first()
         if version is None:
@@ -104,25 +101,41 @@ class AppDirectory:
         ):
             # A version's body never changes: what was compiled for it still holds.
             return previous
-        body = execute(
+        body = db.session.scalar(
             select(TrackingPlan.body).where(
                 TrackingPlan.app_id == version.id, TrackingPlan.version == version.plan_version
             )
-        ).scalar()
+        )
         plan = compile_plan(body if body is not None else EMPTY_PLAN, version.plan_version or 0)
         return AppEntry(app_id=version.id, plan=plan)
 
     def _warm(self, flask_app: Flask, write_keys: list[str]) -> None:
         """Compile the announced apps' plans (listener thread), so requests need not."""
-        with flask_app.app_context(), db.engine.connect() as connection:
+        try:
+            with flask_app.app_context():
+                for body, version in self._published(write_keys):
+                    compile_plan(body, version)  # cached by (plan, version) for the requests
+        except Exception:  # the request that needs it will load it and report
+            log.exception("could not compile the plan of an announced app")
+
+    @staticmethod
+    def _published(write_keys: list[str]) -> list[tuple[dict[str, Any], int]]:
+        """(body, version) of the keys' published plans, read in one short transaction."""
+        with db.engine.connect() as connection:
             try:
-                for key in write_keys:
-                    self._load(key, execute=connection.execute)  # compile_plan caches it
-            except Exception:  # the request that needs it will load it and report
-                log.exception("could not compile the plan of an announced app")
+                rows = connection.execute(
+                    select(App.plan_version, TrackingPlan.body)
+                    .outerjoin(
+                        TrackingPlan,
+                        (TrackingPlan.app_id == App.id)
+                        & (TrackingPlan.version == App.plan_version),
+                    )
+                    .where(App.write_key.in_(write_keys))
+                ).all()
             finally:
                 # Closed, not pooled: the app may be shutting its pool down meanwhile.
                 connection.invalidate()
+        return [(row.body or EMPTY_PLAN, row.plan_version or 0) for row in rows]
 
     def _start_listener(self) -> None:
         # One listener per process; gunicorn forks workers, so check the pid, not a flag.
