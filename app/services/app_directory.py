@@ -90,24 +90,29 @@ class AppDirectory:
             self._entries.pop(key, None)
 
     def _load(self, write_key: str, previous: AppEntry | None = None) -> AppEntry | None:
-        version = db.session.execute(
-            select(App.id, App.plan_version).where(App.write_key == write_key)
-        ).first()
-        if version is None:
-            return None
-        if previous is not None and (previous.app_id, previous.plan.version) == (
-            version.id,
-            version.plan_version or 0,
-        ):
-            # A version's body never changes: what was compiled for it still holds.
-            return previous
-        body = db.session.scalar(
-            select(TrackingPlan.body).where(
-                TrackingPlan.app_id == version.id, TrackingPlan.version == version.plan_version
+        if previous is not None:
+            # A version's body never changes: while the app's version is the one compiled,
+            # the small read of the version is all an expired entry needs.
+            row = db.session.execute(
+                select(App.id, App.plan_version).where(App.write_key == write_key)
+            ).first()
+            if row is not None and (row.id, row.plan_version or 0) == (
+                previous.app_id,
+                previous.plan.version,
+            ):
+                return previous
+        row = db.session.execute(
+            select(App.id, App.plan_version, TrackingPlan.body)
+            .outerjoin(
+                TrackingPlan,
+                (TrackingPlan.app_id == App.id) & (TrackingPlan.version == App.plan_version),
             )
-        )
-        plan = compile_plan(body if body is not None else EMPTY_PLAN, version.plan_version or 0)
-        return AppEntry(app_id=version.id, plan=plan)
+            .where(App.write_key == write_key)
+        ).first()
+        if row is None:
+            return None
+        body = row.body if row.body is not None else EMPTY_PLAN
+        return AppEntry(app_id=row.id, plan=compile_plan(body, version=row.plan_version or 0))
 
     def _warm(self, flask_app: Flask, write_keys: list[str]) -> None:
         """Compile the announced apps' plans (listener thread), so requests need not."""
