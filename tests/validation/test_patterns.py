@@ -195,3 +195,17 @@ def test_a_plan_with_too_many_patterns_is_refused():
         parse_plan({"events": {"e": {"properties": properties}}})
     properties.popitem()
     parse_plan({"events": {"e": {"properties": properties}}})
+
+
+@pytest.mark.timeout(60)
+def test_compiling_never_runs_python_re_on_required_names():
+    # fastjsonschema matches required names against patternProperties with Python's re while
+    # compiling; such a schema gets no fast check (jsonschema judges it, with RE2).
+    schema = {
+        "properties": {"id": {}},
+        "patternProperties": {"^(a+)+$": {}},
+        "required": ["a" * 40 + "!"],
+        "additionalProperties": False,
+    }
+    plan = compile_plan({"events": {"e": schema}}, 1)
+    assert [v["rule"] for v in plan.validate("e", {"id": 1}).violations] == ["required"]
