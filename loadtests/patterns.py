@@ -6,8 +6,9 @@
    short inputs shows what RE2 replaced.
 2. Over HTTP, on one micro-profile process (API, validation and worker share one GIL: the worst
    case for isolation): app B's ingest latency while B posts alone, while app A posts 32 KB
-   events no pattern judges (the control: the same bytes to parse and hash), and while A posts
-   32 KB strings against the adversarial patterns, each as fast as one connection goes.
+   events no pattern judges (the control: the same bytes to parse and hash), while A posts
+   32 KB strings against the classic adversarial patterns, and against the costliest patterns
+   within the caps; each client as fast as one connection goes.
 
 Everything runs on 127.0.0.1 in a temporary folder and stops by PID; about a minute.
 Like `make pages`, part 1 imports app.validation (pure Python) to time the judgement itself.
@@ -198,11 +199,14 @@ def isolation(seconds: float) -> dict:
             # Big enough to fill the event cap (32 KB) with the envelope.
             filler = "a" * (LONG - 200) + "b"
 
-            def attack() -> bytes:
-                name = f"attack_{uuid.uuid4().int % len(PATTERNS)}"
-                return json.dumps(
-                    {"eventName": name, "s": filler, "messageId": str(uuid.uuid4())}
-                ).encode()
+            def attacks(first: int, end: int):
+                def attack() -> bytes:
+                    name = f"attack_{first + uuid.uuid4().int % (end - first)}"
+                    return json.dumps(
+                        {"eventName": name, "s": filler, "messageId": str(uuid.uuid4())}
+                    ).encode()
+
+                return attack
 
             def plain() -> bytes:  # the same size, no pattern to run: the control
                 return json.dumps(
@@ -220,16 +224,19 @@ def isolation(seconds: float) -> dict:
                 ).encode()
 
             # Warm both apps' plans and connections before measuring.
+            classic = attacks(0, len(CLASSIC))
+            within_caps = attacks(len(CLASSIC), len(PATTERNS))
             conn = HTTPConnection("127.0.0.1", port, timeout=30)
             for _ in range(20):
                 _post(conn, f"/api/logs/{key_b}", normal())
-                _post(conn, f"/api/logs/{key_a}", attack())
+                _post(conn, f"/api/logs/{key_a}", classic())
             conn.close()
             results = {}
             phases = (
                 ("B alone", None),
                 ("B, A sends 32 KB", plain),
-                ("B, A attacks", attack),
+                ("B, A classic", classic),
+                ("B, A costliest", within_caps),
             )
             for phase, a_body in phases:
                 stop = threading.Event()
