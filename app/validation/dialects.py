@@ -38,6 +38,7 @@ def linear_dialect(base: type[Validator]) -> type[Validator]:
     )
 
 
+@cache
 def schema_format_checker(base: type[Validator]) -> FormatChecker:
     """`base`'s format checker without `regex`, for checking plans against the meta-schema:
     patterns are checked by RE2 with a clearer message (plan.py), and a stored plan written
