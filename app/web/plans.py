@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired
 from app.api.routes import MAX_ID
 from app.services import plans
 from app.validation import PlanError
+from app.validation.plan import MAX_PLAN_DEPTH
 from app.validation.property_rows import (
     NotFormEditable,
     PropertyRow,
@@ -49,6 +50,8 @@ def edit(app_id: int):
             plan = plans.save_plan(app, body, publish=publish)
         except json.JSONDecodeError as exc:
             flash(f"Not valid JSON: {exc}", "error")
+        except RecursionError:  # the parser's own limit, far deeper than plans may nest
+            flash(f"The plan nests deeper than {MAX_PLAN_DEPTH} levels.", "error")
         except PlanError as exc:
             flash(str(exc), "error")
         else:
