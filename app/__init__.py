@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import build_config, config_from_environment
 from app.extensions import csrf, db, login_manager, migrate
@@ -36,7 +37,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_security_headers(app)
+    register_proxy(app)
     return app
+
+
+def register_security_headers(app: Flask) -> None:
+    """CSP, framing, sniffing and referrer headers on every answer (pages and API alike)."""
+    from app.web.security import add_security_headers
+
+    app.after_request(add_security_headers)
+
+
+def register_proxy(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly the TRUSTED_PROXIES hops in front (nginx)."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_metrics(app: Flask) -> None:
@@ -92,8 +109,10 @@ def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
     from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
+    from app.services.shown_once import ShownOnce
     from app.services.task_message import TaskMessage
     from app.services.throttle import Throttle
+    from app.services.wait_slots import WaitSlots
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -117,10 +136,19 @@ def register_services(app: Flask) -> None:
         )
     else:
         app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
-    # Login and code attempts: 10 per address or IP per 15 minutes, across all processes.
-    app.extensions["login_throttle"] = Throttle(10, 15 * 60, app.extensions.get("redis"))
+    # Failed logins and code tries, per address and per client IP, across all processes.
+    window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
+    app.extensions["account_throttle"] = Throttle(
+        config["LOGIN_FAILURES_PER_ACCOUNT"], window, client
+    )
+    app.extensions["ip_throttle"] = Throttle(config["LOGIN_FAILURES_PER_IP"], window, client)
+    # A new read key waits here for the page that shows it (never in the session cookie).
+    app.extensions["shown_once"] = ShownOnce(5 * 60, client)
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
+    )
+    app.extensions["wait_slots"] = WaitSlots(
+        config["TASK_WAITS_PER_PROCESS"], config["TASK_WAITS_PER_APP"]
     )
 
 
