@@ -17,6 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import build_config, config_from_environment
 from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
+from app.micro_broker import TRANSPORT, make_folders
+from app.private_files import private_sqlite
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -27,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["DATA_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     register_metrics(app)
     register_extensions(app)
     register_services(app)
@@ -64,6 +66,7 @@ def register_metrics(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the database and migrations."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
         # Many short connections from request threads and the in-process worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     else:
@@ -164,9 +167,11 @@ def register_celery(app: Flask) -> Celery:
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object("celery_config")
     timeout = app.config["BROKER_TIMEOUT_SECONDS"]
+    transport = None
     if app.config["PROFILE"] == "micro":
         folder = Path(app.config["DATA_DIR"]) / "broker"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
+        transport = TRANSPORT  # kombu's filesystem transport, made crash-safe
         options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
@@ -186,6 +191,7 @@ def register_celery(app: Flask) -> Celery:
     }
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
+        broker_transport=transport,
         broker_transport_options=options,
         beat_schedule=schedule,
         beat_schedule_filename=str(Path(app.config["DATA_DIR"]) / "celerybeat-schedule"),

@@ -38,7 +38,7 @@ def database_uri(url: str) -> str:
 def persistent_secret(path: Path) -> str:
     """A random secret kept in a file, so every process of one instance shares it."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder: private
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
