@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test up down faults bench pages loadtest screenshots system-packages lint format
+.PHONY: run test up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ faults: $(STAMP) system-packages
 ## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
 bench: $(STAMP) system-packages
 	$(PY) -m loadtests.bench
+
+## bench-patterns: adversarial plan patterns against 32 KB strings, and another app's p99 (~1 min)
+bench-patterns: $(STAMP)
+	$(PY) -m loadtests.patterns
 
 ## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)
 pages: $(STAMP) system-packages

@@ -12,10 +12,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import build_config, config_from_environment
 from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
+from app.micro_broker import TRANSPORT, make_folders
+from app.private_files import private_sqlite
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -26,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
-    Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["DATA_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     register_metrics(app)
     register_extensions(app)
     register_services(app)
@@ -34,7 +37,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    register_security_headers(app)
+    register_proxy(app)
     return app
+
+
+def register_security_headers(app: Flask) -> None:
+    """CSP, framing, sniffing and referrer headers on every answer (pages and API alike)."""
+    from app.web.security import add_security_headers
+
+    app.after_request(add_security_headers)
+
+
+def register_proxy(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly the TRUSTED_PROXIES hops in front (nginx)."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_metrics(app: Flask) -> None:
@@ -47,6 +66,7 @@ def register_metrics(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the database and migrations."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
         # Many short connections from request threads and the in-process worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     else:
@@ -89,8 +109,10 @@ def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
     from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
+    from app.services.shown_once import ShownOnce
     from app.services.task_message import TaskMessage
     from app.services.throttle import Throttle
+    from app.services.wait_slots import WaitSlots
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -114,10 +136,19 @@ def register_services(app: Flask) -> None:
         )
     else:
         app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
-    # Login and code attempts: 10 per address or IP per 15 minutes, across all processes.
-    app.extensions["login_throttle"] = Throttle(10, 15 * 60, app.extensions.get("redis"))
+    # Failed logins and code tries, per address and per client IP, across all processes.
+    window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
+    app.extensions["account_throttle"] = Throttle(
+        config["LOGIN_FAILURES_PER_ACCOUNT"], window, client
+    )
+    app.extensions["ip_throttle"] = Throttle(config["LOGIN_FAILURES_PER_IP"], window, client)
+    # A new read key waits here for the page that shows it (never in the session cookie).
+    app.extensions["shown_once"] = ShownOnce(5 * 60, client)
     app.extensions["app_directory"] = AppDirectory(
         ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
+    )
+    app.extensions["wait_slots"] = WaitSlots(
+        config["TASK_WAITS_PER_PROCESS"], config["TASK_WAITS_PER_APP"]
     )
 
 
@@ -136,9 +167,11 @@ def register_celery(app: Flask) -> Celery:
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object("celery_config")
     timeout = app.config["BROKER_TIMEOUT_SECONDS"]
+    transport = None
     if app.config["PROFILE"] == "micro":
         folder = Path(app.config["DATA_DIR"]) / "broker"
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
+        transport = TRANSPORT  # kombu's filesystem transport, made crash-safe
         options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
@@ -158,6 +191,7 @@ def register_celery(app: Flask) -> Celery:
     }
     celery_app.conf.update(
         broker_url=app.config["CELERY_BROKER_URL"],
+        broker_transport=transport,
         broker_transport_options=options,
         beat_schedule=schedule,
         beat_schedule_filename=str(Path(app.config["DATA_DIR"]) / "celerybeat-schedule"),

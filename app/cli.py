@@ -34,6 +34,8 @@ def _load_plan(path: str) -> dict[str, Any]:
         plans.parse(body)
     except (OSError, ValueError, PlanError) as exc:
         raise click.ClickException(f"{path}: {exc}")
+    except RecursionError:  # the parser's own limit, far deeper than plans may nest
+        raise click.ClickException(f"{path}: the plan nests too deeply")
     return body
 
 

@@ -38,15 +38,24 @@ def database_uri(url: str) -> str:
 def persistent_secret(path: Path) -> str:
     """A random secret kept in a file, so every process of one instance shares it."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the data folder: private
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 
+# gunicorn.conf.py has the same default (it reads no app module): see there.
+DEFAULT_WAITS_PER_PROCESS = 4
+
+
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return int(env.get(key, default))
+
+
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    value = env.get(key, "")
+    return default if value == "" else value.lower() in ("1", "true", "yes", "on")
 
 
 def build_config(env: Mapping[str, str]) -> dict[str, Any]:
@@ -60,6 +69,14 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
     redis_url = env.get("REDIS_URL", "")
     if not micro and not redis_url:
         raise ValueError("the full profile needs REDIS_URL")
+    public_url = env.get("PUBLIC_URL") or (
+        f"http://{env.get('HOST', '127.0.0.1')}:{_int(env, 'PORT', 5000)}"
+        if micro
+        else "http://127.0.0.1:8080"
+    )
+    # Cookies only over HTTPS when people reach the dashboard over HTTPS (a Secure cookie is
+    # never sent back over plain http://, so a default of true would break `make run`).
+    secure_cookies = _flag(env, "SESSION_COOKIE_SECURE", public_url.startswith("https://"))
     return {
         "PROFILE": profile,
         "DATA_DIR": str(data_dir),
@@ -97,14 +114,29 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # Beat's interval for counting new events into the statistics and checking alerts.
         "STATS_INTERVAL_SECONDS": float(env.get("STATS_INTERVAL_SECONDS", "60")),
         # Where people reach the dashboard, for links in e-mails (full: nginx of `make up`).
-        "PUBLIC_URL": env.get("PUBLIC_URL")
-        or (
-            f"http://{env.get('HOST', '127.0.0.1')}:{_int(env, 'PORT', 5000)}"
-            if micro
-            else "http://127.0.0.1:8080"
-        ),
+        "PUBLIC_URL": public_url,
         "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
         "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
+        # Long-polls (`?wait=`) waiting at once per server process, in all and per app; more
+        # are answered 429. gunicorn.conf.py gives each worker this many threads on top of its
+        # own, so waits never take the threads ingestion needs.
+        "TASK_WAITS_PER_PROCESS": _int(env, "TASK_WAITS_PER_PROCESS", DEFAULT_WAITS_PER_PROCESS),
+        "TASK_WAITS_PER_APP": _int(env, "TASK_WAITS_PER_APP", 2),
+        # How many proxies in front of the app set X-Forwarded-For/-Proto (`make up`: 1, its
+        # nginx). 0 (micro, or gunicorn reached directly) ignores those headers: anyone can
+        # send them, so trusting them without a proxy would let a client pick its address.
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        # Failed logins (and code tries) allowed per address and per client IP in the window
+        # before both answer 429; a success clears the address's count.
+        "LOGIN_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_FAILURES_PER_ACCOUNT", 10),
+        "LOGIN_FAILURES_PER_IP": _int(env, "LOGIN_FAILURES_PER_IP", 30),
+        "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
     }
 
 

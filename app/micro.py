@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -17,6 +18,8 @@ from celery.worker import WorkController
 from flask import Flask
 from werkzeug.serving import make_server
 
+from app import micro_broker
+from app.private_files import private_folder, write_private
 from app.services import apps
 from app.services.schema import upgrade_if_micro
 
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 DEMO_APP = "demo"
 DEMO_PLAN = Path(__file__).parent / "validation" / "demo_plan.json"
 QUEUES = ["default", "emails", "batch_processing"]
+# Pause before starting a worker again after it stopped unasked.
+RESTART_DELAY_SECONDS = 1.0
 
 
 def ensure_demo_app(flask_app: Flask) -> dict:
@@ -41,7 +46,7 @@ def ensure_demo_app(flask_app: Flask) -> dict:
         else:
             keys = json.loads(keys_file.read_text())
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
-        keys_file.write_text(json.dumps(keys))
+        write_private(keys_file, json.dumps(keys))  # the read key: for this user's eyes only
         return keys
 
 
@@ -50,8 +55,10 @@ def start_mail_sink(flask_app: Flask) -> Controller | None:
     if flask_app.config["SMTP_URL"]:
         return None
     mailbox = Path(flask_app.config["DATA_DIR"]) / "mail"
+    handler = Mailbox(str(mailbox))  # a maildir: its folders are 0700 when it creates them
+    private_folder(mailbox)  # mail carries sign-up and reset codes; an older version's was 0755
     port = _free_port()
-    controller = Controller(Mailbox(str(mailbox)), hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     flask_app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
     return controller
@@ -63,9 +70,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedService]:
-    """Celery's worker (every queue) and beat, as threads of this process."""
-    worker = WorkController(
+def new_worker(celery_app: Celery) -> WorkController:
+    """Celery's worker for every queue, to run as a thread of this process."""
+    return WorkController(
         app=celery_app,
         hostname="micro@localhost",
         pool_cls="solo",
@@ -75,7 +82,62 @@ def start_background(celery_app: Celery) -> tuple[WorkController, EmbeddedServic
         without_mingle=True,
         without_gossip=True,
     )
-    threading.Thread(target=worker.start, name="celery-worker", daemon=True).start()
+
+
+class EmbeddedWorker:
+    """Celery's worker in a thread, started again (with a log line) whenever it stops unasked.
+
+    Without it, one exception that escapes the worker ends background work until the process
+    restarts, while the API goes on answering 202.
+    """
+
+    def __init__(self, celery_app: Celery) -> None:
+        self.celery_app = celery_app
+        self.broker_folder = Path(celery_app.conf.broker_transport_options["data_folder_in"])
+        self.restarts = 0
+        self.worker: WorkController | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="celery-worker", daemon=True)
+
+    def start(self) -> None:
+        """Hand back what a previous run left unacknowledged, then start the worker."""
+        micro_broker.recover(self.broker_folder)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.worker = worker = new_worker(self.celery_app)
+            try:
+                worker.start()  # returns when the worker stops, asked or not
+            except BaseException:
+                log.exception("the embedded worker failed")
+            if self._stopping.is_set():
+                return
+            self.restarts += 1
+            log.error("the embedded worker stopped; starting a new one (restart %d)", self.restarts)
+            # The stopped worker's consumer is gone: what it held goes back to the queues.
+            micro_broker.recover(self.broker_folder)
+            self._stopping.wait(RESTART_DELAY_SECONDS)  # no busy loop if it keeps failing
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the worker; unacknowledged messages go back to the broker folder."""
+        with self._lock:
+            self._stopping.set()
+            worker = self.worker
+        if worker is not None:
+            worker.stop()
+        self._thread.join(timeout)
+
+
+def start_background(celery_app: Celery) -> tuple[EmbeddedWorker, EmbeddedService]:
+    """Celery's worker (every queue, restarted if it stops) and beat, as threads of this
+    process."""
+    worker = EmbeddedWorker(celery_app)
+    worker.start()
     beat = EmbeddedService(celery_app, thread=True)
     beat.start()
     return worker, beat
@@ -87,6 +149,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def serve(flask_app: Flask) -> None:
     """Run the micro profile until interrupted."""
+    # Everything this process creates in its data folder from here on (database journals, mail,
+    # the beat schedule) is its user's alone; the files that matter are also made private where
+    # they are created, since the admin command can create them too.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

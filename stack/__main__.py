@@ -105,6 +105,32 @@ def flower_credentials() -> tuple[str, str]:
     return user, FLOWER_PASSWORD_FILE.read_text().strip()
 
 
+def flower_command(port: int, db: Path) -> list[str]:
+    """Flower on 127.0.0.1 only (nginx serves it at /flower/), persisting nothing."""
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "run:celery_app",
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={port}",
+        "--url_prefix=flower",
+        f"--db={db}",
+        "--persistent=False",
+    ]
+
+
+def flower_env(env: dict[str, str], user: str, password: str) -> dict[str, str]:
+    """Flower's environment: its own basic auth too (anyone on this host reaches its port
+    without nginx), passed in the environment because a command line is visible to `ps`.
+    Flower uses prometheus_client as well: without our metrics folder, or it would write its
+    series there."""
+    if "," in user + password or ":" in user:  # Flower splits its option at commas
+        sys.exit("FLOWER_USER and FLOWER_PASSWORD cannot hold a comma (nor the user a colon)")
+    flower = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return {**flower, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
+
+
 def _port(preferred: int) -> int:
     return preferred if port_is_free(preferred) else free_port()
 
@@ -134,7 +160,9 @@ def up() -> None:
 
 
 def _up(pids: dict[str, int]) -> None:
-    settings = {"LVD_PROFILE": "full", "LVD_DATA_DIR": str(FULL)}
+    # gunicorn is reached through nginx, the one proxy whose X-Forwarded-For/-Proto it believes
+    # (login limits then count each client's own address, not nginx's 127.0.0.1).
+    settings = {"LVD_PROFILE": "full", "LVD_DATA_DIR": str(FULL), "TRUSTED_PROXIES": "1"}
     settings["REDIS_URL"] = os.environ.get("REDIS_URL", "")
     if not settings["REDIS_URL"]:
         server = start_redis(FULL / "redis", _port(6390))
@@ -199,27 +227,15 @@ def _up(pids: dict[str, int]) -> None:
     )
     pids["beat"] = beat.pid
     record_pids(pids)
-    # Flower listens on 127.0.0.1 only; nginx serves it at /flower/ behind basic auth. It uses
-    # prometheus_client too: without our metrics folder, or it would write its series there.
+    flower_user, flower_password = flower_credentials()
     flower = _spawn(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "run:celery_app",
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={FLOWER_PORT}",
-            "--url_prefix=flower",
-            f"--db={FULL / 'flower.db'}",
-            "--persistent=False",
-        ],
+        flower_command(FLOWER_PORT, FULL / "flower.db"),
         LOGS / "flower.log",
         cwd=ROOT,
-        env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+        env=flower_env(env, flower_user, flower_password),
     )
     pids["flower"] = flower.pid
     record_pids(pids)
-    flower_user, flower_password = flower_credentials()
     htpasswd = FULL / "nginx" / "htpasswd"
     write_htpasswd(htpasswd, flower_user, flower_password)
     conf = render_nginx_conf(NGINX_PORT, API_PORT, FLOWER_PORT, htpasswd)

@@ -83,6 +83,8 @@ def test_apps_list_and_plan_set_and_show(any_app, plan_file, tmp_path):
         ("{not json", "Expecting"),
         ('{"events": []}', "events"),
         ('{"events": {"e": {"type": "nonsense"}}}', "'e'"),
+        ('{"events": {"e": {"properties": {"c": {"pattern": "(a)\\\\1"}}}}}', "backreference"),
+        ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
     ],
 )
 def test_a_bad_plan_file_is_refused_with_a_message(any_app, tmp_path, content, complaint):
@@ -93,6 +95,17 @@ def test_a_bad_plan_file_is_refused_with_a_message(any_app, tmp_path, content, c
     assert complaint in result.output
     listed = any_app.test_cli_runner().invoke(args=["apps", "list"]).output
     assert listed == ""  # nothing was created
+
+
+def test_plan_set_refuses_a_pattern_the_linear_engine_cannot_run(any_app, plan_file, tmp_path):
+    create(any_app, "shop", plan_file)
+    bad = tmp_path / "lookahead.json"
+    bad.write_text(json.dumps({"events": {"e": {"properties": {"p": {"pattern": "^(?!x)"}}}}}))
+    result = any_app.test_cli_runner().invoke(args=["plan", "set", "shop", str(bad)])
+    assert result.exit_code != 0
+    assert "uses lookahead, a construct the linear-time" in result.output
+    shown = any_app.test_cli_runner().invoke(args=["plan", "show", "shop"]).output
+    assert json.loads(shown) == DEMO_PLAN  # the published plan is unchanged
 
 
 def test_rotate_key_retires_the_old_write_key(any_app, plan_file):

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.ingest.body import parse_strict_json
 from app.models import App, TrackingPlan
 from app.services import plans
-from app.validation import PlanError
+from app.validation import PlanError, PlanTooLarge
 
 TRUE, FALSE = ("1", "true"), ("", "0", "false")
 
@@ -84,6 +84,8 @@ def save_plan(app_id: int):
         raise ApiError(400, "invalid_plan", "A tracking plan is a JSON object.")
     try:
         saved = plans.save_plan(app, body, publish=publish)
+    except PlanTooLarge as exc:
+        raise ApiError(413, "plan_too_large", str(exc))
     except PlanError as exc:
         raise ApiError(400, "invalid_plan", str(exc))
     except IntegrityError:  # another request took this version number first

@@ -5,6 +5,9 @@ A request is authenticated by the app's read key or by the dashboard session of 
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +39,7 @@ from app.services.events import (
 from app.services.regressions import regression_report
 from app.services.task_ids import issued_at
 from app.services.test_runs import test_run_report
+from app.services.wait_slots import NoWaitSlot
 from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -140,22 +144,60 @@ def app_events(app_id: int):
 def task(task_id: str):
     """queued | stored | failed for a task id this app was given; `?wait=N` long-polls."""
     app = authenticated_app()
+    app_id = app.id  # read once: the polls below end transactions, which expire `app`
     config = current_app.config
     wait = int_arg("wait", 0, 0, config["TASK_WAIT_MAX_SECONDS"])
-    issued = issued_at(config["SECRET_KEY"].encode(), app.id, task_id)
+    issued = issued_at(config["SECRET_KEY"].encode(), app_id, task_id)
     retention = config["TASK_RETENTION_DAYS"] * 86400
     known = issued is not None and issued > time.time() - retention
-    deadline = time.monotonic() + wait
+    state = task_state(app_id, task_id)
+    if state is not None:
+        return state
+    if not known:
+        raise ApiError(404, "not_found", "No task with this id was issued to this app.")
+    if wait == 0:
+        return {"task_id": task_id, "state": "queued"}
+    try:
+        with current_app.extensions["wait_slots"].slot(app_id):
+            return _wait_for_task(app_id, task_id, time.monotonic() + wait)
+    except NoWaitSlot as full:
+        raise ApiError(
+            429,
+            "too_many_waits",
+            f"{full.limit} long-polls are already waiting {full.scope}: retry shortly, "
+            "or ask without ?wait=.",
+            headers={"Retry-After": "1"},
+        )
+
+
+def _wait_for_task(app_id: int, task_id: str, deadline: float) -> dict:
+    """Poll until the task settles or the deadline passes, holding no database connection
+    while asleep (the pool is shared with every other request of this process)."""
     while True:
-        state = task_state(app.id, task_id)
+        # Ending the transaction returns its connection to the pool and lets the next poll
+        # see rows committed meanwhile.
+        db.session.rollback()
+        if time.monotonic() >= deadline or _client_hung_up():
+            return {"task_id": task_id, "state": "queued"}
+        time.sleep(0.1)
+        state = task_state(app_id, task_id)
         if state is not None:
             return state
-        if not known:
-            raise ApiError(404, "not_found", "No task with this id was issued to this app.")
-        if time.monotonic() >= deadline:
-            return {"task_id": task_id, "state": "queued"}
-        db.session.rollback()  # end the read transaction so the next poll sees new rows
-        time.sleep(0.1)
+
+
+def _client_hung_up() -> bool:
+    """Whether the client closed its connection, so a wait can give its slot back now rather
+    than at its deadline (behind nginx too: nginx closes its upstream connection then)."""
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket):
+        return False  # no socket to look at (a test client), or TLS (no peeking): keep waiting
+    try:
+        poller = select.poll()  # not select.select: descriptors above 1023 are common here
+        poller.register(sock, select.POLLIN)
+        # Readable with nothing to read is the end of the stream; data is a pipelined request.
+        return bool(poller.poll(0)) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset by the peer, or closed under us
+        return True
 
 
 @api.get("/apps/<int:app_id>/dead-letters")

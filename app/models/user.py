@@ -20,6 +20,13 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Part of the id kept in the session cookie: raising it (log out everywhere, a password
+    # reset) makes every cookie issued before stop working.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """The session's user id: the account's id and its session version."""
+        return f"{self.id}:{self.session_version}"
 
 
 class EmailCode(db.Model):

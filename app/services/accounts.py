@@ -2,7 +2,12 @@
 
 Passwords are hashed with scrypt (werkzeug's default: salted, memory-hard). Codes are six
 digits, mailed, kept only as a keyed hash, valid for CODE_MINUTES and MAX_CODE_ATTEMPTS tries,
-and used once; a new code replaces the old ones of the same purpose.
+and used once; a new code replaces the old ones of the same purpose. A code is drawn by the
+mail task itself (issue_code), so it never travels in a queued message: the task is given the
+address and what the mail is for.
+
+Nothing here tells whether an address has an account: sign-up of a taken address spends a hash
+like a new one, and every refused code gets the same message.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ CODE_MINUTES = 30
 MAX_CODE_ATTEMPTS = 5
 MIN_PASSWORD_LENGTH = 10
 VERIFY, RESET = "verify", "reset"
+CODE_REFUSED = "That code is not right, has expired or was tried too often; ask for a new one."
 
 
 class AccountError(Exception):
@@ -43,12 +49,13 @@ def check_password_rules(password: str) -> None:
         raise AccountError(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
 
 
-def sign_up(email: str, password: str) -> User:
-    """A new, unverified account (AccountError when the address is taken)."""
+def sign_up(email: str, password: str) -> User | None:
+    """A new, unverified account; None when the address is taken (after the same work)."""
     check_password_rules(password)
+    password_hash = generate_password_hash(password)  # before the lookup: same time either way
     if find_user(email) is not None:
-        raise AccountError("An account with this e-mail address exists; log in instead.")
-    user = User(email=normalize_email(email), password_hash=generate_password_hash(password))
+        return None
+    user = User(email=normalize_email(email), password_hash=password_hash)
     db.session.add(user)
     db.session.commit()
     return user
@@ -59,7 +66,8 @@ def _hash_code(secret: str, user_id: int, code: str) -> str:
 
 
 def issue_code(user: User, purpose: str, secret: str) -> str:
-    """A fresh code for `purpose`, replacing earlier ones; returns it (to be mailed)."""
+    """A fresh code for `purpose`, replacing earlier ones; returns it (to be mailed). Called by
+    the mail task, so the code never waits in a queue."""
     code = f"{secrets.randbelow(10**6):06d}"
     now = utcnow()
     db.session.execute(
@@ -89,12 +97,14 @@ def use_code(user: User, purpose: str, code: str, secret: str) -> None:
         .where(EmailCode.used_at.is_(None))
         .order_by(EmailCode.id.desc())
     )
+    # One message for every refusal: which one it was would tell that the address has an
+    # account with a code waiting.
     if current is None or current.expires_at <= now or current.attempts >= MAX_CODE_ATTEMPTS:
-        raise AccountError("This code has expired or was tried too often; ask for a new one.")
+        raise AccountError(CODE_REFUSED)
     current.attempts += 1
     if not hmac.compare_digest(current.code_hash, _hash_code(secret, user.id, code.strip())):
         db.session.commit()
-        raise AccountError("That code is not right.")
+        raise AccountError(CODE_REFUSED)
     current.used_at = now
     db.session.commit()
 
@@ -118,6 +128,13 @@ def reset_password(user: User, code: str, password: str, secret: str) -> None:
     check_password_rules(password)
     use_code(user, RESET, code, secret)
     user.password_hash = generate_password_hash(password)
+    user.session_version = User.session_version + 1  # whoever knew the old password is out
+    db.session.commit()
+
+
+def end_sessions(user: User) -> None:
+    """Make every session of this account, on every device, stop working."""
+    user.session_version = User.session_version + 1  # in SQL: two at once both count
     db.session.commit()
 
 

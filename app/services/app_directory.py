@@ -4,6 +4,13 @@ The ingestion hot path asks this for every request, so it answers from memory. E
 after APP_CACHE_SECONDS; in the full profile every change is also announced on a Redis channel
 and each process drops the entries at once (and everything after a reconnect, when it may have
 missed an announcement).
+
+Compiling a plan takes up to ~2 s for the largest plan allowed, so it is kept off the request
+path where it can be: the process that publishes compiles before announcing (services/plans.py),
+the listener of every other process compiles the announced plans before dropping its entries
+(requests go on with the previous version meanwhile), and an entry that merely expired keeps its
+compiled plan when the version has not changed. Only a process's first request for an app, with
+nothing cached yet, compiles inline.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +53,7 @@ class AppDirectory:
         self._redis_url = redis_url
         self._entries: dict[str, tuple[float, AppEntry | None]] = {}
         self._listener_pid: int | None = None
+        self._flask_app: Flask | None = None
         self._closed = threading.Event()
         self._subscribed = threading.Event()
         # Bumped by every invalidation: a load that raced one must not cache what it read.
@@ -60,7 +69,7 @@ class AppDirectory:
             return cached[1]
         generation = self._generation
         try:
-            entry = self._load(write_key)
+            entry = self._load(write_key, cached[1] if cached is not None else None)
         except SQLAlchemyError:
             db.session.rollback()
             if cached is not None:  # the database is away: a stale entry beats refusing events
@@ -80,7 +89,18 @@ class AppDirectory:
         for key in write_keys or ():
             self._entries.pop(key, None)
 
-    def _load(self, write_key: str) -> AppEntry | None:
+    def _load(self, write_key: str, previous: AppEntry | None = None) -> AppEntry | None:
+        if previous is not None:
+            # A version's body never changes: while the app's version is the one compiled,
+            # the small read of the version is all an expired entry needs.
+            row = db.session.execute(
+                select(App.id, App.plan_version).where(App.write_key == write_key)
+            ).first()
+            if row is not None and (row.id, row.plan_version or 0) == (
+                previous.app_id,
+                previous.plan.version,
+            ):
+                return previous
         row = db.session.execute(
             select(App.id, App.plan_version, TrackingPlan.body)
             .outerjoin(
@@ -94,9 +114,38 @@ class AppDirectory:
         body = row.body if row.body is not None else EMPTY_PLAN
         return AppEntry(app_id=row.id, plan=compile_plan(body, version=row.plan_version or 0))
 
+    def _warm(self, flask_app: Flask, write_keys: list[str]) -> None:
+        """Compile the announced apps' plans (listener thread), so requests need not."""
+        try:
+            with flask_app.app_context():
+                for body, version in self._published(write_keys):
+                    compile_plan(body, version)  # cached by (plan, version) for the requests
+        except Exception:  # the request that needs it will load it and report
+            log.exception("could not compile the plan of an announced app")
+
+    @staticmethod
+    def _published(write_keys: list[str]) -> list[tuple[dict[str, Any], int]]:
+        """(body, version) of the keys' published plans, read in one short transaction."""
+        with db.engine.connect() as connection:
+            try:
+                rows = connection.execute(
+                    select(App.plan_version, TrackingPlan.body)
+                    .outerjoin(
+                        TrackingPlan,
+                        (TrackingPlan.app_id == App.id)
+                        & (TrackingPlan.version == App.plan_version),
+                    )
+                    .where(App.write_key.in_(write_keys))
+                ).all()
+            finally:
+                # Closed, not pooled: the app may be shutting its pool down meanwhile.
+                connection.invalidate()
+        return [(row.body or EMPTY_PLAN, row.plan_version or 0) for row in rows]
+
     def _start_listener(self) -> None:
         # One listener per process; gunicorn forks workers, so check the pid, not a flag.
         self._listener_pid = os.getpid()
+        self._flask_app = current_app._get_current_object()
         self._entries.clear()
         self._subscribed.clear()
         threading.Thread(target=self._listen, name="app-directory", daemon=True).start()
@@ -124,7 +173,9 @@ class AppDirectory:
                             self.invalidate()
                             self._subscribed.set()
                         elif message["type"] == "message":
-                            self.invalidate(json.loads(message["data"]))
+                            keys = json.loads(message["data"])
+                            self._warm(self._flask_app, keys)
+                            self.invalidate(keys)
             except (redis.RedisError, ValueError) as exc:
                 log.warning("app directory listener lost Redis (%s); retrying", exc)
                 self._closed.wait(1)

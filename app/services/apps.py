@@ -12,6 +12,9 @@ from app.models import App
 from app.services import app_directory, plans
 from app.services.keys import hash_read_key, new_read_key, new_write_key
 
+# apps.id is an INTEGER: a larger id names no app.
+MAX_APP_ID = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class NewApp:
@@ -65,6 +68,8 @@ def apps_of(user_id: int) -> list[App]:
 
 def owned_app(user_id: int, app_id: int) -> App | None:
     """The app if this user owns it; None otherwise (the page answers 404 either way)."""
+    if not 0 < app_id <= MAX_APP_ID:  # no such row, and the databases would refuse to compare
+        return None
     return db.session.scalar(select(App).where(App.id == app_id, App.owner_id == user_id))
 
 

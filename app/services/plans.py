@@ -13,7 +13,7 @@ from app.models import App, Event, TrackingPlan
 from app.models.types import utcnow
 from app.schemas.native_event import ENVELOPE_FIELDS
 from app.services import app_directory
-from app.validation import Plan, PlanError, parse_plan
+from app.validation import Plan, PlanError, compile_plan, parse_plan
 from app.validation.inference import infer_plan
 
 EMPTY_PLAN = app_directory.EMPTY_PLAN
@@ -37,6 +37,7 @@ def save_plan(
     plan = TrackingPlan(app_id=app.id, version=(latest or 0) + 1, status="draft", body=body)
     db.session.add(plan)
     if publish:
+        compile_plan(body, plan.version)  # warm this process's cache before events need it
         _publish(app, plan)
     if commit:
         db.session.commit()
@@ -101,6 +102,7 @@ def publish_version(app: App, number: int) -> bool:
     plan = version(app.id, number)
     if plan is None:
         return False
+    compile_plan(plan.body, plan.version)  # warm this process's cache before events need it
     _publish(app, plan)
     db.session.commit()
     app_directory.announce_change([app.write_key])

@@ -25,6 +25,7 @@ from app.models import DeadLetter, Event, Job
 STATES = ("stored", "failed")
 # Ties of received_at (the events of one batch request share it): failed tasks first.
 _RANK = {"stored": 0, "failed": 1}
+MAX_CURSOR_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Position:
     @classmethod
     def decode(cls, cursor: str) -> Position:
         """The position a cursor names; ValueError when it is not one `encode` made."""
+        # A cursor `encode` made is ~90 characters; a long one could nest JSON deep enough to
+        # exhaust the parser's recursion (a RecursionError, not a ValueError).
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("cursor too long")
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
             when, rank, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))

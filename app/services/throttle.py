@@ -1,5 +1,8 @@
 """Counting attempts per key in a time window (login and code tries): Redis in the full
-profile, so every gunicorn worker counts together; a dictionary in micro (one process)."""
+profile, so every gunicorn worker counts together; a dictionary in micro (one process).
+
+Callers count an attempt before they judge it (so parallel tries cannot all slip in under the
+limit) and take it back when it succeeded: only failures stay counted."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import threading
 import time
 
 import redis
+
+_REFUND = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end"
 
 
 class Throttle:
@@ -35,3 +40,22 @@ class Throttle:
                 start, count = now, 0
             self._local[key] = (start, count + 1)
         return 0 if count + 1 <= self.limit else max(1, round(start + self.window - now))
+
+    def refund(self, key: str) -> None:
+        """Take one counted attempt back (it succeeded)."""
+        if self._client is not None:
+            # Only while the window lives: a DECR of an expired key would create one with no TTL.
+            self._client.eval(_REFUND, 1, f"lvd:throttle:{key}")
+            return
+        with self._lock:
+            if key in self._local:
+                start, count = self._local[key]
+                self._local[key] = (start, max(0, count - 1))
+
+    def forget(self, key: str) -> None:
+        """Drop everything counted for `key`."""
+        if self._client is not None:
+            self._client.delete(f"lvd:throttle:{key}")
+            return
+        with self._lock:
+            self._local.pop(key, None)

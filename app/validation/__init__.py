@@ -5,7 +5,7 @@ Pure Python on top of jsonschema; nothing here touches Flask, Celery or the data
 
 from .canonical import canonical_json, payload_hash
 from .compiler import CompiledPlan, compile_plan
-from .plan import Plan, PlanError, parse_plan
+from .plan import Plan, PlanError, PlanTooLarge, parse_plan
 from .verdict import INVALID, UNPLANNED, VALID, Verdict
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CompiledPlan",
     "Plan",
     "PlanError",
+    "PlanTooLarge",
     "Verdict",
     "canonical_json",
     "compile_plan",

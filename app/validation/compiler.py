@@ -5,11 +5,12 @@ from functools import lru_cache
 from typing import Any
 
 from fastjsonschema import JsonSchemaException
+from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
 from .canonical import canonical_json
 from .fast_check import fast_check
-from .plan import Plan, PlanError, dialect_for, parse_plan
+from .plan import Plan, PlanError, dialect_for, linear_problem, parse_plan
 from .schema_walk import prepare_schema
 from .verdict import INVALID, UNPLANNED, VALID, Verdict
 from .violations import unplanned_violation, violations_from_errors
@@ -100,7 +101,28 @@ class CompiledPlan:
 
 def _validator(name: str, schema: dict[str, Any], forbid_additional: bool) -> Validator:
     cls = dialect_for(name, schema)
+    problem = linear_problem(schema)
+    if problem is not None:  # a version saved before the check existed
+        return _Unjudgeable(name, problem)  # type: ignore[return-value]
     return cls(prepare_schema(schema, forbid_additional), format_checker=cls.FORMAT_CHECKER)
+
+
+class _Unjudgeable:
+    """Stands in for the validator of an event whose schema the linear-time engine cannot run:
+    every event of that name is invalid, with a violation that says why."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.schema: dict[str, Any] = {}
+        self._message = f"Event '{name}' cannot be judged: {problem}; publish a fixed plan"
+        self._problem = problem
+
+    def iter_errors(self, instance: Any) -> list[ValidationError]:
+        """One error naming the problem, whatever the instance."""
+        return [
+            ValidationError(
+                self._message, validator="plan", validator_value=self._problem, instance=instance
+            )
+        ]
 
 
 def compile_plan(plan: Any, version: int) -> CompiledPlan:
@@ -118,4 +140,5 @@ def compile_plan(plan: Any, version: int) -> CompiledPlan:
 def _compile_canonical(text: str, version: int) -> CompiledPlan:
     # Parsing the canonical text (not the caller's dict) means the cached
     # object shares nothing mutable with any caller.
-    return CompiledPlan(parse_plan(json.loads(text)), version)
+    # saving=False: a stored version compiles even if it predates today's save-time checks.
+    return CompiledPlan(parse_plan(json.loads(text), saving=False), version)

@@ -10,7 +10,10 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from .schema_walk import iter_schemas
+from .canonical import canonical_json
+from .dialects import linear_dialect, schema_format_checker
+from .patterns import PatternError, compile_pattern
+from .schema_walk import iter_schemas, subschemas
 from .violations import json_type, pointer
 
 UNPLANNED_POLICIES = ("flag", "block")
@@ -19,9 +22,23 @@ ADDITIONAL_PROPERTIES_POLICIES = ("allow", "flag")
 # traits, page's properties, alias's {userId, previousId}. (track and screen go by event name.)
 TYPED_MESSAGES = ("identify", "group", "page", "alias")
 
+# Caps checked when a plan is saved (plans already stored load as they are). A plan is compiled
+# in every process that ingests for its app, ~9 ms per KB of plan JSON here (fastjsonschema's
+# code generation most of it): 256 KB (~1,000 events of ten properties) compiles in about 2 s.
+MAX_PLAN_BYTES = 256 * 1024
+# As deep as the ingestion API lets an event nest; far from Python's recursion limit, which
+# copying and checking a schema would otherwise hit.
+MAX_PLAN_DEPTH = 64
+# Distinct patterns: each may take up to patterns.MAX_PATTERN_MEMORY (1 MiB) of RE2 memory.
+MAX_PLAN_PATTERNS = 200
+
 
 class PlanError(ValueError):
     """A tracking plan is malformed; the message names the event or field at fault."""
+
+
+class PlanTooLarge(PlanError):
+    """A tracking plan is over a size cap (bytes, patterns)."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +52,18 @@ class Plan:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def parse_plan(plan: Any) -> Plan:
-    """Check a plan dict and return a Plan (of a deep copy); PlanError if malformed."""
+def parse_plan(plan: Any, *, saving: bool = True) -> Plan:
+    """Check a plan dict and return a Plan (of a deep copy); PlanError if malformed.
+
+    saving (the default) also enforces what a new version must meet: the size caps and
+    patterns the linear-time engine can run. Stored versions are loaded with saving=False.
+    """
     if not isinstance(plan, dict):
         raise PlanError(f"The tracking plan must be a JSON object, got {json_type(plan)}")
+    if _deeper_than(plan, MAX_PLAN_DEPTH):
+        raise PlanError(f"The tracking plan nests deeper than {MAX_PLAN_DEPTH} levels")
+    if saving:
+        _check_size(plan)
     raw = copy.deepcopy(plan)
     if "events" not in raw:
         raise PlanError("The tracking plan has no 'events' object (use {} for an empty plan)")
@@ -49,14 +74,16 @@ def parse_plan(plan: Any) -> Plan:
             f"got {json_type(events)}"
         )
     for name, schema in events.items():
-        _check_event(name, schema)
+        _check_event(name, schema, saving=saving)
     types = raw.get("types", {})
     if not isinstance(types, dict):
         raise PlanError(f"The tracking plan's 'types' must be an object, got {json_type(types)}")
     for name, schema in types.items():
         if name not in TYPED_MESSAGES:
             raise PlanError(f"'types' may hold {', '.join(TYPED_MESSAGES)}; not {name!r}")
-        _check_event(name, schema, kind="Type")
+        _check_event(name, schema, kind="Type", saving=saving)
+    if saving:
+        _check_pattern_count([*events.values(), *types.values()])
     return Plan(
         events=events,
         unplanned_events=_policy(raw, "unplanned_events", UNPLANNED_POLICIES),
@@ -67,7 +94,12 @@ def parse_plan(plan: Any) -> Plan:
 
 
 def dialect_for(event_name: str, schema: dict[str, Any]) -> type[Validator]:
-    """The validator class for the schema's $schema (draft-07 when absent; PlanError if unknown)."""
+    """The validator class for the schema's $schema (draft-07 when absent; PlanError if
+    unknown), judging regular expressions with the linear-time engine."""
+    return linear_dialect(_base_dialect(event_name, schema))
+
+
+def _base_dialect(event_name: str, schema: dict[str, Any]) -> type[Validator]:
     if "$schema" not in schema:
         return Draft7Validator
     uri = schema["$schema"]
@@ -89,22 +121,101 @@ def _policy(raw: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _check_event(name: Any, schema: Any, kind: str = "Event") -> None:
+def _check_event(name: Any, schema: Any, kind: str = "Event", saving: bool = True) -> None:
     if not isinstance(name, str) or not name.strip():
         raise PlanError(f"Event names must be non-empty strings, got {name!r}")
     if not isinstance(schema, dict):
         raise PlanError(
             f"{kind} '{name}': the schema must be a JSON object, got {json_type(schema)}"
         )
-    cls = dialect_for(name, schema)
+    base = _base_dialect(name, schema)
     try:
-        cls.check_schema(schema)
+        base.check_schema(schema, format_checker=schema_format_checker(base))
     except SchemaError as exc:
         where = pointer("", exc.path) or "the top level"
         raise PlanError(
             f"{kind} '{name}' has an invalid schema at {where}: {exc.message}"
         ) from None
     _check_refs(name, schema)
+    if saving:
+        _check_patterns(f"{kind} '{name}'", schema)
+
+
+def _check_patterns(owner: str, schema: dict[str, Any]) -> None:
+    problem = linear_problem(schema)
+    if problem is not None:
+        raise PlanError(f"{owner}: {problem}")
+
+
+def linear_problem(schema: dict[str, Any]) -> str | None:
+    """Why the linear-time engine cannot judge this schema, or None when it can."""
+    for where, pattern in _patterns(schema):
+        try:
+            compile_pattern(pattern)  # cached: compiling here warms the validators' cache
+        except PatternError as exc:
+            return f"the pattern {pattern!r} at {where} cannot be used: {exc}"
+    nodes = list(iter_schemas(schema))
+    if any("unevaluatedProperties" in n for n in nodes) and any(
+        "patternProperties" in n for n in nodes
+    ):
+        # jsonschema matches patternProperties with Python's re inside unevaluatedProperties.
+        return (
+            "unevaluatedProperties cannot be combined with patternProperties "
+            "(the linear-time engine does not reach inside unevaluatedProperties)"
+        )
+    return None
+
+
+def _patterns(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """(JSON pointer, pattern) of every `pattern` and `patternProperties` name in schema."""
+    found: list[tuple[str, str]] = []
+    # Paths follow the same keyword-aware walk as iter_schemas, so a property called
+    # "pattern" is a name, not a keyword.
+    stack: list[tuple[str, Any]] = [("", schema)]
+    while stack:
+        where, node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("pattern"), str):
+            found.append((f"{where}/pattern", node["pattern"]))
+        names = node.get("patternProperties")
+        if isinstance(names, dict):
+            found.extend((pointer(where, ("patternProperties", name)), name) for name in names)
+        stack.extend((pointer(where, path), sub) for path, sub in subschemas(node))
+    return found
+
+
+def _check_pattern_count(schemas: list[dict[str, Any]]) -> None:
+    distinct = {pattern for schema in schemas for _, pattern in _patterns(schema)}
+    if len(distinct) > MAX_PLAN_PATTERNS:
+        raise PlanTooLarge(
+            f"The tracking plan uses {len(distinct)} distinct patterns; at most "
+            f"{MAX_PLAN_PATTERNS} are allowed"
+        )
+
+
+def _check_size(plan: dict[str, Any]) -> None:
+    try:
+        size = len(canonical_json(plan).encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"The tracking plan is not valid JSON data: {exc}") from None
+    if size > MAX_PLAN_BYTES:
+        raise PlanTooLarge(
+            f"The tracking plan is {size // 1024} KB as JSON; at most "
+            f"{MAX_PLAN_BYTES // 1024} KB are allowed"
+        )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _check_refs(name: str, schema: dict[str, Any]) -> None:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .patterns import PatternError, compile_pattern
+
 TYPES = ("string", "integer", "number", "boolean", "object", "array")
 # min/max mean a different keyword for each type.
 BOUNDS = {
@@ -155,11 +157,15 @@ def _split(path: str) -> list[str]:
     """`items[].sku` → ["items", "[]", "sku"]; ValueError for a path the form cannot mean."""
     parts: list[str] = []
     for segment in path.strip().split("."):
-        name, brackets = re.fullmatch(r"(.*?)((?:\[\])*)", segment).groups()
+        # Count the trailing "[]" by hand: a regex with a lazy prefix is quadratic here.
+        end = len(segment)
+        while end >= 2 and segment.startswith("[]", end - 2):
+            end -= 2
+        name = segment[:end]
         if not _NAME.match(name):
             raise ValueError(f"{path!r} is not a property path (like price, a.b or items[].sku)")
         parts.append(name)
-        parts.extend(["[]"] * (len(brackets) // 2))
+        parts.extend(["[]"] * ((len(segment) - end) // 2))
     return parts
 
 
@@ -199,9 +205,9 @@ def _node(row: PropertyRow) -> dict[str, Any]:
         if row.type != "string":
             raise ValueError(f"{row.path}: a pattern applies to strings")
         try:
-            re.compile(row.pattern)
-        except re.error as exc:
-            raise ValueError(f"{row.path}: the pattern is not a regular expression ({exc})")
+            compile_pattern(row.pattern)
+        except PatternError as exc:
+            raise ValueError(f"{row.path}: the pattern cannot be used: {exc}")
         node["pattern"] = row.pattern
     low_key, high_key = BOUNDS.get(row.type, (None, None))
     if low_key is None and (row.minimum is not None or row.maximum is not None):

@@ -64,6 +64,29 @@ def _slots(schema: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
                     yield value, key
 
 
+def subschemas(schema: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Yield (path from schema, subschema) for every immediate subschema of schema."""
+    for keyword in _SINGLE:
+        if keyword in schema:
+            yield (keyword,), schema[keyword]
+    if "items" in schema:
+        items = schema["items"]
+        if isinstance(items, list):
+            yield from ((("items", i), sub) for i, sub in enumerate(items))
+        else:
+            yield ("items",), items
+    for keyword in LIST_KEYWORDS:
+        value = schema.get(keyword)
+        if isinstance(value, list):
+            yield from (((keyword, i), sub) for i, sub in enumerate(value))
+    for keyword in MAP_KEYWORDS:
+        value = schema.get(keyword)
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if isinstance(sub, (dict, bool)):
+                    yield (keyword, key), sub
+
+
 def iter_schemas(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Yield schema and every nested object subschema, depth first."""
     yield schema

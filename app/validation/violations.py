@@ -19,12 +19,12 @@ One violation format is used everywhere::
 """
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
 
+from .dialects import additional_properties
 from .schema_walk import MAP_KEYWORDS
 
 REQUIRED_EXPECTED = "present"
@@ -207,13 +207,8 @@ def _under_property_names(schema_path: Iterable[Any]) -> bool:
 
 
 def _extra_properties(instance: dict[str, Any], schema: dict[str, Any]) -> list[str]:
-    declared = schema.get("properties", {})
-    patterns = schema.get("patternProperties", {})
-    return [
-        key
-        for key in instance
-        if key not in declared and not any(re.search(pattern, key) for pattern in patterns)
-    ]
+    # The same names the additionalProperties keyword found, matched by the same engine.
+    return list(additional_properties(instance, schema))
 
 
 def _message(error: ValidationError, rule: str, name: str) -> str:

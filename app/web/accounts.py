@@ -1,13 +1,27 @@
-"""Account pages: sign up, verify the e-mail, log in and out, reset the password."""
+"""Account pages: sign up, verify the e-mail, log in and out, reset the password.
+
+No answer tells whether an address has an account: sign-up, verify, resend and reset answer
+the same status and page for both (tests/web/test_account_hardening.py compares them)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.models import User
 from app.services import accounts
-from app.services.accounts import RESET, VERIFY, AccountError
-from app.tasks.emails import send_email_async
+from app.services.accounts import AccountError
+from app.tasks.emails import CONFIRM, RESET, SIGN_UP, send_account_mail
 from app.web.forms import EmptyForm, LoginForm, ResetForm, ResetRequestForm, SignUpForm, VerifyForm
 
 web_accounts = Blueprint("accounts", __name__)
@@ -17,37 +31,58 @@ def _secret() -> str:
     return current_app.config["SECRET_KEY"]
 
 
-def _throttled(*keys: str) -> bool:
-    """Count an attempt under each key; True when any is over its limit."""
-    throttle = current_app.extensions["login_throttle"]
-    return any([throttle.hit(key) for key in keys])  # a list: every key counts the attempt
+def _ip_key() -> str:
+    # The client's own address: behind nginx, ProxyFix (TRUSTED_PROXIES) has put it here.
+    return f"ip:{request.remote_addr}"
 
 
-def _mail_code(user, purpose: str) -> None:
-    code = accounts.issue_code(user, purpose, _secret())
-    what = "confirm your e-mail address" if purpose == VERIFY else "choose a new password"
-    subject = f"Your Live Validation code: {code}"
-    text = (
-        f"Your code is {code}. Enter it to {what}.\n\n"
-        f"It works once, for {accounts.CODE_MINUTES} minutes. If you did not ask for it, "
-        "ignore this e-mail."
-    )
-    html = render_template("mail/code.html", code=code, what=what, minutes=accounts.CODE_MINUTES)
-    send_email_async.delay([user.email], subject, text, html)
+def _attempt(account_key: str) -> None:
+    """Count an attempt against the address and the client's IP; 429 when over either limit.
+
+    Counted before it is judged, so parallel tries cannot all slip under the limit; a success
+    gives it back (_succeeded): only failures stay counted."""
+    extensions = current_app.extensions
+    waits = [
+        extensions["account_throttle"].hit(account_key),
+        extensions["ip_throttle"].hit(_ip_key()),
+    ]
+    if max(waits):
+        abort(429, description=f"Too many failed attempts; try again in {max(waits)} seconds.")
+
+
+def _succeeded(account_key: str) -> None:
+    """A right password or code: the address starts afresh and the IP gets its attempt back."""
+    current_app.extensions["account_throttle"].forget(account_key)
+    current_app.extensions["ip_throttle"].refund(_ip_key())
+
+
+def _limit_mail(email: str) -> None:
+    """At most LOGIN_FAILURES_PER_ACCOUNT mails per address per window (known or not)."""
+    if current_app.extensions["account_throttle"].hit(f"mail:{email}"):
+        abort(429, description="Too many e-mails asked for this address; try again later.")
+
+
+def _mail(email: str, reason: str) -> None:
+    # Queued alike for every address: the task looks the account up and draws any code itself.
+    send_account_mail.delay(email, reason)
 
 
 @web_accounts.route("/signup", methods=["GET", "POST"])
 def signup():
     form = SignUpForm()
     if form.validate_on_submit():
+        email = accounts.normalize_email(form.email.data)
+        _limit_mail(email)
         try:
-            user = accounts.sign_up(form.email.data, form.password.data)
+            # A taken address: no new account, and its owner gets a mail (a code if still
+            # unconfirmed, else a notice); the visitor is told what a new one is told.
+            accounts.sign_up(email, form.password.data)
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            _mail_code(user, VERIFY)
-            flash(f"We sent a six-digit code to {user.email}.", "info")
-            return redirect(url_for("accounts.verify", email=user.email))
+            _mail(email, SIGN_UP)
+            flash(f"We sent an e-mail to {email}: enter the six-digit code from it.", "info")
+            return redirect(url_for("accounts.verify", email=email))
     return render_template("accounts/signup.html", form=form)
 
 
@@ -57,17 +92,18 @@ def verify():
     if request.method == "GET":
         form.email.data = request.args.get("email", "")
     if form.validate_on_submit():
+        key = f"code:{accounts.normalize_email(form.email.data)}"
+        _attempt(key)
         user = accounts.find_user(form.email.data)
-        if _throttled(f"code:{form.email.data.lower()}", f"ip:{request.remote_addr}"):
-            abort(429)
         try:
             if user is None:
-                raise AccountError("That code is not right.")
+                raise AccountError(accounts.CODE_REFUSED)
             accounts.verify_email(user, form.code.data, _secret())
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            login_user(user)
+            _succeeded(key)
+            _log_in(user)
             flash("Your e-mail address is confirmed.", "info")
             return redirect(url_for("apps.index"))
     return render_template("accounts/verify.html", form=form)
@@ -75,14 +111,17 @@ def verify():
 
 @web_accounts.route("/verify/resend", methods=["POST"])
 def resend():
-    form = VerifyForm()
-    user = accounts.find_user(form.email.data or "")
-    if user is not None and user.verified_at is None:
-        if _throttled(f"mail:{user.email}"):
-            abort(429)
-        _mail_code(user, VERIFY)
+    email = accounts.normalize_email(request.form.get("email", ""))  # CSRFProtect checked it
+    if email:
+        _limit_mail(email)
+        _mail(email, CONFIRM)
     flash("If that address has an unconfirmed account, a new code is on its way.", "info")
-    return redirect(url_for("accounts.verify", email=form.email.data or ""))
+    return redirect(url_for("accounts.verify", email=email))
+
+
+def _log_in(user: User) -> None:
+    session.clear()  # nothing of an earlier visitor's session carries over
+    login_user(user)
 
 
 @web_accounts.route("/login", methods=["GET", "POST"])
@@ -90,16 +129,17 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email = accounts.normalize_email(form.email.data)
-        if _throttled(f"login:{email}", f"ip:{request.remote_addr}"):
-            abort(429)
+        key = f"login:{email}"
+        _attempt(key)
         user = accounts.authenticate(email, form.password.data)
         if user is None:
             flash("Wrong e-mail address or password.", "error")
-        elif user.verified_at is None:
-            flash("Confirm your e-mail address first: enter the code we sent.", "error")
-            return redirect(url_for("accounts.verify", email=user.email))
         else:
-            login_user(user)
+            _succeeded(key)
+            if user.verified_at is None:
+                flash("Confirm your e-mail address first: enter the code we sent.", "error")
+                return redirect(url_for("accounts.verify", email=user.email))
+            _log_in(user)
             return redirect(url_for("apps.index"))
     return render_template("accounts/login.html", form=form)
 
@@ -109,6 +149,19 @@ def login():
 def logout():
     if EmptyForm().validate_on_submit():
         logout_user()
+        session.clear()
+    return redirect(url_for("accounts.login"))
+
+
+@web_accounts.route("/logout/everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every session of this account, on every device (this one too)."""
+    if EmptyForm().validate_on_submit():
+        accounts.end_sessions(current_user)
+        logout_user()
+        session.clear()
+        flash("You are logged out everywhere.", "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -116,14 +169,12 @@ def logout():
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        user = accounts.find_user(form.email.data)
-        if _throttled(f"mail:{accounts.normalize_email(form.email.data)}"):
-            abort(429)
-        if user is not None:
-            _mail_code(user, RESET)
+        email = accounts.normalize_email(form.email.data)
+        _limit_mail(email)
+        _mail(email, RESET)
         # The same answer whether or not the address has an account.
         flash("If that address has an account, a code is on its way.", "info")
-        return redirect(url_for("accounts.reset", email=form.email.data))
+        return redirect(url_for("accounts.reset", email=email))
     return render_template("accounts/reset_request.html", form=form)
 
 
@@ -133,18 +184,22 @@ def reset():
     if request.method == "GET":
         form.email.data = request.args.get("email", "")
     if form.validate_on_submit():
-        if _throttled(f"code:{form.email.data.lower()}", f"ip:{request.remote_addr}"):
-            abort(429)
+        key = f"code:{accounts.normalize_email(form.email.data)}"
+        _attempt(key)
         user = accounts.find_user(form.email.data)
         try:
+            accounts.check_password_rules(form.password.data)  # first, for known and unknown
             if user is None:
-                raise AccountError("That code is not right.")
+                raise AccountError(accounts.CODE_REFUSED)
             accounts.reset_password(user, form.code.data, form.password.data, _secret())
         except AccountError as exc:
             flash(str(exc), "error")
         else:
+            _succeeded(key)
             if user.verified_at is None:  # the code came through the mailbox: it is theirs
                 accounts.verify_email_now(user)
+            logout_user()  # whoever is logged in here logs in again, with the new password
+            session.clear()
             flash("Your password is changed; log in with it.", "info")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form)

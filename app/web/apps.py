@@ -6,10 +6,11 @@ does not exist (tests/web/test_ownership.py tries every route)."""
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
+from app.api.routes import MAX_BIG_ID, int_arg
 from app.services import alerts
 from app.services import apps as app_service
 from app.services import overview as stats
@@ -51,9 +52,21 @@ def create():
         flash("Give the app a name of 1 to 255 characters.", "error")
         return redirect(url_for("apps.index"))
     new = app_service.create_app_record(form.name.data, owner_id=current_user.id)
-    # The read key is shown this once; only its hash is kept.
-    flash(f"Read key (shown only now): {new.read_key}", "key")
+    _show_once(new.app.id, new.read_key)
     return redirect(url_for("apps.show", app_id=new.app.id))
+
+
+def _show_once(app_id: int, read_key: str) -> None:
+    """Keep a new read key server-side for the app page to show once (only its hash is
+    stored; a flash would carry it in the session cookie)."""
+    if not current_app.extensions["shown_once"].put(
+        f"read-key:{current_user.id}:{app_id}", read_key
+    ):
+        flash(
+            "The new read key could not be kept to show you (Redis is unreachable): "
+            "make a new one shortly.",
+            "error",
+        )
 
 
 @web_apps.get("/<int:app_id>")
@@ -61,9 +74,17 @@ def create():
 def show(app_id: int):
     app = owned_or_404(app_id)
     base = request.host_url.rstrip("/")
-    return render_template(
-        "apps/show.html", app=app, base=base, form=EmptyForm(), alerts=AlertSettingsForm.of(app)
+    read_key = current_app.extensions["shown_once"].take(f"read-key:{current_user.id}:{app.id}")
+    page = render_template(
+        "apps/show.html",
+        app=app,
+        base=base,
+        form=EmptyForm(),
+        alerts=AlertSettingsForm.of(app),
+        read_key=read_key,
     )
+    # A page with a read key on it stays out of every cache (the back button included).
+    return page, {"Cache-Control": "no-store"} if read_key else {}
 
 
 @web_apps.get("/<int:app_id>/live")
@@ -131,7 +152,8 @@ def events_json(app_id: int):
     """Newest events first, filtered; `after=<id>` returns only newer ones (the poll)."""
     app = owned_or_404(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
-    after = request.args.get("after", type=int)
+    # An id beyond BIGINT would not bind (a 500); a bad one is the caller's error, in JSON.
+    after = int_arg("after", 0, 0, MAX_BIG_ID) or None
     rows, _ = list_events(app.id, filters, limit=100, after_id=after)
     return {"events": [event_to_dict(row) for row in rows]}
 
@@ -162,7 +184,7 @@ def rotate_write_key(app_id: int):
 def rotate_read_key(app_id: int):
     app = owned_or_404(app_id)
     if EmptyForm().validate_on_submit():
-        flash(f"Read key (shown only now): {app_service.rotate_read_key(app)}", "key")
+        _show_once(app.id, app_service.rotate_read_key(app))
     return redirect(url_for("apps.show", app_id=app.id))
 
 

@@ -14,8 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
+from app.api.routes import MAX_ID
 from app.services import plans
 from app.validation import PlanError
+from app.validation.plan import MAX_PLAN_DEPTH
 from app.validation.property_rows import (
     NotFormEditable,
     PropertyRow,
@@ -48,6 +50,8 @@ def edit(app_id: int):
             plan = plans.save_plan(app, body, publish=publish)
         except json.JSONDecodeError as exc:
             flash(f"Not valid JSON: {exc}", "error")
+        except RecursionError:  # the parser's own limit, far deeper than plans may nest
+            flash(f"The plan nests deeper than {MAX_PLAN_DEPTH} levels.", "error")
         except PlanError as exc:
             flash(str(exc), "error")
         else:
@@ -140,7 +144,8 @@ def infer(app_id: int):
 def publish(app_id: int, version: int):
     app = owned_or_404(app_id)
     if EmptyForm().validate_on_submit():
-        if not plans.publish_version(app, version):
+        # Plan versions are INTEGERs: a larger one names none (and would not bind).
+        if version > MAX_ID or not plans.publish_version(app, version):
             abort(404)
         flash(f"Version {version} published.", "info")
     return redirect(url_for("plans.edit", app_id=app.id))

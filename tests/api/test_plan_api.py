@@ -234,6 +234,26 @@ def test_a_plan_error_names_what_is_wrong(by_key):
     assert "'events'" in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("pattern", "construct"), [(r"^(a+)\1$", "a backreference"), (r"^(?=.*\d)", "lookahead")]
+)
+def test_a_pattern_the_linear_engine_cannot_run_is_refused(
+    client, shop, by_key, pattern, construct
+):
+    plan = {"events": {"signup": {"properties": {"code": {"type": "string", "pattern": pattern}}}}}
+    body = assert_error(by_key.save(plan, publish="1"), 400, "invalid_plan")
+    assert "'signup'" in body["message"] and "/properties/code/pattern" in body["message"]
+    assert f"uses {construct}, a construct the linear-time" in body["message"]
+    assert by_key.listed() == []
+
+
+def test_a_plan_over_the_size_cap_is_413_and_nothing_saved(by_key):
+    events = {f"event_{i}": {"description": "x" * 1000} for i in range(300)}  # ~300 KB
+    body = assert_error(by_key.save({"events": events}, publish="1"), 413, "plan_too_large")
+    assert "at most 256 KB" in body["message"]
+    assert by_key.listed() == []
+
+
 def test_an_unknown_publish_flag_is_refused(by_key):
     assert_error(by_key.save(DEMO_PLAN, publish="maybe"), 400, "invalid_parameter")
     assert by_key.listed() == []

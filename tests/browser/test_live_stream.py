@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.extensions import db
@@ -58,7 +59,7 @@ def test_live_stream_shows_new_events_filters_and_opens_violations(
     screenshot(page, "live")
 
     page.get_by_label("Status").select_option("invalid")
-    page.wait_for_function("document.querySelectorAll('#events tbody tr').length === 2")
+    expect(page.locator("#events tbody tr")).to_have_count(2)
     statuses = page.locator("#events tbody tr td.badge").all_text_contents()
     assert statuses == ["invalid", "invalid"]  # userId "x", and the hostile one's method
     page.locator("#events tbody tr", has_text="invalid").last.click()
@@ -69,7 +70,7 @@ def test_live_stream_shows_new_events_filters_and_opens_violations(
 
     # The hostile payload: shown as text, and nothing ran.
     page.get_by_label("Status").select_option("")
-    page.wait_for_function("document.querySelectorAll('#events tbody tr').length === 3")
+    expect(page.locator("#events tbody tr")).to_have_count(3)
     page.locator("#events tbody tr").first.click()
     payload = page.locator("#detail-payload").text_content()
     assert json.dumps(XSS[0])[1:-1] in payload or XSS[0] in payload

@@ -4,11 +4,13 @@ window; gzip uploads; an imported event and a live one are one event within the 
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import json
 from collections import Counter
 
+import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -160,3 +162,20 @@ def test_each_chunk_commits_its_progress_even_when_it_stores_nothing(any_app):
         assert seen.done == imports.CHUNK_LINES
         assert seen.result["error_count"] == imports.CHUNK_LINES
         db.session.remove()
+
+
+@pytest.mark.timeout(120)  # Python's re would not finish: a hang is the failure here
+def test_an_import_judges_adversarial_patterns_with_the_linear_engine(any_app):
+    plan = copy.deepcopy(DEMO_PLAN)
+    plan["events"]["user_login"]["properties"]["method"] = {"pattern": "^(a+)+$"}
+    new = add_app(any_app, plan=plan)
+    long_a = "a" * 30_000
+    lines = [
+        {"eventName": "user_login", "userId": i, "method": long_a + ("b" if i % 2 else "")}
+        for i in range(10)
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    job = upload(any_app.test_client(), new.app.id, new.read_key, data, "application/x-ndjson")
+    done = run_to_the_end(any_app, job["id"])
+    assert done["state"] == "done"
+    assert (done["result"]["counts"]["valid"], done["result"]["counts"]["invalid"]) == (5, 5)

@@ -5,8 +5,11 @@ inline plan), in both profiles."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from app.extensions import db
 from app.models import App
@@ -141,3 +144,23 @@ def test_an_inline_plan_and_an_empty_range(any_app):
     }
     nothing = run_to_the_end(any_app, empty_id)
     assert nothing["state"] == "done" and nothing["total"] == 0 and nothing["percent"] == 100.0
+
+
+@pytest.mark.timeout(120)  # Python's re would not finish: a hang is the failure here
+def test_a_draft_with_an_adversarial_pattern_is_judged_by_the_linear_engine(any_app):
+    app_id, write_key, _ = shop_with_draft(any_app)
+    long_a = "a" * 30_000
+    raws = [
+        {"eventName": "user_login", "userId": i, "method": long_a + ("b" if i % 2 else "")}
+        for i in range(20)
+    ]
+    store_raw_events(any_app, write_key, raws)
+    inline = copy.deepcopy(DEMO_PLAN)
+    inline["events"]["user_login"]["properties"]["method"] = {"pattern": "^(a+)+$"}
+    with any_app.app_context():
+        app = db.session.get(App, app_id)
+        job_id = revalidation.create(app, {"plan": inline}).id
+        db.session.remove()
+    job = run_to_the_end(any_app, job_id)
+    assert job["state"] == "done"
+    assert job["result"]["after"] == {"valid": 10, "invalid": 10, "unplanned": 0}

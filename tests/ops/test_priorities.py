@@ -4,9 +4,10 @@ real worker on the `emails` queue, a real SMTP sink."""
 
 from __future__ import annotations
 
+from app.services import accounts
 from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
 from app.tasks.alerts import queue_mail
-from app.tasks.emails import send_email_async
+from app.tasks.emails import SIGN_UP, send_account_mail
 from stack.servers import stop_process_group
 from tests.conftest import flush_redis, full_env, start_worker
 
@@ -19,11 +20,14 @@ def test_account_mail_overtakes_alerts_and_digests(
         for n in range(3):
             queue_mail(Mail(["o@example.com"], f"digest {n}", "t", "<p>t</p>", DIGEST_PRIORITY))
         queue_mail(Mail(["o@example.com"], "alert", "t", "<p>t</p>", ALERT_PRIORITY))
-        send_email_async.delay(["new@example.com"], "code", "123456", None)  # as sign-up does
+        accounts.sign_up("new@example.com", "a good long password")
+        send_account_mail.delay("new@example.com", SIGN_UP)  # as sign-up does
     env = {**full_env(service_root, redis_server, postgres_server), "SMTP_URL": smtp_sink.url}
     worker = start_worker(env, tmp_path / "emails.log", "emails")
     try:
         mails = smtp_sink.wait_for(5)
     finally:
         stop_process_group(worker, timeout=30)
-    assert [m["Subject"] for m in mails] == ["code", "alert", "digest 0", "digest 1", "digest 2"]
+    subjects = [m["Subject"] for m in mails]
+    assert subjects[0].startswith("Your Live Validation code: ")
+    assert subjects[1:] == ["alert", "digest 0", "digest 1", "digest 2"]

@@ -1,8 +1,15 @@
-"""The app directory while the database is away: stale entries keep ingestion going."""
+"""The app directory: stale entries keep ingestion going while the database is away; plans are
+compiled when published, and an expired entry whose version did not change is not compiled again."""
+
+import copy
+import uuid
 
 from sqlalchemy.exc import OperationalError
 
+from app.services import app_directory
 from app.services.app_directory import AppDirectory
+from app.validation import compile_plan
+from app.validation.compiler import _compile_canonical
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error
 
@@ -29,3 +36,50 @@ def test_an_unknown_key_while_the_database_is_down_is_503_not_500(full_app, monk
     body = assert_error(response, 503, "unavailable")
     assert "database" in body["message"]
     assert response.headers["Retry-After"] == "1"
+
+
+def _publish(client, shop, plan) -> None:
+    answer = client.post(
+        f"/api/apps/{shop.app.id}/plan?publish=1",
+        json=plan,
+        headers={"Authorization": f"Bearer {shop.read_key}"},
+    )
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+
+
+def test_publishing_compiles_the_plan_before_any_event_needs_it(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client = any_app.test_client()
+    url = f"/api/logs/{shop.app.write_key}"
+    assert client.post(url, json={"eventName": "user_login", "userId": 1}).status_code == 202
+    plan = copy.deepcopy(DEMO_PLAN)  # a plan no test compiled before: unique text
+    plan["events"]["user_login"]["description"] = f"stricter {uuid.uuid4()}"
+    plan["events"]["user_login"]["required"] = ["userId", "method"]
+    _publish(client, shop, plan)
+    compiled_before = _compile_canonical.cache_info().misses
+    answer = client.post(url, json={"eventName": "user_login", "userId": 2})
+    assert answer.json["status"] == "invalid"  # judged by the new version...
+    assert _compile_canonical.cache_info().misses == compiled_before  # ...compiled already
+
+
+def test_an_expired_entry_keeps_its_compiled_plan_while_the_version_is_unchanged(
+    full_app, monkeypatch
+):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    directory: AppDirectory = full_app.extensions["app_directory"]
+    client = full_app.test_client()
+    url = f"/api/logs/{shop.app.write_key}"
+    compiled: list[int] = []
+
+    def counting_compile(body, version):
+        compiled.append(version)
+        return compile_plan(body, version)
+
+    monkeypatch.setattr(app_directory, "compile_plan", counting_compile)
+    monkeypatch.setattr(directory, "_ttl", -1)  # every lookup reads the database again
+    for user in range(3):
+        assert client.post(url, json={"eventName": "user_login", "userId": user}).status_code == 202
+    assert compiled == [1]  # loaded once; the next lookups found version 1 unchanged
+    _publish(client, shop, {"events": {}})
+    assert client.post(url, json={"eventName": "user_login"}).json["status"] == "unplanned"
+    assert compiled[-1] == 2

@@ -161,6 +161,8 @@ def test_rename_remove_a_row_and_delete_an_event(micro_app, owner):
         ([{"path": "b", "type": "boolean", "maximum": "3"}], "min and max apply"),
         ([{"path": "i", "type": "integer", "pattern": "x"}], "pattern applies to strings"),
         ([{"path": "s", "pattern": "(unclosed"}], "not a regular expression"),
+        ([{"path": "s", "pattern": "(a)\\1"}], "uses a backreference, a construct the linear"),
+        ([{"path": "s", "pattern": "^(?=a)"}], "uses lookahead, a construct the linear-time"),
         ([{"path": "i", "type": "integer", "enum": "1, two"}], "not all of type integer"),
         ([{"path": "s", "enum": "[1, "}], "not a JSON array"),
         ([{"path": "s"}, {"path": "s.x"}], "its parent is of type string"),

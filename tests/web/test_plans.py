@@ -66,7 +66,24 @@ def test_versions_show_their_diff_and_an_older_one_can_be_published_again(micro_
         ('{"events": {"e": {"type": 5}}}', "e"),
         ('{"unplanned_events": "maybe"}', "unplanned_events"),
         ('{"events": {"e": {"description": "a\\u0000b"}}}', "NUL character"),
+        ('{"events": {"e": {"properties": {"c": {"pattern": "(a)\\\\1"}}}}}', "backreference"),
+        ('{"events": {"e": {"patternProperties": {"(?!x)": {}}}}}', "lookahead"),
+        ("[" * 20_000 + "]" * 20_000, "nests deeper than 64"),  # past the parser's own limit
+        ('{"events": {"e": ' + '{"not": ' * 70 + "{}" + "}" * 70 + "}}", "deeper than 64"),
+        (json.dumps({"events": {f"e{i}": {"title": "x" * 1000} for i in range(300)}}), "256 KB"),
     ],
+    ids=[
+        "not-json",
+        "array",
+        "bad-type",
+        "bad-policy",
+        "nul",
+        "backref",
+        "lookahead",
+        "deep-json",
+        "deep-plan",
+        "too-big",
+    ],  # fmt: skip
 )
 def test_bad_plans_are_refused_with_their_reason(micro_app, owner, body, reason):
     client, app_id, _ = owner

@@ -1,7 +1,7 @@
 """dead letters count their attempts and are discarded, not deleted
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 14:00:00
 
 """
@@ -9,8 +9,8 @@ Create Date: 2026-12-04 14:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
