@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
@@ -89,6 +89,12 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
         derandomize=True,  # the same examples on every run, so CI is repeatable
     )
     @given(plan=plans, through_editor=st.booleans(), event=hostile)
+    # Found by this test once; kept as fixed cases.
+    @example(plan={"events": {"e": {"minimum": RAW + "NaN"}}}, through_editor=True, event=1)
+    @example(plan={"events": {"e": {"enum": [RAW + "1e400"]}}}, through_editor=True, event=1)
+    @example(plan={"events": {"a\x00b": {}}}, through_editor=False, event=1)
+    @example(plan={"events": {"\ud800": {}}}, through_editor=True, event=1)
+    @example(plan={"events": {"e": {"pattern": "(a)\\1"}}}, through_editor=False, event="aa")
     def check(plan, through_editor: bool, event) -> None:
         body = _dumps(plan)
         if through_editor:
