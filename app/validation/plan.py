@@ -196,7 +196,9 @@ def _check_pattern_count(schemas: list[dict[str, Any]]) -> None:
 
 def _check_size(plan: dict[str, Any]) -> None:
     try:
-        size = len(canonical_json(plan).encode("utf-8", "surrogatepass"))
+        size = len(canonical_json(plan).encode("utf-8"))
+    except UnicodeEncodeError:  # neither database can store one
+        raise PlanError("The tracking plan contains a lone surrogate (\\ud8xx).") from None
     except (TypeError, ValueError) as exc:
         raise PlanError(f"The tracking plan is not valid JSON data: {exc}") from None
     if size > MAX_PLAN_BYTES:
