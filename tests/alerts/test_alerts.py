@@ -67,7 +67,9 @@ def rerun(flask_app, now: datetime, times: int = 2) -> list[int]:
         return [
             app_id
             for _ in range(times)
-            for app_id in check_alerts.apply(args=(now.isoformat(),)).get()
+            for app_id in check_alerts.apply(args=(now.isoformat(),)).get(
+                disable_sync_subtasks=False
+            )
         ]
 
 

@@ -61,7 +61,9 @@ def deliver_mail(flask_app: Flask, smtp_url: str) -> int:
     with flask_app.app_context():
         for envelope in envelopes:
             task = flask_app.extensions["celery"].tasks[envelope["headers"]["task"]]
-            task.apply(args=message_args(envelope)).get()
+            # An eager result never blocks; an embedded worker an earlier test ran in this
+            # process (browser, micro) would make a plain .get() refuse.
+            task.apply(args=message_args(envelope)).get(disable_sync_subtasks=False)
     return len(envelopes)
 
 
