@@ -9,6 +9,7 @@ from typing import Any
 from flask import Request
 
 from app.errors import ApiError
+from app.validation.canonical import nests_deeper_than
 
 JSON_MEDIA_TYPES = ("application/json", "text/plain")  # text/plain: browsers' beacons
 # Far deeper than any real event, and far from Python's recursion limit, which later steps
@@ -47,24 +48,9 @@ def parse_strict_json(raw: bytes) -> Any:
         raise too_deep
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}.")
-    if _deeper_than(value, MAX_JSON_DEPTH):
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
         raise too_deep
     return value
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether objects and arrays nest more than `limit` levels (iterative: no recursion)."""
-    if not isinstance(value, (dict, list)):
-        return False
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, (dict, list)):
-                stack.append((child, depth + 1))
-    return False
 
 
 def gunzip_capped(data: bytes, limit: int) -> bytes:

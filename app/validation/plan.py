@@ -10,7 +10,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from .canonical import canonical_json
+from .canonical import canonical_json, nests_deeper_than
 from .dialects import linear_dialect, schema_format_checker
 from .patterns import PatternError, compile_pattern
 from .schema_walk import iter_schemas, subschemas
@@ -60,7 +60,7 @@ def parse_plan(plan: Any, *, saving: bool = True) -> Plan:
     """
     if not isinstance(plan, dict):
         raise PlanError(f"The tracking plan must be a JSON object, got {json_type(plan)}")
-    if _deeper_than(plan, MAX_PLAN_DEPTH):
+    if nests_deeper_than(plan, MAX_PLAN_DEPTH):
         raise PlanError(f"The tracking plan nests deeper than {MAX_PLAN_DEPTH} levels")
     if saving:
         _check_size(plan)
@@ -206,18 +206,6 @@ def _check_size(plan: dict[str, Any]) -> None:
             f"The tracking plan is {size // 1024} KB as JSON; at most "
             f"{MAX_PLAN_BYTES // 1024} KB are allowed"
         )
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether objects and arrays nest more than `limit` levels (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
 
 
 def _check_refs(name: str, schema: dict[str, Any]) -> None:
