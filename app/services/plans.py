@@ -34,10 +34,18 @@ def save_plan(
     latest = db.session.scalar(
         select(func.max(TrackingPlan.version)).where(TrackingPlan.app_id == app.id)
     )
-    plan = TrackingPlan(app_id=app.id, version=(latest or 0) + 1, status="draft", body=body)
+    version = (latest or 0) + 1
+    # Compiled now, drafts too: this warms this process's cache before events need it, and
+    # finds schemas that would recurse without end on every event.
+    endless = compile_plan(body, version).endless_events()
+    if endless:
+        raise PlanError(
+            f"The schema of {endless[0]!r} refers to itself without end ($ref to itself or to "
+            "a schema around it, with nothing consumed in between)."
+        )
+    plan = TrackingPlan(app_id=app.id, version=version, status="draft", body=body)
     db.session.add(plan)
     if publish:
-        compile_plan(body, plan.version)  # warm this process's cache before events need it
         _publish(app, plan)
     if commit:
         db.session.commit()

@@ -85,7 +85,31 @@ class CompiledPlan:
         """The violations of properties against a planned event's schema (KeyError: unplanned)."""
         return self._check(self._validators[event_name], properties, root)
 
+    def endless_events(self) -> list[str]:
+        """Events and types whose schema recurses without end (a `$ref` that leads back to
+        itself without consuming the instance) on one of a few simple instances."""
+        named = (*self._validators.items(), *self._type_validators.items())
+        return [name for name, v in named if any(self._recurses(v, p) for p in _PROBES)]
+
+    def _recurses(self, validator: Validator, instance: Any) -> bool:
+        try:
+            self._judge(validator, instance, "")
+        except RecursionError:
+            return True
+        return False
+
     def _check(self, validator: Validator, properties: Any, root: str) -> list[dict[str, Any]]:
+        try:
+            return self._judge(validator, properties, root)
+        except RecursionError:
+            # A schema that refers to itself without end (saved before saving refused them):
+            # the event is judged invalid with the reason, never a server error.
+            error = ValidationError(
+                ENDLESS, validator="plan", validator_value="$ref", instance=properties
+            )
+            return violations_from_errors([error], root, self.version)
+
+    def _judge(self, validator: Validator, properties: Any, root: str) -> list[dict[str, Any]]:
         fast = self._fast.get(id(validator))
         if fast is not None:
             try:
@@ -97,6 +121,14 @@ class CompiledPlan:
         if not errors:
             return []
         return violations_from_errors(errors, root, self.version)
+
+
+ENDLESS = (
+    "Judging this event recursed too deep: its schema may refer to itself without end ($ref); "
+    "publish a fixed plan"
+)
+# Instances on which a schema whose `$ref` loops back without consuming anything recurses.
+_PROBES: tuple[Any, ...] = (None, True, 0, "", [], {}, [[]], {"a": {}})
 
 
 def _validator(name: str, schema: dict[str, Any], forbid_additional: bool) -> Validator:

@@ -247,6 +247,16 @@ def test_a_pattern_the_linear_engine_cannot_run_is_refused(
     assert by_key.listed() == []
 
 
+def test_a_schema_that_refers_to_itself_without_end_is_refused(by_key):
+    body = assert_error(
+        by_key.save({"events": {"loop": {"allOf": [{"$ref": "#"}]}}}, publish="1"),
+        400,
+        "invalid_plan",
+    )
+    assert "'loop' refers to itself without end" in body["message"]
+    assert by_key.listed() == []
+
+
 def test_a_plan_over_the_size_cap_is_413_and_nothing_saved(by_key):
     events = {f"event_{i}": {"description": "x" * 1000} for i in range(300)}  # ~300 KB
     body = assert_error(by_key.save({"events": events}, publish="1"), 413, "plan_too_large")

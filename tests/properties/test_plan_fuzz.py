@@ -95,6 +95,7 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
     @example(plan={"events": {"a\x00b": {}}}, through_editor=False, event=1)
     @example(plan={"events": {"\ud800": {}}}, through_editor=True, event=1)
     @example(plan={"events": {"e": {"pattern": "(a)\\1"}}}, through_editor=False, event="aa")
+    @example(plan={"events": {"0": {"$ref": "#"}}}, through_editor=False, event=[[]])
     def check(plan, through_editor: bool, event) -> None:
         body = _dumps(plan)
         if through_editor:

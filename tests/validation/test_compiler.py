@@ -131,3 +131,28 @@ def test_verdict_is_frozen_and_serialisable():
     assert as_dict["status"] == "invalid" and as_dict["blocked"] is False
     assert as_dict["violations"] == verdict.violations
     assert verdict.ok is False and compile_plan(PLAN, version=3).validate("login", {}).ok is True
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#"},
+        {"allOf": [{"$ref": "#"}]},
+        {"not": {"anyOf": [{"$ref": "#"}]}},
+        {"properties": {"a": {"type": "object"}}, "$ref": "#"},
+    ],
+)
+def test_a_schema_that_refers_to_itself_without_end_is_found_and_judged_without_error(schema):
+    compiled = compile_plan({"events": {"loop": schema, "fine": {"type": "object"}}}, 1)
+    assert compiled.endless_events() == ["loop"]
+    verdict = compiled.validate("loop", {"a": {}})
+    assert verdict.status == "invalid"
+    assert [v["rule"] for v in verdict.violations] == ["plan"]
+
+
+def test_a_schema_that_refers_to_itself_through_a_property_is_fine():
+    tree = {"type": "object", "properties": {"child": {"$ref": "#"}}}
+    compiled = compile_plan({"events": {"tree": tree}}, 1)
+    assert compiled.endless_events() == []
+    assert compiled.validate("tree", {"child": {"child": {}}}).status == "valid"
+    assert compiled.validate("tree", {"child": {"child": 3}}).status == "invalid"
