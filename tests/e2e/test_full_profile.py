@@ -1,5 +1,7 @@
 """End to end in the full profile: HTTP → gunicorn → Redis → a real Celery worker → PostgreSQL."""
 
+import itertools
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -56,11 +58,15 @@ def test_a_new_plan_version_applies_to_the_next_event_in_every_gunicorn_worker(
         plan = {**DEMO_PLAN, "events": {**DEMO_PLAN["events"], "new_event": {"type": "object"}}}
         save_plan(find_app(new.app.id), plan, publish=True)
 
-    # The change is announced over Redis; every worker drops its cached entry.
+    # The change is announced over Redis; every worker drops its cached entry. Each poll sends
+    # new payloads: the same one again would be answered `duplicate`.
+    sent = itertools.count()
+
     def all_valid() -> bool:
         return all(
-            request("POST", url, {"eventName": "new_event", "m": i})[1]["status"] == "valid"
-            for i in range(6)
+            request("POST", url, {"eventName": "new_event", "m": next(sent)})[1]["status"]
+            == "valid"
+            for _ in range(6)
         )
 
     wait_until(all_valid, 10, "the new plan in every worker")
