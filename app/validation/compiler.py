@@ -115,12 +115,11 @@ class CompiledPlan:
             try:
                 fast(properties)
                 return []
-            except JsonSchemaException:
-                pass  # jsonschema lists every violation
-        errors = list(validator.iter_errors(properties))
-        if not errors:
-            return []
-        return violations_from_errors(errors, root, self.version)
+            except (JsonSchemaException, ArithmeticError):
+                # jsonschema lists every violation; an arithmetic error (a number beyond a
+                # float) is its to judge too, never a server error.
+                pass
+        return violations_from_errors(validator.iter_errors(properties), root, self.version)
 
 
 ENDLESS = (

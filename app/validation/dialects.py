@@ -1,16 +1,25 @@
-"""jsonschema validator classes whose regular-expression keywords run on RE2 (patterns.py).
+"""jsonschema validator classes whose regular-expression keywords run on RE2 (patterns.py), and
+whose `uniqueItems` and `multipleOf` cannot be made slow or crash by an event.
 
 jsonschema calls Python's `re` for `pattern`, `patternProperties`, the property names
 `additionalProperties` lets through and the `regex` format; each dialect gets a class, made with
 `jsonschema.validators.extend`, that judges those with RE2 instead. (`unevaluatedProperties`
 also matches `patternProperties` with `re`, deep inside jsonschema: plans combining the two are
 refused at save time, see plan.py.)
+
+jsonschema's `uniqueItems` compares items pairwise when they cannot be sorted (objects): ~6 s of
+CPU for 2,700 small objects. Here each item gets a hashable key with JSON Schema equality, in a
+set. Its `multipleOf` divides as floats, which overflows on a 400-digit integer and calls 0.07 not
+a multiple of 0.01; here both numbers are taken at their decimal value, as exact fractions. Its
+`enum` compares the instance with each value in turn (~20 ms against 20,000 values) and quotes
+them all in its message; here an enum's keys are a set, made once per enum.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
+from fractions import Fraction
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema import FormatChecker, ValidationError
@@ -33,6 +42,9 @@ def linear_dialect(base: type[Validator]) -> type[Validator]:
             "pattern": _pattern,
             "patternProperties": _pattern_properties,
             "additionalProperties": _additional_properties,
+            "uniqueItems": _unique_items,
+            "enum": _enum,
+            "multipleOf": _multiple_of,
         },
         format_checker=checker,
     )
@@ -116,3 +128,71 @@ def additional_properties(instance: dict[str, Any], schema: dict[str, Any]) -> I
     for name in instance:
         if name not in declared and not any(regex.search(name) for regex in linear):
             yield name
+
+
+def _unique_items(validator: Validator, unique: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    first: dict[Any, int] = {}
+    for index, item in enumerate(instance):
+        key = json_key(item)
+        if key in first:
+            yield ValidationError(f"has non-unique elements: [{first[key]}] and [{index}]")
+            return
+        first[key] = index
+
+
+def json_key(value: Any) -> Any:
+    """A hashable key equal for JSON-equal values: 1 == 1.0, true != 1, objects regardless of
+    key order, arrays by order."""
+    # Python already hashes and compares 1 and 1.0 alike (exactly, also for huge integers);
+    # the tags keep booleans apart from numbers and each JSON type apart from the others.
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, dict):
+        return ("o", frozenset((name, json_key(item)) for name, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("a", tuple(json_key(item) for item in value))
+    return ("s" if isinstance(value, str) else "z", value)
+
+
+def _multiple_of(validator: Validator, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "number") or not divisor > 0:  # the meta-schema's rule
+        return
+    if (exact(instance) / exact(divisor)).denominator != 1:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+def exact(number: int | float) -> Fraction:
+    """The number's decimal value as written (a float by its shortest repr: 0.01 is 1/100)."""
+    return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
+
+
+def _enum(validator: Validator, values: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not isinstance(values, list):  # the meta-schema's rule; jsonschema's own skips nothing
+        return
+    if json_key(instance) not in _keys(_Same(values)):
+        yield ValidationError(f"value is not one of the {len(values)} allowed")
+
+
+class _Same:
+    """A list hashed by identity, so an enum's keys are cached while its schema lives."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: list[Any]) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+@lru_cache(maxsize=1024)
+def _keys(values: _Same) -> frozenset[Any]:
+    # The cache holds the list, so its id is not reused while its entry lives.
+    return frozenset(json_key(value) for value in values.value)

@@ -7,6 +7,9 @@ violation. Schemas on which the two could disagree get no fast check at all:
 - `format`: each library has its own format rules;
 - `enum`/`const` with numbers or booleans: Python's `True == 1` lets fastjsonschema match them;
 - `uniqueItems`: the same, for items;
+- `multipleOf`: fastjsonschema divides a float by an integer as floats (1e30 passes as a
+  multiple of 7), decimals at 28 digits, and an integer by a float as floats (OverflowError on a
+  400-digit integer); jsonschema's dialects here (dialects.py) divide exactly;
 - `$ref` outside the schema: fastjsonschema would fetch it;
 - drafts after 7, which fastjsonschema does not know;
 - `patternProperties` beside `required` names it does not declare: fastjsonschema would match
@@ -76,7 +79,7 @@ def _agrees(node: Any) -> bool:
         return all(_agrees(item) for item in node)
     if not isinstance(node, dict):
         return True
-    if "format" in node or node.get("uniqueItems"):
+    if "format" in node or "multipleOf" in node or node.get("uniqueItems"):
         return False
     names = node.get("patternProperties")
     declared = node.get("properties") if isinstance(node.get("properties"), dict) else {}

@@ -16,10 +16,22 @@ One violation format is used everywhere::
   ``propertyNames`` at the object's path, ``expected`` being that subschema.
 * ``oneOf``/``anyOf`` yield a single violation for the combinator itself; its
   message quotes jsonschema's best guess among the branch errors.
+
+Bounds, so a small event against a large plan gets a small answer and a small stored row:
+
+* at most ``MAX_VIOLATIONS`` per event, then one of rule ``truncated`` at ``root`` whose
+  ``actual`` counts the ones not listed (only the first ``MAX_ERRORS`` errors are looked at at
+  all: beyond, the count is a lower bound and the message says "at least");
+* ``expected``/``actual`` as they are when small; otherwise strings cut to ``SHOWN_CHARS``
+  characters plus "…", arrays longer than ``SHOWN_ITEMS`` as
+  ``{"type": "array", "size": n, "first": [the first SHOWN_ITEMS]}``, objects with more keys as
+  ``{"type": "object", "size": n}``, and values nested in those likewise shortened;
+* messages list at most ``SHOWN_ITEMS`` enum values and are cut to ``MAX_MESSAGE`` characters.
 """
 
 import json
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
@@ -28,6 +40,16 @@ from .dialects import additional_properties
 from .schema_walk import MAP_KEYWORDS
 
 REQUIRED_EXPECTED = "present"
+TRUNCATED_RULE = "truncated"
+MAX_VIOLATIONS = 100
+MAX_ERRORS = 1_000
+SHOWN_ITEMS = 20
+SHOWN_CHARS = 200
+MAX_MESSAGE = 500
+# What counts as small enough to show unchanged: characters of strings and names, one per other
+# value; a nested value within an shortened one gets the smaller budget.
+_SMALL = 2_000
+_SMALL_NESTED = SHOWN_CHARS
 
 _COMPARATORS = {
     "minimum": ">=",
@@ -82,17 +104,54 @@ def _label(root: str, parts: list[Any]) -> str:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=repr)
+    return json.dumps(shown(value), ensure_ascii=False, default=repr)
+
+
+def shown(value: Any, budget: int = _SMALL) -> Any:
+    """The value itself when small, else a bounded stand-in (see the module's docstring)."""
+    if _within(value, budget):
+        return value
+    if isinstance(value, str):
+        return value[:SHOWN_CHARS] + "…"
+    if isinstance(value, (list, tuple)):
+        first = [shown(item, _SMALL_NESTED) for item in value[:SHOWN_ITEMS]]
+        if len(value) <= SHOWN_ITEMS:
+            return first
+        return {"type": "array", "size": len(value), "first": first}
+    if isinstance(value, dict) and len(value) <= SHOWN_ITEMS:
+        return {shown(k, _SMALL_NESTED): shown(v, _SMALL_NESTED) for k, v in value.items()}
+    return {"type": json_type(value), "size": len(value)}
+
+
+def _within(value: Any, budget: int) -> bool:
+    """Whether value's strings, names and other values add up to at most budget (stops early)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            budget -= len(node)
+        elif isinstance(node, dict):
+            budget -= sum(len(str(name)) for name in islice(node, budget + 1))
+            stack.extend(islice(node.values(), budget + 1))
+        elif isinstance(node, (list, tuple)):
+            stack.extend(islice(node, budget + 1))
+        else:
+            budget -= 1
+        if budget < 0:
+            return False
+    return True
 
 
 def _violation(
     path: str, rule: str, expected: Any, actual: Any, message: str, version: int
 ) -> dict[str, Any]:
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "…"
     return {
         "path": path,
         "rule": rule,
-        "expected": expected,
-        "actual": actual,
+        "expected": shown(expected),
+        "actual": shown(actual),
         "message": message,
         "plan_version": version,
     }
@@ -113,10 +172,15 @@ def unplanned_violation(event_name: str, name_pointer: str, plan_version: int) -
 def violations_from_errors(
     errors: Iterable[ValidationError], root: str, plan_version: int
 ) -> list[dict[str, Any]]:
-    """Convert jsonschema errors to violation dicts sorted by path, rule, message."""
+    """Convert jsonschema errors to violation dicts sorted by path, rule, message: at most
+    MAX_VIOLATIONS of them, then one counting the rest."""
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    for error in errors:
+    more = 0
+    looked_at = 0
+    # Stop pulling errors after MAX_ERRORS: each costs jsonschema work, so CPU stays bounded.
+    for error in islice(errors, MAX_ERRORS):
+        looked_at += 1
         for violation in _convert(error, root, plan_version):
             # The same missing/extra property can be reported by several
             # branches (e.g. allOf); report it once.
@@ -125,9 +189,26 @@ def violations_from_errors(
                 if key in seen:
                     continue
                 seen.add(key)
-            out.append(violation)
+            if len(out) < MAX_VIOLATIONS:
+                out.append(violation)
+            else:
+                more += 1
     out.sort(key=lambda v: (v["path"], v["rule"], v["message"]))
+    if more:
+        out.append(_truncated(root, more, looked_at == MAX_ERRORS, plan_version))
     return out
+
+
+def _truncated(root: str, more: int, at_least: bool, version: int) -> dict[str, Any]:
+    how_many = f"at least {more}" if at_least else str(more)
+    return _violation(
+        root,
+        TRUNCATED_RULE,
+        MAX_VIOLATIONS,
+        more,
+        f"{how_many} more violations not listed: only the first {MAX_VIOLATIONS} are kept",
+        version,
+    )
 
 
 def _convert(error: ValidationError, root: str, version: int) -> Iterable[dict[str, Any]]:
@@ -220,7 +301,10 @@ def _message(error: ValidationError, rule: str, name: str) -> str:
         types = expected if isinstance(expected, list) else [expected]
         return f"{name} must be of type {' or '.join(map(str, types))}, got {json_type(actual)}"
     if rule == "enum":
-        return f"{name} must be one of {', '.join(map(_show, expected))}, {got}"
+        values = ", ".join(map(_show, expected[:SHOWN_ITEMS]))
+        if len(expected) > SHOWN_ITEMS:
+            values += f" (or {len(expected) - SHOWN_ITEMS} more values)"
+        return f"{name} must be one of {values}, {got}"
     if rule == "const":
         return f"{name} must be {_show(expected)}, {got}"
     if rule == "pattern":
@@ -239,6 +323,8 @@ def _message(error: ValidationError, rule: str, name: str) -> str:
     if rule in ("minItems", "maxItems"):
         bound = "at least" if rule == "minItems" else "at most"
         return f"{name} must have {bound} {expected} items, got {len(actual)}"
+    if rule == "uniqueItems":
+        return f"{name} {error.message}"
     if rule in ("oneOf", "anyOf"):
         if not error.context:
             # oneOf with several matching branches carries no branch errors.

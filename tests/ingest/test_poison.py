@@ -195,3 +195,41 @@ def test_versions_that_only_look_numeric_do_not_break_the_overview(any_app):
         versions = app_versions(shop.app.id)
     assert sorted(versions) == sorted(["1.²", "1.10", "1.9", "1.١", "2"])
     assert versions.index("2") < versions.index("1.10") < versions.index("1.9")
+
+
+# A plan any shop might have, and an integer a float division cannot hold (OverflowError).
+PRICE_PLAN = {
+    "events": {
+        "purchase": {
+            "type": "object",
+            "properties": {"price": {"type": "number", "minimum": 0, "multipleOf": 0.03}},
+        }
+    }
+}
+NINES = "9" * 400  # a multiple of 0.03; NINES + 1 is not
+
+
+def test_a_huge_integer_against_a_float_multiple_of_is_judged_not_a_500(any_app):
+    key = add_app(any_app, plan=PRICE_PLAN).app.write_key
+    client = any_app.test_client()
+    for price, status in ((NINES, "valid"), ("1" + "0" * 400, "invalid")):
+        body = f'{{"eventName": "purchase", "price": {price}}}'
+        answer = client.post(f"/api/logs/{key}", data=body, content_type="application/json")
+        assert answer.status_code == 202, answer.get_data(as_text=True)[:300]
+        assert answer.json["status"] == status
+    body = (
+        '{"events": [{"eventName": "purchase", "price": 1.5},'
+        f' {{"eventName": "purchase", "price": {NINES}, "n": 2}},'
+        ' {"eventName": "purchase", "price": 0.07}]}'
+    )
+    answer = client.post(f"/api/logs/{key}/batch", data=body, content_type="application/json")
+    assert answer.status_code == 202, answer.get_data(as_text=True)[:300]
+    assert [r["status"] for r in answer.json["results"]] == ["valid", "valid", "invalid"]
+    sdk = (
+        f'{{"writeKey": "{key}", "batch": [{{"type": "track", "event": "purchase",'
+        f' "properties": {{"price": {NINES}, "n": 3}}}}, {{"type": "identify", "userId": "u"}}]}}'
+    )
+    answer = client.post("/v1/batch", data=sdk, content_type="application/json")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert [r["status"] for r in answer.json["results"]] == ["valid", "valid"]
+    assert len(queued_events(any_app)) == 2 + 3 + 2

@@ -179,3 +179,14 @@ def test_an_import_judges_adversarial_patterns_with_the_linear_engine(any_app):
     done = run_to_the_end(any_app, job["id"])
     assert done["state"] == "done"
     assert (done["result"]["counts"]["valid"], done["result"]["counts"]["invalid"]) == (5, 5)
+
+
+def test_an_import_line_with_a_huge_integer_against_a_float_multiple_of_is_judged(any_app):
+    plan = {"events": {"purchase": {"properties": {"price": {"multipleOf": 0.01}}}}}
+    new = add_app(any_app, plan=plan)
+    prices = ["1", "9" * 400, "0.001", "2"]
+    data = "\n".join(f'{{"eventName": "purchase", "price": {p}}}' for p in prices).encode()
+    job = upload(any_app.test_client(), new.app.id, new.read_key, data, "application/x-ndjson")
+    done = run_to_the_end(any_app, job["id"])
+    assert done["state"] == "done", done
+    assert (done["result"]["counts"]["valid"], done["result"]["counts"]["invalid"]) == (3, 1)
