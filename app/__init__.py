@@ -107,6 +107,7 @@ def _publish_events(messages: list[dict[str, Any]]) -> None:
 
 def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
+    from app.services.accounts import MAX_CODE_ATTEMPTS
     from app.services.admission import LocalAdmission, RedisAdmission
     from app.services.app_directory import AppDirectory
     from app.services.shown_once import ShownOnce
@@ -142,6 +143,19 @@ def register_services(app: Flask) -> None:
         config["LOGIN_FAILURES_PER_ACCOUNT"], window, client
     )
     app.extensions["ip_throttle"] = Throttle(config["LOGIN_FAILURES_PER_IP"], window, client)
+    # Account mails per (address, IP), per IP and per address (an hour), see app/config.py.
+    app.extensions["mail_pair_throttle"] = Throttle(
+        config["MAILS_PER_ADDRESS_AND_IP"], window, client
+    )
+    app.extensions["mail_ip_throttle"] = Throttle(config["MAILS_PER_IP"], window, client)
+    app.extensions["mail_address_throttle"] = Throttle(
+        config["MAILS_PER_ADDRESS_PER_HOUR"], 60 * 60, client
+    )
+    # Code tries per address: each mailed code allows MAX_CODE_ATTEMPTS, so this is the most a
+    # guesser could get anyway; counted in Redis before judging, parallel tries cannot beat it.
+    app.extensions["code_address_throttle"] = Throttle(
+        config["MAILS_PER_ADDRESS_PER_HOUR"] * MAX_CODE_ATTEMPTS, 60 * 60, client
+    )
     # A new read key waits here for the page that shows it (never in the session cookie).
     app.extensions["shown_once"] = ShownOnce(5 * 60, client)
     app.extensions["app_directory"] = AppDirectory(

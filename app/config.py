@@ -132,11 +132,22 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": secure_cookies,
-        # Failed logins (and code tries) allowed per address and per client IP in the window
-        # before both answer 429; a success clears the address's count.
+        # Failed logins allowed per address and per client IP in the window before both answer
+        # 429; a success (or a password reset) clears the address's count. Code tries use the
+        # per-account number per (address, client IP) and share the per-IP one.
         "LOGIN_FAILURES_PER_ACCOUNT": _int(env, "LOGIN_FAILURES_PER_ACCOUNT", 10),
         "LOGIN_FAILURES_PER_IP": _int(env, "LOGIN_FAILURES_PER_IP", 30),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
+        # Account mails (sign-up, resend, reset) asked for. Per address from one client IP, in
+        # the login window: a person retrying a lost mail needs a few, and someone else's asks
+        # from another IP never use up the owner's. Per client IP across addresses, same
+        # window: one machine cannot mail many inboxes (an office behind one NAT still can
+        # ask a few). Per address per hour, from all IPs together: bounds mail bombing of one
+        # inbox; generous (four IPs' worth) because once it is spent nobody gets a new mail
+        # for that address until the hour ends - its owner still holds the codes sent.
+        "MAILS_PER_ADDRESS_AND_IP": _int(env, "MAILS_PER_ADDRESS_AND_IP", 5),
+        "MAILS_PER_IP": _int(env, "MAILS_PER_IP", 20),
+        "MAILS_PER_ADDRESS_PER_HOUR": _int(env, "MAILS_PER_ADDRESS_PER_HOUR", 20),
     }
 
 

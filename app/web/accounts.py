@@ -31,13 +31,28 @@ def _secret() -> str:
     return current_app.config["SECRET_KEY"]
 
 
-def _ip_key() -> str:
+def _ip() -> str:
     # The client's own address: behind nginx, ProxyFix (TRUSTED_PROXIES) has put it here.
-    return f"ip:{request.remote_addr}"
+    return str(request.remote_addr)
+
+
+def _ip_key() -> str:
+    return f"ip:{_ip()}"
+
+
+def _count(limits: list[tuple[str, str]], refusal: str) -> None:
+    """Count one request against each (throttle, key) in turn; 429 at the first one over.
+
+    In turn, so a request refused by its own (address, IP) quota spends nothing of the ones
+    shared with other clients: an attacker cannot use up the owner's share that way."""
+    for throttle, key in limits:
+        wait = current_app.extensions[throttle].hit(key)
+        if wait:
+            abort(429, description=f"{refusal} Try again in {wait} seconds.")
 
 
 def _attempt(account_key: str) -> None:
-    """Count an attempt against the address and the client's IP; 429 when over either limit.
+    """Count a login against the address and the client's IP; 429 when over either limit.
 
     Counted before it is judged, so parallel tries cannot all slip under the limit; a success
     gives it back (_succeeded): only failures stay counted."""
@@ -47,7 +62,11 @@ def _attempt(account_key: str) -> None:
         extensions["ip_throttle"].hit(_ip_key()),
     ]
     if max(waits):
-        abort(429, description=f"Too many failed attempts; try again in {max(waits)} seconds.")
+        abort(
+            429,
+            description=f"Too many failed attempts; try again in {max(waits)} seconds, "
+            "or reset your password.",
+        )
 
 
 def _succeeded(account_key: str) -> None:
@@ -56,10 +75,42 @@ def _succeeded(account_key: str) -> None:
     current_app.extensions["ip_throttle"].refund(_ip_key())
 
 
+def _code_try(email: str) -> None:
+    """Count a code try per (address, IP), per IP, then per address; 429 at the first over.
+
+    Not per address alone like logins: others' wrong codes must not stop the owner entering
+    the one mailed to them. Guessing stays bounded by the per-address count (see app/config.py)
+    and MAX_CODE_ATTEMPTS per code."""
+    _count(
+        [
+            ("account_throttle", f"code:{email}@{_ip()}"),
+            ("ip_throttle", _ip_key()),
+            ("code_address_throttle", f"code-hour:{email}"),
+        ],
+        "Too many code tries.",
+    )
+
+
+def _code_succeeded(email: str) -> None:
+    """A right code proves the mailbox: the address's login failures and code tries start
+    afresh, so its owner can log in at once, and the IP gets its try back."""
+    extensions = current_app.extensions
+    extensions["account_throttle"].forget(f"login:{email}")
+    extensions["account_throttle"].forget(f"code:{email}@{_ip()}")
+    extensions["code_address_throttle"].forget(f"code-hour:{email}")
+    extensions["ip_throttle"].refund(_ip_key())
+
+
 def _limit_mail(email: str) -> None:
-    """At most LOGIN_FAILURES_PER_ACCOUNT mails per address per window (known or not)."""
-    if current_app.extensions["account_throttle"].hit(f"mail:{email}"):
-        abort(429, description="Too many e-mails asked for this address; try again later.")
+    """Count an account mail per (address, IP), per IP, then per address (known or not)."""
+    _count(
+        [
+            ("mail_pair_throttle", f"mail:{email}@{_ip()}"),
+            ("mail_ip_throttle", f"mail-ip:{_ip()}"),
+            ("mail_address_throttle", f"mail-hour:{email}"),
+        ],
+        "Too many e-mails asked for.",
+    )
 
 
 def _mail(email: str, reason: str) -> None:
@@ -92,9 +143,9 @@ def verify():
     if request.method == "GET":
         form.email.data = request.args.get("email", "")
     if form.validate_on_submit():
-        key = f"code:{accounts.normalize_email(form.email.data)}"
-        _attempt(key)
-        user = accounts.find_user(form.email.data)
+        email = accounts.normalize_email(form.email.data)
+        _code_try(email)
+        user = accounts.find_user(email)
         try:
             if user is None:
                 raise AccountError(accounts.CODE_REFUSED)
@@ -102,7 +153,7 @@ def verify():
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            _succeeded(key)
+            _code_succeeded(email)
             _log_in(user)
             flash("Your e-mail address is confirmed.", "info")
             return redirect(url_for("apps.index"))
@@ -135,7 +186,7 @@ def login():
         if user is None:
             flash("Wrong e-mail address or password.", "error")
         else:
-            _succeeded(key)
+            _code_succeeded(email)  # the new password logs in at once
             if user.verified_at is None:
                 flash("Confirm your e-mail address first: enter the code we sent.", "error")
                 return redirect(url_for("accounts.verify", email=user.email))
@@ -184,9 +235,10 @@ def reset():
     if request.method == "GET":
         form.email.data = request.args.get("email", "")
     if form.validate_on_submit():
-        key = f"code:{accounts.normalize_email(form.email.data)}"
-        _attempt(key)
-        user = accounts.find_user(form.email.data)
+        email = accounts.normalize_email(form.email.data)
+        # Not held back by the address's login failures: a mailed code is the way back in.
+        _code_try(email)
+        user = accounts.find_user(email)
         try:
             accounts.check_password_rules(form.password.data)  # first, for known and unknown
             if user is None:
@@ -195,7 +247,7 @@ def reset():
         except AccountError as exc:
             flash(str(exc), "error")
         else:
-            _succeeded(key)
+            _code_succeeded(email)  # the new password logs in at once
             if user.verified_at is None:  # the code came through the mailbox: it is theirs
                 accounts.verify_email_now(user)
             logout_user()  # whoever is logged in here logs in again, with the new password

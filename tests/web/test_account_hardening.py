@@ -25,6 +25,7 @@ from tests.web.helpers import (
     csrf_token,
     deliver_mail,
     last_code,
+    mailed,
     sign_up_and_verify,
     submit,
 )
@@ -108,6 +109,93 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_is_ignored(make_app):
     for n in range(3):
         assert login(client, f"a{n}@example.com", "wrong", xff=f"203.0.113.{n}") == 200
     assert login(client, "b@example.com", "wrong", xff="203.0.113.99") == 429
+
+
+def post(client: FlaskClient, url: str, fields: dict, ip: str = "127.0.0.1", xff: str = ""):
+    """POST the form of the page at `url` from client address `ip`; the response."""
+    return client.post(
+        url,
+        data={**fields, "csrf_token": csrf_token(client, url.split("?")[0])},
+        environ_base={"REMOTE_ADDR": ip},
+        headers={"X-Forwarded-For": xff} if xff else {},
+    )
+
+
+def _reset(client: FlaskClient, email: str, code: str, password: str, **client_address: str) -> int:
+    """Confirm a password reset from a client address (`ip`, `xff` as post has them)."""
+    fields = {"email": email, "code": code, "password": password}
+    return post(client, "/reset/confirm", fields, **client_address).status_code
+
+
+ATTACKER, OWNER = "198.51.100.66", "203.0.113.5"
+
+
+def test_an_attacker_using_up_an_address_from_one_ip_does_not_lock_its_owner_out(any_app):
+    email, new_password = "victim@example.com", "a brand new password"
+    sign_up_and_verify(any_app.test_client(), any_app, email)
+    client = any_app.test_client()
+    # The attacker asks reset mails, fails logins and wrong codes until each says 429.
+    mails = [post(client, "/reset", {"email": email}, ip=ATTACKER).status_code for _ in range(6)]
+    assert mails == [302] * 5 + [429]
+    assert [login(client, email, "wrong password", ip=ATTACKER) for _ in range(11)] == (
+        [200] * 10 + [429]
+    )
+    codes = [_reset(client, email, "000000", new_password, ip=ATTACKER) for _ in range(11)]
+    assert codes == [200] * 10 + [429]
+    # Logins stay locked for the address, from every IP, the right password too...
+    assert login(client, email, PASSWORD, ip=OWNER) == 429
+    # ...but its owner, from another IP, gets a mail, and its code changes the password...
+    assert post(client, "/reset", {"email": email}, ip=OWNER).status_code == 302
+    assert _reset(client, email, last_code(any_app, email), new_password, ip=OWNER) == 302
+    # ...which logs in at once: the address's failures are forgotten.
+    assert login(client, email, new_password, ip=OWNER) == 302
+
+
+def test_a_mailed_code_resets_the_password_while_logins_are_locked(micro_app, user):
+    client = micro_app.test_client()
+    assert [login(client, user, "wrong", ip=ATTACKER) for _ in range(11)][-1] == 429
+    assert post(client, "/reset", {"email": user}, ip=OWNER).status_code == 302
+    code, new_password = last_code(micro_app, user), "a brand new password"
+    assert _reset(client, user, code, new_password, ip=OWNER) == 302
+    assert login(client, user, new_password, ip=OWNER) == 302
+    # The limit holds again from zero: 10 new failures lock the address once more.
+    assert [login(client, user, "wrong", ip=ATTACKER) for _ in range(11)][-1] == 429
+
+
+def test_one_ip_is_limited_in_mails_across_addresses_and_in_code_tries(make_app):
+    flask_app = make_app("micro", MAILS_PER_IP=3, LOGIN_FAILURES_PER_IP=4)
+    client = flask_app.test_client()
+    mails = [
+        post(client, "/reset", {"email": f"m{n}@example.com"}, ip=ATTACKER).status_code
+        for n in range(4)
+    ]
+    assert mails == [302] * 3 + [429]
+    assert post(client, "/reset", {"email": "m9@example.com"}, ip=OWNER).status_code == 302
+    # Code tries, across addresses, share the IP's login limit.
+    tries = [
+        _reset(client, f"c{n}@example.com", "000000", "long enough!", ip=ATTACKER) for n in range(5)
+    ]
+    assert tries == [200] * 4 + [429]
+    assert _reset(client, "c9@example.com", "000000", "long enough!", ip=OWNER) == 200
+
+
+def test_mail_bombing_and_code_guessing_of_one_address_are_bounded(make_app):
+    # Behind the trusted proxy, as `make up` runs: the clients' own addresses count.
+    flask_app = make_app("micro", TRUSTED_PROXIES=1, MAILS_PER_ADDRESS_PER_HOUR=7)
+    client = flask_app.test_client()
+    email = "inbox@example.com"
+    sign_up_and_verify(client, flask_app, email)  # one mail of the seven
+    mails = [
+        post(client, "/reset", {"email": email}, xff=f"198.51.100.{n // 5}").status_code
+        for n in range(7)
+    ]
+    # From two IPs: their own quotas (5) allow more, the address's hour does not.
+    assert mails == [302] * 6 + [429]
+    assert post(client, "/reset", {"email": email}, xff="198.51.100.9").status_code == 429
+    assert len([m for m in mailed(flask_app) if m["to"] == [email]]) == 7
+    # Code tries per address: 5 per mail it may get in the hour (35), from any number of IPs.
+    tries = [_reset(client, email, "000000", "long enough!", xff=f"10.0.{n}.1") for n in range(36)]
+    assert tries == [200] * 35 + [429]
 
 
 # --- sessions ---------------------------------------------------------------------------------
