@@ -20,8 +20,11 @@ COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
 def lookup_app(write_key: str | None) -> AppEntry:
     """The app of a write key (cached), or 401."""
+    if not write_key or text_problem(write_key):
+        # No key holds NUL or a lone surrogate, and PostgreSQL cannot even be asked about one.
+        raise ApiError(401, "unknown_app_key", "No app has this write key.")
     try:
-        entry = current_app.extensions["app_directory"].lookup(write_key) if write_key else None
+        entry = current_app.extensions["app_directory"].lookup(write_key)
     except SQLAlchemyError:
         raise unavailable("The database is unreachable and this key is not cached; retry shortly.")
     if entry is None:
