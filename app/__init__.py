@@ -39,7 +39,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_security_headers(app)
     register_proxy(app)
+    register_url_check(app)
     return app
+
+
+def register_url_check(app: Flask) -> None:
+    """A JSON 400 for a NUL in the path or the query, before any route reads it."""
+    from app.url_text import check_url_text
+
+    app.before_request(check_url_text)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -24,12 +24,14 @@ from pathlib import Path
 from stack.servers import (
     _spawn,
     free_port,
+    make_private_folder,
     port_is_free,
     start_nginx,
     start_postgres,
     start_redis,
     stop_process_group,
     wait_until,
+    write_private,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +151,7 @@ def up() -> None:
     for port in (API_PORT, NGINX_PORT):
         if not port_is_free(port):
             sys.exit(f"port {port} is taken; stop whatever listens there first")
-    FULL.mkdir(parents=True, exist_ok=True)
+    make_private_folder(FULL)  # it holds the database password (stack.env, credentials)
     pids: dict[str, int] = {}
     try:
         _up(pids)
@@ -175,7 +177,7 @@ def _up(pids: dict[str, int]) -> None:
         pids["postgres"] = server.pid
         record_pids(pids)
         settings["DATABASE_URL"] = server.url
-    STACK_FILE.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    write_private(STACK_FILE, "".join(f"{k}={v}\n" for k, v in settings.items()))
     # gunicorn's and the workers' processes count metrics in files here, and /metrics adds them
     # up (app/metrics.py); emptied at each start so dead processes' files do not pile up.
     metrics = FULL / "metrics"

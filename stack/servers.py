@@ -196,6 +196,21 @@ def _version_key(path: str) -> int:
         return 0
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` (or tighten one an older run left open) so only its owner lists it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # As root, PostgreSQL runs as `postgres` and nginx's workers as `nobody`: they must pass
+    # through to their own folders inside, so others keep search (x) but not read (r).
+    folder.chmod(0o711 if os.geteuid() == 0 else 0o700)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` readable by its owner only (0600), also over a file left readable."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # before the secret goes in
+    path.write_text(text)
+
+
 def _as_postgres_user() -> dict:
     # initdb and postgres refuse to run as root: run them as the `postgres` system user.
     if os.geteuid() != 0:
@@ -218,7 +233,7 @@ def start_postgres(folder: Path, port: int, durable: bool = True, database: str 
     if not (data / "PG_VERSION").exists():
         password = secrets.token_hex(16)
         pwfile = folder / "pwfile"
-        pwfile.write_text(password + "\n")
+        write_private(pwfile, password + "\n")
         if as_user:
             os.chown(pwfile, as_user["user"], as_user["group"])
         subprocess.run(
@@ -241,7 +256,8 @@ def start_postgres(folder: Path, port: int, durable: bool = True, database: str 
             **as_user,
         )
         pwfile.unlink()
-        creds.write_text(password)
+        write_private(creds, password)
+    creds.chmod(0o600)  # an older run wrote it readable by all
     password = creds.read_text().strip()
     settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}"]
     if not durable:  # tests: speed over crash safety

@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ApiError
+from app.schemas import field_errors
 from app.schemas.native_event import ENVELOPE_FIELDS, NATIVE_EVENT, quick_load
 from app.schemas.sdk_message import SDK_MESSAGE
 from app.services.admission import Admission, Backlogged, RateLimited
@@ -119,10 +120,9 @@ def _load(schema, raw: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(raw)
     except ValidationError as exc:
-        errors = [
-            {"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()
-        ]
-        raise EventError(400, "invalid_event", "The event's fields are malformed.", errors)
+        raise EventError(
+            400, "invalid_event", "The event's fields are malformed.", field_errors(exc)
+        )
 
 
 def prepare_native(raw: Any, info: RequestInfo) -> Prepared:

@@ -13,15 +13,18 @@ from app.errors import ApiError
 from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
 from app.services.app_directory import AppEntry
-from app.services.stored_event import text_problem
+from app.services.stored_event import TEST_RUN_MAX, text_problem
 
 COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
 
 def lookup_app(write_key: str | None) -> AppEntry:
     """The app of a write key (cached), or 401."""
+    if not write_key or text_problem(write_key):
+        # No key holds NUL or a lone surrogate, and PostgreSQL cannot even be asked about one.
+        raise ApiError(401, "unknown_app_key", "No app has this write key.")
     try:
-        entry = current_app.extensions["app_directory"].lookup(write_key) if write_key else None
+        entry = current_app.extensions["app_directory"].lookup(write_key)
     except SQLAlchemyError:
         raise unavailable("The database is unreachable and this key is not cached; retry shortly.")
     if entry is None:
@@ -32,17 +35,35 @@ def lookup_app(write_key: str | None) -> AppEntry:
 def request_info(entry: AppEntry, write_key: str) -> RequestInfo:
     """What the events of this request share."""
     config = current_app.config
-    test_run = request.headers.get("X-Test-Run")
-    if test_run and (problem := text_problem(test_run)):
-        raise ApiError(400, "invalid_header", f"The X-Test-Run header {problem}.")
     return RequestInfo(
         entry=entry,
         write_key=write_key,
         received_at=utcnow(),
-        test_run=test_run[:255] if test_run else None,
+        test_run=_test_run_header(),
         secret=config["SECRET_KEY"].encode(),
         max_event_bytes=config["MAX_EVENT_BYTES"],
     )
+
+
+def _test_run_header() -> str | None:
+    """The X-Test-Run header as UTF-8 text, or 400: cut or misread, runs would merge."""
+    value = request.headers.get("X-Test-Run")
+    if not value:
+        return None
+    try:
+        # WSGI hands header bytes over as Latin-1; clients send names as UTF-8.
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, "invalid_header", "The X-Test-Run header is not UTF-8.")
+    if problem := text_problem(value):
+        raise ApiError(400, "invalid_header", f"The X-Test-Run header {problem}.")
+    if len(value) > TEST_RUN_MAX:
+        raise ApiError(
+            400,
+            "invalid_header",
+            f"The X-Test-Run header is longer than {TEST_RUN_MAX} characters.",
+        )
+    return value
 
 
 def accept_one(info: RequestInfo, prepare: Callable[[], Prepared]) -> dict[str, Any]:

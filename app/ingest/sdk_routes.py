@@ -16,6 +16,7 @@ from app.errors import ApiError
 from app.ingest.accept import prepare_sdk
 from app.ingest.body import read_json_body
 from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
+from app.schemas import field_errors
 from app.schemas.sdk_message import MESSAGE_TYPES, SDK_BATCH
 
 sdk = Blueprint("sdk", __name__, url_prefix="/v1")
@@ -50,10 +51,7 @@ def batch():
     try:
         envelope = SDK_BATCH.load(body)
     except ValidationError as exc:
-        errors = [
-            {"field": f, "message": " ".join(m)} for f, m in exc.normalized_messages().items()
-        ]
-        raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.', errors)
+        raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.', field_errors(exc))
     answer = accept_batch(
         info, envelope["batch"], lambda raw: prepare_sdk(raw, info, batch=envelope)
     )

@@ -45,7 +45,8 @@ class SdkBatchSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    batch = fields.List(fields.Raw(), required=True)
+    # Any item, null too: one that is not a message is `rejected` in its slot, not the batch.
+    batch = fields.List(fields.Raw(allow_none=True), required=True)
     sentAt = fields.AwareDateTime(default_timezone=UTC, allow_none=True)
     context = fields.Dict(keys=fields.String(), allow_none=True)
 

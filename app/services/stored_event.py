@@ -8,7 +8,8 @@ back (the micro task, a replayed dead letter, the drain's careful path) through
 
 What "storable" means, for both databases:
 - text columns hold no NUL (PostgreSQL refuses U+0000) and no lone surrogate (not UTF-8), and
-  fit their column; values taken from the client are cut to the column's length;
+  fit their column; values taken from the client are cut to the column's length, except a
+  test run's name, refused when too long (runs are told apart by their whole name);
 - the JSON columns (payload, violations) hold the same kind of text and finite numbers only;
 - times lie in [TIME_MIN, TIME_MAX) UTC: PostgreSQL would keep year 1 BC or 10000, which
   Python (psycopg) cannot read back.
@@ -47,6 +48,10 @@ _LIMITS = {
     "library_version": 64,
     "test_run": 255,
 }
+TEST_RUN_MAX = _LIMITS["test_run"]
+# Columns refused rather than cut when too long: a test run is looked up by its whole name, so
+# cutting would merge runs that differ after the limit and 404 the report of the full name.
+_WHOLE = frozenset({"test_run"})
 # The client's name for each column taken from it (what an error names).
 _CLIENT_FIELD = {
     "user_id": "userId",
@@ -109,7 +114,11 @@ def _client_text(value: Any, column: str) -> str | None:
     """A client's scalar as a bounded text column (None when absent or not a scalar)."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value)[: _LIMITS[column]]
+    text = str(value)
+    if len(text) > _LIMITS[column]:
+        if column in _WHOLE:
+            raise Unstorable(_CLIENT_FIELD[column], f"is longer than {_LIMITS[column]} characters")
+        text = text[: _LIMITS[column]]
     if not text.isascii() or "\x00" in text:
         problem = text_problem(text)
         if problem:

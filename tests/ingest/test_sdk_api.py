@@ -250,3 +250,46 @@ def test_a_batch_without_batch_is_400(any_app, shop):
     assert_error(
         post(any_app, "/v1/batch", {"events": []}, shop.app.write_key), 400, "invalid_batch"
     )
+
+
+def test_a_batch_slot_that_is_not_an_object_is_rejected_in_its_slot(any_app, shop):
+    """Like the native batch: null, numbers, strings and arrays are each `rejected`, and the
+    object among them goes on."""
+    good = {"type": "track", "event": "Order Completed", "properties": {"revenue": 1}}
+    body = {"writeKey": shop.app.write_key, "batch": [1, "a", None, [], good, {}]}
+    response = post(any_app, "/v1/batch", body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    results = response.json["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 4 + ["valid", "rejected"]
+    assert [r["code"] for r in results[:4]] == ["not_an_object"] * 4
+    assert response.json["counts"]["rejected"] == 5
+
+
+@pytest.mark.parametrize(
+    "batch", [{"a": 1}, "x", None, 5], ids=["object", "string", "null", "number"]
+)
+def test_a_batch_that_is_not_an_array_is_a_json_400(any_app, shop, batch):
+    body = {"writeKey": shop.app.write_key, "batch": batch}
+    assert_error(post(any_app, "/v1/batch", body), 400, "invalid_batch")
+
+
+@pytest.mark.parametrize("key", ["\ud800", "a\x00b", "\udfff\ud800", "é" * 300])
+@pytest.mark.parametrize("path", ["/v1/batch", "/v1/track"])
+def test_a_write_key_no_app_can_have_is_401(any_app, shop, key, path):
+    """Lone surrogates and NUL cannot even be looked up in PostgreSQL."""
+    message = {"event": "Order Completed", "properties": {"revenue": 1}}
+    body = {"writeKey": key, "batch": [message]} if path == "/v1/batch" else message
+    assert_error(post(any_app, path, {**body, "writeKey": key}), 401, "unknown_app_key")
+    user = base64.b64encode(f"{key}:".encode("utf-8", "surrogatepass")).decode()
+    response = any_app.test_client().post(
+        path, json=body, headers={"Authorization": f"Basic {user}"}
+    )
+    assert_error(response, 401, "unknown_app_key")
+
+
+def test_a_basic_user_name_that_is_not_utf8_is_401(any_app, shop):
+    auth = base64.b64encode(b"\xff\xfe\x00:").decode()
+    response = any_app.test_client().post(
+        "/v1/track", json={"event": "x"}, headers={"Authorization": f"Basic {auth}"}
+    )
+    assert_error(response, 401, "unknown_app_key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.services.events import store_events
 from tests.conftest import add_app
-from tests.helpers import DEMO_PLAN, queued_events
+from tests.helpers import DEMO_PLAN, assert_error, queued_events
 
 BROKEN = {"eventName": "purchase", "price": -5, "currency": "usd", "messageId": "m-1"}
 
@@ -51,3 +51,53 @@ def test_without_a_run_the_dedup_key_is_unchanged(any_app):
     first = client.post(f"/api/logs/{key}", json=BROKEN).json
     second = client.post(f"/api/logs/{key}", json=BROKEN).json
     assert second["status"] == "duplicate" and second["task_id"] == first["task_id"]
+
+
+def as_sent(text: str) -> str:
+    """A header value as a WSGI server hands it over: its UTF-8 bytes read as Latin-1."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def test_a_test_run_header_is_read_as_utf8(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client, key = any_app.test_client(), shop.app.write_key
+    response = client.post(
+        f"/api/logs/{key}", json=BROKEN, headers={"X-Test-Run": as_sent("café-run")}
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    with any_app.app_context():
+        store_events(queued_events(any_app))
+    report = client.get(
+        "/api/test-runs/café-run", headers={"Authorization": f"Bearer {shop.read_key}"}
+    )
+    assert report.status_code == 200, report.get_data(as_text=True)
+
+
+def test_a_test_run_header_that_is_not_utf8_is_400(any_app):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    response = any_app.test_client().post(
+        f"/api/logs/{shop.app.write_key}", json=BROKEN, headers={"X-Test-Run": "caf\xe9"}
+    )
+    assert_error(response, 400, "invalid_header")
+
+
+def test_a_test_run_name_longer_than_255_is_refused_not_cut(any_app):
+    """Cut names would merge runs that differ after character 255."""
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client, key = any_app.test_client(), shop.app.write_key
+    long = "r" * 255 + "é"
+    response = client.post(f"/api/logs/{key}", json=BROKEN, headers={"X-Test-Run": as_sent(long)})
+    body = assert_error(response, 400, "invalid_header")
+    assert "X-Test-Run" in body["message"]
+    in_context = {**BROKEN, "context": {"testRun": long}}
+    body = assert_error(client.post(f"/api/logs/{key}", json=in_context), 400, "invalid_event")
+    assert body["errors"][0]["field"] == "context.testRun"
+    batch = client.post(f"/api/logs/{key}/batch", json=[in_context, {"eventName": "x"}])
+    assert [r["status"] for r in batch.json["results"]] == ["rejected", "unplanned"]
+    sdk = {"type": "track", "event": "x", "context": {"testRun": long}}
+    answer = client.post("/v1/batch", json={"writeKey": key, "batch": [sdk]}).json
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["results"][0]["errors"][0]["field"] == "context.testRun"
+    # Exactly 255 characters is a name.
+    fits = {**BROKEN, "context": {"testRun": "r" * 254 + "é"}}
+    assert client.post(f"/api/logs/{key}", json=fits).status_code == 202
