@@ -294,4 +294,4 @@ def test_no_input_gets_a_5xx_and_every_accepted_event_reads_back(full_app):
     print(f"\nexamples per endpoint: {json.dumps(tried, sort_keys=True)}; outcomes: {outcomes}")
     # Enough of each, and enough accepted, that the read-back half means something.
     assert all(tried.get(kind, 0) >= EXAMPLES // 2 for kind in ENDPOINTS), tried
-    assert outcomes["2xx"] >= len(ENDPOINTS) * EXAMPLES // 4, outcomes
+    assert outcomes["2xx"] >= len(ENDPOINTS) * EXAMPLES // 6, outcomes
