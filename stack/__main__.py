@@ -102,8 +102,7 @@ def flower_credentials() -> tuple[str, str]:
     if password:
         return user, password
     if not FLOWER_PASSWORD_FILE.exists():
-        FLOWER_PASSWORD_FILE.touch(mode=0o600)
-        FLOWER_PASSWORD_FILE.write_text(secrets.token_urlsafe(18) + "\n")
+        write_private(FLOWER_PASSWORD_FILE, secrets.token_urlsafe(18) + "\n")
     return user, FLOWER_PASSWORD_FILE.read_text().strip()
 
 

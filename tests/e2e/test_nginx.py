@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from stack.__main__ import render_nginx_conf, write_htpasswd
+from stack.__main__ import flower_command, render_nginx_conf, write_htpasswd
 from stack.servers import Server, _spawn, free_port, start_nginx, stop_process_group, wait_until
-from tests.conftest import BIN, ROOT, add_app, full_env
+from tests.conftest import ROOT, add_app, full_env
 from tests.helpers import DEMO_PLAN
 
 USER, PASSWORD = "admin", "right-password"
@@ -155,16 +155,7 @@ def test_flower_answers_behind_the_password_and_its_own_endpoints_too(
     port = free_port()
     log = tmp_path / "flower.log"
     flower = _spawn(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "run:celery_app",
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={port}",
-            "--url_prefix=flower",
-            "--persistent=False",
-        ],
+        flower_command(port, tmp_path / "flower.db"),  # as `make up` starts it
         log,
         cwd=ROOT,
         env={**os.environ, **full_env(service_root, redis_server, postgres_server)},
