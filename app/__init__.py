@@ -128,16 +128,18 @@ def register_services(app: Flask) -> None:
     rate_window = config["RATE_LIMIT_WINDOW_SECONDS"]
     if config["REDIS_URL"]:
         timeout = config["BROKER_TIMEOUT_SECONDS"]
-        client = redis.Redis.from_url(
-            config["REDIS_URL"],
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+        options = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
             # One immediate retry (a dropped pooled connection), then fail: a dead Redis must
             # turn into a quick 503, not seconds of backoff inside a request.
-            retry=Retry(NoBackoff(), 1),
-        )
+            "retry": Retry(NoBackoff(), 1),
+        }
+        client = redis.Redis.from_url(config["REDIS_URL"], decode_responses=True, **options)
         app.extensions["redis"] = client
+        # The drain reads stream entries as bytes: one that is not UTF-8 must not fail the read
+        # of the others. (A pool connects only when used.)
+        app.extensions["redis_bytes"] = redis.Redis.from_url(config["REDIS_URL"], **options)
         # Events go to a Redis stream; the admission script queues its drain task's messages.
         drain = TaskMessage(DRAIN_TASK, STORAGE_QUEUE)
         app.extensions["admission"] = RedisAdmission(

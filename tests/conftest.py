@@ -118,9 +118,10 @@ def close_app(app: Flask) -> None:
         db.engine.dispose()
     app.extensions["celery"].close()
     app.extensions["app_directory"].close()
-    client = app.extensions.get("redis")
-    if client is not None:
-        client.close()
+    for name in ("redis", "redis_bytes"):
+        client = app.extensions.get(name)
+        if client is not None:
+            client.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import socket
 import time
 from typing import Any
 
-import redis
 from celery import Task, shared_task
 from celery.exceptions import Reject, Retry
 from celery.utils.time import get_exponential_backoff_interval
@@ -79,24 +78,10 @@ def process_events_async(self: Task, messages: list[dict[str, Any]]) -> None:
         raise _retry(self, exc) from exc
 
 
-def _stream_client() -> redis.Redis | None:
-    """Redis answering bytes: an entry that is not UTF-8 must not fail the read of the others
-    (the app's client decodes every reply)."""
-    client = current_app.extensions.get("redis")
-    if client is None:
-        return None
-    raw = current_app.extensions.get("redis_bytes")
-    if raw is None:
-        kwargs = {**client.connection_pool.connection_kwargs, "decode_responses": False}
-        raw = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
-        current_app.extensions["redis_bytes"] = raw
-    return raw
-
-
 @shared_task(bind=True, max_retries=None)
 def drain_events(self: Task) -> None:
     """Store what waits on the event stream, batch by batch, until it is empty."""
-    client = _stream_client()
+    client = current_app.extensions.get("redis_bytes")  # entries as bytes (app/__init__.py)
     if client is None:
         return  # micro: no stream (its requests queue process_events_async)
     stream = EventStream(client, f"{socket.gethostname()}:{os.getpid()}")
