@@ -44,9 +44,10 @@ def sdk_snippets(write_key: str, http_url: str, https_url: str | None) -> list[S
             ' from: "1.5.0")',
             f"""import Segment
 
-let analytics = Analytics(configuration: Configuration(writeKey: "{write_key}")
-    .apiHost("{host}/v1")   // batches to https://{host}/v1/b
-    .cdnHost("{host}/v1"))  // settings from https://{host}/v1/projects/<key>/settings
+let configuration = Configuration(writeKey: "{write_key}")
+    .apiHost("{host}/v1")  // batches go to https://{host}/v1/b
+    .cdnHost("{host}/v1")  // settings: https://{host}/v1/projects/<key>/settings
+let analytics = Analytics(configuration: configuration)
 analytics.track(name: "user_login", properties: ["userId": 123])""",
         ),
         Snippet(
@@ -57,8 +58,7 @@ analytics.track(name: "user_login", properties: ["userId": 123])""",
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
 
-// {_android_comment(host, android)}
-val analytics = Analytics("{write_key}", applicationContext) {{
+{_android_comment(host, android)}val analytics = Analytics("{write_key}", applicationContext) {{
     apiHost = "{android}/v1"
     cdnHost = "{android}/v1"
 }}
@@ -130,9 +130,10 @@ def _android_host(url: str) -> str:
 
 
 def _android_comment(host: str, android: str) -> str:
+    """A line on why the Android host differs from the others, if it does."""
     if host == android:
-        return "a phone or emulator reaches this machine at this address"
-    return f"from an Android emulator; on a phone use this machine's LAN address, not {host}"
+        return ""
+    return f"// {android}: this machine as an emulator sees it (a phone: its LAN address)\n"
 
 
 def _rn_insecure(scheme: str) -> str:
