@@ -9,10 +9,13 @@ import re
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from app.web.sdk_snippets import sdk_snippets
+from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.e2e.test_micro_profile import MicroServer
 
@@ -89,10 +92,26 @@ def test_the_https_port_verifies_against_the_printed_ca_and_keeps_it(micro_serve
         assert post_event_over_https(micro_server, "127.0.0.1", trusting_ca) == 202
 
     # Plain HTTP is as it was.
-    status, body = request(
-        "POST", f"{micro_server.url}/api/logs/{micro_server.keys()['write']}", {"eventName": "a"}
-    )
+    keys = micro_server.keys()
+    event_url = f"{micro_server.url}/api/logs/{keys['write']}"
+    status, body = request("POST", event_url, {"eventName": "a"})
     assert (status, body["status"]) == (202, "unplanned")
+
+    # The Python snippet of the app page, run as written, delivers with the real SDK.
+    snippet = {s.key: s.code for s in sdk_snippets(keys["write"], micro_server.url, None)}
+    subprocess.run([sys.executable, "-c", snippet["python"]], check=True, timeout=60)
+    auth = {"Authorization": f"Bearer {keys['read']}"}
+    events_url = f"{micro_server.url}/api/apps/{keys['app_id']}/events"
+
+    def sdk_event_stored() -> bool:
+        events = request("GET", events_url, headers=auth)[1]["events"]
+        return any(
+            (e["library"]["name"], e["user_id"], e["event_name"])
+            == ("analytics-python", "user-1", "user_login")
+            for e in events
+        )
+
+    wait_until(sdk_event_stored, 30, "the Python snippet's event")
 
     # A restart keeps the CA (a device trusts it once) and its certificate still verifies.
     before = fingerprint(ca)
