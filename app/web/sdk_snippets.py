@@ -69,10 +69,7 @@ analytics.track("user_login", buildJsonObject {{ put("userId", 123) }})""",
             "React Native",
             "npm install @segment/analytics-react-native @segment/sovran-react-native "
             "@react-native-async-storage/async-storage",
-            f"""import {{ Platform }} from 'react-native';
-import {{ createClient }} from '@segment/analytics-react-native';
-
-const base = Platform.OS === 'android' ? '{scheme}://{android}' : '{scheme}://{host}';
+            f"""{_rn_base(scheme, host, android)}
 const segmentClient = createClient({{
   writeKey: '{write_key}',
   proxy: `${{base}}/v1`,     // batches to .../v1/b
@@ -134,6 +131,17 @@ def _android_comment(host: str, android: str) -> str:
     if host == android:
         return ""
     return f"// {android}: this machine as an emulator sees it (a phone: its LAN address)\n"
+
+
+def _rn_base(scheme: str, host: str, android: str) -> str:
+    """React Native's imports and base URL: the Android emulator's name for loopback there."""
+    imports = "import { createClient } from '@segment/analytics-react-native';\n"
+    if host == android:
+        return f"{imports}\nconst base = '{scheme}://{host}';"
+    return (
+        f"import {{ Platform }} from 'react-native';\n{imports}\n"
+        f"const base = Platform.OS === 'android' ? '{scheme}://{android}' : '{scheme}://{host}';"
+    )
 
 
 def _rn_insecure(scheme: str) -> str:

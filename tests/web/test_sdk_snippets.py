@@ -43,7 +43,9 @@ def expected(key: str, http: str, https: str, android: str) -> dict[str, list[st
         ],
         "react-native": [
             f"writeKey: '{key}'",
-            f"Platform.OS === 'android' ? 'https://{android}' : '{https}'",
+            f"Platform.OS === 'android' ? 'https://{android}' : '{https}'"
+            if android != host
+            else f"const base = '{https}';",
             "proxy: `${base}/v1`",
             "cdnProxy: `${base}/v1`",
             "useSegmentEndpoints: true",
