@@ -75,7 +75,7 @@ def _show_once(app_id: int, read_key: str) -> None:
 def show(app_id: int):
     app = owned_or_404(app_id)
     base = request.host_url.rstrip("/")
-    snippets = sdk_snippets(app.write_key, *_service_urls())
+    http_url, https_url = _service_urls()
     read_key = current_app.extensions["shown_once"].take(f"read-key:{current_user.id}:{app.id}")
     page = render_template(
         "apps/show.html",
@@ -84,7 +84,8 @@ def show(app_id: int):
         form=EmptyForm(),
         alerts=AlertSettingsForm.of(app),
         read_key=read_key,
-        snippets=snippets,
+        snippets=sdk_snippets(app.write_key, http_url, https_url),
+        https_url=https_url,
     )
     # A page with a read key on it stays out of every cache (the back button included).
     return page, {"Cache-Control": "no-store"} if read_key else {}

@@ -70,6 +70,7 @@ def test_the_app_page_shows_every_sdk_set_up_for_this_service(micro_app):
         for line in lines:
             assert line in shown[sdk], f"{sdk}: {line!r} missing from\n{shown[sdk]}"
     assert "allowInsecureProxy" not in shown["react-native"]
+    assert 'id="no-https"' not in client.get(f"/apps/{app_id}").get_data(as_text=True)
 
 
 def test_asked_over_https_the_page_uses_the_address_it_was_asked_on(micro_app):
@@ -91,3 +92,4 @@ def test_without_https_react_native_is_told_to_allow_http(micro_app):
     shown = snippets_on_page(client, app_id)
     assert "cdnURL: 'http://localhost'" in shown["browser"]
     assert "allowInsecureProxy: true" in shown["react-native"]
+    assert 'id="no-https"' in client.get(f"/apps/{app_id}").get_data(as_text=True)
