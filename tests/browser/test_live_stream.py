@@ -32,7 +32,7 @@ ZONE = "Asia/Kolkata"
 
 @pytest.fixture
 def shop(live_micro_server, request):
-    """A verified user of this test's own, owning an app with the demo plan: (app id, key, email)."""
+    """A verified user of its own owning an app with the demo plan: (app id, key, e-mail)."""
     email = f"{request.node.name[:40]}@example.com".replace("[", "-").replace("]", "")
     with live_micro_server.app.app_context():
         user = accounts.sign_up(email, PASSWORD)
