@@ -14,7 +14,7 @@
   // Wide enough for the detail beside the table (the same width as in app.css).
   const wide = window.matchMedia("(min-width: 1000px)");
   const MAX_ROWS = 500; // like Segment's debugger: a page kept open all day stays light
-  const COLUMNS = table.tHead.rows[0].cells.length;
+  const phone = window.matchMedia("(max-width: 640px)"); // where columns give way (app.css)
   let newest = 0;
   let generation = 0;
   let paused = false;
@@ -219,10 +219,10 @@
     }
     const holder = old || document.createElement("tr");
     holder.className = "detail-row";
-    if (!old) {
-      const td = holder.insertCell();
-      td.colSpan = COLUMNS;
-    }
+    if (!old) holder.insertCell();
+    // Span the columns shown: hidden ones would still count and squeeze the others.
+    holder.cells[0].colSpan = [...table.tHead.rows[0].cells].filter(
+      (th) => getComputedStyle(th).display !== "none").length;
     holder.cells[0].append(detail);
     opened.after(holder);
   }
@@ -301,11 +301,12 @@
   function showState() {
     if (!paused) {
       pauseButton.textContent = "Pause";
-      pauseButton.setAttribute("aria-pressed", "false");
+      pauseButton.classList.remove("paused");
       state.textContent = "Live: new events appear on top";
       return;
     }
-    pauseButton.setAttribute("aria-pressed", "true");
+    // The label says what a press does (not aria-pressed: the name changes with the state).
+    pauseButton.classList.add("paused");
     pauseButton.textContent = waitingCount ? waitingCount + " new — resume" : "Resume";
     state.textContent = "Paused: the list stays still" +
       (waitingCount ? "; " + waitingCount + " new " + (waitingCount === 1 ? "event" : "events") +
@@ -379,6 +380,7 @@
     if (key.key === "Escape" && opened) close();
   });
   wide.addEventListener("change", place);
+  phone.addEventListener("change", place);
   // Filters can come in the link (the overview links an event's name to its live events).
   for (const [key, value] of new URLSearchParams(location.search)) {
     if (form.elements[key]) form.elements[key].value = value;
