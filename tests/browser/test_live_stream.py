@@ -7,6 +7,7 @@ a device renders as text and runs nothing."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime
@@ -28,12 +29,13 @@ XSS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned 
 PHONE = {"width": 390, "height": 844}
 # Not the machine's zone, so "local time" in the title is the browser's, converted.
 ZONE = "Asia/Kolkata"
+_VIEWERS = itertools.count(1)
 
 
 @pytest.fixture
-def shop(live_micro_server, request):
+def shop(live_micro_server):
     """A verified user of its own owning an app with the demo plan: (app id, key, e-mail)."""
-    email = f"{request.node.name[:40]}@example.com".replace("[", "-").replace("]", "")
+    email = f"viewer{next(_VIEWERS)}@example.com"
     with live_micro_server.app.app_context():
         user = accounts.sign_up(email, PASSWORD)
         accounts.verify_email_now(user)
