@@ -1,4 +1,5 @@
-"""The admin command line: apps create/list/rotate-key, plan set/show."""
+"""The admin command line: apps create/list/rotate-key, plan set/show, and what the commands
+print when there is nothing to show."""
 
 import json
 
@@ -94,7 +95,7 @@ def test_a_bad_plan_file_is_refused_with_a_message(any_app, tmp_path, content, c
     assert result.exit_code != 0
     assert complaint in result.output
     listed = any_app.test_cli_runner().invoke(args=["apps", "list"]).output
-    assert listed == ""  # nothing was created
+    assert listed == "No apps.\n"  # nothing was created
 
 
 def test_plan_set_refuses_a_pattern_the_linear_engine_cannot_run(any_app, plan_file, tmp_path):
@@ -115,3 +116,20 @@ def test_rotate_key_retires_the_old_write_key(any_app, plan_file):
     client = any_app.test_client()
     assert client.post(f"/api/logs/{shop['write_key']}", json={"eventName": "a"}).status_code == 401
     assert client.post(f"/api/logs/{new_key}", json={"eventName": "a"}).status_code == 202
+
+
+def test_empty_lists_say_so_and_their_json_prints_nothing(micro_app):
+    runner = micro_app.test_cli_runner()
+    for args, line in [
+        (["dead-letters", "list"], "No pending dead letters.\n"),
+        (["dead-letters", "list", "--all"], "No dead letters.\n"),
+        (["jobs", "list"], "No jobs.\n"),
+        (["apps", "list"], "No apps.\n"),
+    ]:
+        assert runner.invoke(args=args).stdout == line, args
+        assert runner.invoke(args=[*args, "--json"]).stdout == "", args
+
+
+def test_replaying_an_id_that_is_not_pending_is_an_error(micro_app):
+    result = micro_app.test_cli_runner().invoke(args=["dead-letters", "replay", "7"])
+    assert result.exit_code == 1 and "no pending dead letter 7" in result.output
