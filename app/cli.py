@@ -63,7 +63,9 @@ def create(name: str, plan_file: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(new.to_dict()))
         return
-    click.echo(f"app {new.app.id} {new.app.name!r} (plan version {new.app.plan_version})")
+    version = new.app.plan_version
+    plan = "no plan yet" if version is None else f"plan version {version}"
+    click.echo(f"app {new.app.id} {new.app.name!r} ({plan})")
     click.echo(f"write key: {new.app.write_key}")
     click.echo(f"read key:  {new.read_key}   (shown once; keep it secret)")
 
@@ -290,6 +292,8 @@ def revalidate(
     if old_version is not None:
         click.echo("--version is deprecated: use --plan-version", err=True)
         plan_version = old_version
+    if plan_version is None and not plan_file:  # the API's message names its JSON fields
+        raise click.UsageError("give --plan-version or --plan")
     app = _app(app_ref)
     body: dict[str, Any] = {"plan_version": plan_version, "since": since, "until": until}
     if plan_file:

@@ -30,6 +30,8 @@ def test_apps_create_prints_the_contract_keys(any_app, plan_file):
     assert len(created["write_key"]) >= 32  # 128 bits or more, hex
     assert created["read_key"] != created["write_key"]
     assert create(any_app, "bare")["plan_version"] is None
+    plain = any_app.test_cli_runner().invoke(args=["apps", "create", "plain"]).stdout
+    assert plain.startswith("app 3 'plain' (no plan yet)\n")
 
 
 def test_each_key_works_for_its_own_app_only(any_app, plan_file):

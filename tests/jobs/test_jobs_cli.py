@@ -65,7 +65,7 @@ def test_bad_arguments_are_refused_with_their_reason(micro_app, tmp_path):
     for args, reason in [
         (("revalidate", "shop", "--plan-version", "9"), "no plan version 9"),
         (("revalidate", "shop", "--plan-version", "1", "--version", "1"), "--plan-version only"),
-        (("revalidate", "shop"), "plan_version"),
+        (("revalidate", "shop"), "give --plan-version or --plan"),
         (("revalidate", "shop", "--plan", str(plan)), "'events'"),
         (("revalidate", "shop", "--version", "1", "--until", "soon"), "ISO 8601"),
         (("revalidate", "nobody", "--version", "1"), "no app"),
