@@ -49,7 +49,7 @@ bench-patterns: $(DEV)
 pages: $(DEV) system-packages
 	$(PY) -m loadtests.pages
 
-## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (README)
+## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (docs/dashboard.md)
 screenshots: $(DEV) system-packages
 	$(PY) -m pytest -q tests/browser
 	mkdir -p docs/screenshots
