@@ -2,6 +2,7 @@
 print when there is nothing to show."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,17 @@ def test_empty_lists_say_so_and_their_json_prints_nothing(micro_app):
 def test_replaying_an_id_that_is_not_pending_is_an_error(micro_app):
     result = micro_app.test_cli_runner().invoke(args=["dead-letters", "replay", "7"])
     assert result.exit_code == 1 and "no pending dead letter 7" in result.output
+
+
+def test_the_documented_example_files_load(micro_app):
+    """docs/ runs the admin command on these files: they must stay valid plans and events."""
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    runner = micro_app.test_cli_runner()
+    created = runner.invoke(args=["apps", "create", "shop", "--plan", str(examples / "plan.json")])
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(args=["plan", "set", "shop", str(examples / "plan-v2.json")])
+    assert again.stdout == "app 1 plan version 2 published\n", again.output
+    imported = runner.invoke(args=["jobs", "import", "shop", str(examples / "events.ndjson")])
+    assert imported.exit_code == 0, imported.output
+    shown = json.loads(runner.invoke(args=["jobs", "show", imported.stdout, "--json"]).stdout)
+    assert shown["total"] == 5
