@@ -21,6 +21,9 @@ from app.validation.violations import shown
 DEFAULT_SAMPLE = 1000  # newest events read
 MAX_SAMPLE = 10_000
 SAMPLES_SHOWN = 3  # newest property sets shown per event
+# A property set under this many characters is shown whole; a bigger one has its strings cut
+# to 200 characters and big containers summarised, as violations show values.
+SAMPLE_BUDGET = 200
 SAMPLE_TEXT_CHARS = 160  # a sample as one line of JSON on the page, cut after this
 
 
@@ -36,7 +39,7 @@ class ObservedEvent:
 
     def samples(self) -> list[Any]:
         """The newest few property sets, long strings and big containers shortened."""
-        return [shown(sample) for sample in self.properties[:SAMPLES_SHOWN]]
+        return [shown(sample, SAMPLE_BUDGET) for sample in self.properties[:SAMPLES_SHOWN]]
 
     def sample_texts(self) -> list[str]:
         """samples() as single lines of JSON, cut to SAMPLE_TEXT_CHARS (escape for HTML)."""
