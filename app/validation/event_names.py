@@ -39,11 +39,14 @@ def plausible_event_name(name: str) -> bool:
 
 def shown_name(name: str) -> str:
     """The name for display: control and other invisible characters as escapes (``\\x07``,
-    ``\\u200b``), cut to SHOWN_NAME_CHARS characters with "…". Still text: escape it for HTML."""
+    ``\\u200b``), cut to SHOWN_NAME_CHARS characters with "…", in double quotes when it starts or
+    ends with a space (or is empty). Still text: escape it for HTML and keep its spaces."""
     out = []
     for char in name[:SHOWN_NAME_CHARS]:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            out.append(char.encode("unicode_escape").decode("ascii"))
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"):
+            out.append(" " if char == " " else char.encode("unicode_escape").decode("ascii"))
         else:
             out.append(char)
-    return "".join(out) + ("…" if len(name) > SHOWN_NAME_CHARS else "")
+    text = "".join(out) + ("…" if len(name) > SHOWN_NAME_CHARS else "")
+    # Spaces at the ends (or a name of spaces only) would be invisible: quote the name.
+    return f'"{text}"' if text != text.strip(" ") or not text else text

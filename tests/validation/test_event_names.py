@@ -63,3 +63,8 @@ def test_shown_name_makes_invisible_characters_visible_and_cuts_long_names():
     assert shown_name("<img src=x>") == "<img src=x>"  # still text: the template escapes it
     assert shown_name("x" * 101) == "x" * 100 + "…"
     assert shown_name("x" * 100) == "x" * 100
+    assert shown_name("   ") == '"   "'
+    assert shown_name(" a b  ") == '" a b  "'
+    assert shown_name("") == '""'
+    assert shown_name("a b") == "a b"
+    assert shown_name("tab\there\u00a0") == "tab\\there\\xa0"
