@@ -163,3 +163,10 @@ def test_observed_needs_the_read_key(micro_app, micro_api):
     assert client.get(f"{micro_api.base}/observed").status_code == 401
     wrong = {"Authorization": f"Bearer {micro_api.new.app.write_key}"}
     assert client.get(f"{micro_api.base}/observed", headers=wrong).status_code == 401
+
+
+def test_a_picked_name_no_plan_may_hold_is_a_json_400(micro_app, micro_api):
+    _store(micro_app, micro_api.new.app.write_key, [{"eventName": "   ", "x": 1}])
+    assert micro_api.infer().json["left_out"] == ["   ", JUNK]
+    assert_error(micro_api.infer({"events": ["   "]}), 400, "invalid_plan")
+    assert micro_api.versions() == [2, 1]  # newest first: only the no-body draft just above
