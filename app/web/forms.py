@@ -15,6 +15,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from app.services.plan_templates import EMPTY, TEMPLATES
@@ -51,7 +52,11 @@ class ResetForm(FlaskForm):
 
 class NewAppForm(FlaskForm):
     name = StringField("App name", validators=[DataRequired(), Length(max=255)])
-    template = RadioField("Start with", choices=list(TEMPLATES.items()), default=EMPTY)
+    template = RadioField(
+        "Start with",
+        choices=[SelectChoice(v, label) for v, label in TEMPLATES.items()],
+        default=EMPTY,
+    )
     plan_file = FileField("Plan file (JSON, for “A plan file I upload”)")
 
 
