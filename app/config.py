@@ -86,6 +86,8 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # micro: messages are files under the data folder, consumed by a worker in-process.
         "CELERY_BROKER_URL": "filesystem://" if micro else redis_url,
         "SMTP_URL": env.get("SMTP_URL", ""),
+        # Set by `make run` when it starts its local mail sink, which prints codes (app/micro.py).
+        "CODES_ON_CONSOLE": False,
         "MAIL_FROM": env.get("MAIL_FROM", "Live Validation <noreply@localhost>"),
         "HOST": env.get("HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000),

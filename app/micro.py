@@ -97,6 +97,7 @@ def start_mail_sink(flask_app: Flask) -> Controller | None:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     flask_app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    flask_app.config["CODES_ON_CONSOLE"] = True
     return controller
 
 

@@ -63,6 +63,7 @@ class FirstMinutes:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign up").click()
         page.wait_for_url("**/verify?email=*")
+        expect(page.locator("#code-on-console")).to_contain_text("printed on the console")
         page.get_by_label("Code from the e-mail").fill(console_code(self.micro, EMAIL, "sign-up"))
         self.shot("verify")
         page.get_by_role("button", name="Confirm").click()

@@ -53,8 +53,10 @@ def test_the_first_confirmed_account_gets_the_demo_app_and_the_second_does_not(a
 
 def test_an_account_signed_up_but_not_confirmed_gets_nothing(any_app, demo):
     client = any_app.test_client()
-    submit(client, "/signup", {"email": "typo@example.com", "password": PASSWORD})
+    page = submit(client, "/signup", {"email": "typo@example.com", "password": PASSWORD})
     assert owner_of(any_app, demo) is None
+    # No local mail sink started here (only `make run` starts one): no hint about the console.
+    assert "code-on-console" not in page.get_data(as_text=True)
 
 
 def test_without_a_demo_app_id_nothing_is_given_away(full_app):
