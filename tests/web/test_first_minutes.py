@@ -163,9 +163,7 @@ def test_a_new_app_starts_from_an_uploaded_plan(micro_app, client):
         (None, "Choose the plan file to upload"),
     ],
 )
-def test_a_refused_upload_names_the_problem_and_creates_nothing(
-    micro_app, client, upload, problem
-):
+def test_a_refused_upload_names_the_problem_and_creates_nothing(micro_app, client, upload, problem):
     body = json.dumps(upload).encode() if isinstance(upload, dict) else upload
     answer = new_app(client, "refused", "upload", body)
     page = answer.get_data(as_text=True)
