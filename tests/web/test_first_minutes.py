@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 
 import pytest
@@ -18,7 +19,7 @@ from app.services.accounts import verify_email_now
 from app.validation.plan import MAX_PLAN_BYTES
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
-from tests.web.helpers import PASSWORD, csrf_token, sign_up_and_verify, submit
+from tests.web.helpers import PASSWORD, csrf_token, mailed, sign_up_and_verify, submit
 
 
 def owner_of(flask_app, app_id: int) -> str | None:
@@ -97,6 +98,36 @@ def test_accounts_confirmed_at_once_leave_exactly_one_owner(any_app, demo):
     assert errors == []
     assert len(won) == 1
     assert owner_of(any_app, demo) == won[0]
+
+
+def test_two_verifications_at_once_through_the_page_leave_one_owner(any_app, demo):
+    """Two people confirm their codes at the same moment, each in their own session. (The
+    requests' own work spreads them out, so a read-then-write claim slips through here: the
+    eight-thread test above is the one that catches that.)"""
+    emails = ["one@example.com", "two@example.com"]
+    clients = {email: any_app.test_client() for email in emails}
+    for email, client in clients.items():
+        submit(client, "/signup", {"email": email, "password": PASSWORD})
+    # One look at the queued mails: each look draws new codes (only the newest works).
+    codes = {m["to"][0]: re.search(r"\b(\d{6})\b", m["text"]).group(1) for m in mailed(any_app)}
+    tokens = {email: csrf_token(clients[email], f"/verify?email={email}") for email in emails}
+    start, pages = threading.Barrier(len(emails)), {}
+
+    def confirm(email: str) -> None:
+        form = {"email": email, "code": codes[email], "csrf_token": tokens[email]}
+        start.wait(timeout=10)
+        answer = clients[email].post("/verify", data=form, follow_redirects=True)
+        pages[email] = answer.get_data(as_text=True)
+
+    threads = [threading.Thread(target=confirm, args=(e,)) for e in emails]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all("Your e-mail address is confirmed" in page for page in pages.values())
+    told = [email for email, page in pages.items() if "The demo app is yours" in page]
+    assert len(told) == 1
+    assert owner_of(any_app, demo) == told[0]
 
 
 # New apps from a template plan, or from an uploaded file.
