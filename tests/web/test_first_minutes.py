@@ -187,6 +187,11 @@ def test_a_new_app_starts_from_an_uploaded_plan(micro_app, client):
             {"events": {"a": {"type": "object", "properties": {"b": {"pattern": "(?=x)y"}}}}},
             "pattern &#39;(?=x)y&#39; at /properties/b/pattern cannot be used: it uses lookahead",
         ),
+        (  # found only by the save itself, after the app row was written: rolled back
+            {"events": {"loop": {"$ref": "#"}}},
+            "The schema of &#39;loop&#39; refers to itself without end",
+        ),
+        ({"events": {"a\u0000": {}}}, "NUL character"),
         (b"{not json", "not valid JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
         ({"event": {}}, "no &#39;events&#39; object"),
@@ -201,6 +206,7 @@ def test_a_refused_upload_names_the_problem_and_creates_nothing(micro_app, clien
     assert answer.status_code == 400
     assert "The app was not created" in page and problem in page
     assert 'value="refused"' in page  # the name typed is kept
+    assert ">refused</a>" not in page  # and not listed: no row was kept
     with micro_app.app_context():
         assert app_service.find_app("refused") is None
 
