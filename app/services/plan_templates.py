@@ -16,7 +16,7 @@ EMPTY, DEMO, UPLOAD = "empty", "demo", "upload"
 TEMPLATES = {
     EMPTY: "Empty plan (every event unplanned until you add it)",
     DEMO: "The demo plan (user_login, purchase, …)",
-    UPLOAD: "A plan file I upload",
+    UPLOAD: "Upload a plan file",
 }
 
 

@@ -57,7 +57,7 @@ class NewAppForm(FlaskForm):
         choices=[SelectChoice(v, label) for v, label in TEMPLATES.items()],
         default=EMPTY,
     )
-    plan_file = FileField("Plan file (JSON, for “A plan file I upload”)")
+    plan_file = FileField("Plan file (JSON, when uploading one)")
 
 
 class AlertSettingsForm(FlaskForm):

@@ -8,6 +8,7 @@ to extend it, add a step method and call it from the test in order."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -27,6 +28,11 @@ EVENTS = [
     ({"eventName": "purchase", "price": -1, "currency": "usd"}, "invalid"),
     ({"eventName": "level_up", "level": 3}, "unplanned"),
 ]
+
+# A plan file the service refuses: RE2, the linear-time engine plans use, has no lookahead.
+LOOKAHEAD = json.dumps(
+    {"events": {"signup": {"type": "object", "properties": {"email": {"pattern": "(?=.*@)"}}}}}
+).encode()
 
 
 @pytest.fixture
@@ -86,11 +92,26 @@ class FirstMinutes:
             expect(row).to_contain_text(verdict)
         self.shot("live")
 
-    def create_an_app_from_the_demo_plan(self) -> None:
+    def a_refused_plan_file_is_named(self) -> None:
         page = self.page
         page.get_by_role("link", name="Apps", exact=True).click()
         page.get_by_label("App name").fill("Shop Android")
-        page.get_by_label("The demo plan").check()
+        page.get_by_role("radio", name="Upload a plan file").check()
+        page.locator("#plan_file").set_input_files(
+            files=[{"name": "plan.json", "mimeType": "application/json", "buffer": LOOKAHEAD}]
+        )
+        page.get_by_role("button", name="Create app").click()
+        expect(page.locator(".flash.error")).to_contain_text(
+            "The app was not created: Event 'signup': the pattern '(?=.*@)' at "
+            "/properties/email/pattern cannot be used: it uses lookahead"
+        )
+        expect(page.get_by_role("link", name="Shop Android")).to_have_count(0)
+        self.shot("refused-plan-file")
+
+    def create_an_app_from_the_demo_plan(self) -> None:
+        page = self.page
+        page.get_by_label("App name").fill("Shop Android")
+        page.get_by_role("radio", name="The demo plan").check()
         self.shot("new-app")
         page.get_by_role("button", name="Create app").click()
         page.wait_for_url(re.compile(r".*/apps/\d+$"))
@@ -109,5 +130,6 @@ def test_the_first_minutes_in_micro(page, micro):
     flow.sign_up_with_the_code_from_the_console()
     flow.the_demo_app_is_listed()
     flow.the_demo_app_shows_its_events()
+    flow.a_refused_plan_file_is_named()
     flow.create_an_app_from_the_demo_plan()
     assert refused == []
