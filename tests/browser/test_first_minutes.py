@@ -3,7 +3,7 @@ started as a user starts it, events go to the printed demo write key, the user s
 the code printed on the console, finds the demo app with its events, and creates an app from
 the demo plan.
 
-One flow of named steps, a screenshot after each (test-artifacts/screenshots/first-minutes-*):
+One flow of named steps, a screenshot after each (test-artifacts/screenshots/first-minutes-<step>.png):
 to extend it, add a step method and call it from the test in order."""
 
 from __future__ import annotations
@@ -50,11 +50,10 @@ class FirstMinutes:
     def __init__(self, page: Page, micro: MicroServer) -> None:
         self.page, self.micro = page, micro
         self.keys = micro.keys()  # as the console printed them
-        self.shots = 0
 
     def shot(self, name: str) -> None:
-        self.shots += 1
-        screenshot(self.page, f"first-minutes-{self.shots}-{name}")
+        # Named by step, not numbered: a step added later leaves the other files' names alone.
+        screenshot(self.page, f"first-minutes-{name}")
 
     def send_events_with_the_printed_key(self) -> None:
         url = f"{self.micro.url}/api/logs/{self.keys['write']}"
