@@ -3,8 +3,8 @@ started as a user starts it, events go to the printed demo write key, the user s
 the code printed on the console, finds the demo app with its events, and creates an app from
 the demo plan.
 
-One flow of named steps, a screenshot after each (test-artifacts/screenshots/first-minutes-<step>.png):
-to extend it, add a step method and call it from the test in order."""
+One flow of named steps, a screenshot after each (test-artifacts/screenshots/
+first-minutes-<step>.png): to extend it, add a step method and call it from the test in order."""
 
 from __future__ import annotations
 
