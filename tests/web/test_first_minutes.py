@@ -60,6 +60,26 @@ def test_an_account_signed_up_but_not_confirmed_gets_nothing(any_app, demo):
     assert "code-on-console" not in page.get_data(as_text=True)
 
 
+def test_a_reset_code_confirms_the_address_and_so_claims_the_demo_app(micro_app):
+    """Signed up, never confirmed, then reset the password: the reset code came through the
+    mailbox, so it confirms the address, and the first confirmed account gets the demo app."""
+    demo = add_app(micro_app, "demo", DEMO_PLAN).app.id
+    micro_app.config["DEMO_APP_ID"] = demo
+    client, email = micro_app.test_client(), "late@example.com"
+    submit(client, "/signup", {"email": email, "password": PASSWORD})
+    submit(client, "/reset", {"email": email})
+    [reset] = [m for m in mailed(micro_app) if "new password" in m["text"]]
+    code = re.search(r"\b(\d{6})\b", reset["text"]).group(1)
+    page = submit(
+        client,
+        f"/reset/confirm?email={email}",
+        {"email": email, "code": code, "password": "another good password"},
+        action="/reset/confirm",
+    )
+    assert "Your password is changed" in page.get_data(as_text=True)
+    assert owner_of(micro_app, demo) == email
+
+
 def test_without_a_demo_app_id_nothing_is_given_away(full_app):
     """The full profile never sets DEMO_APP_ID: an app named demo stays unowned."""
     assert full_app.config["DEMO_APP_ID"] is None
