@@ -13,13 +13,22 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import App, Job
-from app.services import apps, dead_letters, imports, jobs, plans, revalidation
+from app.services import (
+    accounts,
+    apps,
+    dead_letters,
+    imports,
+    jobs,
+    plan_templates,
+    plans,
+    revalidation,
+)
 from app.services.schema import upgrade_if_micro
 from app.tasks.events import replay_dead_letters
 from app.tasks.jobs import queue_job
 from app.validation import PlanError
 
-apps_cli = AppGroup("apps", help="Create, list and re-key apps.")
+apps_cli = AppGroup("apps", help="Create, list, re-key and give apps an owner.")
 plan_cli = AppGroup("plan", help="Publish and show tracking plans.")
 dead_letters_cli = AppGroup("dead-letters", help="List and replay events that could not be stored.")
 jobs_cli = AppGroup("jobs", help="Re-validation and import jobs: start, follow, cancel.")
@@ -51,11 +60,21 @@ def _app(ref: str) -> App:
 @click.option(
     "--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file to publish."
 )
+@click.option(
+    "--template",
+    type=click.Choice([plan_templates.EMPTY, plan_templates.DEMO]),
+    help="Start from a template plan instead of a file (demo: the demo app's plan).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new app as JSON.")
-def create(name: str, plan_file: str | None, as_json: bool) -> None:
+def create(name: str, plan_file: str | None, template: str | None, as_json: bool) -> None:
     """Create an app; prints its write key and (once only) its read key."""
     upgrade_if_micro()
-    body = _load_plan(plan_file) if plan_file else None
+    if plan_file and template:
+        raise click.UsageError("give --plan or --template, not both")
+    if template:
+        body = plan_templates.template_plan(template)
+    else:
+        body = _load_plan(plan_file) if plan_file else None
     try:
         new = apps.create_app_record(name, body)
     except ValueError as exc:
@@ -90,6 +109,24 @@ def list_(as_json: bool) -> None:
             if as_json
             else f"{app.id}\t{app.name}\t{app.write_key}\tplan v{app.plan_version}"
         )
+
+
+@apps_cli.command("set-owner")
+@click.argument("app_ref", metavar="APP")
+@click.argument("email", metavar="EMAIL")
+@click.option("--json", "as_json", is_flag=True, help="Print the app and its owner as JSON.")
+def set_owner(app_ref: str, email: str, as_json: bool) -> None:
+    """Give APP (id or name) to the dashboard account EMAIL; it shows in their apps."""
+    upgrade_if_micro()
+    app = _app(app_ref)
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account with the e-mail address {email!r}")
+    apps.set_owner(app, user.id)
+    if as_json:
+        click.echo(json.dumps({"id": app.id, "name": app.name, "owner": user.email}))
+        return
+    click.echo(f"app {app.id} {app.name!r} now belongs to {user.email}")
 
 
 @apps_cli.command("rotate-key")

@@ -93,6 +93,8 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # micro: messages are files under the data folder, consumed by a worker in-process.
         "CELERY_BROKER_URL": "filesystem://" if micro else redis_url,
         "SMTP_URL": env.get("SMTP_URL", ""),
+        # Set by `make run` when it starts its local mail sink, which prints codes (app/micro.py).
+        "CODES_ON_CONSOLE": False,
         "MAIL_FROM": env.get("MAIL_FROM", "Live Validation <noreply@localhost>"),
         "HOST": env.get("HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000),
@@ -128,6 +130,9 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "STATS_INTERVAL_SECONDS": float(env.get("STATS_INTERVAL_SECONDS", "60")),
         # Where people reach the dashboard, for links in e-mails (full: nginx of `make up`).
         "PUBLIC_URL": public_url,
+        # The app the first confirmed account gets; set by `make run` (app/micro.py) only, so
+        # nothing is given away in the full profile.
+        "DEMO_APP_ID": None,
         "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
         "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
         # Long-polls (`?wait=`) waiting at once per server process, in all and per app; more
@@ -162,6 +167,26 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "MAILS_PER_IP": _int(env, "MAILS_PER_IP", 20),
         "MAILS_PER_ADDRESS_PER_HOUR": _int(env, "MAILS_PER_ADDRESS_PER_HOUR", 20),
     }
+
+
+def micro_environment(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The settings `make run` serves: always the micro profile with its own data folder.
+
+    Never what a running `make up` recorded (that is the full profile's database and data
+    folder); an environment that asks for the full profile is refused with a reason.
+    """
+    profile = env.get("LVD_PROFILE", "")
+    if profile and profile != "micro":
+        raise ValueError(
+            f"`make run` serves the micro profile, but LVD_PROFILE is {profile!r}: unset it, "
+            "or start the full profile with `make up`"
+        )
+    if not profile and env.get("REDIS_URL"):
+        raise ValueError(
+            "`make run` serves the micro profile, but REDIS_URL is set, which selects the full "
+            "profile: unset it (or set LVD_PROFILE=micro to keep it)"
+        )
+    return {**env, "LVD_PROFILE": "micro"}
 
 
 def config_from_environment() -> dict[str, Any]:

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+from email.message import Message
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -19,14 +20,16 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import micro_broker
+from app.extensions import db
 from app.micro_https import HttpsServer
+from app.models import User
 from app.private_files import private_folder, write_private
-from app.services import apps
+from app.services import apps, plan_templates
+from app.services.mail import CODE_FOR_HEADER, CODE_HEADER
 from app.services.schema import upgrade_if_micro
 
 log = logging.getLogger(__name__)
 DEMO_APP = "demo"
-DEMO_PLAN = Path(__file__).parent / "validation" / "demo_plan.json"
 QUEUES = ["default", "emails", "batch_processing"]
 # Pause before starting a worker again after it stopped unasked.
 RESTART_DELAY_SECONDS = 1.0
@@ -41,14 +44,47 @@ def ensure_demo_app(flask_app: Flask) -> dict:
         # The read key is stored only hashed; micro keeps the demo's in its data folder (a
         # local dev convenience) so every start can print it, and re-keys it if that file is gone.
         if app is None:
-            keys = apps.create_app_record(DEMO_APP, json.loads(DEMO_PLAN.read_text())).to_dict()
+            demo_plan = plan_templates.template_plan(plan_templates.DEMO)
+            keys = apps.create_app_record(DEMO_APP, demo_plan).to_dict()
         elif not keys_file.exists():
             keys = {"id": app.id, "name": app.name, "read_key": apps.rotate_read_key(app)}
         else:
             keys = json.loads(keys_file.read_text())
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
         write_private(keys_file, json.dumps(keys))  # the read key: for this user's eyes only
+        # The first account confirmed on this instance gets the demo app (app/web/accounts.py).
+        flask_app.config["DEMO_APP_ID"] = keys["id"]
         return keys
+
+
+def demo_owner_line(flask_app: Flask, app_id: int) -> str:
+    """Who owns the demo app, or how it gets an owner."""
+    with flask_app.app_context():
+        owner_id = apps.find_app(app_id).owner_id
+        owner = db.session.get(User, owner_id) if owner_id is not None else None
+        if owner is not None:
+            return f"owner {owner.email}"
+        return (
+            "no owner yet: the first account to confirm its e-mail gets it "
+            f"(or: flask --app run apps set-owner {app_id} EMAIL)"
+        )
+
+
+def console_line(message: Message) -> str:
+    """The console's line for a mail the sink received: a code mail's code, else its subject
+    only (other mail bodies stay in the mailbox)."""
+    to = message.get("To", "")
+    if message.get(CODE_HEADER):
+        return f"mail to {to}: your {message[CODE_FOR_HEADER]} code is {message[CODE_HEADER]}"
+    return f"mail to {to}: {message.get('Subject', '')!r} (filed in the mail sink's new/ folder)"
+
+
+class ConsoleMailbox(Mailbox):
+    """A maildir that also prints a line per mail on the console (codes in full)."""
+
+    def handle_message(self, message: Message) -> None:
+        super().handle_message(message)
+        print(console_line(message), flush=True)
 
 
 def start_mail_sink(flask_app: Flask) -> Controller | None:
@@ -56,12 +92,13 @@ def start_mail_sink(flask_app: Flask) -> Controller | None:
     if flask_app.config["SMTP_URL"]:
         return None
     mailbox = Path(flask_app.config["DATA_DIR"]) / "mail"
-    handler = Mailbox(str(mailbox))  # a maildir: its folders are 0700 when it creates them
+    handler = ConsoleMailbox(str(mailbox))  # a maildir: its folders are 0700 when it creates them
     private_folder(mailbox)  # mail carries sign-up and reset codes; an older version's was 0755
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     flask_app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    flask_app.config["CODES_ON_CONSOLE"] = True
     return controller
 
 
@@ -168,9 +205,11 @@ def serve(flask_app: Flask) -> None:
         https.start()
     print(
         f"\nLive Validation Dashboard (micro profile) on {url}\n"
+        f"  demo app {keys['id']}: {demo_owner_line(flask_app, keys['id'])}\n"
         f"  demo app {keys['id']} write key: {keys['write_key']}\n"
         f"  demo app read key:  {keys['read_key']}\n"
-        f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}\n"
+        f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}"
+        f"{'   (codes mailed are printed here)' if mail_sink else ''}\n"
         f"  try: curl -s -H 'Content-Type: application/json' "
         f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n'
         + (https.banner() if https else ""),

@@ -8,6 +8,7 @@ import pytest
 
 from app.services.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
+from tests.web.helpers import sign_up_and_verify
 
 
 @pytest.fixture
@@ -150,3 +151,49 @@ def test_the_documented_example_files_load(micro_app):
     assert imported.exit_code == 0, imported.output
     shown = json.loads(runner.invoke(args=["jobs", "show", imported.stdout, "--json"]).stdout)
     assert shown["total"] == 5
+def test_apps_set_owner_gives_an_app_to_an_account(any_app):
+    """`apps set-owner` (the way to give the demo app, or any app, to an account)."""
+    client = any_app.test_client()
+    sign_up_and_verify(client, any_app, "owner@example.com")
+    shop = create(any_app, "shop")
+    assert f'href="/apps/{shop["id"]}"' not in client.get("/apps").get_data(as_text=True)
+    runner = any_app.test_cli_runner()
+
+    result = runner.invoke(args=["apps", "set-owner", "shop", "Owner@Example.com", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "id": shop["id"],
+        "name": "shop",
+        "owner": "owner@example.com",
+    }
+    assert client.get(f"/apps/{shop['id']}/live").status_code == 200
+
+    plain = runner.invoke(args=["apps", "set-owner", str(shop["id"]), "owner@example.com"])
+    assert plain.output == f"app {shop['id']} 'shop' now belongs to owner@example.com\n"
+
+
+@pytest.mark.parametrize(
+    ("app_ref", "email", "message"),
+    [
+        ("nope", "owner@example.com", "no app with id or name 'nope'"),
+        ("shop", "nobody@example.com", "no account with the e-mail address 'nobody@example.com'"),
+    ],
+)
+def test_apps_set_owner_refuses_an_unknown_app_or_account(micro_app, app_ref, email, message):
+    sign_up_and_verify(micro_app.test_client(), micro_app, "owner@example.com")
+    create(micro_app, "shop")
+    result = micro_app.test_cli_runner().invoke(args=["apps", "set-owner", app_ref, email])
+    assert result.exit_code == 1
+    assert f"Error: {message}" in result.output
+
+
+def test_apps_create_from_the_demo_template(micro_app, plan_file):
+    runner = micro_app.test_cli_runner()
+    result = runner.invoke(args=["apps", "create", "shop", "--template", "demo", "--json"])
+    assert json.loads(result.output)["plan_version"] == 1
+    shown = json.loads(runner.invoke(args=["plan", "show", "shop"]).output)
+    assert shown == DEMO_PLAN
+    both = runner.invoke(
+        args=["apps", "create", "x", "--template", "demo", "--plan", str(plan_file)]
+    )
+    assert both.exit_code == 2 and "give --plan or --template, not both" in both.output

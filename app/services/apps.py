@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import App
 from app.services import app_directory, plans
 from app.services.keys import hash_read_key, new_read_key, new_write_key
+from app.validation import PlanError
 
 # apps.id is an INTEGER: a larger id names no app.
 MAX_APP_ID = 2**31 - 1
@@ -51,12 +52,35 @@ def create_app_record(
         owner_id=owner_id,
     )
     db.session.add(app)
-    db.session.flush()
-    if plan is not None:
-        plans.save_plan(app, plan, publish=True, commit=False)
+    try:
+        db.session.flush()
+        if plan is not None:
+            plans.save_plan(app, plan, publish=True, commit=False)
+    except PlanError:  # checks only the full save makes (NUL, endless $ref): no app either
+        db.session.rollback()
+        raise
     db.session.commit()
     app_directory.announce_change([app.write_key])
     return NewApp(app, read_key)
+
+
+def set_owner(app: App, user_id: int) -> None:
+    """Give the app to this dashboard user (the admin command)."""
+    app.owner_id = user_id
+    db.session.commit()
+
+
+def claim_if_unowned(app_id: int, user_id: int) -> bool:
+    """Make this user the app's owner if it has none; True if this call did.
+
+    One conditional UPDATE: when several accounts claim at once, the database lets exactly
+    one of them change the row (PostgreSQL re-checks the condition after the first commits;
+    SQLite runs one writer at a time)."""
+    result = db.session.execute(
+        update(App).where(App.id == app_id, App.owner_id.is_(None)).values(owner_id=user_id)
+    )
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def apps_of(user_id: int) -> list[App]:

@@ -6,9 +6,20 @@ import smtplib
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+# An account mail names its code and what it is for in these headers too, so micro's local
+# mail sink can print the code on the console (app/micro.py) without parsing the text.
+CODE_HEADER = "X-Live-Validation-Code"
+CODE_FOR_HEADER = "X-Live-Validation-Code-For"
+
 
 def send_mail(
-    smtp_url: str, sender: str, to: list[str], subject: str, text: str, html: str | None = None
+    smtp_url: str,
+    sender: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """Send one message; smtp_url is smtp://[user:password@]host:port (smtps:// for TLS)."""
     url = urlsplit(smtp_url)
@@ -18,6 +29,8 @@ def send_mail(
         )
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, ", ".join(to), subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")

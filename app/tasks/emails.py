@@ -8,7 +8,7 @@ from celery import shared_task
 from flask import current_app, render_template
 
 from app.services import accounts
-from app.services.mail import send_mail
+from app.services.mail import CODE_FOR_HEADER, CODE_HEADER, send_mail
 
 RETRIED = {
     "autoretry_for": (smtplib.SMTPException, OSError),
@@ -35,14 +35,19 @@ TAKEN_NOTICE = (
 )
 
 
-def account_mail(email: str, reason: str) -> tuple[list[str], str, str, str | None] | None:
-    """The mail (to, subject, text, html) `reason` calls for at `email`, drawing a code when it
-    carries one; None when there is nothing to send (no account, or already confirmed)."""
+# What a code is for, as the code's header (and micro's console line) names it.
+CODE_FOR = {accounts.VERIFY: "sign-up", accounts.RESET: "password reset"}
+AccountMail = tuple[list[str], str, str, str | None, dict[str, str]]
+
+
+def account_mail(email: str, reason: str) -> AccountMail | None:
+    """The mail (to, subject, text, html, headers) `reason` calls for at `email`, drawing a code
+    when it carries one; None when there is nothing to send (no account, or already confirmed)."""
     user = accounts.find_user(email)
     if user is None:
         return None
     if reason == SIGN_UP and user.verified_at is not None:
-        return [user.email], "Your Live Validation account", TAKEN_NOTICE, None
+        return [user.email], "Your Live Validation account", TAKEN_NOTICE, None, {}
     if reason in (SIGN_UP, CONFIRM) and user.verified_at is not None:
         return None
     purpose = accounts.RESET if reason == RESET else accounts.VERIFY
@@ -55,7 +60,8 @@ def account_mail(email: str, reason: str) -> tuple[list[str], str, str, str | No
         "ignore this e-mail."
     )
     html = render_template("mail/code.html", code=code, what=what, minutes=accounts.CODE_MINUTES)
-    return [user.email], subject, text, html
+    headers = {CODE_HEADER: code, CODE_FOR_HEADER: CODE_FOR[purpose]}
+    return [user.email], subject, text, html, headers
 
 
 @shared_task(**RETRIED)

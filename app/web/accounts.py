@@ -20,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.models import User
 from app.services import accounts
+from app.services import apps as app_service
 from app.services.accounts import AccountError
 from app.tasks.emails import CONFIRM, RESET, SIGN_UP, send_account_mail
 from app.web.forms import EmptyForm, LoginForm, ResetForm, ResetRequestForm, SignUpForm, VerifyForm
@@ -156,6 +157,7 @@ def verify():
             _code_succeeded(email)
             _log_in(user)
             flash("Your e-mail address is confirmed.", "info")
+            _confirmed(user)
             return redirect(url_for("apps.index"))
     return render_template("accounts/verify.html", form=form)
 
@@ -168,6 +170,14 @@ def resend():
         _mail(email, CONFIRM)
     flash("If that address has an unconfirmed account, a new code is on its way.", "info")
     return redirect(url_for("accounts.verify", email=email))
+
+
+def _confirmed(user: User) -> None:
+    """The account's address is confirmed: in micro, the first such account gets the demo app.
+    On confirmation rather than sign-up, so an address typed wrong cannot take it."""
+    demo = current_app.config["DEMO_APP_ID"]
+    if demo is not None and app_service.claim_if_unowned(demo, user.id):
+        flash("The demo app is yours: its events are on its live page.", "info")
 
 
 def _log_in(user: User) -> None:
@@ -250,6 +260,7 @@ def reset():
             _code_succeeded(email)  # the new password logs in at once
             if user.verified_at is None:  # the code came through the mailbox: it is theirs
                 accounts.verify_email_now(user)
+                _confirmed(user)
             logout_user()  # whoever is logged in here logs in again, with the new password
             session.clear()
             flash("Your password is changed; log in with it.", "info")

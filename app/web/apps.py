@@ -11,13 +11,15 @@ from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
 from app.api.routes import MAX_BIG_ID, int_arg
-from app.services import alerts
+from app.services import alerts, plan_templates
 from app.services import apps as app_service
 from app.services import overview as stats
 from app.services.events import FILTERS, event_to_dict, list_events
 from app.services.regressions import app_versions, regression_report
 from app.services.test_runs import test_run_report
 from app.tasks.batch import batch_process_events
+from app.validation import PlanError
+from app.validation.plan import MAX_PLAN_BYTES
 from app.web import charts
 from app.web.forms import AlertSettingsForm, EmptyForm, NewAppForm
 from app.web.sdk_snippets import sdk_snippets
@@ -50,11 +52,42 @@ def index():
 def create():
     form = NewAppForm()
     if not form.validate_on_submit():
-        flash("Give the app a name of 1 to 255 characters.", "error")
-        return redirect(url_for("apps.index"))
-    new = app_service.create_app_record(form.name.data, owner_id=current_user.id)
+        if "name" in form.errors:
+            flash("Give the app a name of 1 to 255 characters.", "error")
+        else:
+            flash("Choose how the app's plan starts: " + "; ".join(_errors(form)), "error")
+        return _index_again(form)
+    try:
+        plan = _chosen_plan(form)
+        new = app_service.create_app_record(form.name.data, plan, owner_id=current_user.id)
+    except PlanError as exc:
+        flash(f"The app was not created: {exc}", "error")
+        return _index_again(form)
     _show_once(new.app.id, new.read_key)
     return redirect(url_for("apps.show", app_id=new.app.id))
+
+
+def _errors(form: NewAppForm) -> list[str]:
+    return [error for errors in form.errors.values() for error in errors]
+
+
+def _index_again(form: NewAppForm):
+    """The apps page with the form as it was sent (its name kept), answered 400."""
+    page = render_template("apps/index.html", apps=app_service.apps_of(current_user.id), form=form)
+    return page, 400
+
+
+def _chosen_plan(form: NewAppForm) -> dict | None:
+    """The plan the form asks for: a template's, or the uploaded file's (checked as any save)."""
+    upload = form.plan_file.data
+    if form.template.data != plan_templates.UPLOAD:
+        if upload:
+            raise PlanError("A plan file was chosen with another start: choose the upload.")
+        return plan_templates.template_plan(form.template.data)
+    if not upload:
+        raise PlanError("Choose the plan file to upload.")
+    # One byte over the cap is enough to refuse it; the request's own cap bounds the rest.
+    return plan_templates.plan_from_file(upload.read(MAX_PLAN_BYTES + 1))
 
 
 def _show_once(app_id: int, read_key: str) -> None:

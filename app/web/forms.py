@@ -1,6 +1,7 @@
 """The dashboard's forms (Flask-WTF: validation and a CSRF token in each)."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     EmailField,
@@ -10,11 +11,14 @@ from wtforms import (
     FormField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
+from app.services.plan_templates import EMPTY, TEMPLATES
 from app.validation.property_rows import TYPES
 
 CODE = Regexp(r"^\s*\d{6}\s*$", message="The code has six digits.")
@@ -48,6 +52,12 @@ class ResetForm(FlaskForm):
 
 class NewAppForm(FlaskForm):
     name = StringField("App name", validators=[DataRequired(), Length(max=255)])
+    template = RadioField(
+        "Start with",
+        choices=[SelectChoice(v, label) for v, label in TEMPLATES.items()],
+        default=EMPTY,
+    )
+    plan_file = FileField("Plan file (JSON, when uploading one)")
 
 
 class AlertSettingsForm(FlaskForm):
