@@ -151,6 +151,8 @@ def test_the_documented_example_files_load(micro_app):
     assert imported.exit_code == 0, imported.output
     shown = json.loads(runner.invoke(args=["jobs", "show", imported.stdout, "--json"]).stdout)
     assert shown["total"] == 5
+
+
 def test_apps_set_owner_gives_an_app_to_an_account(any_app):
     """`apps set-owner` (the way to give the demo app, or any app, to an account)."""
     client = any_app.test_client()
