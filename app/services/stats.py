@@ -79,7 +79,8 @@ def general_path(path: str) -> str:
     return _INDEX.sub("/*", path)[:512]
 
 
-def _as_time(value: datetime | str) -> datetime:
+def as_time(value: datetime | str) -> datetime:
+    """A time the database answered, as an aware UTC datetime (SQLite answers text)."""
     if isinstance(value, str):  # SQLite answers text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -101,7 +102,7 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
         f"SELECT e.app_id, {minute}, e.event_name, e.status, count(*) FROM events e "
         f"WHERE {where} GROUP BY 1, 2, 3, 4"
     ):
-        minutes[app_id, _as_time(at), name, status] += n
+        minutes[app_id, as_time(at), name, status] += n
     hours: Counter = Counter()
     versions: Counter = Counter()
     for app_id, at, name, status, version, plan, n in run(
@@ -109,15 +110,15 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
         f"coalesce(e.plan_version, 0), count(*) FROM events e WHERE {where} "
         "GROUP BY 1, 2, 3, 4, 5, 6"
     ):
-        versions[app_id, _as_time(at), name, status, version, plan] += n
-        hours[app_id, _as_time(at), name, status] += n
+        versions[app_id, as_time(at), name, status, version, plan] += n
+        hours[app_id, as_time(at), name, status] += n
     violations: Counter = Counter()
     for app_id, at, name, v_rule, v_path, version, plan, n in run(
         f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
         f"coalesce(e.plan_version, 0), count(*) FROM {source} WHERE {where} "
         "AND e.status <> 'valid' GROUP BY 1, 2, 3, 4, 5, 6, 7"
     ):
-        at = _as_time(at)
+        at = as_time(at)
         key = (app_id, at, name, str(v_rule)[:64], general_path(str(v_path)), version, plan)
         violations[key] += n
     return minutes, hours, versions, violations
