@@ -129,6 +129,7 @@ def overview(app_id: int):
         bars=bars,
         top=top,
         share=charts.share_points(buckets),
+        share_lines=charts.share_lines(buckets),
         markers=charts.publish_markers(buckets, publishes),
         chart=charts,
         health=health,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,16 +58,32 @@ class Point:
     title: str
 
 
-def share_points(bars: list[Bucket]) -> list[Point]:
-    """The failing share (0 to 100 %) of each bucket with events."""
-    step, points = _step(bars), []
+def _indexed_points(bars: list[Bucket]) -> Iterator[tuple[int, Point]]:
+    step = _step(bars)
     for index, bar in enumerate(bars):
         if bar.failing_share is not None:
             x = PAD + index * step + step / 2
             y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * bar.failing_share
             title = f"{label(bar.start, bar.minutes)} UTC · {bar.failing_share:.1%} failing"
-            points.append(Point(x, y, title))
-    return points
+            yield index, Point(x, y, title)
+
+
+def share_points(bars: list[Bucket]) -> list[Point]:
+    """The failing share (0 to 100 %) of each bucket with events."""
+    return [point for _, point in _indexed_points(bars)]
+
+
+def share_lines(bars: list[Bucket]) -> list[list[Point]]:
+    """The share's points in runs of neighbouring buckets with events: a line across buckets
+    without events would draw a share nobody measured."""
+    lines: list[list[Point]] = []
+    previous = None
+    for index, point in _indexed_points(bars):
+        if previous != index - 1:
+            lines.append([])
+        lines[-1].append(point)
+        previous = index
+    return lines
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,8 @@ def test_the_last_hour_is_drawn_per_minute_with_plan_publishes_marked(micro_app)
             ("unplanned", f"{(now - timedelta(minutes=45)):%Y-%m-%d %H:%M} UTC · 1 unplanned"),
         ]
     )
+    # Two minutes with events, 43 minutes apart: two points, no line drawn between them.
+    assert len(re.findall(r'class="point"', page)) == 2 and "<polyline" not in page
     # Both publishes, on both charts, placed by their time; the legend names them.
     lines = re.findall(r'<line x1="([\d.]+)"[^>]*class="publish"><title>([^<]+)</title>', page)
     assert [title.split(" published")[0] for _, title in lines] == ["Plan v1", "Plan v2"] * 2
