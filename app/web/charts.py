@@ -92,6 +92,7 @@ class Marker:
     version: int
     title: str
     when: str  # for the legend
+    row: int = 0  # the label's line: markers close together stack their labels
 
 
 def publish_markers(bars: list[Bucket], publishes: list[tuple[int, datetime]]) -> list[Marker]:
@@ -105,5 +106,7 @@ def publish_markers(bars: list[Bucket], publishes: list[tuple[int, datetime]]) -
         if start <= at < end:
             x = PAD + (WIDTH - 2 * PAD) * (at - start).total_seconds() / span
             title = f"Plan v{version} published {at:%Y-%m-%d %H:%M:%S} UTC"
-            markers.append(Marker(x, version, title, f"{at:%m-%d %H:%M}"))
+            close = markers and x - markers[-1].x < 24
+            row = (markers[-1].row + 1) % 4 if close else 0
+            markers.append(Marker(x, version, title, f"{at:%m-%d %H:%M}", row))
     return markers

@@ -1,7 +1,7 @@
 """A test session in a real browser: the app's test runs are listed from the app's menu, a
 failed run's report shows each violation once with its count and opens an example, and the
 overview draws the last hour per minute with the plan publish marked. Screenshots: `test-runs`,
-`test-run`, `overview-minutes`."""
+`test-run-grouped`, `overview-minutes`."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_runs_are_listed_reported_grouped_and_drawn_per_minute(
     expect(groups.nth(0)).to_contain_text("/properties/currency")
     groups.nth(0).locator("summary").first.click()
     expect(groups.nth(0).locator("details[open] pre")).to_contain_text('"currency": "eur"')
-    screenshot(page, "test-run")
+    screenshot(page, "test-run-grouped")
 
     page.goto(f"{url}/apps/{app_id}/overview?window=1h")
     expect(page.locator("h2").first).to_have_text("Events per minute (66 in 1h)")

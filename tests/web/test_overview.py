@@ -174,6 +174,8 @@ def test_the_last_hour_is_drawn_per_minute_with_plan_publishes_marked(micro_app)
     assert [title.split(" published")[0] for _, title in lines] == ["Plan v1", "Plan v2"] * 2
     right_edge = 900 - 24
     assert all(right_edge - 20 < float(x) <= right_edge for x, _ in lines)  # within the minute
+    labels = re.findall(r'y="(\d+)" class="publish-label">v(\d)<', page)
+    assert labels == [("30", "1"), ("42", "2")] * 2  # close together: stacked, not overlaid
     assert re.search(r'id="publish-legend">┆ plan published \(v1 [\d: -]+, v2 ', page)
 
     hourly = client.get(f"/apps/{app_id}/overview?window=1h&resolution=hour").get_data(as_text=True)
