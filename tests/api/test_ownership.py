@@ -87,6 +87,7 @@ ROUTES = [
     Route("POST", "/api/apps/<int:app_id>/plan/infer", "/api/apps/{app_id}/plan/infer"),
     Route("GET", "/api/apps/<int:app_id>/test-runs", "/api/apps/{app_id}/test-runs"),
     Route("GET", "/api/apps/<int:app_id>/overview", "/api/apps/{app_id}/overview?window=1h"),
+    Route("GET", "/api/apps/<int:app_id>/plan/observed", "/api/apps/{app_id}/plan/observed"),
     Route(
         "GET",
         "/api/apps/<int:app_id>/regressions",
