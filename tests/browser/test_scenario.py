@@ -170,7 +170,15 @@ def test_a_new_user_from_sign_up_to_a_test_run_report(live_micro_server, worker,
     # Every page stays usable at phone width: nothing makes the page itself scroll sideways
     # (wide tables scroll inside their own box).
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/overview", "/live", "/plan", "/plan/event?name=purchase", f"/test-runs/{RUN}"):
+    for path in (
+        "/overview",
+        "/overview?window=1h",
+        "/live",
+        "/plan",
+        "/plan/event?name=purchase",
+        "/test-runs",
+        f"/test-runs/{RUN}",
+    ):
         page.goto(f"{url}{app_path}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     screenshot(page, "plan-event-phone")
