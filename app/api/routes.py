@@ -19,7 +19,7 @@ from kombu.exceptions import KombuError
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import App, DeadLetter
-from app.services import tasks
+from app.services import overview, tasks
 from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.dead_letters import (
     dead_letter_detail,
@@ -38,12 +38,13 @@ from app.services.events import (
 )
 from app.services.regressions import regression_report
 from app.services.task_ids import issued_at
-from app.services.test_runs import test_run_report
+from app.services.test_runs import list_test_runs, test_run_report
 from app.services.wait_slots import NoWaitSlot
 from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
+MAX_RUNS = 100  # runs per page: each one's events are counted
 # The largest id a row can have (a PostgreSQL integer): a larger one names nothing, and the
 # databases would refuse to compare it rather than find no row.
 MAX_ID = 2**31 - 1
@@ -242,6 +243,67 @@ def test_run(test_run: str):
     if report is None:
         raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
     return report
+
+
+@api.get("/apps/<int:app_id>/test-runs")
+def app_test_runs(app_id: int):
+    """The app's test runs, the most recently active first (`?limit=`, `?cursor=`): status,
+    counts by verdict, first and last event times."""
+    app = authenticated_app(app_id)
+    limit = int_arg("limit", 20, 1, MAX_RUNS)
+    cursor = request.args.get("cursor")
+    try:
+        before_id = decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+    runs, next_id = list_test_runs(app.id, limit, before_id)
+    return {
+        "test_runs": runs,
+        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+    }
+
+
+@api.get("/apps/<int:app_id>/overview")
+def app_overview(app_id: int):
+    """The overview chart's numbers: counts by status per minute, hour or day of a window
+    (`?window=1h|3h|6h|24h|7d|30d`, `?resolution=minute|hour|day`), and the plan publishes in it."""
+    app = authenticated_app(app_id)
+    window = request.args.get("window", "24h")
+    if window not in overview.WINDOWS:
+        raise ApiError(
+            400, "invalid_parameter", f"window must be one of {', '.join(overview.WINDOWS)}."
+        )
+    allowed = overview.WINDOW_RESOLUTIONS[window]
+    resolution = request.args.get("resolution", allowed[0])
+    if resolution not in allowed:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"resolution must be one of {', '.join(allowed)} for window {window} "
+            "(minutes for 6 hours at most).",
+        )
+    buckets, _ = overview.window_counts(app.id, overview.WINDOWS[window], resolution)
+    publishes = overview.plan_publishes(app.id, buckets[0].start)
+    return {
+        "window": window,
+        "resolution": resolution,
+        "buckets": [
+            {
+                "start": _iso(b.start),
+                "valid": b.valid,
+                "invalid": b.invalid,
+                "unplanned": b.unplanned,
+                "total": b.total,
+            }
+            for b in buckets
+        ],
+        "plan_publishes": [{"version": v, "published_at": _iso(at)} for v, at in publishes],
+        "statistics_as_of": _iso(overview.last_aggregated()),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 @api.get("/apps/<int:app_id>/regressions")

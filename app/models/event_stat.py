@@ -26,11 +26,14 @@ class EventStat(db.Model):
 
 
 class EventVersionStat(db.Model):
-    """The same counts per app version, for release regression reports. `app_version` is ""
-    for events without one (a unique key treats NULLs as all different)."""
+    """The same counts per app version and plan version, for release regression reports (which
+    compare releases judged by the same plan). `app_version` is "" and `plan_version` 0 for
+    events without one (a unique key treats NULLs as all different)."""
 
     __tablename__ = "event_version_stats"
-    __table_args__ = (UniqueConstraint("app_id", "hour", "event_name", "status", "app_version"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "hour", "event_name", "status", "app_version", "plan_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -38,6 +41,7 @@ class EventVersionStat(db.Model):
     event_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     app_version: Mapped[str] = mapped_column(String(64))
+    plan_version: Mapped[int] = mapped_column(default=0)
     count: Mapped[int]
 
 
@@ -56,12 +60,14 @@ class EventMinuteStat(db.Model):
 
 
 class ViolationStat(db.Model):
-    """How often one rule failed at one path (array indices as `*`) for one event name and app
-    version in one hour."""
+    """How often one rule failed at one path (array indices as `*`) for one event name, app
+    version and plan version in one hour."""
 
     __tablename__ = "violation_stats"
     __table_args__ = (
-        UniqueConstraint("app_id", "hour", "event_name", "rule", "path", "app_version"),
+        UniqueConstraint(
+            "app_id", "hour", "event_name", "rule", "path", "app_version", "plan_version"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +77,7 @@ class ViolationStat(db.Model):
     rule: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(512))
     app_version: Mapped[str] = mapped_column(String(64), default="")
+    plan_version: Mapped[int] = mapped_column(default=0)
     count: Mapped[int]
 
 

@@ -7,6 +7,12 @@ For each (event, rule, path), a version's rate is its violations over its events
 - **more frequent**: both do, and the head's rate is at least `FACTOR` times the base's.
 A release regressed when anything is new or more frequent. Events a build never sent say
 nothing about it: their rules are neither new nor gone.
+
+Like with like: a verdict depends on the plan that judged it as much as on the build. The report
+compares the two builds' events judged by the same plan version (the newest both were judged
+by) and leaves the others out; its `basis` says which. When no plan version judged events of
+both builds, the changes are listed with basis `different_plan_versions`, `comparable` false
+and `regressed` null: they may come from the plan, not the build.
 """
 
 from __future__ import annotations
@@ -51,25 +57,72 @@ def _version_key(version: str) -> tuple:
     )
 
 
-def _events(app_id: int, version: str) -> Counter:
+def _plan_versions(app_id: int, version: str) -> list[int]:
+    """The plan versions that judged the counted events of app version `version` (0: none)."""
+    return sorted(
+        db.session.scalars(
+            select(EventVersionStat.plan_version)
+            .where(EventVersionStat.app_id == app_id, EventVersionStat.app_version == version)
+            .distinct()
+        )
+    )
+
+
+def _events(app_id: int, version: str, plans: list[int]) -> Counter:
     rows = db.session.execute(
         select(EventVersionStat.event_name, func.sum(EventVersionStat.count))
         .where(EventVersionStat.app_id == app_id, EventVersionStat.app_version == version)
+        .where(EventVersionStat.plan_version.in_(plans))
         .group_by(EventVersionStat.event_name)
     )
     return Counter({name: int(n) for name, n in rows})
 
 
-def _totals(app_id: int, version: str) -> Counter:
-    return violation_totals(app_id, ViolationStat.app_version == version)
+def _totals(app_id: int, version: str, plans: list[int]) -> Counter:
+    return violation_totals(
+        app_id, ViolationStat.app_version == version, ViolationStat.plan_version.in_(plans)
+    )
+
+
+def comparison_basis(base: str, head: str, plans: dict[str, list[int]]) -> dict[str, Any]:
+    """Which counts the report compares: those of the newest plan version that judged events of
+    both builds, or, when there is none, all of them (said to be not comparable)."""
+    shared = set(plans["base"]) & set(plans["head"])
+    if shared:
+        version = max(shared)
+        return {
+            "kind": "same_plan_version",
+            "plan_version": version,
+            "comparable": True,
+            "text": f"Events of {base} and {head} judged by plan version {version}; "
+            "events judged by other plan versions are left out.",
+        }
+    return {
+        "kind": "different_plan_versions",
+        "plan_version": None,
+        "comparable": False,
+        "text": f"No plan version judged events of both: {base} by "
+        f"{_named(plans['base'])}, {head} by {_named(plans['head'])}. The changes may come "
+        "from the plan, not the release: send events of both builds under the current plan "
+        "to compare like with like.",
+    }
+
+
+def _named(plans: list[int]) -> str:
+    return ", ".join(f"v{p}" if p else "no plan" for p in plans)
 
 
 def regression_report(app_id: int, base: str, head: str) -> dict[str, Any] | None:
     """The changes from `base` to `head`; None when either version sent no events."""
-    events = {"base": _events(app_id, base), "head": _events(app_id, head)}
-    if not events["base"] or not events["head"]:
+    plans = {"base": _plan_versions(app_id, base), "head": _plan_versions(app_id, head)}
+    if not plans["base"] or not plans["head"]:
         return None
-    found = {"base": _totals(app_id, base), "head": _totals(app_id, head)}
+    basis = comparison_basis(base, head, plans)
+    versions = {"base": base, "head": head}
+    # Like with like: only the shared plan version's counts, when there is one.
+    used = {w: [basis["plan_version"]] if basis["comparable"] else plans[w] for w in versions}
+    events = {w: _events(app_id, versions[w], used[w]) for w in versions}
+    found = {w: _totals(app_id, versions[w], used[w]) for w in versions}
     changes: dict[str, list[dict[str, Any]]] = {"new": [], "gone": [], "more_frequent": []}
     for key in sorted(found["base"].keys() | found["head"].keys()):
         name, rule, path = key
@@ -89,7 +142,12 @@ def regression_report(app_id: int, base: str, head: str) -> dict[str, Any] | Non
         "app_id": app_id,
         "base": base,
         "head": head,
+        "basis": basis,
+        "plan_versions": plans,
         "events": {"base": sum(events["base"].values()), "head": sum(events["head"].values())},
         **changes,
-        "regressed": bool(changes["new"] or changes["more_frequent"]),
+        # Null when the builds were judged by different plans: no verdict on the release.
+        "regressed": bool(changes["new"] or changes["more_frequent"])
+        if basis["comparable"]
+        else None,
     }

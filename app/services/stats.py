@@ -1,8 +1,9 @@
 """The statistics behind the overview, alerts and regression reports, counted from stored events.
 
-Per minute (app, event, status), per hour (app, event, status), per hour and app version (for
-regression reports, in a table of its own so the overview reads few rows) and violations per
-hour (app, event, rule, path, app version).
+Per minute (app, event, status), per hour (app, event, status), per hour, app version and plan
+version (for regression reports, in a table of its own so the overview reads few rows) and
+violations per hour (app, event, rule, path, app version, plan version). The plan version lets
+a regression report compare releases judged by the same plan.
 
 - **Incremental:** `count_new_events` counts only events stored since its last run: those with
   an id above the watermark `counted_to`. Each run adds its counts to the buckets and moves the
@@ -78,7 +79,8 @@ def general_path(path: str) -> str:
     return _INDEX.sub("/*", path)[:512]
 
 
-def _as_time(value: datetime | str) -> datetime:
+def as_time(value: datetime | str) -> datetime:
+    """A time the database answered, as an aware UTC datetime (SQLite answers text)."""
     if isinstance(value, str):  # SQLite answers text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -100,22 +102,24 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
         f"SELECT e.app_id, {minute}, e.event_name, e.status, count(*) FROM events e "
         f"WHERE {where} GROUP BY 1, 2, 3, 4"
     ):
-        minutes[app_id, _as_time(at), name, status] += n
+        minutes[app_id, as_time(at), name, status] += n
     hours: Counter = Counter()
     versions: Counter = Counter()
-    for app_id, at, name, status, version, n in run(
+    for app_id, at, name, status, version, plan, n in run(
         f"SELECT e.app_id, {hour}, e.event_name, e.status, coalesce(e.app_version, ''), "
-        f"count(*) FROM events e WHERE {where} GROUP BY 1, 2, 3, 4, 5"
-    ):
-        versions[app_id, _as_time(at), name, status, version] += n
-        hours[app_id, _as_time(at), name, status] += n
-    violations: Counter = Counter()
-    for app_id, at, name, v_rule, v_path, version, n in run(
-        f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
-        f"count(*) FROM {source} WHERE {where} AND e.status <> 'valid' "
+        f"coalesce(e.plan_version, 0), count(*) FROM events e WHERE {where} "
         "GROUP BY 1, 2, 3, 4, 5, 6"
     ):
-        key = (app_id, _as_time(at), name, str(v_rule)[:64], general_path(str(v_path)), version)
+        versions[app_id, as_time(at), name, status, version, plan] += n
+        hours[app_id, as_time(at), name, status] += n
+    violations: Counter = Counter()
+    for app_id, at, name, v_rule, v_path, version, plan, n in run(
+        f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
+        f"coalesce(e.plan_version, 0), count(*) FROM {source} WHERE {where} "
+        "AND e.status <> 'valid' GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    ):
+        at = as_time(at)
+        key = (app_id, at, name, str(v_rule)[:64], general_path(str(v_path)), version, plan)
         violations[key] += n
     return minutes, hours, versions, violations
 
@@ -123,8 +127,8 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
 _KEYS = {
     EventMinuteStat: ("app_id", "minute", "event_name", "status"),
     EventStat: ("app_id", "hour", "event_name", "status"),
-    EventVersionStat: ("app_id", "hour", "event_name", "status", "app_version"),
-    ViolationStat: ("app_id", "hour", "event_name", "rule", "path", "app_version"),
+    EventVersionStat: ("app_id", "hour", "event_name", "status", "app_version", "plan_version"),
+    ViolationStat: ("app_id", "hour", "event_name", "rule", "path", "app_version", "plan_version"),
 }
 
 

@@ -14,9 +14,15 @@ from app.api.routes import MAX_BIG_ID, int_arg
 from app.services import alerts, plan_templates
 from app.services import apps as app_service
 from app.services import overview as stats
-from app.services.events import FILTERS, event_to_dict, list_events
+from app.services.events import (
+    FILTERS,
+    decode_cursor,
+    encode_cursor,
+    event_to_dict,
+    list_events,
+)
 from app.services.regressions import app_versions, regression_report
-from app.services.test_runs import test_run_report
+from app.services.test_runs import list_test_runs, test_run_report
 from app.tasks.batch import batch_process_events
 from app.validation import PlanError
 from app.validation.plan import MAX_PLAN_BYTES
@@ -26,10 +32,8 @@ from app.web.sdk_snippets import sdk_snippets
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
 STATUSES = ("valid", "invalid", "unplanned")
-# The overview's time ranges, in hours, and the hours per bar of their charts (30 days of
-# hourly bars would be 2,000 shapes: measured at 60 ms of drawing with `make pages`).
-WINDOWS = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
-STEPS = {"24h": 1, "7d": 1, "30d": 24}
+WINDOWS = stats.WINDOWS
+RUNS_PER_PAGE = 25
 
 
 def owned_or_404(app_id: int):
@@ -144,13 +148,19 @@ def live(app_id: int):
 @web_apps.get("/<int:app_id>/overview")
 @login_required
 def overview(app_id: int):
-    """Volume and failing share per hour, per-event health, top violations (from aggregates)."""
+    """Volume and failing share per minute, hour or day with plan publishes marked, per-event
+    health, top violations (from aggregates); an unknown window or resolution shows the
+    default one."""
     app = owned_or_404(app_id)
     window = request.args.get("window", "24h")
     if window not in WINDOWS:
         window = "24h"
-    hours, health = stats.window_counts(app.id, WINDOWS[window], STEPS[window])
-    bars, top = charts.volume_bars(hours)
+    resolution = request.args.get("resolution")
+    if resolution not in stats.WINDOW_RESOLUTIONS[window]:
+        resolution = stats.WINDOW_RESOLUTIONS[window][0]
+    buckets, health = stats.window_counts(app.id, WINDOWS[window], resolution)
+    bars, top = charts.volume_bars(buckets)
+    publishes = stats.plan_publishes(app.id, buckets[0].start)
     versions = app_versions(app.id)
     base, head = request.args.get("base"), request.args.get("head")
     report = regression_report(app.id, base, head) if base and head else None
@@ -159,11 +169,14 @@ def overview(app_id: int):
         app=app,
         window=window,
         windows=WINDOWS,
-        hours=hours,
-        step=STEPS[window],
+        resolution=resolution,
+        resolutions=stats.WINDOW_RESOLUTIONS[window],
+        buckets=buckets,
         bars=bars,
         top=top,
-        share=charts.share_points(hours),
+        share=charts.share_points(buckets),
+        share_lines=charts.share_lines(buckets),
+        markers=charts.publish_markers(buckets, publishes),
         chart=charts,
         health=health,
         violations=stats.top_violations(app.id, WINDOWS[window]),
@@ -202,6 +215,25 @@ def events_json(app_id: int):
     after = int_arg("after", 0, 0, MAX_BIG_ID) or None
     rows, _ = list_events(app.id, filters, limit=100, after_id=after)
     return {"events": [event_to_dict(row) for row in rows]}
+
+
+@web_apps.get("/<int:app_id>/test-runs")
+@login_required
+def test_runs(app_id: int):
+    """The app's recent test runs, the most recently active first, a page per cursor."""
+    app = owned_or_404(app_id)
+    cursor = request.args.get("cursor")
+    try:
+        before = decode_cursor(cursor) if cursor else None
+    except ValueError:
+        before = None  # a link mangled by hand: the first page
+    runs, next_id = list_test_runs(app.id, RUNS_PER_PAGE, before)
+    return render_template(
+        "apps/test_runs.html",
+        app=app,
+        runs=runs,
+        next_cursor=encode_cursor(next_id) if next_id is not None else None,
+    )
 
 
 @web_apps.get("/<int:app_id>/test-runs/<path:test_run>")

@@ -85,6 +85,8 @@ ROUTES = [
         "/api/apps/{app_id}/plan/versions/2/publish",
     ),
     Route("POST", "/api/apps/<int:app_id>/plan/infer", "/api/apps/{app_id}/plan/infer"),
+    Route("GET", "/api/apps/<int:app_id>/test-runs", "/api/apps/{app_id}/test-runs"),
+    Route("GET", "/api/apps/<int:app_id>/overview", "/api/apps/{app_id}/overview?window=1h"),
     Route("GET", "/api/apps/<int:app_id>/plan/observed", "/api/apps/{app_id}/plan/observed"),
     Route(
         "GET",

@@ -2,15 +2,28 @@
 statistics: events are posted over HTTP for two app versions, stored as a worker stores them,
 and counted; the report names exactly what changed.
 
+A plan published between two releases: the report compares the releases on the verdicts of one
+plan version, or says that it cannot.
+
 Bad inputs tried: no base or head, blank ones, a version with no events; another app's read key
 and no credentials (the table in test_ownership.py tries every route for that)."""
 
 from __future__ import annotations
 
+import copy
+import html
+import re
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import App
 from app.services.events import store_events
+from app.services.plans import save_plan
 from app.services.stats import count_new_events
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_events
+from tests.web.helpers import sign_up_and_verify, submit
 
 
 def _post(client, key: str, version: str, event: dict, times: int) -> None:
@@ -99,3 +112,73 @@ def test_versions_must_be_named_and_known(any_app):
     for query in ("", "?base=1.0", "?head=1.0", "?base=%20&head=1.0"):
         assert_error(client.get(url + query, headers=auth), 400, "invalid_parameter")
     assert_error(client.get(url + "?base=1.0&head=9.9", headers=auth), 404, "not_found")
+
+
+def _publish_stricter_plan(flask_app, app_id: int) -> None:
+    """Plan v2: a purchase must list its items (v1 did not ask)."""
+    stricter = copy.deepcopy(DEMO_PLAN)
+    stricter["events"]["purchase"]["required"] = ["price", "currency", "items"]
+    with flask_app.app_context():
+        save_plan(db.session.get(App, app_id), stricter, publish=True)
+
+
+def test_a_plan_change_between_releases_is_not_blamed_on_the_release(any_app):
+    """Release 1.0 judged by plan v1; v2 (stricter) published; release 1.1 judged by v2. Both
+    builds send the same purchase, without items."""
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    client, key = any_app.test_client(), shop.app.write_key
+    auth = {"Authorization": f"Bearer {shop.read_key}"}
+    url = f"/api/apps/{shop.app.id}/regressions?base=1.0&head=1.1"
+    purchase = {"eventName": "purchase", "price": 5, "currency": "EUR"}
+    _post(client, key, "1.0", purchase, 4)
+    _store_and_count(any_app)
+    _publish_stricter_plan(any_app, shop.app.id)
+    _post(client, key, "1.1", purchase, 4)
+    _store_and_count(any_app)
+
+    # No plan judged both: the report says so and gives no verdict on 1.1.
+    report = client.get(url, headers=auth).json
+    assert report["plan_versions"] == {"base": [1], "head": [2]}
+    assert report["basis"]["kind"] == "different_plan_versions"
+    assert report["basis"]["comparable"] is False
+    assert "1.0 by v1, 1.1 by v2" in report["basis"]["text"]
+    assert report["regressed"] is None
+    assert _changes(report)["new"] == [("purchase", "required", "/properties/items")]
+
+    # 1.0 keeps sending after v2: the builds are compared on v2's verdicts only, and 1.1 does
+    # exactly what 1.0 does under v2.
+    _post(client, key, "1.0", {**purchase, "later": True}, 2)  # not duplicates of the first
+    _store_and_count(any_app)
+    report = client.get(url, headers=auth).json
+    assert report["plan_versions"] == {"base": [1, 2], "head": [2]}
+    assert report["basis"] == {
+        "kind": "same_plan_version",
+        "plan_version": 2,
+        "comparable": True,
+        "text": "Events of 1.0 and 1.1 judged by plan version 2; "
+        "events judged by other plan versions are left out.",
+    }
+    assert report["events"] == {"base": 2, "head": 4}
+    assert _changes(report) == {"new": [], "gone": [], "more_frequent": []}
+    assert report["regressed"] is False
+
+
+def test_the_overview_says_which_basis_the_comparison_used(micro_app):
+    client = micro_app.test_client()
+    sign_up_and_verify(client, micro_app, "basis@example.com")
+    submit(client, "/apps", {"name": "Shop"})
+    with micro_app.app_context():
+        app = db.session.scalars(select(App).where(App.name == "Shop")).one()
+        save_plan(app, DEMO_PLAN, publish=True)
+        app_id, key = app.id, app.write_key
+    purchase = {"eventName": "purchase", "price": 5, "currency": "EUR"}
+    _post(client, key, "1.0", purchase, 2)
+    _store_and_count(micro_app)
+    _publish_stricter_plan(micro_app, app_id)
+    _post(client, key, "1.1", purchase, 2)
+    _store_and_count(micro_app)
+    page = client.get(f"/apps/{app_id}/overview?base=1.0&head=1.1").get_data(as_text=True)
+    assert "1.1 and 1.0 were judged by different plans" in page
+    assert "regressed against" not in page
+    basis = re.search(r'<p id="regression-basis"[^>]*>([^<]+)</p>', page).group(1)
+    assert "1.0 by v1, 1.1 by v2" in html.unescape(basis)

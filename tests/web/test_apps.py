@@ -18,6 +18,7 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/overview/recount"),
     ("GET", "/apps/{id}/live"),
     ("GET", "/apps/{id}/events.json"),
+    ("GET", "/apps/{id}/test-runs"),
     ("GET", "/apps/{id}/test-runs/{run}"),
     ("GET", "/apps/{id}/plan"),
     ("POST", "/apps/{id}/plan"),

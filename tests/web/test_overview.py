@@ -1,5 +1,6 @@
-"""The overview reads the aggregates: per-hour volume by status, the failing share, per-event
-health and top violations, within the chosen time range; a recount can be queued from it."""
+"""The overview reads the aggregates: volume by status per minute, hour or day, the failing
+share, per-event health and top violations, within the chosen time range, with plan publishes
+marked; a recount can be queued from it."""
 
 from __future__ import annotations
 
@@ -134,3 +135,53 @@ def test_the_overview_compares_two_app_versions(micro_app):
         ["new", "screen_view", "required", "/properties/screen_name", "0 / 0", "1 / 1"],
         ["gone", "user_login", "type", "/properties/userId", "1 / 1", "0 / 1"],
     ]
+
+
+def test_the_last_hour_is_drawn_per_minute_with_plan_publishes_marked(micro_app):
+    client, app_id, key = _owner_with_shop(micro_app, "minutes@example.com")  # plan v1 now
+    now = utcnow()
+    messages = []
+    for minutes_ago, raw in [
+        (2, {"eventName": "user_login", "userId": 1}),
+        (2, {"eventName": "user_login", "userId": 2}),
+        (2, {"eventName": "user_login", "userId": "x"}),
+        (45, {"eventName": "checkout_started"}),
+    ]:
+        message = queued_message(micro_app, key, raw)
+        message["received_at"] = (now - timedelta(minutes=minutes_ago)).isoformat()
+        messages.append(message)
+    with micro_app.app_context():
+        store_events(messages)
+        count_new_events()
+        save_plan(db.session.get(App, app_id), DEMO_PLAN, publish=True)  # v2
+
+    page = client.get(f"/apps/{app_id}/overview?window=1h").get_data(as_text=True)
+    assert "Events per minute <small>(4 in 1h)</small>" in page
+    assert '<span id="resolutions">' in page and "<strong>minute</strong>" in page
+    bars = re.findall(r'<rect [^>]*class="(\w+)"><title>([^<]+)</title>', page)
+    two_ago = (now - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+    assert sorted(bars) == sorted(
+        [
+            ("valid", f"{two_ago} UTC · 2 valid"),
+            ("invalid", f"{two_ago} UTC · 1 invalid"),
+            ("unplanned", f"{(now - timedelta(minutes=45)):%Y-%m-%d %H:%M} UTC · 1 unplanned"),
+        ]
+    )
+    # Two minutes with events, 43 minutes apart: two points, no line drawn between them.
+    assert len(re.findall(r'class="point"', page)) == 2 and "<polyline" not in page
+    # Both publishes, on both charts, placed by their time; the legend names them.
+    lines = re.findall(r'<line x1="([\d.]+)"[^>]*class="publish"><title>([^<]+)</title>', page)
+    assert [title.split(" published")[0] for _, title in lines] == ["Plan v1", "Plan v2"] * 2
+    right_edge = 900 - 24
+    assert all(right_edge - 20 < float(x) <= right_edge for x, _ in lines)  # within the minute
+    labels = re.findall(r'y="(\d+)" class="publish-label">v(\d)<', page)
+    assert labels == [("30", "1"), ("42", "2")] * 2  # close together: stacked, not overlaid
+    assert re.search(r'id="publish-legend">┆ plan published \(v1 [\d: -]+, v2 ', page)
+
+    hourly = client.get(f"/apps/{app_id}/overview?window=1h&resolution=hour").get_data(as_text=True)
+    assert "Events per hour <small>(" in hourly and len(re.findall(r"<rect ", hourly)) <= 3
+    # An unknown resolution shows the window's default, as an unknown window does.
+    fallback = client.get(f"/apps/{app_id}/overview?window=6h&resolution=week")
+    assert fallback.status_code == 200 and "Events per minute" in fallback.get_data(as_text=True)
+    day = client.get(f"/apps/{app_id}/overview?window=24h&resolution=minute").get_data(as_text=True)
+    assert "Events per hour" in day  # minutes for 6 hours at most

@@ -1,7 +1,10 @@
 """Test-run reports: the same pass/fail summary as a page (for people with access to the app)
-and as JSON with the read key (for CI)."""
+and as JSON with the read key (for CI); the list of an app's runs; identical violations shown
+once with their count."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from sqlalchemy import select
@@ -72,3 +75,56 @@ def test_the_report_page_shows_the_same_summary_to_the_owner(micro_app, shop):
     assert "/properties/userId" in page
     assert "PASSED" in client.get(f"/apps/{app_id}/test-runs/run-2").get_data(as_text=True)
     assert client.get(f"/apps/{app_id}/test-runs/run-9").status_code == 404
+
+
+def _owner(micro_app, app_id: int):
+    client = micro_app.test_client()
+    sign_up_and_verify(client, micro_app, "runs@example.com")
+    with micro_app.app_context():
+        user = db.session.scalars(select(User).where(User.email == "runs@example.com")).one()
+        db.session.get(App, app_id).owner_id = user.id
+        db.session.commit()
+    return client
+
+
+def test_the_run_list_page_links_every_run_with_its_status_and_counts(micro_app, shop):
+    app_id, _ = shop
+    client = _owner(micro_app, app_id)
+    nav = client.get(f"/apps/{app_id}/overview").get_data(as_text=True)
+    assert f'<a href="/apps/{app_id}/test-runs">Test runs</a>' in nav
+    page = client.get(f"/apps/{app_id}/test-runs").get_data(as_text=True)
+    rows = re.findall(r"<tr><td><a href=\"([^\"]+)\"><code>([^<]+)</code>.*?</tr>", page, re.S)
+    assert [(link, name) for link, name in rows] == [
+        (f"/apps/{app_id}/test-runs/run-2", "run-2"),  # stored last: the most recent
+        (f"/apps/{app_id}/test-runs/run-1", "run-1"),
+    ]
+    cells = [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr><td><a .*?</tr>", page, re.S)
+    ]
+    assert [c[:6] for c in cells] == [
+        ["run-2", "PASSED", "1", "1", "0", "0"],
+        ["run-1", "FAILED", "4", "2", "1", "1"],
+    ]
+    assert 'id="older-runs"' not in page
+    empty = client.get(f"/apps/{app_id}/test-runs?cursor=bogus")  # a mangled link: page one
+    assert empty.status_code == 200 and "run-2" in empty.get_data(as_text=True)
+
+
+def test_the_report_page_shows_each_violation_once_with_its_count(micro_app, shop):
+    app_id, _ = shop
+    with micro_app.app_context():
+        key = db.session.get(App, app_id).write_key
+    raws = [{"eventName": "user_login", "userId": f"u{n}"} for n in range(6)]
+    messages = [
+        queued_message(micro_app, key, {**raw, "context": {"testRun": "run-3"}}) for raw in raws
+    ]
+    with micro_app.app_context():
+        store_events(messages)
+    client = _owner(micro_app, app_id)
+    page = client.get(f"/apps/{app_id}/test-runs/run-3").get_data(as_text=True)
+    groups = re.findall(r'<tbody class="group">(.*?)</tbody>', page, re.S)
+    assert len(groups) == 1
+    assert '<td class="count">6×</td><td>user_login</td>' in groups[0]
+    assert groups[0].count("<details>") == 3  # three examples of six
+    assert "/properties/userId" in groups[0] and '"userId": "u0"' in groups[0]

@@ -1,0 +1,110 @@
+"""A test session in a real browser: the app's test runs are listed from the app's menu, a
+failed run's report shows each violation once with its count and opens an example, and the
+overview draws the last hour per minute with the plan publish marked. Screenshots: `test-runs`,
+`test-run-grouped`, `overview-minutes`."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.models import App, TrackingPlan
+from app.models.types import utcnow
+from app.services.accounts import find_user, sign_up, verify_email_now
+from app.services.apps import create_app_record
+from app.services.events import store_events
+from app.services.plans import save_plan
+from app.services.stats import count_new_events
+from tests.browser.conftest import LiveServer, screenshot
+from tests.helpers import DEMO_PLAN, queued_message
+from tests.web.helpers import PASSWORD
+
+EMAIL = "qa-runs@example.com"
+LOGIN = {"eventName": "user_login", "userId": 7}
+SCREEN = {"eventName": "screen_view", "screen_name": "home"}
+PURCHASE = {"eventName": "purchase", "price": 9.5, "currency": "EUR", "items": [{"sku": "A1"}]}
+# (run, minutes ago it began, its events)
+RUNS = [
+    ("nightly-2026-12-04", 55, [LOGIN, SCREEN, PURCHASE] * 6),
+    ("pr-212-login", 40, [LOGIN] * 4 + [{**LOGIN, "userId": "seven"}] * 5 + [SCREEN] * 3),
+    (
+        "pr-215-checkout",
+        20,
+        [PURCHASE] * 4
+        + [{**PURCHASE, "currency": "eur"}] * 7
+        + [{**PURCHASE, "price": -1}] * 2
+        + [{"eventName": "checkout_started"}] * 3
+        + [SCREEN] * 5,
+    ),
+    ("pr-216-checkout", 6, [PURCHASE, LOGIN, SCREEN] * 5),
+]
+
+
+def _session(flask_app) -> int:
+    """An owner, their app with plan v1 (published 3 hours ago) and v2 (half an hour ago), runs
+    sent over the last hour; returns the app's id."""
+    with flask_app.app_context():
+        verify_email_now(sign_up(EMAIL, PASSWORD))
+        new = create_app_record("Checkout app", DEMO_PLAN, owner_id=find_user(EMAIL).id)
+        app_id, key = new.app.id, new.app.write_key
+        v2 = copy.deepcopy(DEMO_PLAN)
+        v2["events"]["purchase"]["properties"]["coupon"] = {"type": "string"}
+        save_plan(db.session.get(App, app_id), v2, publish=True)
+        for version, minutes_ago in ((1, 180), (2, 30)):  # v1 before the hour shown
+            plan = db.session.query(TrackingPlan).filter_by(app_id=app_id, version=version).one()
+            plan.published_at = utcnow() - timedelta(minutes=minutes_ago)
+        db.session.commit()
+        db.session.remove()
+    now, messages = utcnow(), []
+    for run, began, raws in RUNS:
+        for n, raw in enumerate(raws):
+            body = {**raw, "n": n, "context": {"testRun": run}}
+            message = queued_message(flask_app, key, body)
+            message["received_at"] = (now - timedelta(minutes=began, seconds=-10 * n)).isoformat()
+            messages.append(message)
+    with flask_app.app_context():
+        store_events(messages)
+        count_new_events()
+        db.session.remove()
+    return app_id
+
+
+def test_runs_are_listed_reported_grouped_and_drawn_per_minute(
+    live_micro_server: LiveServer, page: Page
+) -> None:
+    url = live_micro_server.url
+    app_id = _session(live_micro_server.app)
+    page.goto(f"{url}/login")
+    page.get_by_label("E-mail").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/apps")
+
+    page.goto(f"{url}/apps/{app_id}/overview?window=1h")
+    page.locator(".app-nav").get_by_role("link", name="Test runs").click()
+    rows = page.locator("#test-runs tbody tr")
+    expect(rows).to_have_count(4)
+    expect(rows.nth(0)).to_contain_text("pr-216-checkout")
+    expect(rows.nth(0)).to_contain_text("PASSED")
+    expect(rows.nth(1)).to_contain_text("pr-215-checkout")
+    expect(rows.nth(1)).to_contain_text("FAILED")
+    screenshot(page, "test-runs")
+
+    rows.nth(1).get_by_role("link", name="pr-215-checkout").click()
+    expect(page.locator("#verdict")).to_have_text("FAILED")
+    groups = page.locator("#violation-groups tbody.group")
+    expect(groups).to_have_count(3)  # 12 violating events, three distinct violations
+    expect(groups.nth(0).locator("td.count")).to_have_text("7×")
+    expect(groups.nth(0)).to_contain_text("/properties/currency")
+    groups.nth(0).locator("summary").first.click()
+    expect(groups.nth(0).locator("details[open] pre")).to_contain_text('"currency": "eur"')
+    screenshot(page, "test-run-grouped")
+
+    page.goto(f"{url}/apps/{app_id}/overview?window=1h")
+    expect(page.locator("h2").first).to_have_text("Events per minute (66 in 1h)")
+    expect(page.locator("#volume-chart line.publish")).to_have_count(1)
+    expect(page.locator("#publish-legend")).to_contain_text("v2")
+    screenshot(page, "overview-minutes")
