@@ -2,6 +2,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
+# The real JavaScript SDKs tests/sdk drives (pinned in their package-lock.json).
+JS_DIR := tests/sdk/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
 
 .PHONY: run test up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
@@ -10,12 +13,17 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
+# npm ci only when the lock file changed since the last install (order-only: node/npm first).
+$(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
 run: $(STAMP)
 	$(PY) run.py
 
-## test: install what the tests need (Python packages, Redis, PostgreSQL, nginx) and run them all
-test: $(STAMP) system-packages
+## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
+test: $(STAMP) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
 
@@ -49,7 +57,7 @@ screenshots: $(STAMP) system-packages
 	find test-artifacts/screenshots -name '*.png' ! -name 'browser-*' -exec cp {} docs/screenshots/ \;
 
 ## loadtest: Locust SDK-like users against the full profile for 2 minutes, with thresholds
-loadtest: $(STAMP) system-packages
+loadtest: $(STAMP) system-packages $(JS_STAMP)
 	$(PY) -m loadtests.loadtest
 
 system-packages:
