@@ -124,10 +124,10 @@ def test_preflight_allows_what_analytics_next_sends(micro_app, path, method):
 
 def test_dashboard_and_read_api_stay_same_origin(micro_app):
     client = micro_app.test_client()
-    for path in ("/api/apps", "/login", "/healthz"):
+    for path in ("/api/apps/1/events", "/api/tasks/x", "/login", "/healthz"):
         answer = client.get(path, headers={"Origin": "http://evil.example.test"})
         assert "Access-Control-Allow-Origin" not in answer.headers, path
-    preflight = client.options("/api/apps", headers={"Origin": "http://evil.example.test"})
+    preflight = client.options("/api/apps/1/events", headers={"Origin": "http://evil.example.test"})
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
