@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event
 from tests.browser.conftest import browser, live_micro_server, page, worker  # noqa: F401
+from tests.e2e.test_nginx import start_proxy  # noqa: F401
 
 JS_DIR = Path(__file__).parent / "js"
 NODE_MODULES = JS_DIR / "node_modules"
