@@ -178,3 +178,30 @@ def test_documented_options_and_batching_flush_on_leaving_the_page(
     assert all("sentAt" not in row.payload and row.sent_at is not None for row in rows)
     assert len({row.received_at for row in rows}) == 1
     assert _paths(requests, live_micro_server.url) == [f"/v1/projects/{shop.write_key}/settings"]
+
+
+def test_a_beacon_with_the_key_in_its_body_is_stored(page, live_micro_server, worker, site):
+    # navigator.sendBeacon(url, string): `Content-Type: text/plain;charset=UTF-8`, no
+    # Authorization possible, so the key travels as `writeKey` (what Segment's classic
+    # analytics.js beacon option and hand-written unload handlers send).
+    shop = add_app(live_micro_server.app, f"web-{uuid.uuid4().hex[:8]}", SDK_PLAN).app
+    page.goto(f"{site}/shop.html")
+    message_id = str(uuid.uuid4())
+    queued = page.evaluate(
+        """([url, body]) => navigator.sendBeacon(url, JSON.stringify(body))""",
+        [
+            f"{live_micro_server.url}/v1/t",
+            {
+                "type": "track",
+                "event": "Order Completed",
+                "properties": {"revenue": 4},
+                "messageId": message_id,
+                "userId": "u1",
+                "writeKey": shop.write_key,
+            },
+        ],
+    )
+    assert queued is True
+    wait_until(lambda: len(stored_events(live_micro_server.app, shop.id)) == 1, 30, "the beacon")
+    (row,) = stored_events(live_micro_server.app, shop.id)
+    assert (row.message_id, row.event_name, row.status) == (message_id, "Order Completed", "valid")
