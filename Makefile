@@ -1,17 +1,24 @@
 # The two set-up commands: `make run` (micro profile) and `make test`.
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-requirements
+# Two stamps: `make run` needs only the runtime packages, the test and bench targets the dev ones
+# too. Each is redone only when its requirements file changes, so switching costs nothing.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 # The real JavaScript SDKs tests/sdk drives (pinned in their package-lock.json).
 JS_DIR := tests/sdk/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
 
 .PHONY: run test up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
-$(STAMP): requirements.txt
+$(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
-	touch $(STAMP)
+	touch $(RUNTIME)
+
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV)
 
 # npm ci only when the lock file changed since the last install (order-only: node/npm first).
 $(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
@@ -19,52 +26,52 @@ $(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
 	touch $(JS_STAMP)
 
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
-run: $(STAMP)
+run: $(RUNTIME)
 	$(PY) run.py
 
 ## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
-test: $(STAMP) system-packages $(JS_STAMP)
+test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
-up: $(STAMP) system-packages
+up: $(RUNTIME) system-packages
 	$(PY) -m stack up
 
 down:
 	$(PY) -m stack down
 
 ## faults: the full profile under a steady stream, one fault at a time (a few minutes; loopback)
-faults: $(STAMP) system-packages
+faults: $(DEV) system-packages
 	$(PY) -m stack.faults
 
 ## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
-bench: $(STAMP) system-packages
+bench: $(DEV) system-packages
 	$(PY) -m loadtests.bench
 
 ## bench-patterns: adversarial plan patterns against 32 KB strings, and another app's p99 (~1 min)
-bench-patterns: $(STAMP)
+bench-patterns: $(DEV)
 	$(PY) -m loadtests.patterns
 
 ## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)
-pages: $(STAMP) system-packages
+pages: $(DEV) system-packages
 	$(PY) -m loadtests.pages
 
-## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (README)
-screenshots: $(STAMP) system-packages
+## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (docs/dashboard.md)
+screenshots: $(DEV) system-packages
 	$(PY) -m pytest -q tests/browser
 	mkdir -p docs/screenshots
 	find test-artifacts/screenshots -name '*.png' ! -name 'browser-*' -exec cp {} docs/screenshots/ \;
 
 ## loadtest: Locust SDK-like users against the full profile for 2 minutes, with thresholds
-loadtest: $(STAMP) system-packages $(JS_STAMP)
+loadtest: $(DEV) system-packages
 	$(PY) -m loadtests.loadtest
 
 system-packages:
 	@bash stack/install-system-packages.sh
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -63,7 +63,9 @@ def create(name: str, plan_file: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(new.to_dict()))
         return
-    click.echo(f"app {new.app.id} {new.app.name!r} (plan version {new.app.plan_version})")
+    version = new.app.plan_version
+    plan = "no plan yet" if version is None else f"plan version {version}"
+    click.echo(f"app {new.app.id} {new.app.name!r} ({plan})")
     click.echo(f"write key: {new.app.write_key}")
     click.echo(f"read key:  {new.read_key}   (shown once; keep it secret)")
 
@@ -71,9 +73,12 @@ def create(name: str, plan_file: str | None, as_json: bool) -> None:
 @apps_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def list_(as_json: bool) -> None:
-    """List apps with their write keys and published plan versions."""
+    """List apps with their write keys and published plan versions (--json: nothing if none)."""
     upgrade_if_micro()
-    for app in apps.list_apps():
+    found = apps.list_apps()
+    if not found and not as_json:
+        click.echo("No apps.")
+    for app in found:
         row = {
             "id": app.id,
             "name": app.name,
@@ -127,10 +132,13 @@ def show_plan(app_ref: str) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include replayed ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def list_dead(app_ref: str | None, show_all: bool, as_json: bool) -> None:
-    """List dead letters, newest first."""
+    """List dead letters, newest first (--json: nothing if there are none)."""
     upgrade_if_micro()
     app_id = _app(app_ref).id if app_ref else None
-    for dead in dead_letters.list_dead_letters(app_id, pending_only=not show_all, limit=10_000):
+    found = dead_letters.list_dead_letters(app_id, pending_only=not show_all, limit=10_000)
+    if not found and not as_json:
+        click.echo("No dead letters." if show_all else "No pending dead letters.")
+    for dead in found:
         row = dead_letters.dead_letter_to_dict(dead)
         click.echo(
             json.dumps(row)
@@ -150,6 +158,9 @@ def replay_dead(ids: tuple[int, ...], app_ref: str | None, replay_all: bool) -> 
         raise click.UsageError("give dead letter ids, or --all")
     app_id = _app(app_ref).id if app_ref else None
     pending = dead_letters.list_dead_letters(app_id, pending_only=True, limit=100_000)
+    missing = sorted(set(ids) - {d.id for d in pending})
+    if missing:  # a typo or an already replayed id should not pass as "replayed 0"
+        raise click.ClickException(f"no pending dead letter {', '.join(map(str, missing))}")
     chosen = [d for d in pending if replay_all or d.id in set(ids)]
     click.echo(f"replayed {replay_dead_letters(chosen)} dead letter(s)")
 
@@ -164,7 +175,8 @@ def _job(job_id: int) -> Job:
 def _progress(job: Job) -> str:
     """One line of a job's state and progress."""
     row = jobs.job_to_dict(job, with_result=False)
-    line = f"job {job.id}\tapp {job.app_id}\t{job.kind}\t{job.state}\t{job.done}/{job.total}"
+    total = "?" if job.total is None else job.total  # a re-validation counts once it starts
+    line = f"job {job.id}\tapp {job.app_id}\t{job.kind}\t{job.state}\t{job.done}/{total}"
     if row["percent"] is not None:
         line += f" ({row['percent']}%)"
     if row["rate_per_second"]:
@@ -216,10 +228,13 @@ def _queued(job: Job, wait: bool) -> None:
 def list_jobs(
     app_ref: str | None, state: str | None, kind: str | None, limit: int, as_json: bool
 ) -> None:
-    """List jobs, newest first (of APP only, when given)."""
+    """List jobs, newest first (of APP only, when given; --json: nothing if none)."""
     upgrade_if_micro()
     app_id = _app(app_ref).id if app_ref else None
-    for job in jobs.list_jobs(app_id, state, kind, limit):
+    found = jobs.list_jobs(app_id, state, kind, limit)
+    if not found and not as_json:
+        click.echo("No jobs.")
+    for job in found:
         click.echo(
             json.dumps(jobs.job_to_dict(job, with_result=False)) if as_json else _progress(job)
         )
@@ -254,7 +269,9 @@ def cancel_job(job_id: int) -> None:
 
 @jobs_cli.command("revalidate")
 @click.argument("app_ref", metavar="APP")
-@click.option("--version", "plan_version", type=int, help="A saved plan version (or draft).")
+@click.option("--plan-version", "plan_version", type=int, help="A saved plan version (or draft).")
+# The old name of --plan-version, kept so scripts written for it still work.
+@click.option("--version", "old_version", type=int, hidden=True)
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="A plan file.")
 @click.option("--since", help="Only events received at or after this ISO 8601 time.")
 @click.option("--until", help="Only events received before this ISO 8601 time.")
@@ -262,6 +279,7 @@ def cancel_job(job_id: int) -> None:
 def revalidate(
     app_ref: str,
     plan_version: int | None,
+    old_version: int | None,
     plan_file: str | None,
     since: str | None,
     until: str | None,
@@ -269,6 +287,13 @@ def revalidate(
 ) -> None:
     """Queue a re-validation of APP's stored events against a plan version; prints its id."""
     upgrade_if_micro()
+    if plan_version is not None and old_version is not None:
+        raise click.UsageError("give --plan-version only")
+    if old_version is not None:
+        click.echo("--version is deprecated: use --plan-version", err=True)
+        plan_version = old_version
+    if plan_version is None and not plan_file:  # the API's message names its JSON fields
+        raise click.UsageError("give --plan-version or --plan")
     app = _app(app_ref)
     body: dict[str, Any] = {"plan_version": plan_version, "since": since, "until": until}
     if plan_file:

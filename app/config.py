@@ -58,6 +58,13 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     return default if value == "" else value.lower() in ("1", "true", "yes", "on")
 
 
+def _https_port(env: Mapping[str, str]) -> int:
+    """HTTPS_PORT: unset is PORT + 443 (5443 by default); set but empty, or 0, is off."""
+    if "HTTPS_PORT" not in env:
+        return _int(env, "PORT", 5000) + 443
+    return int(env["HTTPS_PORT"] or 0)
+
+
 def build_config(env: Mapping[str, str]) -> dict[str, Any]:
     """The settings of one instance, from a mapping of environment-style strings."""
     profile = env.get("LVD_PROFILE") or ("full" if env.get("REDIS_URL") else "micro")
@@ -89,6 +96,12 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "MAIL_FROM": env.get("MAIL_FROM", "Live Validation <noreply@localhost>"),
         "HOST": env.get("HOST", "127.0.0.1"),
         "PORT": _int(env, "PORT", 5000),
+        # micro also serves HTTPS here (Segment's mobile SDKs speak nothing else; see
+        # docs/devices.md).
+        "HTTPS_PORT": _https_port(env),
+        # Where SDKs reach this service over HTTPS, for the app page's snippets; micro sets it
+        # when it serves HTTPS. Empty: the page uses the address it was asked on.
+        "PUBLIC_HTTPS_URL": env.get("PUBLIC_HTTPS_URL", ""),
         "DEDUP_WINDOW_SECONDS": _int(env, "DEDUP_WINDOW_SECONDS", 24 * 3600),
         "MAX_EVENT_BYTES": _int(env, "MAX_EVENT_BYTES", 32 * 1024),
         "MAX_REQUEST_BYTES": _int(env, "MAX_REQUEST_BYTES", 500 * 1024),

@@ -19,6 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import micro_broker
+from app.micro_https import HttpsServer
 from app.private_files import private_folder, write_private
 from app.services import apps
 from app.services.schema import upgrade_if_micro
@@ -162,13 +163,17 @@ def serve(flask_app: Flask) -> None:
     host, port = flask_app.config["HOST"], flask_app.config["PORT"]
     server = make_server(host, port, flask_app, threaded=True)
     url = f"http://{host}:{server.server_port}"
+    https = HttpsServer(flask_app) if flask_app.config["HTTPS_PORT"] else None
+    if https:
+        https.start()
     print(
         f"\nLive Validation Dashboard (micro profile) on {url}\n"
         f"  demo app {keys['id']} write key: {keys['write_key']}\n"
         f"  demo app read key:  {keys['read_key']}\n"
         f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}\n"
         f"  try: curl -s -H 'Content-Type: application/json' "
-        f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n',
+        f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n'
+        + (https.banner() if https else ""),
         flush=True,
     )
     # Ctrl-C and SIGTERM both stop gracefully, even when started with SIGINT ignored (as a
@@ -181,6 +186,8 @@ def serve(flask_app: Flask) -> None:
         pass
     finally:
         server.server_close()
+        if https:
+            https.stop()
         beat.stop()
         worker.stop()  # hands unacknowledged messages back to the broker folder
         if mail_sink is not None:

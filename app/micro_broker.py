@@ -193,3 +193,9 @@ class Transport(filesystem.Transport):
         # tables written, and messages published to an exchange there would go nowhere.
         folder = str(client.transport_options.get("control_folder", "control"))
         self.state = self._states.setdefault(folder, virtual.BrokerState())
+
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        """No default host: a folder has none, and kombu warns "No hostname was supplied" when
+        a connection lacks one the transport's defaults name (virtual transports say localhost)."""
+        return {}

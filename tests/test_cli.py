@@ -1,6 +1,8 @@
-"""The admin command line: apps create/list/rotate-key, plan set/show."""
+"""The admin command line: apps create/list/rotate-key, plan set/show, and what the commands
+print when there is nothing to show."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,8 @@ def test_apps_create_prints_the_contract_keys(any_app, plan_file):
     assert len(created["write_key"]) >= 32  # 128 bits or more, hex
     assert created["read_key"] != created["write_key"]
     assert create(any_app, "bare")["plan_version"] is None
+    plain = any_app.test_cli_runner().invoke(args=["apps", "create", "plain"]).stdout
+    assert plain.startswith("app 3 'plain' (no plan yet)\n")
 
 
 def test_each_key_works_for_its_own_app_only(any_app, plan_file):
@@ -94,7 +98,7 @@ def test_a_bad_plan_file_is_refused_with_a_message(any_app, tmp_path, content, c
     assert result.exit_code != 0
     assert complaint in result.output
     listed = any_app.test_cli_runner().invoke(args=["apps", "list"]).output
-    assert listed == ""  # nothing was created
+    assert listed == "No apps.\n"  # nothing was created
 
 
 def test_plan_set_refuses_a_pattern_the_linear_engine_cannot_run(any_app, plan_file, tmp_path):
@@ -115,3 +119,34 @@ def test_rotate_key_retires_the_old_write_key(any_app, plan_file):
     client = any_app.test_client()
     assert client.post(f"/api/logs/{shop['write_key']}", json={"eventName": "a"}).status_code == 401
     assert client.post(f"/api/logs/{new_key}", json={"eventName": "a"}).status_code == 202
+
+
+def test_empty_lists_say_so_and_their_json_prints_nothing(micro_app):
+    runner = micro_app.test_cli_runner()
+    for args, line in [
+        (["dead-letters", "list"], "No pending dead letters.\n"),
+        (["dead-letters", "list", "--all"], "No dead letters.\n"),
+        (["jobs", "list"], "No jobs.\n"),
+        (["apps", "list"], "No apps.\n"),
+    ]:
+        assert runner.invoke(args=args).stdout == line, args
+        assert runner.invoke(args=[*args, "--json"]).stdout == "", args
+
+
+def test_replaying_an_id_that_is_not_pending_is_an_error(micro_app):
+    result = micro_app.test_cli_runner().invoke(args=["dead-letters", "replay", "7"])
+    assert result.exit_code == 1 and "no pending dead letter 7" in result.output
+
+
+def test_the_documented_example_files_load(micro_app):
+    """docs/ runs the admin command on these files: they must stay valid plans and events."""
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    runner = micro_app.test_cli_runner()
+    created = runner.invoke(args=["apps", "create", "shop", "--plan", str(examples / "plan.json")])
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(args=["plan", "set", "shop", str(examples / "plan-v2.json")])
+    assert again.stdout == "app 1 plan version 2 published\n", again.output
+    imported = runner.invoke(args=["jobs", "import", "shop", str(examples / "events.ndjson")])
+    assert imported.exit_code == 0, imported.output
+    shown = json.loads(runner.invoke(args=["jobs", "show", imported.stdout, "--json"]).stdout)
+    assert shown["total"] == 5

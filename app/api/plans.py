@@ -13,7 +13,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.ingest.body import parse_strict_json
 from app.models import App, TrackingPlan
-from app.services import plans
+from app.services import plan_inference, plans
 from app.validation import PlanError, PlanTooLarge
 
 TRUE, FALSE = ("1", "true"), ("", "0", "false")
@@ -104,17 +104,86 @@ def publish_plan_version(app_id: int, version: int):
     return {"version": version, "status": "published"}
 
 
+MAX_CHOSEN = 1000  # event names one inference request may choose
+MAX_NAME_LENGTH = 255  # as stored
+
+
+def _sample_arg() -> int:
+    return int_arg("sample", plan_inference.DEFAULT_SAMPLE, 1, plan_inference.MAX_SAMPLE)
+
+
+def _chosen_events() -> list[str] | None:
+    """The body's `events` (names to add), or None when there is no body."""
+    raw = request.get_data()
+    if not raw.strip():
+        return None
+    body = parse_strict_json(raw)
+    if not isinstance(body, dict) or set(body) != {"events"}:
+        raise ApiError(
+            400, "invalid_body", 'Send no body, or {"events": [event names]} and nothing else.'
+        )
+    names = body["events"]
+    if not isinstance(names, list) or len(names) > MAX_CHOSEN:
+        raise ApiError(
+            400, "invalid_events", f"events must be a list of at most {MAX_CHOSEN} event names."
+        )
+    if not all(isinstance(n, str) and 1 <= len(n) <= MAX_NAME_LENGTH for n in names):
+        raise ApiError(
+            400,
+            "invalid_events",
+            f"Every event name must be a string of 1 to {MAX_NAME_LENGTH} characters.",
+        )
+    return names
+
+
+def _observed_to_dict(event: plan_inference.ObservedEvent) -> dict[str, Any]:
+    return {
+        "name": event.name,
+        "count": event.count,
+        "last_seen": _iso(event.last_seen),
+        "plausible": event.plausible,
+        "samples": event.samples(),
+    }
+
+
+@api.get("/apps/<int:app_id>/plan/observed")
+def observed_events(app_id: int):
+    """The unplanned track and screen events among the newest `sample` read, with counts, the
+    time last seen, whether the name looks like an event name, and a few property samples."""
+    app = authenticated_app(app_id)
+    limit = _sample_arg()
+    observed = plan_inference.observed_unplanned(app, limit)
+    return {
+        "sample": limit,
+        "read": observed.read,
+        "events": [_observed_to_dict(event) for event in observed.events],
+    }
+
+
 @api.post("/apps/<int:app_id>/plan/infer")
 def infer_plan_draft(app_id: int):
-    """Save a draft that adds schemas inferred from recent traffic for unplanned events."""
+    """Save a draft that adds schemas inferred from recent traffic for unplanned events: those
+    named in the body's `events`, or with no body every one whose name looks like an event's."""
     app = authenticated_app(app_id)
-    limit = int_arg("sample", 1000, 1, 10_000)
-    draft, added = plans.infer_draft(app, limit)
-    if draft is None:
-        return {"version": None, "status": None, "added": []}
-    location = url_for("api.plan_version", app_id=app.id, version=draft.version)
+    limit = _sample_arg()
+    chosen = _chosen_events()
+    try:
+        inferred = plan_inference.infer_draft(app, limit, chosen)
+    except plan_inference.ChoiceError as exc:
+        raise ApiError(400, "invalid_events", str(exc))
+    except PlanTooLarge as exc:
+        raise ApiError(413, "plan_too_large", str(exc))
+    except PlanError as exc:  # a chosen name no plan may hold
+        raise ApiError(400, "invalid_plan", str(exc))
+    except IntegrityError:  # another request took this version number first
+        db.session.rollback()
+        raise ApiError(409, "conflict", "Another version was saved at the same time; send again.")
+    answer = {"added": inferred.added, "left_out": inferred.left_out}
+    if inferred.draft is None:
+        return {"version": None, "status": None, **answer}
+    location = url_for("api.plan_version", app_id=app.id, version=inferred.draft.version)
     return (
-        {"version": draft.version, "status": draft.status, "added": added},
+        {"version": inferred.draft.version, "status": inferred.draft.status, **answer},
         201,
         {"Location": location},
     )

@@ -1,4 +1,4 @@
-"""Tracking plan versions: save, publish, read; one event at a time; a draft from traffic."""
+"""Tracking plan versions: save, publish, read; one event at a time."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import App, Event, TrackingPlan
+from app.models import App, TrackingPlan
 from app.models.types import utcnow
-from app.schemas.native_event import ENVELOPE_FIELDS
 from app.services import app_directory
 from app.validation import Plan, PlanError, compile_plan, parse_plan
-from app.validation.inference import infer_plan
 
 EMPTY_PLAN = app_directory.EMPTY_PLAN
 
@@ -153,35 +151,3 @@ def save_event(
     if schema is not None:
         events[name] = schema
     return save_plan(app, {**body, "events": events}, publish=publish)
-
-
-def observed_properties(app_id: int, limit: int) -> dict[str, list[Any]]:
-    """The properties of the app's newest `limit` track and screen events, by event name."""
-    payloads = db.session.execute(
-        select(Event.event_name, Event.payload)
-        .where(Event.app_id == app_id, Event.type.in_(("track", "screen")))
-        .order_by(Event.id.desc())
-        .limit(limit)
-    )
-    observed: dict[str, list[Any]] = {}
-    for name, payload in payloads:
-        if "eventName" in payload:  # native: every field but the envelope is a property
-            properties = {k: v for k, v in payload.items() if k not in ENVELOPE_FIELDS}
-        else:
-            properties = payload.get("properties") or {}
-        observed.setdefault(name, []).append(properties)
-    return observed
-
-
-def infer_draft(app: App, limit: int = 1000) -> tuple[TrackingPlan | None, list[str]]:
-    """A draft that adds, to the working copy, a schema inferred from recent traffic for each
-    observed event the plan lacks. Planned events keep their schema: traffic says what the app
-    sends, the plan what it should. Returns (the draft or None, the names added)."""
-    _, body = working_copy(app)
-    events = dict(body.get("events", {}))
-    inferred = infer_plan(observed_properties(app.id, limit))
-    added = sorted(name for name in inferred if name not in events)
-    if not added:
-        return None, []
-    events.update({name: inferred[name] for name in added})
-    return save_plan(app, {**body, "events": events}, publish=False), added

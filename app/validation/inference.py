@@ -1,10 +1,17 @@
 """Propose a draft-07 JSON Schema for an event's properties from the samples observed.
 
-The proposal is conservative: it accepts every sample it was inferred from. It states types,
-nesting, array items and the properties present in every sample, and nothing more: no enum,
-pattern or format is guessed, because a value set or shape read off a few samples turns the
-next legitimate value into a false violation. Nor is ``additionalProperties`` closed, for the
-same reason and because the property cap leaves some names out.
+The proposal is conservative: it accepts every sample it was inferred from, and it states only
+what a few samples can support, because a rule read off a few samples turns the next legitimate
+value into a false violation (docs/inference.md lists the rules):
+
+* Every number is ``number``, never ``integer``: 10, 11 and -3 say nothing against 19.99.
+* A place where only ``null`` was seen gets no type (``{}``): null says nothing of the type.
+* A property is ``required`` only when it was present in every one of at least
+  ``MIN_REQUIRED_SAMPLES`` objects seen at its place.
+* No enum, pattern, format, length or bound is guessed, and ``additionalProperties`` is not
+  closed (the property cap leaves some names out, too).
+
+A user narrows the draft by hand where they know better.
 """
 
 import heapq
@@ -16,6 +23,9 @@ from typing import Any
 MAX_DEPTH = 8
 # Per object, only the first names in sorted order are described (the rest are still allowed).
 MAX_PROPERTIES = 200
+# Fewer objects than this at one place make none of their properties required: two samples that
+# both carry `coupon` are no evidence that every event will.
+MIN_REQUIRED_SAMPLES = 20
 
 
 class _Spot:
@@ -59,8 +69,10 @@ class _Spot:
                 del self.key_counts[key]
 
     def schema(self) -> dict[str, Any]:
-        types = self.types - {"integer"} if "number" in self.types else self.types
-        names = sorted(types)
+        if self.types == {"null"}:
+            return {}
+        # Whole numbers seen so far do not make the next one whole: "integer" is never inferred.
+        names = sorted({"number" if kind == "integer" else kind for kind in self.types})
         schema: dict[str, Any] = {"type": names[0] if len(names) == 1 else names}
         if self.objects:
             schema["properties"] = {
@@ -69,7 +81,7 @@ class _Spot:
             required = [
                 key for key in sorted(self.key_counts) if self.key_counts[key] == self.objects
             ]
-            if required:
+            if required and self.objects >= MIN_REQUIRED_SAMPLES:
                 schema["required"] = required
         if self.items is not None:
             schema["items"] = self.items.schema()

@@ -20,6 +20,7 @@ from app.services.test_runs import test_run_report
 from app.tasks.batch import batch_process_events
 from app.web import charts
 from app.web.forms import AlertSettingsForm, EmptyForm, NewAppForm
+from app.web.sdk_snippets import sdk_snippets
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
 STATUSES = ("valid", "invalid", "unplanned")
@@ -74,6 +75,7 @@ def _show_once(app_id: int, read_key: str) -> None:
 def show(app_id: int):
     app = owned_or_404(app_id)
     base = request.host_url.rstrip("/")
+    http_url, https_url = _service_urls()
     read_key = current_app.extensions["shown_once"].take(f"read-key:{current_user.id}:{app.id}")
     page = render_template(
         "apps/show.html",
@@ -82,9 +84,20 @@ def show(app_id: int):
         form=EmptyForm(),
         alerts=AlertSettingsForm.of(app),
         read_key=read_key,
+        snippets=sdk_snippets(app.write_key, http_url, https_url),
+        https_url=https_url,
     )
     # A page with a read key on it stays out of every cache (the back button included).
     return page, {"Cache-Control": "no-store"} if read_key else {}
+
+
+def _service_urls() -> tuple[str, str | None]:
+    """This service's plain and HTTPS base URLs for SDKs: the one this page was asked on, and
+    the other from the configuration (micro sets PUBLIC_HTTPS_URL when it serves HTTPS)."""
+    asked = request.host_url.rstrip("/")
+    if request.is_secure:
+        return current_app.config["PUBLIC_URL"], asked
+    return asked, current_app.config["PUBLIC_HTTPS_URL"] or None
 
 
 @web_apps.get("/<int:app_id>/live")

@@ -15,8 +15,9 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
 from app.api.routes import MAX_ID
-from app.services import plans
+from app.services import plan_inference, plans
 from app.validation import PlanError
+from app.validation.event_names import shown_name
 from app.validation.plan import MAX_PLAN_DEPTH
 from app.validation.property_rows import (
     NotFormEditable,
@@ -29,7 +30,6 @@ from app.web.forms import EmptyForm, EventForm
 
 web_plans = Blueprint("plans", __name__, url_prefix="/apps")
 BLANK_ROWS = 3  # empty rows under an event's properties, to add new ones
-INFER_SAMPLE = 1000  # newest events read to infer a draft
 
 
 class PlanForm(FlaskForm):
@@ -125,18 +125,53 @@ def edit_event(app_id: int):
     )
 
 
-@web_plans.post("/<int:app_id>/plan/infer")
+@web_plans.route("/<int:app_id>/plan/infer", methods=["GET", "POST"])
 @login_required
 def infer(app_id: int):
-    """Save a draft proposing schemas for the observed events the plan lacks."""
+    """The observed events the plan lacks, to tick; posting the ticked names saves a draft
+    proposing a schema for each (docs/inference.md)."""
     app = owned_or_404(app_id)
-    if EmptyForm().validate_on_submit():
-        draft, added = plans.infer_draft(app, INFER_SAMPLE)
-        if draft is None:
-            flash("Nothing to add: every event seen recently is in the plan.", "info")
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            chosen = [_name_from_token(token) for token in request.form.getlist("event")]
+            inferred = plan_inference.infer_draft(app, plan_inference.DEFAULT_SAMPLE, chosen)
+        except (ValueError, PlanError) as exc:  # ChoiceError is a ValueError
+            flash(str(exc), "error")
         else:
-            flash(f"Draft v{draft.version} adds {len(added)}: {', '.join(added)}.", "info")
-    return redirect(url_for("plans.edit", app_id=app.id))
+            added = ", ".join(shown_name(name) for name in inferred.added)
+            flash(f"Draft v{inferred.draft.version} adds {len(inferred.added)}: {added}.", "info")
+            return redirect(url_for("plans.edit", app_id=app.id))
+    observed = plan_inference.observed_unplanned(app, plan_inference.DEFAULT_SAMPLE)
+    rows = [
+        {"event": event, "shown": shown_name(event.name), "token": _name_token(event.name)}
+        for event in observed.events
+    ]
+    return render_template(
+        "apps/plan_infer.html",
+        app=app,
+        form=form,
+        read=observed.read,
+        sample=plan_inference.DEFAULT_SAMPLE,
+        plausible=[row for row in rows if row["event"].plausible],
+        implausible=[row for row in rows if not row["event"].plausible],
+    )
+
+
+def _name_token(name: str) -> str:
+    """An event name as a checkbox value: JSON in ASCII, so control characters, line breaks
+    and the like survive HTML and form encoding exactly."""
+    return json.dumps(name)
+
+
+def _name_from_token(token: str) -> str:
+    try:
+        name = json.loads(token)
+    except json.JSONDecodeError:
+        name = None
+    if not isinstance(name, str):
+        raise ValueError("The form sent an event that is not a name; reload the page.")
+    return name
 
 
 @web_plans.post("/<int:app_id>/plan/<int:version>/publish")

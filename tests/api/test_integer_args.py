@@ -38,6 +38,7 @@ QUERY_ARGS = [
     ("GET", "/api/apps/{app}/tasks", "limit", "key"),
     ("GET", "/api/apps/{app}/jobs", "limit", "key"),
     ("POST", "/api/apps/{app}/plan/infer", "sample", "key"),
+    ("GET", "/api/apps/{app}/plan/observed", "sample", "key"),
     ("GET", "/api/tasks/{task}", "wait", "key"),
     ("GET", "/api/tasks/{task}", "app_id", "session"),
     ("GET", "/apps/{app}/events.json", "after", "session"),

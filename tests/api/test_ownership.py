@@ -85,6 +85,7 @@ ROUTES = [
         "/api/apps/{app_id}/plan/versions/2/publish",
     ),
     Route("POST", "/api/apps/<int:app_id>/plan/infer", "/api/apps/{app_id}/plan/infer"),
+    Route("GET", "/api/apps/<int:app_id>/plan/observed", "/api/apps/{app_id}/plan/observed"),
     Route(
         "GET",
         "/api/apps/<int:app_id>/regressions",

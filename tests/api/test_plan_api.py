@@ -119,13 +119,13 @@ def test_infer_saves_a_draft_for_the_events_the_plan_lacks(any_app, client, shop
         store_events([queued_message(any_app, shop.app.write_key, raw) for raw in raws])
     infer = by_key.client.post(f"{by_key.base}/infer", headers=by_key.headers)
     assert infer.status_code == 201, infer.get_data(as_text=True)
-    assert infer.json == {"version": 2, "status": "draft", "added": ["search"]}
+    assert infer.json == {"version": 2, "status": "draft", "added": ["search"], "left_out": []}
     draft = by_key.get("/versions/2").json["plan"]
-    assert draft["events"]["search"]["required"] == ["page", "query"]
+    assert "required" not in draft["events"]["search"]  # three samples are too few to tell
     assert draft["events"]["user_login"] == DEMO_PLAN["events"]["user_login"]
     again = by_key.client.post(f"{by_key.base}/infer", headers=by_key.headers)
     assert again.status_code == 200
-    assert again.json == {"version": None, "status": None, "added": []}
+    assert again.json == {"version": None, "status": None, "added": [], "left_out": []}
     bad = by_key.client.post(f"{by_key.base}/infer?sample=0", headers=by_key.headers)
     assert_error(bad, 400, "invalid_parameter")
 

@@ -101,8 +101,8 @@ def test_a_new_user_from_sign_up_to_a_test_run_report(live_micro_server, worker,
     _post(page, url, key, eventName="app_opened")
     rows = page.locator("#events tbody tr")
     expect(rows).to_have_count(3, timeout=2000)
-    expect(rows.first.locator("td").nth(1)).to_have_text("app_opened")
-    expect(rows.first.locator("td.badge")).to_have_text("unplanned")
+    expect(rows.first.locator("td.col-event .name")).to_have_text("app_opened")
+    expect(rows.first.locator(".badge")).to_have_text("unplanned")
 
     page.get_by_label("Status").select_option("invalid")
     expect(rows).to_have_count(1)

@@ -32,6 +32,7 @@ class MicroServer:
     def __init__(self, data_dir: Path) -> None:
         self.env = {**os.environ, "LVD_PROFILE": "micro", "LVD_DATA_DIR": str(data_dir)}
         self.port = free_port()
+        self.https_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"micro-{self.port}.log"
         self.log.touch()
@@ -45,7 +46,7 @@ class MicroServer:
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**self.env, "PORT": str(self.port)},
+                env={**self.env, "PORT": str(self.port), "HTTPS_PORT": str(self.https_port)},
                 start_new_session=True,  # its own process group, as `make run` in a terminal
             )
         wait_until(

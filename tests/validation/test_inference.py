@@ -1,4 +1,8 @@
-"""infer_schema / infer_plan: conservative draft-07 proposals from observed samples."""
+"""infer_schema / infer_plan: conservative draft-07 proposals from observed samples.
+
+The rules (docs/inference.md): numbers are `number`, never `integer`; a place seen only as null
+gets no type; required only after MIN_REQUIRED_SAMPLES objects at a place all had the property;
+no enum, pattern, format or bound is ever guessed."""
 
 import json
 import random
@@ -9,7 +13,13 @@ import pytest
 from jsonschema import Draft7Validator
 
 from app.validation import compile_plan
-from app.validation.inference import MAX_DEPTH, MAX_PROPERTIES, infer_plan, infer_schema
+from app.validation.inference import (
+    MAX_DEPTH,
+    MAX_PROPERTIES,
+    MIN_REQUIRED_SAMPLES,
+    infer_plan,
+    infer_schema,
+)
 
 
 def accepts_all(schema: dict[str, Any], samples: list[Any]) -> None:
@@ -25,8 +35,13 @@ def rejects(schema: dict[str, Any], instance: Any) -> bool:
     return not Draft7Validator(schema).is_valid(instance)
 
 
+def many(samples: list[Any]) -> list[Any]:
+    """The samples repeated until there are enough to make properties required."""
+    return samples * -(-MIN_REQUIRED_SAMPLES // len(samples))
+
+
 def test_flat_types():
-    samples = [{"s": "a", "i": 1, "f": 1.5, "b": True, "n": None, "a": [], "o": {}}]
+    samples = many([{"s": "a", "i": 1, "f": 1.5, "b": True, "n": None, "a": [], "o": {}}])
     schema = infer_schema(samples)
     assert schema == {
         "type": "object",
@@ -34,8 +49,8 @@ def test_flat_types():
             "a": {"type": "array"},
             "b": {"type": "boolean"},
             "f": {"type": "number"},
-            "i": {"type": "integer"},
-            "n": {"type": "null"},
+            "i": {"type": "number"},
+            "n": {},
             "o": {"type": "object", "properties": {}},
             "s": {"type": "string"},
         },
@@ -43,6 +58,7 @@ def test_flat_types():
     }
     accepts_all(schema, samples)
     assert rejects(schema, {**samples[0], "i": "1"})
+    assert not rejects(schema, {**samples[0], "i": 1.5, "n": "now a string"})
     assert rejects(schema, {**samples[0], "s": 1})
 
 
@@ -52,7 +68,7 @@ def test_bool_is_boolean_not_integer():
     assert rejects(schema, {"flag": 1})
 
     mixed = infer_schema([{"x": True}, {"x": 3}])
-    assert mixed["properties"]["x"] == {"type": ["boolean", "integer"]}
+    assert mixed["properties"]["x"] == {"type": ["boolean", "number"]}
     accepts_all(mixed, [{"x": True}, {"x": 3}])
 
 
@@ -64,6 +80,25 @@ def test_integer_and_float_merge_to_number():
     # "number" absorbs "integer" inside a type list too.
     schema = infer_schema([{"v": 1}, {"v": 0.5}, {"v": None}])
     assert schema["properties"]["v"] == {"type": ["null", "number"]}
+
+
+def test_whole_numbers_are_number_never_integer():
+    # The reported false failure: price typed integer from 10, 11 and -3 refused a later 19.99.
+    schema = infer_schema([{"price": 10}, {"price": 11}, {"price": -3}])
+    assert schema["properties"]["price"] == {"type": "number"}
+    assert not rejects(schema, {"price": 19.99})
+    assert rejects(schema, {"price": "19.99"})
+    nested = infer_schema([{"items": [{"qty": 1}, {"qty": 2}]}])
+    assert nested["properties"]["items"]["items"]["properties"]["qty"] == {"type": "number"}
+
+
+def test_a_place_seen_only_as_null_gets_no_type():
+    schema = infer_schema(many([{"coupon": None, "tags": [None]}]))
+    assert schema["properties"]["coupon"] == {}
+    assert schema["properties"]["tags"] == {"type": "array", "items": {}}
+    for later in ("SAVE10", 5, None, {"code": "x"}):
+        assert not rejects(schema, {"coupon": later, "tags": [later]})
+    assert schema["required"] == ["coupon", "tags"]  # present every time, whatever its value
 
 
 def test_float_alone_is_number_even_when_integral():
@@ -80,12 +115,19 @@ def test_null_mixes_into_a_sorted_type_list():
 
 
 def test_required_only_when_present_in_every_sample():
-    samples = [{"a": 1, "b": 1, "c": None}, {"a": 2, "c": 1}, {"a": 3, "b": 2, "c": "x"}]
+    samples = many([{"a": 1, "b": 1, "c": None}, {"a": 2, "c": 1}, {"a": 3, "b": 2, "c": "x"}])
     schema = infer_schema(samples)
     assert schema["required"] == ["a", "c"]
     assert set(schema["properties"]) == {"a", "b", "c"}
     accepts_all(schema, samples)
     assert rejects(schema, {"b": 1, "c": 1})
+
+
+def test_required_needs_enough_samples():
+    few = [{"coupon": "A"}] * (MIN_REQUIRED_SAMPLES - 1)
+    assert "required" not in infer_schema(few)
+    assert not rejects(infer_schema(few), {})
+    assert infer_schema([*few, {"coupon": "B"}])["required"] == ["coupon"]
 
 
 def test_required_is_omitted_when_no_property_is_always_present():
@@ -95,10 +137,12 @@ def test_required_is_omitted_when_no_property_is_always_present():
 
 
 def test_nested_objects_recurse_with_their_own_required():
-    samples = [
-        {"user": {"id": 1, "address": {"city": "Oslo", "zip": "0150"}}},
-        {"user": {"id": 2, "email": "a@b.c", "address": {"city": "Bergen"}}},
-    ]
+    samples = many(
+        [
+            {"user": {"id": 1, "address": {"city": "Oslo", "zip": "0150"}}},
+            {"user": {"id": 2, "email": "a@b.c", "address": {"city": "Bergen"}}},
+        ]
+    )
     schema = infer_schema(samples)
     user = schema["properties"]["user"]
     assert user["type"] == "object"
@@ -115,12 +159,26 @@ def test_nested_objects_recurse_with_their_own_required():
     assert rejects(schema, {"user": {"id": "3", "address": {"city": "X"}}})
 
 
+def test_a_nested_object_seen_few_times_requires_nothing():
+    samples = [{"n": i} for i in range(MIN_REQUIRED_SAMPLES)]
+    samples.append({"n": 0, "user": {"id": 1}})
+    schema = infer_schema(samples)
+    assert schema["required"] == ["n"]
+    assert schema["properties"]["user"] == {
+        "type": "object",
+        "properties": {"id": {"type": "number"}},
+    }
+    assert not rejects(schema, {"n": 1, "user": {}})
+
+
 def test_object_mixed_with_other_types_still_gets_properties():
+    # Enough that the two objects among the three count to MIN_REQUIRED_SAMPLES.
     samples = [{"ctx": None}, {"ctx": {"os": "ios"}}, {"ctx": {"os": "android", "v": 2}}]
+    samples *= MIN_REQUIRED_SAMPLES
     schema = infer_schema(samples)
     assert schema["properties"]["ctx"] == {
         "type": ["null", "object"],
-        "properties": {"os": {"type": "string"}, "v": {"type": "integer"}},
+        "properties": {"os": {"type": "string"}, "v": {"type": "number"}},
         "required": ["os"],
     }
     accepts_all(schema, samples)
@@ -128,18 +186,20 @@ def test_object_mixed_with_other_types_still_gets_properties():
 
 
 def test_array_items_merge_every_element_of_every_array():
-    samples = [
-        {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2.5}]},
-        {"items": [{"sku": "c", "note": None}]},
-        {"items": []},
-    ]
+    samples = many(
+        [
+            {"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2.5}]},
+            {"items": [{"sku": "c", "note": None}]},
+            {"items": []},
+        ]
+    )
     schema = infer_schema(samples)
     assert schema["properties"]["items"] == {
         "type": "array",
         "items": {
             "type": "object",
             "properties": {
-                "note": {"type": "null"},
+                "note": {},
                 "qty": {"type": "number"},
                 "sku": {"type": "string"},
             },
@@ -155,7 +215,7 @@ def test_array_of_mixed_scalars():
     schema = infer_schema(samples)
     assert schema["properties"]["tags"] == {
         "type": "array",
-        "items": {"type": ["integer", "null", "string"]},
+        "items": {"type": ["null", "number", "string"]},
     }
     accepts_all(schema, samples)
     assert rejects(schema, {"tags": [True]})
@@ -204,7 +264,7 @@ def test_depth_limit_on_objects():
     # Structure just inside the limit is still checked.
     shallow = nested_objects(MAX_DEPTH - 1)
     schema = infer_schema([shallow])
-    assert schema_path(schema, MAX_DEPTH - 1, "a")["properties"] == {"leaf": {"type": "integer"}}
+    assert schema_path(schema, MAX_DEPTH - 1, "a")["properties"] == {"leaf": {"type": "number"}}
 
 
 def test_depth_limit_on_arrays():
@@ -228,7 +288,7 @@ def test_depth_limit_keeps_every_type_seen_there():
 def test_property_cap_keeps_the_first_names_in_sorted_order():
     names = [f"k{i:03d}" for i in range(MAX_PROPERTIES + 50)]
     sample = {name: i for i, name in enumerate(reversed(names))}
-    schema = infer_schema([sample])
+    schema = infer_schema(many([sample]))
     kept = names[:MAX_PROPERTIES]
     assert list(schema["properties"]) == kept
     assert schema["required"] == kept
@@ -240,7 +300,7 @@ def test_property_cap_counts_names_across_samples():
     late = {name: 1 for name in names[MAX_PROPERTIES:]}
     early = {name: "x" for name in names[:MAX_PROPERTIES]}
     for samples in ([late, early], [early, late]):
-        schema = infer_schema(samples)
+        schema = infer_schema(many(samples))
         assert list(schema["properties"]) == names[:MAX_PROPERTIES]
         assert "required" not in schema  # late lacks every kept name
         assert all(p == {"type": "string"} for p in schema["properties"].values())
@@ -268,7 +328,7 @@ def test_output_is_deterministic_and_order_independent():
         shuffled = [dict(rng.sample(list(s.items()), len(s))) for s in samples]
         rng.shuffle(shuffled)
         assert json.dumps(infer_schema(shuffled)) == expected
-    assert json.loads(expected)["properties"]["z"]["type"] == ["integer", "string"]
+    assert json.loads(expected)["properties"]["z"]["type"] == ["number", "string"]
 
 
 def test_generator_input_is_consumed_once():
@@ -278,11 +338,7 @@ def test_generator_input_is_consumed_once():
 
 def test_non_dict_samples_are_ignored():
     schema = infer_schema([None, 3, "x", [{"a": 1}], {"b": True}])
-    assert schema == {
-        "type": "object",
-        "properties": {"b": {"type": "boolean"}},
-        "required": ["b"],
-    }
+    assert schema == {"type": "object", "properties": {"b": {"type": "boolean"}}}
 
 
 @pytest.mark.parametrize("samples", [[], [None, 1, []]])
@@ -311,7 +367,7 @@ def test_infer_plan_maps_each_event_and_compiles_as_a_plan():
     plan = infer_plan(observed)
     assert list(plan) == ["empty", "login", "purchase"]
     assert plan["purchase"]["properties"]["price"] == {"type": "number"}
-    assert plan["login"]["required"] == ["method"]
+    assert "required" not in plan["login"]  # two samples are too few
     assert plan["empty"] == {"type": "object", "properties": {}}
 
     compiled = compile_plan({"events": plan}, version=1)
@@ -362,10 +418,12 @@ def random_sample(rng: random.Random) -> dict[str, Any]:
 def test_random_samples_all_validate_against_their_schema(seed):
     rng = random.Random(seed)
     samples = [random_sample(rng) for _ in range(rng.randint(1, 4))]
+    samples *= rng.choice([1, MIN_REQUIRED_SAMPLES])
     schema = infer_schema([*samples, "ignored", None])
     accepts_all(schema, samples)
     assert schema["type"] == "object"
     assert set(schema["properties"]) == set().union(*samples)
     always = set.intersection(*(set(s) for s in samples))
-    assert schema.get("required", []) == sorted(always)
+    expected = sorted(always) if len(samples) >= MIN_REQUIRED_SAMPLES else []
+    assert schema.get("required", []) == expected
     assert json.dumps(infer_schema(reversed(samples))) == json.dumps(schema)

@@ -24,6 +24,7 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/plan/{version}/publish"),
     ("GET", "/apps/{id}/plan/event"),
     ("POST", "/apps/{id}/plan/event"),
+    ("GET", "/apps/{id}/plan/infer"),
     ("POST", "/apps/{id}/plan/infer"),
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),

@@ -21,7 +21,11 @@ def test_events_json_lists_newest_first_filters_and_polls_after(micro_app):
         save_plan(app, DEMO_PLAN, publish=True)
         app_id, key = app.id, app.write_key
     raws = [
-        {"eventName": "user_login", "userId": 1, "context": {"app": {"version": "1.0"}}},
+        {
+            "eventName": "user_login",
+            "userId": 1,
+            "context": {"app": {"version": "1.0"}, "testRun": "build 7/α"},
+        },
         {"eventName": "user_login", "userId": "x", "context": {"app": {"version": "1.1"}}},
         {"eventName": "screen_view", "screen_name": "home"},
     ]
@@ -37,6 +41,8 @@ def test_events_json_lists_newest_first_filters_and_polls_after(micro_app):
     assert [e["app_version"] for e in client.get(url + "?app_version=1.0").json["events"]] == [
         "1.0"
     ]
+    # The run, for the page's run column and its link to the run report.
+    assert [e["test_run"] for e in first] == [None, "build 7/α"]
     with micro_app.app_context():
         store_events(messages[2:])
     newer = client.get(f"{url}?after={first[0]['id']}").json["events"]

@@ -5,6 +5,7 @@ bad rows are refused with their reason; a draft can be inferred from recent traf
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -212,19 +213,19 @@ def test_a_draft_inferred_from_traffic_adds_the_unplanned_events(micro_app, owne
     ]
     with micro_app.app_context():
         store_events([queued_message(micro_app, key, raw) for raw in raws])
-    page = submit(client, f"/apps/{app_id}/plan", {}, action=f"/apps/{app_id}/plan/infer")
+    infer_page = f"/apps/{app_id}/plan/infer"
+    page = submit(client, infer_page, {"event": json.dumps("search")})
     text = page.get_data(as_text=True)
     assert "adds 1: search" in text
     draft = _latest(micro_app, app_id)
     assert draft.status == "draft"
     assert draft.body["events"]["user_login"] == DEMO_PLAN["events"]["user_login"]  # kept
     search = draft.body["events"]["search"]
-    assert search["required"] == ["filters", "query"]
-    assert search["properties"]["page"]["type"] == "integer"
+    assert "required" not in search  # three samples are too few to tell
+    assert search["properties"]["page"]["type"] == "number"  # 1 and 2 say nothing against 2.5
     assert search["properties"]["filters"]["properties"]["size"]["type"] == "number"
     # The draft changes nothing until it is published; then the search events are planned.
     assert _verdict(client, key, {"eventName": "search", "query": "x"})["status"] == "unplanned"
-    # The editor now works on the draft, and a second inference has nothing to add.
+    # The editor now works on the draft, and the inference page has nothing left to offer.
     assert "in draft v2" in client.get(f"/apps/{app_id}/plan").get_data(as_text=True)
-    again = submit(client, f"/apps/{app_id}/plan", {}, action=f"/apps/{app_id}/plan/infer")
-    assert "Nothing to add" in again.get_data(as_text=True)
+    assert "Nothing to add" in client.get(infer_page).get_data(as_text=True)
