@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 # too. Each is redone only when its requirements file changes, so switching costs nothing.
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+# The real JavaScript SDKs tests/sdk drives (pinned in their package-lock.json).
+JS_DIR := tests/sdk/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
 
 .PHONY: run test up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
@@ -17,12 +20,17 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(DEV)
 
+# npm ci only when the lock file changed since the last install (order-only: node/npm first).
+$(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
 run: $(RUNTIME)
 	$(PY) run.py
 
-## test: install what the tests need (Python packages, Redis, PostgreSQL, nginx) and run them all
-test: $(DEV) system-packages
+## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
+test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
 

@@ -233,12 +233,13 @@ def register_blueprints(app: Flask) -> None:
     from app.api.routes import api
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
+    from app.ingest.sdk_settings import sdk_settings
     from app.web.accounts import web_accounts
     from app.web.apps import web_apps
     from app.web.operations import web_operations
     from app.web.plans import web_plans
 
-    for blueprint in (ingest, sdk, api, health):
+    for blueprint in (ingest, sdk, sdk_settings, api, health):
         app.register_blueprint(blueprint)
         # Keys, not cookies, authenticate these: no CSRF token to ask SDKs for.
         csrf.exempt(blueprint)

@@ -2,7 +2,11 @@
 
 An existing analytics SDK points here by changing one URL. The write key comes as the HTTP Basic
 user name or as `writeKey` in the body. Whatever their verdicts, accepted messages are answered
-200 `{"success": true, ...}`: SDKs treat any other status as a failure and retry.
+200 `{"success": true, ...}`: SDKs treat any other status as a failure and retry (or drop).
+
+Besides the documented paths, the SDKs' own: `/v1/b` is the batch path of analytics-swift,
+analytics-kotlin, analytics-react-native and analytics-next's batching dispatcher; `/v1/t`,
+`/v1/p`, … are analytics-next's per-type paths (the type's first letter). docs/sdks.md lists them.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ from marshmallow import ValidationError
 from app.errors import ApiError
 from app.ingest.accept import prepare_sdk
 from app.ingest.body import read_json_body
+from app.ingest.cors import allow_cross_origin
 from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
 from app.schemas import field_errors
 from app.schemas.sdk_message import MESSAGE_TYPES, SDK_BATCH
 
 sdk = Blueprint("sdk", __name__, url_prefix="/v1")
+allow_cross_origin(sdk)
+
+# analytics-next posts each message to `${apiHost}/${type.charAt(0)}`.
+SHORT_PATHS = {message_type[0]: message_type for message_type in MESSAGE_TYPES}
 
 
 def _body_and_key() -> tuple[Any, str | None]:
@@ -40,8 +49,15 @@ def single(message_type: str):
     return {"success": True, **answer}
 
 
+@sdk.post("/<any(" + ", ".join(SHORT_PATHS) + "):letter>")
+def single_short(letter: str):
+    """analytics-next's per-type path: `/v1/t` is `/v1/track`, `/v1/p` is `/v1/page`, …"""
+    return single(SHORT_PATHS[letter])
+
+
 @sdk.post("/batch")
 @sdk.post("/import")
+@sdk.post("/b")
 def batch():
     """`{"batch": [messages], "sentAt"?, "context"?}`; each message says its own type."""
     body, key = _body_and_key()

@@ -1,0 +1,44 @@
+"""Cross-origin access for the endpoints a web page's SDK calls (ingestion and settings).
+
+analytics.js sends `Authorization: Basic …`, which makes the browser ask first (an OPTIONS
+preflight). Any origin may send: these endpoints read a write key, never a cookie, so the
+answers allow no credentials and a page can learn nothing it did not send. The dashboard and
+the read API get none of this: a browser keeps other sites away from them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+# Headers the SDKs send (analytics-next: Content-Type, Authorization, X-Retry-Count).
+DEFAULT_ALLOWED_HEADERS = "Authorization, Content-Type, Content-Encoding, X-Retry-Count, X-Test-Run"
+# analytics-next reads Retry-After on a 429 to pace its retries.
+EXPOSED_HEADERS = "Retry-After"
+PREFLIGHT_MAX_AGE = "86400"  # a day: one preflight per page and endpoint, not per event
+
+
+def allow_cross_origin(blueprint: Blueprint) -> None:
+    """Answer preflights and add the CORS headers to every answer of `blueprint`'s routes."""
+    blueprint.before_request(_answer_preflight)
+    blueprint.after_request(_add_cors_headers)
+
+
+def _answer_preflight() -> Response | None:
+    if request.method != "OPTIONS":
+        return None
+    response = Response(status=204)
+    rule = request.url_rule
+    methods = sorted(rule.methods or ()) if rule is not None else ["OPTIONS"]
+    response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+    # Echo what the page asked for: an SDK may be configured with headers of its own
+    # (analytics-next `deliveryStrategy.config.headers`); none of them grants anything here.
+    asked = request.headers.get("Access-Control-Request-Headers", "").strip()
+    response.headers["Access-Control-Allow-Headers"] = asked or DEFAULT_ALLOWED_HEADERS
+    response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    return response
+
+
+def _add_cors_headers(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    return response
