@@ -11,6 +11,7 @@ probe each) and their newest event ids (one more probe each); only the page's ru
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -97,9 +98,10 @@ def list_test_runs(
 
 
 def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
-    """The run's violations, identical ones (event, rule, path, message) as one group with a
-    count and a few example events, the most frequent first; and whether events were left out
-    (more than MAX_GROUPED violating events)."""
+    """The run's violations, the same broken rule (event, rule, path, expected) as one group with
+    a count, the first message, a few of the values that broke it and a few example events, the
+    most frequent first; and whether events were left out (more than MAX_GROUPED violating
+    events). Messages name the value sent, so they are not part of what makes two the same."""
     rows = db.session.execute(
         select(Event.id, Event.event_name, Event.status, Event.violations)
         .where(Event.app_id == app_id, Event.test_run == test_run)
@@ -110,7 +112,8 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
     groups: dict[tuple, dict[str, Any]] = {}
     for event_id, name, status, violations in rows[:MAX_GROUPED]:
         for v in violations or [{}]:
-            key = (name, v.get("rule", ""), v.get("path", ""), v.get("message", ""))
+            expected = json.dumps(v.get("expected"), sort_keys=True)
+            key = (name, v.get("rule", ""), v.get("path", ""), expected)
             group = groups.setdefault(
                 key,
                 {
@@ -118,12 +121,19 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
                     "status": status,
                     "rule": key[1],
                     "path": key[2],
-                    "message": key[3],
+                    "message": v.get("message", ""),
+                    "values": [],
                     "count": 0,
                     "example_ids": [],
                 },
             )
             group["count"] += 1
+            if (
+                "actual" in v
+                and len(group["values"]) < EXAMPLES
+                and v["actual"] not in group["values"]
+            ):
+                group["values"].append(v["actual"])
             if len(group["example_ids"]) < EXAMPLES and event_id not in group["example_ids"]:
                 group["example_ids"].append(event_id)
     ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["event_name"], g["path"]))
