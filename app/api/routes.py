@@ -29,6 +29,7 @@ from app.services.dead_letters import (
     list_dead_letters,
 )
 from app.services.events import (
+    EVENT_STATUSES,
     FILTERS,
     decode_cursor,
     encode_cursor,
@@ -127,6 +128,11 @@ def app_events(app_id: int):
     """The app's events, newest first, filtered, one page per cursor."""
     app = authenticated_app(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    if filters.get("status", EVENT_STATUSES[0]) not in EVENT_STATUSES:
+        # An unknown status matches nothing: say so rather than answer an empty page.
+        raise ApiError(
+            400, "invalid_parameter", f"status must be one of {', '.join(EVENT_STATUSES)}."
+        )
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
