@@ -124,8 +124,6 @@ def store_batches(batches: list[str]) -> list[tuple[datetime, int]]:
 
 
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")
-# The verdicts a stored event can have (duplicates are answered, never stored).
-EVENT_STATUSES = ("valid", "invalid", "unplanned")
 
 
 def encode_cursor(event_id: int) -> str:
