@@ -32,6 +32,18 @@ DESCRIPTION = (
     '`{"code", "message"[, "errors"]}`. See docs/api.md.'
 )
 
+# The reference's sections, in reading order (a route's `tags` names one).
+TAGS = (
+    ("native ingestion", "Events in this service's own format: `POST /api/logs/{write key}`."),
+    ("SDK ingestion", "The Segment HTTP Tracking API, for existing analytics SDKs."),
+    ("events", "Stored events with their verdicts, test runs and release regressions."),
+    ("tasks", "What became of an accepted event: queued, stored, failed."),
+    ("plans", "Tracking plans: versions, drafts, publishing, inference."),
+    ("jobs", "Re-validations and imports running in the background."),
+    ("dead letters", "Messages the worker gave up on: look, replay, discard."),
+    ("operations", "Health, readiness and metrics."),
+    ("reference", "This document."),
+)
 SECURITY_SCHEMES = {
     "readKey": {
         "type": "http",
@@ -116,6 +128,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         plugins=[FlaskPlugin(), BlueprintDefaults(), MarshmallowPlugin()],
         info={"description": DESCRIPTION},
     )
+    for name, description in TAGS:
+        spec.tag({"name": name, "description": description})
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
     # Every schema of app/schemas/api.py is a component, named without its "Schema" suffix.
@@ -152,7 +166,8 @@ class BlueprintDefaults(BasePlugin):
         view, app = kwargs["view"], kwargs["app"]
         rule = next(app.url_map.iter_rules(_endpoint(app, view)))
         blueprint = rule.endpoint.partition(".")[0]
-        summary = " ".join((view.__doc__ or "").partition("---")[0].split())
+        # Plain text: Swagger UI shows a summary as written, backticks and all.
+        summary = " ".join((view.__doc__ or "").partition("---")[0].replace("`", "").split())
         for method, operation in (operations or {}).items():
             operation.setdefault("summary", summary)
             operation.setdefault("operationId", _operation_id(rule, method))
