@@ -126,7 +126,6 @@ def start_job(app_id: int):
       responses:
         201: Job
         401: Unauthorized
-        403: Forbidden
         404: NotFound
         409: Conflict
         413: PayloadTooLarge
@@ -166,7 +165,6 @@ def cancel_job(app_id: int, job_id: int):
       responses:
         200: Job
         401: Unauthorized
-        403: Forbidden
         404: NotFound
         409: Conflict
     """

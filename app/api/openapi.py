@@ -94,9 +94,11 @@ def _error(description: str) -> dict[str, Any]:
 
 # Error answers a docstring names by their status alone (`401: Unauthorized` or just `401`).
 ERROR_RESPONSES = {
-    "BadRequest": _error("A parameter, header or body is malformed: `code` says which rule."),
+    "BadRequest": _error(
+        "A parameter, header or body is malformed, or a session's change lacks its CSRF "
+        "token (`csrf_failed`): `code` says which rule."
+    ),
     "Unauthorized": _error("No credentials, or ones that belong to no app."),
-    "Forbidden": _error("The session's CSRF token is missing or wrong."),
     "NotFound": _error("Nothing with this id is visible with these credentials."),
     "Conflict": _error("The request conflicts with the current state; `message` says how."),
     "PayloadTooLarge": _error("The body (or, gzipped, its inflated size) is over the limit."),
@@ -107,7 +109,6 @@ ERROR_RESPONSES = {
 STATUS_RESPONSES = {
     400: "BadRequest",
     401: "Unauthorized",
-    403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
     413: "PayloadTooLarge",

@@ -113,7 +113,6 @@ def save_plan(app_id: int):
       responses:
         201: SavedVersion
         401: Unauthorized
-        403: Forbidden
         404: NotFound
         409: Conflict
         413: PayloadTooLarge
@@ -145,7 +144,6 @@ def publish_plan_version(app_id: int, version: int):
       responses:
         200: SavedVersion
         401: Unauthorized
-        403: Forbidden
         404: NotFound
     """
     app = authenticated_app(app_id)
@@ -166,7 +164,6 @@ def infer_plan_draft(app_id: int):
         200: InferredDraft
         201: InferredDraft
         401: Unauthorized
-        403: Forbidden
         404: NotFound
     """
     app = authenticated_app(app_id)

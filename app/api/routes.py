@@ -259,7 +259,6 @@ def replay_app_dead_letters(app_id: int):
       responses:
         200: Replayed
         401: Unauthorized
-        403: Forbidden
         404: NotFound
         503: Unavailable
     """
@@ -367,7 +366,6 @@ def discard_app_dead_letter(app_id: int, dead_letter_id: int):
       responses:
         200: Discarded
         401: Unauthorized
-        403: Forbidden
         404: NotFound
     """
     app = authenticated_app(app_id)
