@@ -239,6 +239,9 @@ def _add_aliases(document: dict[str, Any], app: Flask, rule: Rule) -> None:
     if first not in document["paths"]:
         return  # the view is not documented
     item = deepcopy(document["paths"][first])
+    parameters = _path_parameters(rule)  # its own: `/v1/<any(t, p, …):kind>` has other names
+    if parameters:
+        item["parameters"] = parameters
     for method, operation in item.items():
         if isinstance(operation, dict) and "operationId" in operation:
             operation["operationId"] = _operation_id(rule, method)

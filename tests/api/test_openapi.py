@@ -96,11 +96,22 @@ def test_a_further_rule_of_a_documented_view_is_documented_with_it(micro_app: Fl
     micro_app.add_url_rule(
         "/v1/b", "sdk.batch", micro_app.view_functions["sdk.batch"], methods=["POST"]
     )
-    document = build_spec(micro_app)
-    assert (
-        document["paths"]["/v1/b"]["post"]["requestBody"]
-        == (document["paths"]["/v1/batch"]["post"]["requestBody"])
+    # And short paths stacked on the single-message view, with a variable of their own.
+    micro_app.add_url_rule(
+        "/v1/<any(t, p):short_type>",
+        "sdk.single",
+        micro_app.view_functions["sdk.single"],
+        methods=["POST"],
     )
+    document = build_spec(micro_app)
+    schemathesis.openapi.from_dict(document).validate()
+    paths = document["paths"]
+    assert paths["/v1/b"]["post"]["requestBody"] == paths["/v1/batch"]["post"]["requestBody"]
+    short = paths["/v1/{short_type}"]
+    assert short["post"]["responses"] == paths["/v1/{message_type}"]["post"]["responses"]
+    assert [(p["name"], p["schema"]["enum"]) for p in short["parameters"]] == [
+        ("short_type", ["p", "t"])
+    ]
 
 
 def test_the_copied_enums_match_what_the_routes_accept() -> None:
