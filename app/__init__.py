@@ -228,8 +228,10 @@ def register_celery(app: Flask) -> Celery:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Ingestion (native and SDK), the read API, health, and the dashboard's pages."""
+    """Ingestion (native and SDK), the read API, health, the API reference, and the
+    dashboard's pages."""
     from app.api.health import health
+    from app.api.openapi import reference
     from app.api.routes import api
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
@@ -239,7 +241,7 @@ def register_blueprints(app: Flask) -> None:
     from app.web.operations import web_operations
     from app.web.plans import web_plans
 
-    for blueprint in (ingest, sdk, sdk_settings, api, health):
+    for blueprint in (ingest, sdk, sdk_settings, api, health, reference):
         app.register_blueprint(blueprint)
         # Keys, not cookies, authenticate these: no CSRF token to ask SDKs for.
         csrf.exempt(blueprint)

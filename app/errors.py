@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,14 @@ HTTP_CODES = {
 }
 
 
+def _message(error: HTTPException) -> str:
+    """Werkzeug's description, or for a body over the cap one that says the cap."""
+    limit = request.max_content_length  # a route may raise it for its request (uploads)
+    if isinstance(error, RequestEntityTooLarge) and limit is not None:
+        return f"The request body is over the {limit}-byte limit."
+    return error.description or ""
+
+
 # The dashboard's pages answer errors as pages; everything else answers JSON.
 PAGE_BLUEPRINTS = {"accounts", "apps", "plans", "operations"}
 
@@ -66,7 +74,7 @@ def register_error_handlers(app: Flask) -> None:
             code = HTTP_CODES.get(error.code or 500, "http_error")
         if request.blueprint in PAGE_BLUEPRINTS:  # a person with a browser, not an SDK
             return render_template("error.html", status=error.code, error=error), error.code
-        return jsonify({"code": code, "message": error.description}), error.code
+        return jsonify({"code": code, "message": _message(error)}), error.code
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -16,14 +16,27 @@ health = Blueprint("health", __name__)
 
 @health.get("/healthz")
 def healthz():
-    """Answers as long as the process serves requests (no I/O)."""
+    """Answers as long as the process serves requests (no I/O).
+    ---
+    get:
+      tags: [operations]
+      responses:
+        200: Health
+    """
     return {"status": "ok"}
 
 
 @health.get("/readyz")
 def readyz():
     """200 when the database and Redis answer, with each round trip's time; else 503 naming
-    what failed. Answers within about two seconds whatever the servers do."""
+    what failed. Answers within about two seconds whatever the servers do.
+    ---
+    get:
+      tags: [operations]
+      responses:
+        200: Ready
+        503: Ready
+    """
     looks = {"database": partial(ping_database, db.engine)}
     client = current_app.extensions.get("redis")
     if client is not None:
@@ -44,5 +57,14 @@ def readyz():
 
 @health.get("/metrics")
 def metrics():
-    """Prometheus text format: this host's processes added up, and state read at scrape."""
+    """Prometheus text format: this host's processes added up, and state read at scrape.
+    ---
+    get:
+      tags: [operations]
+      responses:
+        200:
+          description: Prometheus text exposition format.
+          content:
+            text/plain: {schema: {type: string}}
+    """
     return Response(render(current_app), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -46,7 +46,17 @@ def _job_or_404(app: App, job_id: int) -> Job:
 
 @api.get("/apps/<int:app_id>/jobs")
 def app_jobs(app_id: int):
-    """The app's jobs, newest first (`?state=`, `?kind=`, `?limit=`), without their results."""
+    """The app's jobs, newest first (`?state=`, `?kind=`, `?limit=`), without their results.
+    ---
+    get:
+      tags: [jobs]
+      parameters:
+        - {in: query, schema: JobQuerySchema}
+      responses:
+        200: Jobs
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     state, kind = _choice("state", jobs.STATES), _choice("kind", jobs.KINDS)
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
@@ -98,7 +108,29 @@ def _start(app: App) -> Job:
 
 @api.post("/apps/<int:app_id>/jobs")
 def start_job(app_id: int):
-    """Start a job: 201 with it; its progress is then at its Location."""
+    """Start a job: 201 with it; its progress is then at its Location.
+    ---
+    post:
+      tags: [jobs]
+      description: >-
+        JSON starts a re-validation; a file (multipart field `file`, or the raw
+        body as NDJSON or gzip) starts an import.
+      parameters:
+        - {in: query, schema: JobStartQuerySchema}
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: RevalidateSchema}
+          multipart/form-data: {schema: UploadSchema}
+          application/x-ndjson: {schema: {type: string}}
+      responses:
+        201: Job
+        401: Unauthorized
+        404: NotFound
+        409: Conflict
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+    """
     if request.mimetype != "application/json":
         # Set before anything reads the body (the CSRF check of a session reads the form).
         request.max_content_length = imports.max_upload_bytes() + FORM_OVERHEAD
@@ -111,14 +143,31 @@ def start_job(app_id: int):
 
 @api.get("/apps/<int:app_id>/jobs/<int:job_id>")
 def app_job(app_id: int, job_id: int):
-    """One job: state, progress (done, total, percent, rate, ETA), result, error, times."""
+    """One job: state, progress (done, total, percent, rate, ETA), result, error, times.
+    ---
+    get:
+      tags: [jobs]
+      responses:
+        200: Job
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     return jobs.job_to_dict(_job_or_404(app, job_id))
 
 
 @api.post("/apps/<int:app_id>/jobs/<int:job_id>/cancel")
 def cancel_job(app_id: int, job_id: int):
-    """Cancel a job: a queued one at once, a running one after its current batch."""
+    """Cancel a job: a queued one at once, a running one after its current batch.
+    ---
+    post:
+      tags: [jobs]
+      responses:
+        200: Job
+        401: Unauthorized
+        404: NotFound
+        409: Conflict
+    """
     app = authenticated_app(app_id)
     job = jobs.cancel(_job_or_404(app, job_id))
     return jobs.job_to_dict(job)

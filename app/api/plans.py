@@ -50,7 +50,15 @@ def _publish_arg() -> bool:
 
 @api.get("/apps/<int:app_id>/plan")
 def plan(app_id: int):
-    """The published plan (the empty plan, version null, before any is published)."""
+    """The published plan (the empty plan, version null, before any is published).
+    ---
+    get:
+      tags: [plans]
+      responses:
+        200: Plan
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     return {
         "app_id": app.id,
@@ -61,14 +69,30 @@ def plan(app_id: int):
 
 @api.get("/apps/<int:app_id>/plan/versions")
 def plan_versions(app_id: int):
-    """Every saved version, drafts too, newest first."""
+    """Every saved version, drafts too, newest first.
+    ---
+    get:
+      tags: [plans]
+      responses:
+        200: PlanVersions
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     return {"versions": [version_to_dict(row, app) for row in plans.versions(app.id)]}
 
 
 @api.get("/apps/<int:app_id>/plan/versions/<int:version>")
 def plan_version(app_id: int, version: int):
-    """One saved version with its plan document."""
+    """One saved version with its plan document.
+    ---
+    get:
+      tags: [plans]
+      responses:
+        200: PlanVersionBody
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     found = _version_or_404(app, version)
     return {**version_to_dict(found, app), "plan": found.body}
@@ -76,7 +100,23 @@ def plan_version(app_id: int, version: int):
 
 @api.post("/apps/<int:app_id>/plan")
 def save_plan(app_id: int):
-    """Save the body as the next version: a draft, or published at once with `?publish=1`."""
+    """Save the body as the next version: a draft, or published at once with `?publish=1`.
+    ---
+    post:
+      tags: [plans]
+      parameters:
+        - {in: query, schema: PublishQuerySchema}
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: PlanDocumentSchema}
+      responses:
+        201: SavedVersion
+        401: Unauthorized
+        404: NotFound
+        409: Conflict
+        413: PayloadTooLarge
+    """
     app = authenticated_app(app_id)
     publish = _publish_arg()
     body = parse_strict_json(request.get_data())
@@ -97,7 +137,15 @@ def save_plan(app_id: int):
 
 @api.post("/apps/<int:app_id>/plan/versions/<int:version>/publish")
 def publish_plan_version(app_id: int, version: int):
-    """Validate new events against a saved version: publish a draft, or roll back."""
+    """Validate new events against a saved version: publish a draft, or roll back.
+    ---
+    post:
+      tags: [plans]
+      responses:
+        200: SavedVersion
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     if version > MAX_ID or not plans.publish_version(app, version):
         raise ApiError(404, "not_found", f"App {app.id} has no plan version {version}.")
@@ -163,7 +211,18 @@ def observed_events(app_id: int):
 @api.post("/apps/<int:app_id>/plan/infer")
 def infer_plan_draft(app_id: int):
     """Save a draft that adds schemas inferred from recent traffic for unplanned events: those
-    named in the body's `events`, or with no body every one whose name looks like an event's."""
+    named in the body's `events`, or with no body every one whose name looks like an event's.
+    ---
+    post:
+      tags: [plans]
+      parameters:
+        - {in: query, schema: InferQuerySchema}
+      responses:
+        200: InferredDraft
+        201: InferredDraft
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     limit = _sample_arg()
     chosen = _chosen_events()

@@ -19,6 +19,7 @@ from kombu.exceptions import KombuError
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import App, DeadLetter
+from app.schemas.api import EVENT_STATUSES
 from app.services import overview, tasks
 from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.dead_letters import (
@@ -125,9 +126,24 @@ def time_arg(name: str) -> datetime | None:
 
 @api.get("/apps/<int:app_id>/events")
 def app_events(app_id: int):
-    """The app's events, newest first, filtered, one page per cursor."""
+    """The app's events, newest first, filtered, one page per cursor.
+    ---
+    get:
+      tags: [events]
+      parameters:
+        - {in: query, schema: EventQuerySchema}
+      responses:
+        200: EventPage
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    if filters.get("status", EVENT_STATUSES[0]) not in EVENT_STATUSES:
+        # An unknown status matches nothing: say so rather than answer an empty page.
+        raise ApiError(
+            400, "invalid_parameter", f"status must be one of {', '.join(EVENT_STATUSES)}."
+        )
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
@@ -143,7 +159,18 @@ def app_events(app_id: int):
 
 @api.get("/tasks/<task_id>")
 def task(task_id: str):
-    """queued | stored | failed for a task id this app was given; `?wait=N` long-polls."""
+    """queued | stored | failed for a task id this app was given; `?wait=N` long-polls.
+    ---
+    get:
+      tags: [tasks]
+      parameters:
+        - {in: query, schema: TaskWaitQuerySchema}
+      responses:
+        200: Task
+        401: Unauthorized
+        404: NotFound
+        429: TooManyRequests
+    """
     app = authenticated_app()
     app_id = app.id  # read once: the polls below end transactions, which expire `app`
     config = current_app.config
@@ -203,7 +230,17 @@ def _client_hung_up() -> bool:
 
 @api.get("/apps/<int:app_id>/dead-letters")
 def app_dead_letters(app_id: int):
-    """The app's dead letters, newest first (`?all=1` includes replayed ones)."""
+    """The app's dead letters, newest first (`?all=1` includes replayed ones).
+    ---
+    get:
+      tags: [dead letters]
+      parameters:
+        - {in: query, schema: DeadLetterQuerySchema}
+      responses:
+        200: DeadLetters
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     limit = int_arg("limit", 100, 1, MAX_LIMIT)
     pending_only = request.args.get("all") not in ("1", "true")
@@ -213,7 +250,19 @@ def app_dead_letters(app_id: int):
 
 @api.post("/apps/<int:app_id>/dead-letters/replay")
 def replay_app_dead_letters(app_id: int):
-    """Queue dead letters again: `{"ids": [...]}`, or every pending one without a body."""
+    """Queue dead letters again: `{"ids": [...]}`, or every pending one without a body.
+    ---
+    post:
+      tags: [dead letters]
+      requestBody:
+        content:
+          application/json: {schema: ReplaySchema}
+      responses:
+        200: Replayed
+        401: Unauthorized
+        404: NotFound
+        503: Unavailable
+    """
     app = authenticated_app(app_id)
     body = request.get_json(silent=True) or {}
     ids = body.get("ids") if isinstance(body, dict) else None
@@ -237,7 +286,15 @@ def replay_app_dead_letters(app_id: int):
 
 @api.get("/test-runs/<path:test_run>")
 def test_run(test_run: str):
-    """The pass/fail report of one test run of the read key's app (a CI job's release gate)."""
+    """The pass/fail report of one test run of the read key's app (a CI job's release gate).
+    ---
+    get:
+      tags: [events]
+      responses:
+        200: TestRunReport
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app()
     report = test_run_report(app.id, test_run)
     if report is None:
@@ -308,7 +365,17 @@ def _iso(value: datetime | None) -> str | None:
 
 @api.get("/apps/<int:app_id>/regressions")
 def regressions(app_id: int):
-    """What changed in violations from app version `base` to `head` (a release gate for CI)."""
+    """What changed in violations from app version `base` to `head` (a release gate for CI).
+    ---
+    get:
+      tags: [events]
+      parameters:
+        - {in: query, schema: RegressionQuerySchema}
+      responses:
+        200: RegressionReport
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     base, head = request.args.get("base", "").strip(), request.args.get("head", "").strip()
     if not base or not head:
@@ -339,14 +406,30 @@ def _dead_letter_or_404(app: App, dead_letter_id: int) -> DeadLetter:
 
 @api.get("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>")
 def app_dead_letter(app_id: int, dead_letter_id: int):
-    """One dead letter in full: its message, error, task, times, and whether it is pending."""
+    """One dead letter in full: its message, error, task, times, and whether it is pending.
+    ---
+    get:
+      tags: [dead letters]
+      responses:
+        200: DeadLetter
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     return dead_letter_detail(_dead_letter_or_404(app, dead_letter_id))
 
 
 @api.post("/apps/<int:app_id>/dead-letters/<int:dead_letter_id>/discard")
 def discard_app_dead_letter(app_id: int, dead_letter_id: int):
-    """Give up on a dead letter: it leaves the list, and its task reads `discarded`."""
+    """Give up on a dead letter: it leaves the list, and its task reads `discarded`.
+    ---
+    post:
+      tags: [dead letters]
+      responses:
+        200: Discarded
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     dead = _dead_letter_or_404(app, dead_letter_id)
     task_id = dead.task_id
@@ -364,7 +447,17 @@ def _window() -> tuple[datetime | None, datetime | None]:
 @api.get("/apps/<int:app_id>/tasks")
 def app_tasks(app_id: int):
     """The app's stored and failed tasks, newest first (`?state=`, `?since=`, `?until=`,
-    `?limit=`, `?cursor=`), with accept-to-store latency or the error."""
+    `?limit=`, `?cursor=`), with accept-to-store latency or the error.
+    ---
+    get:
+      tags: [tasks]
+      parameters:
+        - {in: query, schema: TaskListQuerySchema}
+      responses:
+        200: TaskPage
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     state = request.args.get("state") or None
     if state is not None and state not in tasks.STATES:
@@ -391,7 +484,17 @@ def app_tasks(app_id: int):
 @api.get("/apps/<int:app_id>/tasks/stats")
 def app_task_stats(app_id: int):
     """Stored and failed counts, rates per minute and accept-to-store latency of the tasks
-    accepted in a window (`?since=`, default an hour ago; `?until=`, default now; 24 h at most)."""
+    accepted in a window (`?since=`, default an hour ago; `?until=`, default now; 24 h at most).
+    ---
+    get:
+      tags: [tasks]
+      parameters:
+        - {in: query, schema: WindowQuerySchema}
+      responses:
+        200: TaskStats
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     since, until = _window()
     until = until or datetime.now(UTC)

@@ -18,9 +18,24 @@ from app.services.stored_event import TEST_RUN_MAX, text_problem
 COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
 
+# How each ingestion blueprint takes its write key, said when a request brings none.
+HOW_TO_SEND_KEY = {
+    "sdk": "Send the app's write key as the HTTP Basic user name (the password empty) "
+    'or as "writeKey" in the JSON body.',
+    "ingest": "The app's write key goes in the URL path: POST /api/logs/<write key>.",
+}
+
+
+def _how_to_send_key() -> str:
+    # KeyError for an ingestion blueprint not listed above: add its advice there.
+    return HOW_TO_SEND_KEY[request.blueprint or ""]
+
+
 def lookup_app(write_key: str | None) -> AppEntry:
     """The app of a write key (cached), or 401."""
-    if not write_key or text_problem(write_key):
+    if not write_key:
+        raise ApiError(401, "unknown_app_key", f"No write key was sent. {_how_to_send_key()}")
+    if text_problem(write_key):
         # No key holds NUL or a lone surrogate, and PostgreSQL cannot even be asked about one.
         raise ApiError(401, "unknown_app_key", "No app has this write key.")
     try:
@@ -28,7 +43,7 @@ def lookup_app(write_key: str | None) -> AppEntry:
     except SQLAlchemyError:
         raise unavailable("The database is unreachable and this key is not cached; retry shortly.")
     if entry is None:
-        raise ApiError(401, "unknown_app_key", "No app has this write key.")
+        raise ApiError(401, "unknown_app_key", f"No app has this write key. {_how_to_send_key()}")
     return entry
 
 

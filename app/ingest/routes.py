@@ -16,7 +16,26 @@ allow_cross_origin(ingest)  # a web page may post native events too
 
 @ingest.post("/api/logs/<app_key>")
 def log_event(app_key: str):
-    """Validate one event, queue it and answer 202 with its verdict."""
+    """Validate one event, queue it and answer 202 with its verdict.
+    ---
+    post:
+      tags: [native ingestion]
+      description: >-
+        Properties are the event's top-level fields. gzip with
+        `Content-Encoding: gzip`; `text/plain` bodies (browser beacons) are read as JSON too;
+        `X-Test-Run` names a test run.
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: NativeEventDocSchema}
+      responses:
+        202: Verdict
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        429: TooManyRequests
+        503: Unavailable
+    """
     info = request_info(lookup_app(app_key), app_key)
     body = read_json_body(request, current_app.config["MAX_REQUEST_BYTES"])
     return accept_one(info, lambda: prepare_native(body, info)), 202
@@ -24,7 +43,23 @@ def log_event(app_key: str):
 
 @ingest.post("/api/logs/<app_key>/batch")
 def log_batch(app_key: str):
-    """Validate a batch; each event is answered in its slot, a malformed one as `rejected`."""
+    """Validate a batch; each event is answered in its slot, a malformed one as `rejected`.
+    ---
+    post:
+      tags: [native ingestion]
+      description: '`{"events": [...]}` or a bare JSON array of events.'
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: NativeBatchSchema}
+      responses:
+        202: BatchAnswer
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        429: TooManyRequests
+        503: Unavailable
+    """
     info = request_info(lookup_app(app_key), app_key)
     body = read_json_body(request, current_app.config["MAX_REQUEST_BYTES"])
     events = body.get("events") if isinstance(body, dict) else body

@@ -42,7 +42,22 @@ def _body_and_key() -> tuple[Any, str | None]:
 
 @sdk.post("/<any(" + ", ".join(MESSAGE_TYPES) + "):message_type>")
 def single(message_type: str):
-    """One message of the endpoint's type."""
+    """One message of the endpoint's type.
+    ---
+    post:
+      tags: [SDK ingestion]
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: SdkSingleSchema}
+      responses:
+        200: SdkAnswer
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        429: TooManyRequests
+        503: Unavailable
+    """
     body, key = _body_and_key()
     info = request_info(lookup_app(key), key)
     answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
@@ -59,7 +74,22 @@ def single_short(letter: str):
 @sdk.post("/import")
 @sdk.post("/b")
 def batch():
-    """`{"batch": [messages], "sentAt"?, "context"?}`; each message says its own type."""
+    """`{"batch": [messages], "sentAt"?, "context"?}`; each message says its own type.
+    ---
+    post:
+      tags: [SDK ingestion]
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: SdkBatchDocSchema}
+      responses:
+        200: SdkBatchAnswer
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        429: TooManyRequests
+        503: Unavailable
+    """
     body, key = _body_and_key()
     info = request_info(lookup_app(key), key)
     if not isinstance(body, dict):

@@ -298,7 +298,6 @@ MIXED_EVENTS = [
         {"device_id": "d1"},
         {"status": "valid", "test_run": "run-a"},
         {"event_name": "purchase", "app_version": "1.0", "status": "invalid"},
-        {"status": "duplicate"},
         {"event_name": "nothing-like-this"},
     ],
     ids=lambda filters: "&".join(f"{k}={v}" for k, v in filters.items()),

@@ -1,0 +1,445 @@
+"""marshmallow schemas of what the JSON API answers, for its OpenAPI document (app/api/openapi.py).
+
+The routes build their answers as dicts; these schemas describe them (required keys, types,
+enums) so the document, and Schemathesis's checks against it, hold the routes to one shape.
+Objects stay open (no `additionalProperties: false`): a new key is not a breaking change.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.schemas.native_event import NativeEventSchema
+from app.schemas.sdk_message import MESSAGE_TYPES, SdkBatchSchema, SdkMessageSchema
+
+# The verdicts a stored event can have (duplicates are answered, never stored).
+EVENT_STATUSES = ("valid", "invalid", "unplanned")
+VERDICTS = (*EVENT_STATUSES, "duplicate")
+TASK_STATES = ("queued", "stored", "failed", "discarded")
+
+
+# Times are ISO 8601 text (UTC, `Z` or `+00:00`) as the routes write them.
+def Time(metadata: dict | None = None, **kwargs) -> fields.Field:  # noqa: N802 (a field)
+    return fields.String(metadata={"format": "date-time", **(metadata or {})}, **kwargs)
+
+
+def _nullable_time(**kwargs) -> fields.Field:
+    return Time(allow_none=True, **kwargs)
+
+
+class FieldErrorSchema(Schema):
+    """One problem of a request: the field (a dotted path) and what is wrong with it."""
+
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    """Every error answer: a machine `code`, a human `message`, sometimes the field `errors`."""
+
+    code = fields.String(required=True, metadata={"example": "invalid_parameter"})
+    message = fields.String(required=True)
+    errors = fields.List(fields.Raw(), metadata={"description": "Field problems, when known."})
+
+
+# --- ingestion ------------------------------------------------------------------------------
+
+
+class NativeEventDocSchema(NativeEventSchema):
+    """A native event: `eventName` plus its properties as top-level fields."""
+
+    class Meta:
+        # Every other top-level field is a property checked by the tracking plan.
+        unknown = "include"
+
+
+class NativeBatchSchema(Schema):
+    """A native batch (a bare JSON array of events is accepted too)."""
+
+    events = fields.List(fields.Nested(NativeEventDocSchema), required=True)
+
+
+class SdkMessageDocSchema(SdkMessageSchema):
+    """A Segment-format message; `userId`/`anonymousId`, `integrations` and the rest are kept."""
+
+    class Meta:
+        unknown = "include"
+
+    writeKey = fields.String(metadata={"description": "The write key, unless sent by Basic auth."})
+
+
+class SdkSingleSchema(SdkMessageDocSchema):
+    """The body of `/v1/<type>`: `type` comes from the path when left out."""
+
+    type = fields.String(validate=validate.OneOf(MESSAGE_TYPES))
+
+
+class SdkBatchDocSchema(SdkBatchSchema):
+    """The body of `/v1/batch`: its messages each say their own `type`."""
+
+    class Meta:
+        unknown = "include"
+
+    batch = fields.List(fields.Nested(SdkMessageDocSchema), required=True)
+    writeKey = fields.String(metadata={"description": "The write key, unless sent by Basic auth."})
+
+
+class VerdictSchema(Schema):
+    """One event's answer: its verdict at once, and the task id to follow its storage."""
+
+    event_name = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf((*VERDICTS, "rejected")))
+    task_id = fields.String(metadata={"description": "GET /api/tasks/{task_id} follows it."})
+    payload_hash = fields.String()
+    errors = fields.List(fields.Raw(), metadata={"description": "The plan's violations."})
+    message = fields.String()
+    blocked = fields.Boolean()
+    code = fields.String(metadata={"description": "Why a batch slot was `rejected`."})
+
+
+class BatchAnswerSchema(Schema):
+    """A batch's answer: one verdict per event, in order, and the counts of each."""
+
+    results = fields.List(fields.Nested(VerdictSchema), required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class SdkAnswerSchema(VerdictSchema):
+    """An SDK request's answer: 200 `success` whatever the verdicts (SDKs retry on any other)."""
+
+    success = fields.Boolean(required=True)
+    status = fields.String(validate=validate.OneOf((*VERDICTS, "rejected")))
+
+
+class SdkBatchAnswerSchema(BatchAnswerSchema):
+    """An SDK batch's answer."""
+
+    success = fields.Boolean(required=True)
+
+
+# --- the read API ---------------------------------------------------------------------------
+
+
+class LibrarySchema(Schema):
+    name = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+
+
+class EventSchema(Schema):
+    """A stored event."""
+
+    id = fields.Integer(required=True)
+    type = fields.String(allow_none=True)
+    event_name = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(EVENT_STATUSES))
+    errors = fields.List(fields.Raw(), allow_none=True)
+    plan_version = fields.Integer(allow_none=True)
+    payload = fields.Raw(required=True)
+    payload_hash = fields.String(required=True)
+    task_id = fields.String(allow_none=True)
+    message_id = fields.String(allow_none=True)
+    user_id = fields.String(allow_none=True)
+    received_at = _nullable_time(required=True)
+    sent_at = _nullable_time()
+    timestamp = _nullable_time()
+    app_version = fields.String(allow_none=True)
+    os_name = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+    library = fields.Nested(LibrarySchema)
+    test_run = fields.String(allow_none=True)
+
+
+class EventPageSchema(Schema):
+    events = fields.List(fields.Nested(EventSchema), required=True)
+    next_cursor = fields.String(
+        required=True, allow_none=True, metadata={"description": "Pass as ?cursor= for more."}
+    )
+
+
+class TaskSchema(Schema):
+    """Where a task (one accepted event) is: queued, stored, failed or discarded."""
+
+    task_id = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(TASK_STATES))
+    event_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    event_name = fields.String(allow_none=True)
+    dead_letter_id = fields.Integer()
+    received_at = _nullable_time()
+    stored_at = _nullable_time()
+    failed_at = _nullable_time()
+    latency_ms = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class TaskPageSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class TaskStatsSchema(Schema):
+    """Counts, rates and latency percentiles of the tasks accepted in a window."""
+
+    since = Time(required=True)
+    until = Time(required=True)
+    stored = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    stored_per_minute = fields.Float(required=True)
+    failed_per_minute = fields.Float(required=True)
+    latency_ms = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+
+
+class DeadLetterSchema(Schema):
+    """A message the worker gave up on, kept to be replayed or discarded."""
+
+    id = fields.Integer(required=True)
+    task_id = fields.String(allow_none=True)
+    task_name = fields.String(required=True)
+    app_id = fields.Integer(allow_none=True)
+    error = fields.String(required=True)
+    message = fields.Raw()
+    created_at = Time(required=True)
+    replayed_at = _nullable_time()
+    discarded_at = _nullable_time()
+    attempts = fields.Integer()
+    state = fields.String(validate=validate.OneOf(("pending", "replayed", "discarded")))
+    event_name = fields.String(allow_none=True)
+    received_at = _nullable_time()
+
+
+class DeadLettersSchema(Schema):
+    dead_letters = fields.List(fields.Nested(DeadLetterSchema), required=True)
+
+
+class ReplaySchema(Schema):
+    """The body of a replay: the ids to queue again (all pending ones without a body)."""
+
+    ids = fields.List(fields.Integer())
+
+
+class ReplayedSchema(Schema):
+    replayed = fields.Integer(required=True)
+    ids = fields.List(fields.Integer(), required=True)
+
+
+class DiscardedSchema(Schema):
+    discarded = fields.Integer(required=True)
+    task_id = fields.String(allow_none=True)
+
+
+class TestRunReportSchema(Schema):
+    """Whether a test run passed (no invalid or unplanned events), with its failures."""
+
+    test_run = fields.String(required=True)
+    app_id = fields.Integer(required=True)
+    passed = fields.Boolean(required=True)
+    total = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    failures = fields.List(fields.Nested(EventSchema), required=True)
+
+
+class RegressionReportSchema(Schema):
+    """Violations new, gone, more or less frequent from app version `base` to `head`."""
+
+    app_id = fields.Integer(required=True)
+    base = fields.String(required=True)
+    head = fields.String(required=True)
+    events = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    regressed = fields.Boolean(required=True)
+
+
+# --- plans and jobs -------------------------------------------------------------------------
+
+
+class PlanSchema(Schema):
+    """The published plan (`version` null and an empty plan before any is published)."""
+
+    app_id = fields.Integer(required=True)
+    version = fields.Integer(required=True, allow_none=True)
+    plan = fields.Dict(required=True)
+
+
+class PlanVersionSchema(Schema):
+    version = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("draft", "published")))
+    current = fields.Boolean(required=True)
+    created_at = _nullable_time(required=True)
+    published_at = _nullable_time(required=True)
+
+
+class PlanVersionBodySchema(PlanVersionSchema):
+    plan = fields.Dict(required=True)
+
+
+class PlanVersionsSchema(Schema):
+    versions = fields.List(fields.Nested(PlanVersionSchema), required=True)
+
+
+class PlanDocumentSchema(Schema):
+    """A tracking plan: `{"events": {name: JSON Schema}, ...}` (see docs/plans.md)."""
+
+    class Meta:
+        unknown = "include"
+
+    events = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+
+
+class SavedVersionSchema(Schema):
+    version = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True, allow_none=True)
+
+
+class InferredDraftSchema(SavedVersionSchema):
+    added = fields.List(fields.String(), required=True)
+
+
+class RevalidateSchema(Schema):
+    """Start a re-validation of stored events against a plan version or a given plan."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(("revalidate",)))
+    plan_version = fields.Integer()
+    plan = fields.Dict()
+    since = Time()
+    until = Time()
+
+
+class UploadSchema(Schema):
+    """An NDJSON file (or its gzip) to import."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    kind = fields.String(validate=validate.OneOf(("import",)))
+
+
+class JobSchema(Schema):
+    """A background job and its progress."""
+
+    id = fields.Integer(required=True)
+    app_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    state = fields.String(required=True)
+    params = fields.Raw(allow_none=True)
+    done = fields.Integer(required=True)
+    total = fields.Integer(allow_none=True)
+    percent = fields.Float(allow_none=True)
+    rate_per_second = fields.Float(allow_none=True)
+    eta_seconds = fields.Float(allow_none=True)
+    position = fields.Raw(allow_none=True)
+    attempts = fields.Integer()
+    cancel_requested = fields.Boolean()
+    error = fields.String(allow_none=True)
+    created_at = _nullable_time()
+    started_at = _nullable_time()
+    heartbeat_at = _nullable_time()
+    finished_at = _nullable_time()
+    result = fields.Raw(allow_none=True)
+
+
+class JobsSchema(Schema):
+    jobs = fields.List(fields.Nested(JobSchema), required=True)
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
+    checks = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    failing = fields.List(fields.String())
+
+
+# --- query parameters (each schema's fields become one operation's `in: query` parameters) ---
+
+# The values the routes accept (app/services/tasks.py, jobs.py; tests/api/test_openapi.py
+# checks these copies still match, as schemas import nothing from services).
+TASK_LIST_STATES = ("stored", "failed")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+JOB_KINDS = ("revalidate", "import")
+MAX_LIMIT = 500
+
+
+def _limit(default: int) -> fields.Field:
+    return fields.Integer(
+        validate=validate.Range(1, MAX_LIMIT),
+        metadata={"description": f"Page size (default {default})."},
+    )
+
+
+def _cursor() -> fields.Field:
+    return fields.String(metadata={"description": "`next_cursor` of the previous page."})
+
+
+class EventQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    event_name = fields.String()
+    test_run = fields.String()
+    app_version = fields.String()
+    device_id = fields.String()
+    since = Time(metadata={"description": "Only events received at or after this time."})
+    limit = _limit(50)
+    cursor = _cursor()
+
+
+class TaskWaitQuerySchema(Schema):
+    wait = fields.Integer(
+        validate=validate.Range(0, 30),
+        metadata={"description": "Seconds to wait for a queued task to settle (long-poll)."},
+    )
+    app_id = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "With a session owning several apps: which app's task."},
+    )
+
+
+class DeadLetterQuerySchema(Schema):
+    limit = _limit(100)
+    all = fields.String(
+        validate=validate.OneOf(("1", "true")),
+        metadata={"description": "Include replayed dead letters."},
+    )
+
+
+class WindowQuerySchema(Schema):
+    since = Time()
+    until = Time()
+
+
+class TaskListQuerySchema(WindowQuerySchema):
+    state = fields.String(validate=validate.OneOf(TASK_LIST_STATES))
+    limit = _limit(50)
+    cursor = _cursor()
+
+
+class RegressionQuerySchema(Schema):
+    base = fields.String(required=True, metadata={"description": "The earlier app version."})
+    head = fields.String(required=True, metadata={"description": "The later app version."})
+
+
+class JobQuerySchema(Schema):
+    state = fields.String(validate=validate.OneOf(JOB_STATES))
+    kind = fields.String(validate=validate.OneOf(JOB_KINDS))
+    limit = _limit(50)
+
+
+class JobStartQuerySchema(Schema):
+    kind = fields.String(
+        validate=validate.OneOf(("import",)), metadata={"description": "For a raw upload."}
+    )
+    filename = fields.String(metadata={"description": "The raw upload's file name."})
+
+
+class PublishQuerySchema(Schema):
+    publish = fields.String(
+        validate=validate.OneOf(("1", "true", "0", "false")),
+        metadata={"description": "Publish the saved version at once."},
+    )
+
+
+class InferQuerySchema(Schema):
+    sample = fields.Integer(
+        validate=validate.Range(1, 10_000),
+        metadata={"description": "How many recent events to infer from (default 1000)."},
+    )
