@@ -181,6 +181,21 @@ def start_background(celery_app: Celery) -> tuple[EmbeddedWorker, EmbeddedServic
     return worker, beat
 
 
+def start_https(flask_app: Flask) -> tuple[HttpsServer | None, str]:
+    """The HTTPS port for devices, or None and why not: HTTP serves on either way, so a busy
+    HTTPS port (another `make run` on PORT + 443, say) is a line on the console, not a crash."""
+    port = flask_app.config["HTTPS_PORT"]
+    if not port:
+        return None, "  HTTPS: off (HTTPS_PORT is 0 or empty)\n"
+    try:
+        https = HttpsServer(flask_app)
+    except (OSError, SystemExit):  # werkzeug's server exits when its port is taken
+        log.warning("HTTPS not served: port %s could not be used", port)
+        return None, f"  HTTPS: off, port {port} could not be used; set HTTPS_PORT\n"
+    https.start()
+    return https, ""
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -200,9 +215,7 @@ def serve(flask_app: Flask) -> None:
     host, port = flask_app.config["HOST"], flask_app.config["PORT"]
     server = make_server(host, port, flask_app, threaded=True)
     url = f"http://{host}:{server.server_port}"
-    https = HttpsServer(flask_app) if flask_app.config["HTTPS_PORT"] else None
-    if https:
-        https.start()
+    https, https_note = start_https(flask_app)
     print(
         f"\nLive Validation Dashboard (micro profile) on {url}\n"
         f"  demo app {keys['id']}: {demo_owner_line(flask_app, keys['id'])}\n"
@@ -212,7 +225,7 @@ def serve(flask_app: Flask) -> None:
         f"{'   (codes mailed are printed here)' if mail_sink else ''}\n"
         f"  try: curl -s -H 'Content-Type: application/json' "
         f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n'
-        + (https.banner() if https else ""),
+        + (https.banner() if https else https_note),
         flush=True,
     )
     # Ctrl-C and SIGTERM both stop gracefully, even when started with SIGINT ignored (as a

@@ -120,3 +120,21 @@ def test_the_https_port_verifies_against_the_printed_ca_and_keeps_it(micro_serve
     assert printed_ca(micro_server) == ca
     assert fingerprint(ca) == before
     assert post_event_over_https(micro_server, "localhost", trusting_ca) == 202
+
+
+def test_a_busy_https_port_leaves_http_serving_and_says_so(tmp_path):
+    server = MicroServer(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", server.https_port))
+        taken.listen()
+        server.start()
+        try:
+            status, body = request(
+                "POST", f"{server.url}/api/logs/{server.keys()['write']}", {"eventName": "x"}
+            )
+            assert (status, body["status"]) == (202, "unplanned")
+            assert f"HTTPS: off, port {server.https_port} could not be used" in (
+                server.log.read_text()
+            )
+        finally:
+            server.stop()
