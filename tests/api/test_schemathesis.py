@@ -113,6 +113,7 @@ def _call(case, base_url: str, target: Target) -> None:
     for name, value in {
         "app_id": target.new.app.id,
         "app_key": target.new.app.write_key,
+        "write_key": target.new.app.write_key,
         "task_id": target.task_id,
         "test_run": TEST_RUN,
     }.items():
