@@ -8,9 +8,9 @@ import re
 import schemathesis
 from flask import Flask
 
+from app.api import plans as plans_api
 from app.api.openapi import DOCUMENTED_BLUEPRINTS, build_spec
 from app.schemas import api as schemas
-from app.api import plans as plans_api
 from app.services import jobs, overview, tasks
 
 # Routes of the documented blueprints that are pages, not JSON endpoints.
