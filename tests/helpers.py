@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 from flask import Flask
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -94,3 +95,10 @@ def assert_error(response, status: int, code: str | None = None) -> dict[str, An
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def assert_documented(flask_app: Flask, component: str, answer: Any) -> None:
+    """Check an answer against its schema in the app's /openapi.json (JSON Schema 2020-12)."""
+    document = flask_app.test_client().get("/openapi.json").json
+    schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    Draft202012Validator(schema).validate(answer)

@@ -23,7 +23,7 @@ from app.schemas import api as schemas
 
 # Blueprints whose every route is in the document. A route of theirs without a docstring
 # operation fails tests/api/test_openapi.py.
-DOCUMENTED_BLUEPRINTS = ("ingest", "sdk", "api", "health", "reference")
+DOCUMENTED_BLUEPRINTS = ("ingest", "sdk", "sdk_settings", "api", "health", "reference")
 TITLE = "Live Validation Dashboard API"
 VERSION = "1.0"
 DESCRIPTION = (
@@ -70,12 +70,16 @@ SECURITY = {
     "api": [{"readKey": []}, {"session": []}],
     "sdk": [{"writeKeyBasic": []}, {}],
     "ingest": [],
+    # The write key is in the path (the SDKs send no credentials for their settings).
+    "sdk_settings": [],
     "health": [],
     "reference": [],
 }
 PATH_PARAMETERS = {
     "app_id": "The app's id.",
     "app_key": "The app's write key (native ingestion takes it in the path).",
+    "write_key": "The app's write key (an SDK's settings are fetched by it).",
+    "letter": "The message type's first letter (`t` is track, `p` page, …).",
     "task_id": "A task id, as an ingestion answer gave it.",
     "dead_letter_id": "The dead letter's id.",
     "job_id": "The job's id.",

@@ -197,7 +197,17 @@ def _observed_to_dict(event: plan_inference.ObservedEvent) -> dict[str, Any]:
 @api.get("/apps/<int:app_id>/plan/observed")
 def observed_events(app_id: int):
     """The unplanned track and screen events among the newest `sample` read, with counts, the
-    time last seen, whether the name looks like an event name, and a few property samples."""
+    time last seen, whether the name looks like an event name, and a few property samples.
+    ---
+    get:
+      tags: [plans]
+      parameters:
+        - {in: query, schema: InferQuerySchema}
+      responses:
+        200: ObservedEvents
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     limit = _sample_arg()
     observed = plan_inference.observed_unplanned(app, limit)
@@ -217,11 +227,17 @@ def infer_plan_draft(app_id: int):
       tags: [plans]
       parameters:
         - {in: query, schema: InferQuerySchema}
+      requestBody:
+        required: false
+        content:
+          application/json: {schema: InferChoiceSchema}
       responses:
         200: InferredDraft
         201: InferredDraft
         401: Unauthorized
         404: NotFound
+        409: Conflict
+        413: PayloadTooLarge
     """
     app = authenticated_app(app_id)
     limit = _sample_arg()

@@ -305,7 +305,17 @@ def test_run(test_run: str):
 @api.get("/apps/<int:app_id>/test-runs")
 def app_test_runs(app_id: int):
     """The app's test runs, the most recently active first (`?limit=`, `?cursor=`): status,
-    counts by verdict, first and last event times."""
+    counts by verdict, first and last event times.
+    ---
+    get:
+      tags: [events]
+      parameters:
+        - {in: query, schema: TestRunListQuerySchema}
+      responses:
+        200: TestRunPage
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     limit = int_arg("limit", 20, 1, MAX_RUNS)
     cursor = request.args.get("cursor")
@@ -323,7 +333,17 @@ def app_test_runs(app_id: int):
 @api.get("/apps/<int:app_id>/overview")
 def app_overview(app_id: int):
     """The overview chart's numbers: counts by status per minute, hour or day of a window
-    (`?window=1h|3h|6h|24h|7d|30d`, `?resolution=minute|hour|day`), and the plan publishes in it."""
+    (`?window=1h|3h|6h|24h|7d|30d`, `?resolution=minute|hour|day`), and the plan publishes in it.
+    ---
+    get:
+      tags: [events]
+      parameters:
+        - {in: query, schema: OverviewQuerySchema}
+      responses:
+        200: Overview
+        401: Unauthorized
+        404: NotFound
+    """
     app = authenticated_app(app_id)
     window = request.args.get("window", "24h")
     if window not in overview.WINDOWS:

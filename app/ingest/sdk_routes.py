@@ -66,7 +66,22 @@ def single(message_type: str):
 
 @sdk.post("/<any(" + ", ".join(SHORT_PATHS) + "):letter>")
 def single_short(letter: str):
-    """analytics-next's per-type path: `/v1/t` is `/v1/track`, `/v1/p` is `/v1/page`, …"""
+    """analytics-next's per-type path: `/v1/t` is `/v1/track`, `/v1/p` is `/v1/page`, …
+    ---
+    post:
+      tags: [SDK ingestion]
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: SdkSingleSchema}
+      responses:
+        200: SdkAnswer
+        401: Unauthorized
+        413: PayloadTooLarge
+        415: UnsupportedMediaType
+        429: TooManyRequests
+        503: Unavailable
+    """
     return single(SHORT_PATHS[letter])
 
 

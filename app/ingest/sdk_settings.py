@@ -55,7 +55,15 @@ def segment_settings(write_key: str, api_host: str, protocol: str) -> dict[str, 
 
 @sdk_settings.get("/projects/<write_key>/settings")
 def project_settings(write_key: str):
-    """The settings of the app with this write key (404 for an unknown key)."""
+    """The settings of the app with this write key (404 for an unknown key).
+    ---
+    get:
+      tags: [SDK ingestion]
+      responses:
+        200: SdkSettings
+        404: NotFound
+        503: Unavailable
+    """
     if text_problem(write_key) or not _known(write_key):
         # A mobile SDK falls back to its default settings; analytics-next stops loading.
         raise ApiError(404, "unknown_app_key", "No app has this write key.")

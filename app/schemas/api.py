@@ -2,7 +2,9 @@
 
 The routes build their answers as dicts; these schemas describe them (required keys, types,
 enums) so the document, and Schemathesis's checks against it, hold the routes to one shape.
-Objects stay open (no `additionalProperties: false`): a new key is not a breaking change.
+Objects are closed (`additionalProperties: false`, marshmallow's default `unknown = RAISE`),
+except those with `unknown = "include"`: a key an answer gains must be added here too, or
+tests/api/test_schemathesis.py fails on it.
 """
 
 from __future__ import annotations
@@ -227,15 +229,85 @@ class DiscardedSchema(Schema):
     task_id = fields.String(allow_none=True)
 
 
-class TestRunReportSchema(Schema):
-    """Whether a test run passed (no invalid or unplanned events), with its failures."""
+TEST_RUN_STATUSES = ("PASSED", "FAILED")
+
+
+class TestRunSummarySchema(Schema):
+    """A test run's verdict and its events counted by status."""
 
     test_run = fields.String(required=True)
-    app_id = fields.Integer(required=True)
     passed = fields.Boolean(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(TEST_RUN_STATUSES))
     total = fields.Integer(required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    first_at = Time(required=True, metadata={"description": "When its first event came."})
+    last_at = Time(required=True, metadata={"description": "When its newest event came."})
+
+
+class TestRunPageSchema(Schema):
+    """The app's test runs, the most recently active first."""
+
+    test_runs = fields.List(fields.Nested(TestRunSummarySchema), required=True)
+    next_cursor = fields.String(
+        required=True, allow_none=True, metadata={"description": "Pass as ?cursor= for more."}
+    )
+
+
+class ViolationGroupSchema(Schema):
+    """One broken rule (event, rule, path, expected value) of a run, however often broken."""
+
+    event_name = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("invalid", "unplanned")))
+    rule = fields.String(required=True)
+    path = fields.String(required=True)
+    message = fields.String(required=True, metadata={"description": "The first one's message."})
+    values = fields.List(
+        fields.Raw(), required=True, metadata={"description": "A few values that broke it."}
+    )
+    count = fields.Integer(required=True)
+    examples = fields.List(fields.Nested(EventSchema), required=True)
+
+
+class TestRunReportSchema(TestRunSummarySchema):
+    """Whether a test run passed (no invalid or unplanned events), with its failures."""
+
+    app_id = fields.Integer(required=True)
+    violations = fields.List(
+        fields.Nested(ViolationGroupSchema),
+        required=True,
+        metadata={"description": "Its violations grouped by broken rule, most frequent first."},
+    )
+    violations_partial = fields.Boolean(
+        required=True, metadata={"description": "Too many violating events: groups of some only."}
+    )
     failures = fields.List(fields.Nested(EventSchema), required=True)
+
+
+class RegressionBasisSchema(Schema):
+    """Which counts a regression report compares (events judged by the same plan version)."""
+
+    kind = fields.String(
+        required=True, validate=validate.OneOf(("same_plan_version", "different_plan_versions"))
+    )
+    plan_version = fields.Integer(required=True, allow_none=True)
+    comparable = fields.Boolean(required=True)
+    text = fields.String(required=True)
+
+
+class RegressionSideSchema(Schema):
+    count = fields.Integer(required=True, metadata={"description": "Violations of the rule."})
+    events = fields.Integer(required=True, metadata={"description": "Events of that name."})
+    rate = fields.Float(required=True, allow_none=True)
+
+
+class RegressionChangeSchema(Schema):
+    """A rule whose violations changed, with both versions' counts and rates."""
+
+    event_name = fields.String(required=True)
+    rule = fields.String(required=True)
+    path = fields.String(required=True)
+    base = fields.Nested(RegressionSideSchema, required=True)
+    head = fields.Nested(RegressionSideSchema, required=True)
 
 
 class RegressionReportSchema(Schema):
@@ -244,8 +316,49 @@ class RegressionReportSchema(Schema):
     app_id = fields.Integer(required=True)
     base = fields.String(required=True)
     head = fields.String(required=True)
+    basis = fields.Nested(RegressionBasisSchema, required=True)
+    plan_versions = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("base", "head"))),
+        values=fields.List(fields.Integer()),
+        required=True,
+        metadata={"description": "The plan versions that judged each build's events (0: none)."},
+    )
     events = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    regressed = fields.Boolean(required=True)
+    new = fields.List(fields.Nested(RegressionChangeSchema), required=True)
+    gone = fields.List(fields.Nested(RegressionChangeSchema), required=True)
+    more_frequent = fields.List(fields.Nested(RegressionChangeSchema), required=True)
+    regressed = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null when no plan version judged events of both builds."},
+    )
+
+
+class OverviewBucketSchema(Schema):
+    """A minute, hour or day of the window: its events counted by status."""
+
+    start = Time(required=True)
+    valid = fields.Integer(required=True)
+    invalid = fields.Integer(required=True)
+    unplanned = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class PlanPublishSchema(Schema):
+    version = fields.Integer(required=True)
+    published_at = _nullable_time(required=True)
+
+
+class OverviewSchema(Schema):
+    """The overview chart's numbers: events by status per bucket, and the plan publishes."""
+
+    window = fields.String(required=True)
+    resolution = fields.String(required=True)
+    buckets = fields.List(fields.Nested(OverviewBucketSchema), required=True)
+    plan_publishes = fields.List(fields.Nested(PlanPublishSchema), required=True)
+    statistics_as_of = _nullable_time(
+        required=True, metadata={"description": "Events after it are not counted yet."}
+    )
 
 
 # --- plans and jobs -------------------------------------------------------------------------
@@ -290,7 +403,50 @@ class SavedVersionSchema(Schema):
 
 
 class InferredDraftSchema(SavedVersionSchema):
+    """The draft saved (`version` and `status` null when nothing was added)."""
+
     added = fields.List(fields.String(), required=True)
+    left_out = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Observed names that do not look like event names."},
+    )
+
+
+MAX_CHOSEN = 1000  # event names one inference request may choose (app/api/plans.py)
+MAX_NAME_LENGTH = 255
+
+
+class InferChoiceSchema(Schema):
+    """The events to add (send no body to add every plausible one)."""
+
+    events = fields.List(
+        fields.String(validate=validate.Length(1, MAX_NAME_LENGTH)),
+        required=True,
+        validate=validate.Length(max=MAX_CHOSEN),
+    )
+
+
+class ObservedEventSchema(Schema):
+    """An unplanned event name among the events read."""
+
+    name = fields.String(required=True)
+    count = fields.Integer(required=True)
+    last_seen = Time(required=True)
+    plausible = fields.Boolean(
+        required=True, metadata={"description": "Whether the name looks like an event name."}
+    )
+    samples = fields.List(
+        fields.Raw(), required=True, metadata={"description": "The newest few property sets."}
+    )
+
+
+class ObservedEventsSchema(Schema):
+    """The unplanned track and screen events among the newest `sample` events."""
+
+    sample = fields.Integer(required=True)
+    read = fields.Integer(required=True, metadata={"description": "Events actually read."})
+    events = fields.List(fields.Nested(ObservedEventSchema), required=True)
 
 
 class RevalidateSchema(Schema):
@@ -336,6 +492,26 @@ class JobSchema(Schema):
 
 class JobsSchema(Schema):
     jobs = fields.List(fields.Nested(JobSchema), required=True)
+
+
+class SdkSettingsSchema(Schema):
+    """The settings an SDK loads before it sends: they point its events back here."""
+
+    integrations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        required=True,
+        metadata={"description": '`"Segment.io"`: `apiKey`, `apiHost` (this service\'s /v1).'},
+    )
+    plan = fields.Dict(required=True)
+    edgeFunction = fields.Dict(required=True)
+    analyticsNextEnabled = fields.Boolean(required=True)
+    middlewareSettings = fields.Dict(required=True)
+    enabledMiddleware = fields.Dict(required=True)
+    metrics = fields.Dict(required=True)
+    legacyVideoPluginsEnabled = fields.Boolean(required=True)
+    remotePlugins = fields.List(fields.Raw(), required=True)
+    consentSettings = fields.Dict(required=True)
 
 
 # --- health ---------------------------------------------------------------------------------
@@ -435,6 +611,39 @@ class PublishQuerySchema(Schema):
     publish = fields.String(
         validate=validate.OneOf(("1", "true", "0", "false")),
         metadata={"description": "Publish the saved version at once."},
+    )
+
+
+class TestRunListQuerySchema(Schema):
+    limit = fields.Integer(
+        validate=validate.Range(1, 100), metadata={"description": "Page size (default 20)."}
+    )
+    cursor = _cursor()
+
+
+# The overview's windows and the resolutions each allows (app/services/overview.py; the first
+# is the default; tests/api/test_openapi.py checks the copy).
+OVERVIEW_RESOLUTIONS = {
+    "1h": ("minute", "hour"),
+    "3h": ("minute", "hour"),
+    "6h": ("minute", "hour"),
+    "24h": ("hour",),
+    "7d": ("hour",),
+    "30d": ("day",),
+}
+
+
+class OverviewQuerySchema(Schema):
+    window = fields.String(
+        validate=validate.OneOf(tuple(OVERVIEW_RESOLUTIONS)),
+        metadata={"description": "How far back (default 24h)."},
+    )
+    resolution = fields.String(
+        validate=validate.OneOf(("minute", "hour", "day")),
+        metadata={
+            "description": "Bucket size: minute or hour for 6h at most, hour for 24h and 7d, "
+            "day for 30d (default the finest allowed); another is a 400."
+        },
     )
 
 

@@ -8,12 +8,14 @@ import re
 import schemathesis
 from flask import Flask
 
+from app.api import plans as plans_api
 from app.api.openapi import DOCUMENTED_BLUEPRINTS, build_spec
 from app.schemas import api as schemas
-from app.services import jobs, tasks
+from app.services import jobs, overview, tasks
 
 # Routes of the documented blueprints that are pages, not JSON endpoints.
 PAGES = {"reference.api_docs"}
+SETTINGS = "/v1/projects/{write_key}/settings"
 
 
 def document_of(app: Flask) -> dict:
@@ -64,7 +66,9 @@ def test_operations_say_their_answers_auth_and_errors(micro_app: Flask) -> None:
             if path.startswith("/api/") and not path.startswith("/api/logs/"):
                 assert operation["security"] == [{"readKey": []}, {"session": []}], path
                 assert {"401", "404"} <= statuses, (path, method)
-            if path.startswith("/v1/"):
+            if path == SETTINGS:  # the write key is in the path
+                assert operation["security"] == [] and {"200", "404"} <= statuses, path
+            elif path.startswith("/v1/"):
                 assert operation["security"] == [{"writeKeyBasic": []}, {}], path
                 assert {"200", "401", "413", "415"} <= statuses, path
             if path.startswith("/api/logs/"):
@@ -118,6 +122,12 @@ def test_the_copied_enums_match_what_the_routes_accept() -> None:
     assert schemas.TASK_LIST_STATES == tasks.STATES
     assert schemas.JOB_STATES == jobs.STATES
     assert schemas.JOB_KINDS == jobs.KINDS
+    assert schemas.OVERVIEW_RESOLUTIONS == overview.WINDOW_RESOLUTIONS
+    assert tuple(schemas.OVERVIEW_RESOLUTIONS) == tuple(overview.WINDOWS)
+    assert (schemas.MAX_CHOSEN, schemas.MAX_NAME_LENGTH) == (
+        plans_api.MAX_CHOSEN,
+        plans_api.MAX_NAME_LENGTH,
+    )
 
 
 def test_the_docs_page_loads_only_local_files(micro_app: Flask) -> None:

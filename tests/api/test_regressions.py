@@ -22,7 +22,7 @@ from app.services.events import store_events
 from app.services.plans import save_plan
 from app.services.stats import count_new_events
 from tests.conftest import add_app
-from tests.helpers import DEMO_PLAN, assert_error, queued_events
+from tests.helpers import DEMO_PLAN, assert_documented, assert_error, queued_events
 from tests.web.helpers import sign_up_and_verify, submit
 
 
@@ -144,6 +144,7 @@ def test_a_plan_change_between_releases_is_not_blamed_on_the_release(any_app):
     assert "1.0 by v1, 1.1 by v2" in report["basis"]["text"]
     assert report["regressed"] is None
     assert _changes(report)["new"] == [("purchase", "required", "/properties/items")]
+    assert_documented(any_app, "RegressionReport", report)  # null is documented
 
     # 1.0 keeps sending after v2: the builds are compared on v2's verdicts only, and 1.1 does
     # exactly what 1.0 does under v2.

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.services.apps import NewApp
+from app.services.stats import count_new_events
 from tests.api.test_read_api import store
 from tests.conftest import add_app
 
@@ -54,12 +55,28 @@ CHECKS = [
 
 TEST_RUN = "schemathesis"
 # Stored before the run, so the read API answers with rows (and their schemas are checked):
-# one valid, one invalid and one unplanned event of a test run.
+# one valid, one invalid and one unplanned event of a test run; app version 2.0 breaks a rule
+# 1.0 kept (a regression).
 STORED = [
-    {"eventName": "user_login", "userId": 1},
-    {"eventName": "user_login", "userId": "not a number"},
+    {"eventName": "user_login", "userId": 1, "context": {"app": {"version": "1.0"}}},
+    {"eventName": "user_login", "userId": "not a number", "context": {"app": {"version": "2.0"}}},
     {"eventName": "mystery", "context": {"app": {"version": "2.0"}}},
 ]
+# The first request of these operations gets values that succeed, so the success answer's
+# schema is checked too (generated ones would only name versions or events that do not exist).
+KNOWN_GOOD = {
+    ("GET", "/api/apps/{app_id}/regressions"): {"query": {"base": "1.0", "head": "2.0"}},
+    ("POST", "/api/apps/{app_id}/plan/infer"): {"body": {"events": ["mystery"]}},
+}
+# Operations that must have answered 2xx at least once (their success schema was checked).
+MUST_SUCCEED = {
+    ("GET", "/api/test-runs/{test_run}"),
+    ("GET", "/api/apps/{app_id}/test-runs"),
+    ("GET", "/api/apps/{app_id}/overview"),
+    ("GET", "/api/apps/{app_id}/plan/observed"),
+    ("GET", "/v1/projects/{write_key}/settings"),
+    *KNOWN_GOOD,
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,9 @@ class Target:
 def target(full_app: Flask) -> Target:
     new = add_app(full_app, plan=DEMO_PLAN)
     messages = store(full_app, new, STORED, headers={"X-Test-Run": TEST_RUN})
+    with full_app.app_context():
+        for _ in range(2):  # PostgreSQL counts one run behind
+            count_new_events()
     return Target(new, messages[-1]["task_id"])
 
 
@@ -93,26 +113,36 @@ def test_answers_match_the_document(gunicorn_url: str, target: Target) -> None:
     operations = [result.ok() for result in document.get_all_operations()]
     assert len(operations) >= 25  # every documented operation is exercised, not a few
     failures = []
+    succeeded: set[tuple[str, str]] = set()
     for operation in operations:
 
         @BOUNDS
         @given(case=operation.as_strategy())
         def check(case) -> None:
-            _call(case, gunicorn_url, target)
+            key = (case.method.upper(), case.path)
+            if key in KNOWN_GOOD and key not in succeeded:
+                for attribute, value in KNOWN_GOOD[key].items():
+                    setattr(case, attribute, value)
+            if _call(case, gunicorn_url, target) < 300:
+                succeeded.add(key)
 
         try:
             check()
-        except Exception as failure:  # collected: one operation's failure hides no other's
+        # Collected: one operation's failure hides no other's (schemathesis's FailureGroup is a
+        # BaseExceptionGroup, not an Exception).
+        except (Exception, BaseExceptionGroup) as failure:
             failures.append(f"{operation.label}: {failure}")
     assert not failures, "\n\n".join(failures)
+    assert MUST_SUCCEED <= succeeded, MUST_SUCCEED - succeeded
 
 
-def _call(case, base_url: str, target: Target) -> None:
-    """Send the case to the real app with its credentials, and check the answer."""
+def _call(case, base_url: str, target: Target) -> int:
+    """Send the case to the real app with its credentials, check the answer; its status."""
     parameters = case.path_parameters or {}
     for name, value in {
         "app_id": target.new.app.id,
         "app_key": target.new.app.write_key,
+        "write_key": target.new.app.write_key,
         "task_id": target.task_id,
         "test_run": TEST_RUN,
     }.items():
@@ -125,4 +155,4 @@ def _call(case, base_url: str, target: Target) -> None:
         headers["Authorization"] = f"Bearer {target.new.read_key}"
     elif "writeKeyBasic" in schemes:
         headers["Authorization"] = _basic_auth_str(target.new.app.write_key, "")
-    case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+    return case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS).status_code
