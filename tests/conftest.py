@@ -33,6 +33,9 @@ from stack.servers import (
     wait_until,
 )
 
+# The browser fixtures, for every folder that drives chromium (tests/browser, tests/sdk).
+pytest_plugins = ["tests.browser_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-key"

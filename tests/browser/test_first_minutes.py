@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stack.servers import wait_until
-from tests.browser.conftest import screenshot
+from tests.browser_fixtures import screenshot
 from tests.e2e.http import request
 from tests.e2e.test_micro_console_codes import console_code
 from tests.e2e.test_micro_profile import MicroServer

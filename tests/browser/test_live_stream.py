@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import App
 from app.services import accounts
 from app.services.apps import create_app_record
-from tests.browser.conftest import screenshot
+from tests.browser_fixtures import screenshot
 from tests.helpers import DEMO_PLAN
 from tests.web.helpers import PASSWORD
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from app.services import accounts
 from app.services.apps import create_app_record
-from tests.browser.conftest import screenshot
+from tests.browser_fixtures import screenshot
 from tests.helpers import DEMO_PLAN
 from tests.web.helpers import PASSWORD
 

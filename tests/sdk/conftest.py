@@ -1,5 +1,5 @@
-"""Fixtures of the SDK tests: the micro-profile service on a real HTTP server (shared with the
-browser tests), the npm-installed SDKs, and reading back what got stored."""
+"""Fixtures of the SDK tests: the micro-profile service on a real HTTP server (the browser tests'
+fixtures, tests/browser_fixtures.py), the npm-installed SDKs, and reading back what got stored."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event
-from tests.browser.conftest import browser, live_micro_server, page, worker  # noqa: F401
 from tests.e2e.test_nginx import start_proxy  # noqa: F401
 
 JS_DIR = Path(__file__).parent / "js"

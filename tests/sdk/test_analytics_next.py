@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Page, Request
 
 from stack.servers import wait_until
-from tests.browser.conftest import LiveServer
+from tests.browser_fixtures import LiveServer
 from tests.conftest import add_app
 from tests.ingest.test_sdk_api import SDK_PLAN
 from tests.sdk.conftest import stored_events

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from stack.servers import wait_until
-from tests.browser.conftest import LiveServer
+from tests.browser_fixtures import LiveServer
 from tests.conftest import add_app
 from tests.ingest.test_sdk_api import SDK_PLAN
 from tests.sdk.conftest import stored_events
