@@ -170,3 +170,16 @@ def test_a_picked_name_no_plan_may_hold_is_a_json_400(micro_app, micro_api):
     assert micro_api.infer().json["left_out"] == ["   ", JUNK]
     assert_error(micro_api.infer({"events": ["   "]}), 400, "invalid_plan")
     assert micro_api.versions() == [2, 1]  # newest first: only the no-body draft just above
+
+
+def test_a_long_property_name_is_shortened_in_samples_not_a_500(micro_app):
+    """A sample whose property names alone are over the shown budget (found by an outside
+    tester: a 205-character name made the list and the page answer 500 for the app's owner)."""
+    api = Api(micro_app)
+    name = "k" * 250
+    _store(micro_app, api.new.app.write_key, [{"eventName": "probe", name: 1}])
+    answer = api.observed()
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    (probe,) = answer.json["events"]
+    assert probe["name"] == "probe" and name not in json.dumps(probe["samples"])
+    assert api.infer().status_code == 201  # the draft is made from the same samples
