@@ -109,8 +109,8 @@ def _show(value: Any) -> str:
 
 def shown(value: Any, budget: int = _SMALL) -> Any:
     """The value itself when small, else a bounded stand-in (see the module's docstring)."""
-    if _within(value, budget):
-        return value
+    if _within(value, budget) or not isinstance(value, (str, list, tuple, dict)):
+        return value  # small, or a number, boolean or null: never longer than its JSON
     if isinstance(value, str):
         return value[:SHOWN_CHARS] + "…"
     if isinstance(value, (list, tuple)):
