@@ -249,6 +249,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_apps)
     app.register_blueprint(web_plans)
     app.register_blueprint(web_operations)
+    # Browsers ask for /favicon.ico whatever the page links: answer with the icon, not a 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
 
 
 def register_error_handlers(app: Flask) -> None:

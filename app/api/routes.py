@@ -284,6 +284,27 @@ def replay_app_dead_letters(app_id: int):
     return {"replayed": replayed, "ids": [d.id for d in chosen]}
 
 
+@api.get("/test-runs")
+def test_run_by_name():
+    """The report of the run named by ?name= (every run, even "." or "..", which no path reaches).
+    ---
+    get:
+      tags: [events]
+      parameters:
+        - {in: query, name: name, required: true, schema: {type: string},
+           description: "The test run's name, percent-encoded."}
+      responses:
+        200: TestRunReport
+        400: BadRequest
+        401: Unauthorized
+        404: NotFound
+    """
+    name = request.args.get("name")
+    if not name:
+        raise ApiError(400, "invalid_parameter", "Name the test run with ?name=<run>.")
+    return test_run(name)
+
+
 @api.get("/test-runs/<path:test_run>")
 def test_run(test_run: str):
     """The pass/fail report of one test run of the read key's app (a CI job's release gate).

@@ -263,6 +263,7 @@
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = event.event_name == null ? "—" : String(event.event_name);
+    name.title = name.textContent; // cut to two lines by app.css: the whole name on hover
     const what = cell(tr, name, "col-event");
     if (event.test_run) {
       // On a phone the run column gives way: the run goes under the event's name instead.
@@ -272,8 +273,10 @@
     }
     cell(tr, timeElement(event.received_at), "col-time");
     cell(tr, runLink(event.test_run), "col-run");
-    cell(tr, event.app_version, "col-extra");
-    cell(tr, event.device_id, "col-extra");
+    // Cut with an ellipsis (app.css): the whole value on hover.
+    for (const value of [event.app_version, event.device_id]) {
+      cell(tr, value, "col-extra").title = value == null ? "" : String(value);
+    }
     tr.addEventListener("click", () => open(tr, event));
     tr.addEventListener("keydown", (key) => {
       if (key.target === tr && (key.key === "Enter" || key.key === " ")) {

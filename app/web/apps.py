@@ -5,6 +5,8 @@ does not exist (tests/web/test_ownership.py tries every route)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import redis
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -234,6 +236,31 @@ def test_runs(app_id: int):
         runs=runs,
         next_cursor=encode_cursor(next_id) if next_id is not None else None,
     )
+
+
+@web_apps.app_template_global()
+def test_run_url(app_id: int, name: str) -> str:
+    """The report page of run `name`; every character of the name is percent-encoded, so
+    "..", "/" or "?" in it stay part of the name."""
+    return url_for("apps.test_run_by_name", app_id=app_id) + "?name=" + quote(name, safe="")
+
+
+@web_apps.app_template_global()
+def test_run_api_url(name: str) -> str:
+    """The same report as JSON (read key), encoded like test_run_url."""
+    return url_for("api.test_run_by_name") + "?name=" + quote(name, safe="")
+
+
+@web_apps.get("/<int:app_id>/test-runs/report")
+@login_required
+def test_run_by_name(app_id: int):
+    """The report of the run named by ?name=: the form every link uses, since no path can
+    carry a run named "." or ".." (browsers resolve them, even percent-encoded)."""
+    owned_or_404(app_id)  # a stranger learns nothing, not even that the name is missing
+    name = request.args.get("name")
+    if not name:
+        abort(404, description="Name the test run: ?name=<run>.")
+    return test_run(app_id, name)
 
 
 @web_apps.get("/<int:app_id>/test-runs/<path:test_run>")

@@ -59,6 +59,7 @@ ROUTES = [
     Route("GET", "/api/apps/<int:app_id>/events", "/api/apps/{app_id}/events"),
     Route("GET", "/api/tasks/<task_id>", "/api/tasks/{task_id}"),
     Route("GET", "/api/test-runs/<path:test_run>", "/api/test-runs/{run}"),
+    Route("GET", "/api/test-runs", "/api/test-runs?name={run}"),
     Route("GET", "/api/apps/<int:app_id>/dead-letters", "/api/apps/{app_id}/dead-letters"),
     Route(
         "POST",
@@ -264,6 +265,11 @@ def assert_not_found(response) -> dict[str, Any]:
     return body
 
 
+def with_app_id(path: str, app_id: int | str) -> str:
+    """`path` naming the app with ?app_id= (or &app_id= after a query of its own)."""
+    return f"{path}{'&' if '?' in path else '?'}app_id={app_id}"
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -299,7 +305,7 @@ def test_another_users_session_gets_404(micro_app, world, route):
     before = snapshot(micro_app, world.app_id)
     path = route.path(world, world.app_id)
     if not route.in_path:
-        path += f"?app_id={world.app_id}"  # naming the owner's app does not make it theirs
+        path = with_app_id(path, world.app_id)  # naming the owner's app does not make it theirs
     token = csrf_token(world.stranger, "/apps")  # a valid token of the stranger's session
     assert_not_found(call(world.stranger, route, path, token=token))
     if not route.in_path:  # their only app is theirs to use, but has no such task or run
@@ -350,7 +356,7 @@ def test_the_owner_reads_every_get_route_with_the_session_or_the_read_key(world,
     assert by_key.status_code == 200, by_key.get_data(as_text=True)
     assert by_session.json == by_key.json
     if not route.in_path:  # naming the app explicitly gives the same answer
-        named = call(world.owner, route, f"{path}?app_id={world.app_id}")
+        named = call(world.owner, route, with_app_id(path, world.app_id))
         assert named.json == by_session.json
 
 
@@ -374,9 +380,9 @@ def test_a_session_with_several_apps_names_the_app(micro_app, world, route):
     path = route.path(world, world.app_id)
     response = call(world.owner, route, path)
     assert response.status_code == 400 and response.json["code"] == "invalid_parameter"
-    assert call(world.owner, route, f"{path}?app_id={world.app_id}").status_code == 200
+    assert call(world.owner, route, with_app_id(path, world.app_id)).status_code == 200
     for bad in ("abc", "", "0", "-1", str(HUGE)):
-        response = call(world.owner, route, f"{path}?app_id={bad}")
+        response = call(world.owner, route, with_app_id(path, bad))
         assert response.status_code == 400 and response.json["code"] == "invalid_parameter"
 
 

@@ -255,12 +255,13 @@ def test_relative_times_badges_and_the_run_link(live_micro_server, worker, shop,
     link = rows.last.locator("td.col-run a")
     expect(link).to_have_text(run)
     href = link.get_attribute("href")
-    assert href == f"/apps/{app_id}/test-runs/build%207%2F%CE%B1%26x%3Fy%23z"
+    assert href == f"/apps/{app_id}/test-runs/report?name=build%207%2F%CE%B1%26x%3Fy%23z"
     expect(rows.first.locator("td.col-run")).to_have_text("—")
     screenshot(page, "live")
     link.click()
-    page.wait_for_url(f"**{href}")
+    page.wait_for_url(lambda url: url.endswith(href))
     assert page.request.get(page.url).status == 200
+    expect(page.locator("h1 code")).to_have_text(run)
     context.close()
 
 

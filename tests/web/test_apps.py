@@ -20,6 +20,7 @@ APP_ROUTES = [
     ("GET", "/apps/{id}/events.json"),
     ("GET", "/apps/{id}/test-runs"),
     ("GET", "/apps/{id}/test-runs/{run}"),
+    ("GET", "/apps/{id}/test-runs/report"),
     ("GET", "/apps/{id}/plan"),
     ("POST", "/apps/{id}/plan"),
     ("POST", "/apps/{id}/plan/{version}/publish"),

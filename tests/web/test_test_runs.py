@@ -4,7 +4,9 @@ once with their count."""
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -93,14 +95,16 @@ def test_the_run_list_page_links_every_run_with_its_status_and_counts(micro_app,
     nav = client.get(f"/apps/{app_id}/overview").get_data(as_text=True)
     assert f'<a href="/apps/{app_id}/test-runs">Test runs</a>' in nav
     page = client.get(f"/apps/{app_id}/test-runs").get_data(as_text=True)
-    rows = re.findall(r"<tr><td><a href=\"([^\"]+)\"><code>([^<]+)</code>.*?</tr>", page, re.S)
+    rows = re.findall(
+        r"<tr><td[^>]*><a href=\"([^\"]+)\"[^>]*><code[^>]*>([^<]+)</code>.*?</tr>", page, re.S
+    )
     assert [(link, name) for link, name in rows] == [
-        (f"/apps/{app_id}/test-runs/run-2", "run-2"),  # stored last: the most recent
-        (f"/apps/{app_id}/test-runs/run-1", "run-1"),
+        (f"/apps/{app_id}/test-runs/report?name=run-2", "run-2"),  # stored last: most recent
+        (f"/apps/{app_id}/test-runs/report?name=run-1", "run-1"),
     ]
     cells = [
         [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-        for row in re.findall(r"<tr><td><a .*?</tr>", page, re.S)
+        for row in re.findall(r"<tr><td[^>]*><a .*?</tr>", page, re.S)
     ]
     assert [c[:6] for c in cells] == [
         ["run-2", "PASSED", "1", "1", "0", "0"],
@@ -125,6 +129,55 @@ def test_the_report_page_shows_each_violation_once_with_its_count(micro_app, sho
     page = client.get(f"/apps/{app_id}/test-runs/run-3").get_data(as_text=True)
     groups = re.findall(r'<tbody class="group">(.*?)</tbody>', page, re.S)
     assert len(groups) == 1
-    assert '<td class="count">6×</td><td>user_login</td>' in groups[0]
+    assert (
+        '<td class="count">6×</td><td class="event"><span class="cut" title="user_login">'
+        in groups[0]
+    )
     assert groups[0].count("<details>") == 3  # three examples of six
     assert "/properties/userId" in groups[0] and '"userId": "u0"' in groups[0]
+
+
+# Names a path cannot carry as they are: "." and ".." are resolved by browsers (even as %2e%2e),
+# "/" and "?" split the path, "%" and "#" would be read as an escape or a fragment.
+ODD_RUNS = ["..", ".", "../../../operations", "a/b", "50% off?x=1#y", "build 7/α"]
+
+
+def test_runs_with_dots_slashes_and_escapes_are_linked_and_reached_by_name(micro_app):
+    with micro_app.app_context():
+        new = create_app_record("Odd", DEMO_PLAN)
+        app_id, key, read_key = new.app.id, new.app.write_key, new.read_key
+        store_events(
+            [
+                queued_message(
+                    micro_app,
+                    key,
+                    {"eventName": "user_login", "userId": 1, "context": {"testRun": run}},
+                )
+                for run in ODD_RUNS
+            ]
+        )
+    client = _owner(micro_app, app_id)
+    page = client.get(f"/apps/{app_id}/test-runs").get_data(as_text=True)
+    links = dict(
+        (html.unescape(name), link)
+        for link, name in re.findall(r"<a href=\"([^\"]+)\"[^>]*><code[^>]*>([^<]+)</code>", page)
+    )
+    assert set(links) == set(ODD_RUNS)
+    for run, link in links.items():
+        # Every character of the name is escaped: nothing a browser could resolve or split.
+        assert link == f"/apps/{app_id}/test-runs/report?name=" + quote(run, safe=""), link
+        report = client.get(link)
+        assert report.status_code == 200, (run, link)
+        text = report.get_data(as_text=True)
+        assert f">{html.escape(run, quote=False)}</code> · Odd</h1>" in text
+        assert f"GET /api/test-runs?name={quote(run, safe='')}</code>" in text
+        answer = client.get(
+            f"/api/test-runs?name={quote(run, safe='')}",
+            headers={"Authorization": f"Bearer {read_key}"},
+        )
+        assert (answer.status_code, answer.json["test_run"]) == (200, run)
+    # The path form still receives the decoded name (%2F is decoded before routing).
+    assert client.get(f"/apps/{app_id}/test-runs/a%2Fb").status_code == 200
+    assert client.get(f"/apps/{app_id}/test-runs/report").status_code == 404
+    missing = client.get("/api/test-runs", headers={"Authorization": f"Bearer {read_key}"})
+    assert (missing.status_code, missing.json["code"]) == (400, "invalid_parameter")
