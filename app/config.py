@@ -113,6 +113,9 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # Where SDKs reach this service over HTTPS, for the app page's snippets; micro sets it
         # when it serves HTTPS. Empty: the page uses the address it was asked on.
         "PUBLIC_HTTPS_URL": env.get("PUBLIC_HTTPS_URL", ""),
+        # micro's HTTP and HTTPS servers: how long one connection may stall (TLS handshake,
+        # headers, body, idle keep-alive) before it is closed and its thread freed.
+        "MICRO_SOCKET_TIMEOUT_SECONDS": float(env.get("MICRO_SOCKET_TIMEOUT_SECONDS", "30")),
         # host[:port] the SDK settings endpoint sends SDKs to (app/ingest/sdk_settings.py).
         # Empty: the Host the SDK dialled, which only suits a service reached under one name.
         "PUBLIC_API_HOST": _public_api_host(env),
