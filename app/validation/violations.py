@@ -132,8 +132,6 @@ def _within(value: Any, budget: int) -> bool:
             budget -= len(node)
         elif isinstance(node, dict):
             budget -= sum(len(str(name)) for name in islice(node, budget + 1))
-            if budget < 0:  # names alone over budget (islice refuses a negative stop)
-                return False
             stack.extend(islice(node.values(), budget + 1))
         elif isinstance(node, (list, tuple)):
             stack.extend(islice(node, budget + 1))
