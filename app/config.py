@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.host_header import is_host_and_port
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 # `make up` records the URLs of the stack it started here and `make down` removes it, so the
@@ -65,6 +67,13 @@ def _https_port(env: Mapping[str, str]) -> int:
     return int(env["HTTPS_PORT"] or 0)
 
 
+def _public_api_host(env: Mapping[str, str]) -> str:
+    value = env.get("PUBLIC_API_HOST", "")
+    if value and not is_host_and_port(value):
+        raise ValueError(f"PUBLIC_API_HOST must be host[:port] (no scheme or path), not {value!r}")
+    return value
+
+
 def build_config(env: Mapping[str, str]) -> dict[str, Any]:
     """The settings of one instance, from a mapping of environment-style strings."""
     profile = env.get("LVD_PROFILE") or ("full" if env.get("REDIS_URL") else "micro")
@@ -104,6 +113,12 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         # Where SDKs reach this service over HTTPS, for the app page's snippets; micro sets it
         # when it serves HTTPS. Empty: the page uses the address it was asked on.
         "PUBLIC_HTTPS_URL": env.get("PUBLIC_HTTPS_URL", ""),
+        # micro's HTTP and HTTPS servers: how long one connection may stall (TLS handshake,
+        # headers, body, idle keep-alive) before it is closed and its thread freed.
+        "MICRO_SOCKET_TIMEOUT_SECONDS": float(env.get("MICRO_SOCKET_TIMEOUT_SECONDS", "30")),
+        # host[:port] the SDK settings endpoint sends SDKs to (app/ingest/sdk_settings.py).
+        # Empty: the Host the SDK dialled, which only suits a service reached under one name.
+        "PUBLIC_API_HOST": _public_api_host(env),
         "DEDUP_WINDOW_SECONDS": _int(env, "DEDUP_WINDOW_SECONDS", 24 * 3600),
         "MAX_EVENT_BYTES": _int(env, "MAX_EVENT_BYTES", 32 * 1024),
         "MAX_REQUEST_BYTES": _int(env, "MAX_REQUEST_BYTES", 500 * 1024),

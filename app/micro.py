@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from app import micro_broker
 from app.extensions import db
 from app.micro_https import HttpsServer
+from app.micro_timeouts import timed_request_handler
 from app.models import User
 from app.private_files import private_folder, write_private
 from app.services import apps, plan_templates
@@ -50,11 +51,34 @@ def ensure_demo_app(flask_app: Flask) -> dict:
             keys = {"id": app.id, "name": app.name, "read_key": apps.rotate_read_key(app)}
         else:
             keys = json.loads(keys_file.read_text())
+            if not _still_demo_read_key(keys.get("read_key"), keys["id"]):
+                # Rotated in the dashboard (which showed the new key once): never print the
+                # old one, which only answers 401 now.
+                keys["read_key"] = None
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
         write_private(keys_file, json.dumps(keys))  # the read key: for this user's eyes only
         # The first account confirmed on this instance gets the demo app (app/web/accounts.py).
         flask_app.config["DEMO_APP_ID"] = keys["id"]
         return keys
+
+
+def _still_demo_read_key(read_key: str | None, app_id: int) -> bool:
+    """Whether `read_key` still opens the demo app (the app keeps read keys only hashed)."""
+    if not read_key:
+        return False
+    holder = apps.app_by_read_key(read_key)
+    return holder is not None and holder.id == app_id
+
+
+def read_key_line(flask_app: Flask, read_key: str | None) -> str:
+    """The banner's line for the demo app's read key, or how to have a new one printed."""
+    if read_key:
+        return f"  demo app read key:  {read_key}\n"
+    keys_file = Path(flask_app.config["DATA_DIR"]) / "demo_app.json"
+    return (
+        "  demo app read key was replaced in the dashboard (shown there once); to have a new\n"
+        f"    one printed here, delete {keys_file} and start again\n"
+    )
 
 
 def demo_owner_line(flask_app: Flask, app_id: int) -> str:
@@ -197,6 +221,11 @@ def start_https(flask_app: Flask) -> tuple[HttpsServer | None, str]:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    # Stopping takes a moment (servers, beat, worker): a second Ctrl-C or SIGTERM meanwhile
+    # (a shell or supervisor signalling the whole process group, an impatient user) would
+    # raise again inside the clean-up and leave a traceback. One is enough.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -213,30 +242,37 @@ def serve(flask_app: Flask) -> None:
     mail_sink = start_mail_sink(flask_app)
     worker, beat = start_background(flask_app.extensions["celery"])
     host, port = flask_app.config["HOST"], flask_app.config["PORT"]
-    server = make_server(host, port, flask_app, threaded=True)
+    server = make_server(
+        host,
+        port,
+        flask_app,
+        threaded=True,
+        request_handler=timed_request_handler(flask_app.config["MICRO_SOCKET_TIMEOUT_SECONDS"]),
+    )
     url = f"http://{host}:{server.server_port}"
     https, https_note = start_https(flask_app)
-    print(
+    banner = (
         f"\nLive Validation Dashboard (micro profile) on {url}\n"
         f"  demo app {keys['id']}: {demo_owner_line(flask_app, keys['id'])}\n"
         f"  demo app {keys['id']} write key: {keys['write_key']}\n"
-        f"  demo app read key:  {keys['read_key']}\n"
-        f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}"
+        + read_key_line(flask_app, keys["read_key"])
+        + f"  data: {flask_app.config['DATA_DIR']}   mail sink: {flask_app.config['SMTP_URL']}"
         f"{'   (codes mailed are printed here)' if mail_sink else ''}\n"
         f"  try: curl -s -H 'Content-Type: application/json' "
         f'-d \'{{"eventName":"user_login","userId":123}}\' {url}/api/logs/{keys["write_key"]}\n'
-        + (https.banner() if https else https_note),
-        flush=True,
+        + (https.banner() if https else https_note)
     )
     # Ctrl-C and SIGTERM both stop gracefully, even when started with SIGINT ignored (as a
-    # background job of a shell is).
+    # background job of a shell is). Set before the banner: once it is out, a stop is clean.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
+        print(banner, flush=True)
+        server.serve_forever()  # werkzeug's returns on KeyboardInterrupt (our signals)
     except KeyboardInterrupt:
-        pass
+        pass  # one that came before serve_forever started
     finally:
+        print("\nStopping...", flush=True)
         server.server_close()
         if https:
             https.stop()

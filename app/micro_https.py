@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app.local_tls import WILDCARD_HOSTS, LocalTls, ensure_certificates, names_to_cover
+from app.micro_timeouts import timed_request_handler
 
 DEVICES_DOC = Path(__file__).resolve().parent.parent / "docs" / "devices.md"
 ANDROID_EMULATOR_HOST = "10.0.2.2"  # the emulator's alias for its host's loopback
@@ -39,6 +40,7 @@ class HttpsServer:
             flask_app,
             threaded=True,
             ssl_context=self.tls.server_context(),
+            request_handler=timed_request_handler(config["MICRO_SOCKET_TIMEOUT_SECONDS"]),
         )
         self.port = self.server.server_port
         if not config["PUBLIC_HTTPS_URL"]:  # for the app page's SDK snippets

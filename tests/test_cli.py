@@ -199,3 +199,12 @@ def test_apps_create_from_the_demo_template(micro_app, plan_file):
         args=["apps", "create", "x", "--template", "demo", "--plan", str(plan_file)]
     )
     assert both.exit_code == 2 and "give --plan or --template, not both" in both.output
+
+
+@pytest.mark.parametrize("name", ["\x00x", "tab\there", "x" * 256])
+def test_apps_create_refuses_control_characters_and_long_names(any_app, name):
+    result = any_app.test_cli_runner().invoke(args=["apps", "create", name])
+    assert result.exit_code == 1
+    complaint = "control characters" if len(name) < 256 else "1 to 255 characters"
+    assert "Error: An app name" in result.output and complaint in result.output
+    assert any_app.test_cli_runner().invoke(args=["apps", "list"]).output == "No apps.\n"

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app.micro import EmbeddedWorker, ensure_demo_app
+from app.micro import EmbeddedWorker, ensure_demo_app, read_key_line
 from app.private_files import private_sqlite, write_private
+from app.services import apps
 from stack.servers import wait_until
 from tests.helpers import count_events
+from tests.web.helpers import sign_up_and_verify, submit
 
 
 @pytest.fixture
@@ -85,3 +87,29 @@ def test_write_private_makes_an_existing_file_private(tmp_path):
     path.chmod(0o644)
     write_private(path, '{"read_key": "secret"}')
     assert (mode(path), path.read_text()) == (0o600, '{"read_key": "secret"}')
+
+
+def test_a_read_key_rotated_in_the_dashboard_is_never_printed_again(micro_app, tmp_path):
+    keys_file = Path(micro_app.config["DATA_DIR"]) / "demo_app.json"
+    first = ensure_demo_app(micro_app)
+    assert ensure_demo_app(micro_app)["read_key"] == first["read_key"]  # kept while valid
+    assert first["read_key"] in read_key_line(micro_app, first["read_key"])
+
+    # The owner rotates it on the app page, as a person would.
+    owner = micro_app.test_client()
+    sign_up_and_verify(owner, micro_app, "owner@example.com")  # gets the demo app
+    app_page = f"/apps/{first['id']}"
+    page = submit(owner, app_page, {}, f"{app_page}/rotate-read-key").get_data(as_text=True)
+    assert first["read_key"] not in page
+
+    again = ensure_demo_app(micro_app)
+    assert again["read_key"] is None
+    assert first["read_key"] not in keys_file.read_text()
+    line = read_key_line(micro_app, again["read_key"])
+    assert "replaced in the dashboard" in line and f"delete {keys_file}" in line
+
+    # Deleting the file, as the line says, prints a fresh key that works.
+    keys_file.unlink()
+    fresh = ensure_demo_app(micro_app)["read_key"]
+    with micro_app.app_context():
+        assert apps.app_by_read_key(fresh).id == first["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from app.services import app_directory, plans
 from app.services.keys import hash_read_key, new_read_key, new_write_key
 from app.validation import PlanError
 
+# apps.name is String(255).
+MAX_NAME_CHARS = 255
 # apps.id is an INTEGER: a larger id names no app.
 MAX_APP_ID = 2**31 - 1
 
@@ -35,13 +38,32 @@ class NewApp:
         }
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` (before stripping) cannot name an app, or None when it can."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS:
+        return f"An app name is 1 to {MAX_NAME_CHARS} characters."
+    # NUL cannot be stored in PostgreSQL text, and control characters (tabs, line breaks,
+    # escapes) would garble the dashboard, CLI listings and e-mails that show the name.
+    bad = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        return f"An app name cannot contain control characters (found {bad!r})."
+    return None
+
+
+def checked_name(name: str) -> str:
+    """`name` stripped, or ValueError saying why it cannot name an app."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name.strip()
+
+
 def create_app_record(
     name: str, plan: dict[str, Any] | None = None, owner_id: int | None = None
 ) -> NewApp:
     """Create an app (and publish its first plan when given); returns it with its read key."""
-    name = name.strip()
-    if not name or len(name) > 255:
-        raise ValueError("an app name is 1 to 255 characters")
+    name = checked_name(name)
     if plan is not None:
         plans.parse(plan)  # refuse a bad plan before creating anything
     read_key = new_read_key()
@@ -137,8 +159,5 @@ def rotate_read_key(app: App) -> str:
 
 def rename_app(app: App, name: str) -> None:
     """Give the app a new name (1 to 255 characters)."""
-    name = name.strip()
-    if not name or len(name) > 255:
-        raise ValueError("an app name is 1 to 255 characters")
-    app.name = name
+    app.name = checked_name(name)
     db.session.commit()

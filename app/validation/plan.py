@@ -31,6 +31,8 @@ MAX_PLAN_BYTES = 256 * 1024
 MAX_PLAN_DEPTH = 64
 # Distinct patterns: each may take up to patterns.MAX_PATTERN_MEMORY (1 MiB) of RE2 memory.
 MAX_PLAN_PATTERNS = 200
+# The events table's event_name column (String(255)): a longer planned name could never match.
+MAX_EVENT_NAME_CHARS = 255
 
 
 class PlanError(ValueError):
@@ -124,6 +126,11 @@ def _policy(raw: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
 def _check_event(name: Any, schema: Any, kind: str = "Event", saving: bool = True) -> None:
     if not isinstance(name, str) or not name.strip():
         raise PlanError(f"Event names must be non-empty strings, got {name!r}")
+    if saving and len(name) > MAX_EVENT_NAME_CHARS:
+        raise PlanError(
+            f"{kind} '{name[:40]}…' has a name of {len(name)} characters; "
+            f"event names are at most {MAX_EVENT_NAME_CHARS}"
+        )
     if not isinstance(schema, dict):
         raise PlanError(
             f"{kind} '{name}': the schema must be a JSON object, got {json_type(schema)}"

@@ -59,7 +59,7 @@ def create():
     form = NewAppForm()
     if not form.validate_on_submit():
         if "name" in form.errors:
-            flash("Give the app a name of 1 to 255 characters.", "error")
+            flash("The app was not created: " + form.errors["name"][0], "error")
         else:
             flash("Choose how the app's plan starts: " + "; ".join(_errors(form)), "error")
         return _index_again(form)
@@ -317,4 +317,6 @@ def rename(app_id: int):
     form = NewAppForm()
     if form.validate_on_submit():
         app_service.rename_app(app, form.name.data)
+    elif "name" in form.errors:
+        flash("The app was not renamed: " + form.errors["name"][0], "error")
     return redirect(url_for("apps.show", app_id=app.id))

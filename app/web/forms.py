@@ -16,8 +16,17 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+from app.services.apps import name_problem
 from app.services.plan_templates import EMPTY, TEMPLATES
 from app.validation.property_rows import TYPES
 
@@ -50,8 +59,15 @@ class ResetForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), NEW_PASSWORD])
 
 
+def app_name(form: FlaskForm, field: StringField) -> None:
+    """The rules app names follow everywhere (app/services/apps.py name_problem)."""
+    problem = name_problem(field.data or "")
+    if problem is not None:
+        raise ValidationError(problem)
+
+
 class NewAppForm(FlaskForm):
-    name = StringField("App name", validators=[DataRequired(), Length(max=255)])
+    name = StringField("App name", validators=[app_name])
     template = RadioField(
         "Start with",
         choices=[SelectChoice(v, label) for v, label in TEMPLATES.items()],

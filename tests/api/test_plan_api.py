@@ -355,3 +355,10 @@ def test_the_dashboard_page_keeps_its_html_csrf_error(owner):
     answer = client.post(f"/apps/{app_id}/plan", data={"body": "{}", "action": "publish"})
     assert answer.status_code == 400
     assert answer.mimetype == "text/html"
+
+
+def test_an_event_name_over_255_characters_is_refused_and_named(by_key):
+    body = assert_error(
+        by_key.save({"events": {"signup_" + "x" * 250: {"type": "object"}}}), 400, "invalid_plan"
+    )
+    assert "signup_xxx" in body["message"] and "257 characters" in body["message"]

@@ -77,6 +77,70 @@ def test_settings_behind_a_trusted_proxy_say_https(proxied_app):
     assert (segment["apiHost"], segment["protocol"]) == ("events.example.test/v1", "https")
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a b",
+        "x/y?z",
+        "<script>",
+        "evil.com/x",
+        "127.0.0.1:5000@evil.com",
+        "example.com:99999",
+        "example.com:0",
+        "example.com:",
+        "[::1",
+        "[nope]",
+        "a.example,b.example",  # how werkzeug's server passes on two Host headers
+        "",
+    ],
+)
+def test_a_host_header_that_is_no_host_and_port_is_a_400(micro_app, host):
+    key = add_app(micro_app).app.write_key
+    answer = micro_app.test_client().get(
+        f"/v1/projects/{key}/settings", environ_overrides={"HTTP_HOST": host}
+    )
+    assert "invalid_host" == assert_error(answer, 400)["code"]
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "10.0.2.2:5443", "[::1]:5000", "[fe80::1]", "my_box.local:65535"]
+)
+def test_a_host_and_port_comes_back_as_the_api_host(micro_app, host):
+    key = add_app(micro_app).app.write_key
+    answer = micro_app.test_client().get(
+        f"/v1/projects/{key}/settings", environ_overrides={"HTTP_HOST": host}
+    )
+    assert answer.get_json()["integrations"]["Segment.io"]["apiHost"] == f"{host}/v1"
+
+
+def test_public_api_host_is_used_whatever_the_host_header(tmp_path):
+    flask_app = create_app(
+        {
+            "LVD_PROFILE": "micro",
+            "LVD_DATA_DIR": str(tmp_path / "m"),
+            "PUBLIC_API_HOST": "events.example.test:8443",
+        }
+    )
+    with flask_app.app_context():
+        flask_migrate.upgrade()
+    try:
+        key = add_app(flask_app).app.write_key
+        answer = flask_app.test_client().get(
+            f"/v1/projects/{key}/settings", headers={"Host": "evil.example.com"}
+        )
+        segment = answer.get_json()["integrations"]["Segment.io"]
+        assert segment["apiHost"] == "events.example.test:8443/v1"
+    finally:
+        close_app(flask_app)
+
+
+@pytest.mark.parametrize("value", ["https://events.example.test", "events.example.test/v1", "a b"])
+def test_public_api_host_must_be_a_host_and_port(tmp_path, value):
+    env = {"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(tmp_path / "m"), "PUBLIC_API_HOST": value}
+    with pytest.raises(ValueError, match="PUBLIC_API_HOST must be host"):
+        create_app(env)
+
+
 def test_settings_ignore_forwarded_proto_without_a_trusted_proxy(micro_app):
     key = add_app(micro_app).app.write_key
     answer = micro_app.test_client().get(

@@ -115,3 +115,13 @@ def test_later_draft_schema_is_checked_with_its_own_metaschema():
     with pytest.raises(PlanError, match="at /prefixItems"):
         parse_plan({"events": {"e": schema}})
     parse_plan({"events": {"e": {"prefixItems": {"type": "string"}}}})
+
+
+def test_an_event_name_longer_than_the_events_column_is_refused_at_save():
+    """events.event_name holds 255 characters: a longer planned name could never match."""
+    assert parse_plan({"events": {"e" * 255: {"type": "object"}}}).events
+    long_name = "checkout_" + "x" * 247  # 256 characters
+    with pytest.raises(PlanError, match="checkout_x+….* 256 characters.*at most 255"):
+        parse_plan({"events": {long_name: {"type": "object"}}})
+    # Versions stored before the cap still load.
+    assert parse_plan({"events": {long_name: {"type": "object"}}}, saving=False).events

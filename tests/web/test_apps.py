@@ -137,3 +137,17 @@ def test_anonymous_visitors_are_sent_to_log_in(micro_app, method, path):
     else:
         # Refused either way: no session, and no CSRF token without one.
         assert client.post(url).status_code in (302, 400)
+
+
+@pytest.mark.parametrize("name", ["\x00x", "a\x1b[31mb", "line\nbreak", "x" * 256])
+def test_a_name_with_control_characters_or_too_long_is_refused(micro_app, owner, name):
+    page = submit(owner, "/apps", {"name": name}).get_data(as_text=True)
+    complaint = "control characters" if len(name) < 256 else "1 to 255 characters"
+    assert "The app was not created: An app name" in page and complaint in page
+    assert "No apps yet" in owner.get("/apps").get_data(as_text=True)
+
+    app_id, _ = _create(owner, "Shop")
+    renamed = submit(owner, f"/apps/{app_id}", {"name": name}, f"/apps/{app_id}/rename")
+    assert "The app was not renamed: An app name" in renamed.get_data(as_text=True)
+    assert complaint in renamed.get_data(as_text=True)
+    assert "<h1>Shop" in owner.get(f"/apps/{app_id}").get_data(as_text=True)
