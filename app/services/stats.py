@@ -151,7 +151,14 @@ def _add(model: type, counts: Counter) -> None:
 def _watermark() -> StatWatermark:
     mark = db.session.get(StatWatermark, WATERMARK)
     if mark is None:
-        db.session.add(StatWatermark(name=WATERMARK, counted_to=0, seen_max=0))
+        # Two first runs at once (beat and "Recount now") both find no row: the second insert
+        # is a no-op instead of a unique violation.
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        db.session.execute(
+            dialect.insert(StatWatermark)
+            .values(name=WATERMARK, counted_to=0, seen_max=0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
         db.session.commit()
         mark = db.session.get(StatWatermark, WATERMARK)
     return mark
