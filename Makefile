@@ -29,10 +29,14 @@ $(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
 run: $(RUNTIME)
 	$(PY) run.py
 
+# Test processes: every fixture starts its own servers on free ports, so files run side by side
+# (tests of one file stay together in one process).
+TEST_WORKERS ?= 2
+
 ## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
 test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -v
+	$(PY) -m pytest -v -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
 up: $(RUNTIME) system-packages
