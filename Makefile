@@ -65,7 +65,7 @@ pages: $(DEV) system-packages
 screenshots: $(DEV) system-packages
 	$(PY) -m pytest -q tests/browser
 	mkdir -p docs/screenshots
-	find test-artifacts/screenshots -name '*.png' ! -name 'browser-*' -exec cp {} docs/screenshots/ \;
+	find test-artifacts/screenshots -name '*.png' ! -name 'browser-*' ! -name 'long-*' -exec cp {} docs/screenshots/ \;
 
 ## loadtest: Locust SDK-like users against the full profile for 2 minutes, with thresholds
 loadtest: $(DEV) system-packages

@@ -21,7 +21,7 @@ from app import create_app
 from app.micro import start_background
 from tests.conftest import close_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # Debian's package; Playwright's own browser download does not work here (no network).
 CHROMIUM = Path("/usr/bin/chromium")
