@@ -41,7 +41,7 @@ def sdk_snippets(write_key: str, http_url: str, https_url: str | None) -> list[S
             "swift",
             "Swift (iOS)",
             'Swift Package Manager: .package(url: "https://github.com/segmentio/analytics-swift",'
-            ' from: "1.5.0")',
+            ' from: "1.10.0")',
             f"""import Segment
 
 let configuration = Configuration(writeKey: "{write_key}")
