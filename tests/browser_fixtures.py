@@ -46,7 +46,7 @@ def browser() -> Iterator[Browser]:
         pytest.fail(f"{CHROMIUM} is missing: run `bash stack/install-system-packages.sh`")
     with sync_playwright() as playwright:
         driver = [  # Playwright's node driver, started just now
-            p for p in psutil.Process().children() if "playwright" in " ".join(p.cmdline())
+            p for p in psutil.Process().children() if "playwright" in _command_line(p)
         ]
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=30_000
@@ -56,6 +56,15 @@ def browser() -> Iterator[Browser]:
     # Stopping Playwright only asks its driver to exit: wait until it has, or the interpreter
     # may meet its still-running process at exit (a ResourceWarning after the last test).
     psutil.wait_procs([p for p in driver if _running(p)], timeout=10)
+
+
+def _command_line(process: psutil.Process) -> str:
+    """The child's command line, or "" for one that has exited (an earlier test's process not
+    yet reaped is a zombie, whose command line cannot be read)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def _running(process: psutil.Process) -> bool:
