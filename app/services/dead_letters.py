@@ -138,6 +138,16 @@ def mark_replayed(ids: list[int]) -> None:
         db.session.commit()
 
 
+def unmark_replayed(ids: list[int]) -> None:
+    """Undo mark_replayed for dead letters whose replay could not be queued."""
+    if ids:
+        db.session.rollback()
+        db.session.execute(
+            update(DeadLetter).where(DeadLetter.id.in_(ids)).values(replayed_at=None)
+        )
+        db.session.commit()
+
+
 def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:
     """A dead letter as the API and the command line show it."""
     return {

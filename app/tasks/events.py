@@ -24,7 +24,12 @@ from sqlalchemy.exc import OperationalError
 
 from app import metrics
 from app.extensions import db
-from app.services.dead_letters import mark_replayed, quarantine_raw, record_dead_letter
+from app.services.dead_letters import (
+    mark_replayed,
+    quarantine_raw,
+    record_dead_letter,
+    unmark_replayed,
+)
 from app.services.event_stream import EventStream
 from app.services.events import store_batches, store_new
 from app.services.stored_event import StoredEvent, Unstorable
@@ -206,8 +211,16 @@ def _observe(received: list[tuple[Any, int]]) -> None:
 
 
 def replay_dead_letters(dead_letters: list[Any]) -> int:
-    """Queue dead letters' messages again, under their own task ids (so stored at most once)."""
+    """Queue dead letters' messages again, under their own task ids (so stored at most once).
+
+    Marked replayed before the send: a replay that fails again at once dead-letters the same
+    row as pending, and a mark committed after it would hide that (seen in a test run)."""
+    ids = [dead.id for dead in dead_letters]
+    mark_replayed(ids)
     if dead_letters:
-        process_events_async.apply_async(([dead.message for dead in dead_letters],))
-    mark_replayed([dead.id for dead in dead_letters])
+        try:
+            process_events_async.apply_async(([dead.message for dead in dead_letters],))
+        except Exception:
+            unmark_replayed(ids)  # not queued: still pending
+            raise
     return len(dead_letters)
