@@ -36,6 +36,7 @@ TEST_WORKERS ?= 2
 ## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
 test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -v -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)

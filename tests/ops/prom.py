@@ -36,13 +36,20 @@ def scrape_client(client) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value; 0 when absent (a labelled counter not yet incremented)."""
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    """One sample's value; a KeyError when the scrape lacks it (a default of 0 would let every
+    "== 0" check pass for a series that is never exported)."""
+    key = (name, tuple(sorted(labels.items())))
+    if key not in samples:
+        present = sorted(str(labels) for sample, labels in samples if sample == name)
+        raise KeyError(f"no sample {name}{dict(labels)} in the scrape; {name} has: {present}")
+    return samples[key]
 
 
 def delta(after: Samples, before: Samples, name: str, **labels: str) -> float:
-    """How much a sample grew between two scrapes."""
-    return value(after, name, **labels) - value(before, name, **labels)
+    """How much a sample grew between two scrapes: it must be in the later one; a labelled
+    counter first incremented in between is absent from the earlier one, which counts as 0."""
+    grown = value(after, name, **labels)
+    return grown - before.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def names(samples: Samples) -> set[str]:
