@@ -49,6 +49,7 @@ MAX_RUNS = 100  # runs per page: each one's events are counted
 # The largest id a row can have (a PostgreSQL integer): a larger one names nothing, and the
 # databases would refuse to compare it rather than find no row.
 MAX_ID = 2**31 - 1
+MAX_INT_DIGITS = 30  # far above any bound here; int() of thousands of digits is refused anyway
 
 
 def authenticated_app(app_id: int | None = None) -> App:
@@ -99,10 +100,10 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer.")
+    # int() would also take "+3", " 3", "1_0" and other scripts' digits ("٣"): ASCII digits only.
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_INT_DIGITS:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number in digits 0-9.")
+    number = int(value)
     if not low <= number <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
     return number

@@ -24,6 +24,11 @@ BAD = [
     str(2**64),
     "9" * 5000,  # beyond Python's digit limit for int()
     "-1",
+    "+3",  # int() takes these five; a query parameter is digits 0-9 only
+    " 3",
+    "3\n",
+    "1_0",
+    "\u0663",  # ARABIC-INDIC DIGIT THREE
     str(-(2**63) - 1),
     "abc",
     "1.5",
