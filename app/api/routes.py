@@ -109,6 +109,15 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return number
 
 
+def cursor_arg() -> int | None:
+    """The `cursor` query parameter as the id a page starts before, or None for the first page."""
+    cursor = request.args.get("cursor")
+    try:
+        return decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+
+
 def _since() -> datetime | None:
     return time_arg("since")
 
@@ -146,11 +155,7 @@ def app_events(app_id: int):
             400, "invalid_parameter", f"status must be one of {', '.join(EVENT_STATUSES)}."
         )
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
-    cursor = request.args.get("cursor")
-    try:
-        before_id = decode_cursor(cursor) if cursor else None
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+    before_id = cursor_arg()
     rows, next_id = list_events(app.id, filters, _since(), limit, before_id)
     return {
         "events": [event_to_dict(row) for row in rows],
@@ -340,11 +345,7 @@ def app_test_runs(app_id: int):
     """
     app = authenticated_app(app_id)
     limit = int_arg("limit", 20, 1, MAX_RUNS)
-    cursor = request.args.get("cursor")
-    try:
-        before_id = decode_cursor(cursor) if cursor else None
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
+    before_id = cursor_arg()
     runs, next_id = list_test_runs(app.id, limit, before_id)
     return {
         "test_runs": runs,

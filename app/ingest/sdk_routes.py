@@ -41,8 +41,9 @@ def _body_and_key() -> tuple[Any, str | None]:
 
 
 @sdk.post("/<any(" + ", ".join(MESSAGE_TYPES) + "):message_type>")
+@sdk.post("/<any(" + ", ".join(SHORT_PATHS) + "):message_type>")  # analytics-next: /v1/t, …
 def single(message_type: str):
-    """One message of the endpoint's type.
+    """One message of the endpoint's type (`/v1/track`, or analytics-next's `/v1/t`).
     ---
     post:
       tags: [SDK ingestion]
@@ -58,31 +59,11 @@ def single(message_type: str):
         429: TooManyRequests
         503: Unavailable
     """
+    message_type = SHORT_PATHS.get(message_type, message_type)
     body, key = _body_and_key()
     info = request_info(lookup_app(key), key)
     answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
     return {"success": True, **answer}
-
-
-@sdk.post("/<any(" + ", ".join(SHORT_PATHS) + "):letter>")
-def single_short(letter: str):
-    """analytics-next's per-type path: `/v1/t` is `/v1/track`, `/v1/p` is `/v1/page`, …
-    ---
-    post:
-      tags: [SDK ingestion]
-      requestBody:
-        required: true
-        content:
-          application/json: {schema: SdkSingleSchema}
-      responses:
-        200: SdkAnswer
-        401: Unauthorized
-        413: PayloadTooLarge
-        415: UnsupportedMediaType
-        429: TooManyRequests
-        503: Unavailable
-    """
-    return single(SHORT_PATHS[letter])
 
 
 @sdk.post("/batch")
