@@ -15,8 +15,8 @@ from app.models.types import utcnow
 from app.services.events import store_events
 from app.services.plans import save_plan
 from app.services.stats import count_new_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 
 # (minutes ago, event): 9 events in the last hour, one 90 minutes ago.
 SENT = [

@@ -21,8 +21,8 @@ from app.models import App
 from app.services.events import store_events
 from app.services.plans import save_plan
 from app.services.stats import count_new_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_documented, assert_error, queued_events
+from tests.support.profiles import add_app
 from tests.web.helpers import sign_up_and_verify, submit
 
 

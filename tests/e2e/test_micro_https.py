@@ -17,7 +17,7 @@ import pytest
 from app.web.sdk_snippets import sdk_snippets
 from stack.servers import wait_until
 from tests.e2e.http import request
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer
 
 
 @pytest.fixture

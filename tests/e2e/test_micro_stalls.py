@@ -12,7 +12,7 @@ import time
 import pytest
 
 from stack.servers import wait_until
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer
 
 TIMEOUT = 2.0
 # Well above TIMEOUT, so a server that closes on time never trips it, and a server without the

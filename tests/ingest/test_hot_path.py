@@ -4,8 +4,8 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.services import app_directory
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 
 def test_warm_requests_touch_no_database_and_compile_nothing(full_app, monkeypatch):

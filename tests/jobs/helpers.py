@@ -20,8 +20,8 @@ from app.models import App, Event, Job
 from app.services import jobs, plans
 from app.services.events import store_events
 from app.validation import CompiledPlan
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 STORE_CHUNK = 10_000
 

@@ -18,8 +18,7 @@ from app.models.types import utcnow
 from app.services import imports, jobs, revalidation
 from app.tasks.jobs import resume_stalled_jobs
 from app.validation import compile_plan
-from stack.servers import stop_process_group, wait_until
-from tests.conftest import full_env, start_worker
+from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, count_events
 from tests.jobs.helpers import (
     draft_plan,
@@ -33,6 +32,7 @@ from tests.jobs.helpers import (
     shop_with_draft,
     store_raw_events,
 )
+from tests.support.profiles import full_env
 
 STALE = timedelta(seconds=jobs.STALE_SECONDS + 1)
 
@@ -63,7 +63,7 @@ def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
     env = full_env(service_root, redis_server, postgres_server)
     client = full_app.test_client()
     auth = {"Authorization": f"Bearer {read_key}"}
-    pid = start_worker(env, tmp_path / "first.log", "batch_processing")
+    pid = start_worker(env, tmp_path / "first.log", "batch_processing", concurrency=1).pid
     try:
         started = client.post(
             f"/api/apps/{app_id}/jobs", json={"kind": "revalidate", "plan_version": 2}, headers=auth
@@ -85,7 +85,7 @@ def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
         age_heartbeat(killed["id"])  # ... two minutes later
         db.session.remove()
 
-    pid = start_worker(env, tmp_path / "second.log", "batch_processing")
+    pid = start_worker(env, tmp_path / "second.log", "batch_processing", concurrency=1).pid
     try:
         resume_stalled_jobs.apply_async()  # what beat sends every minute
         wait_until(

@@ -16,8 +16,8 @@ from app.services.app_directory import AppEntry
 from app.services.events import store_events
 from app.services.revalidation import stored_verdict
 from app.validation import compile_plan
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 PLAN = {
     **DEMO_PLAN,

@@ -21,9 +21,9 @@ from app.extensions import db
 from app.models import App, Job
 from app.services import revalidation
 from app.services.event_stream import STREAM
-from stack.servers import stop_process_group
-from tests.conftest import full_env, start_worker
-from tests.ops.test_dead_letters_console import dead_letter, owner_with_app
+from stack.servers import start_worker, stop_process_group
+from tests.ops.helpers import dead_letter, owner_with_app
+from tests.support.profiles import full_env
 from tests.web.helpers import submit
 
 QUEUES = ("default", "emails", "batch_processing")
@@ -150,7 +150,7 @@ def test_a_running_worker_is_listed_with_its_queues(
 ):
     client, _ = owner_with_app(full_app, "owner@example.com", "Shop")
     env = full_env(service_root, redis_server, postgres_server)
-    pid = start_worker(env, tmp_path / "worker.log")
+    pid = start_worker(env, tmp_path / "worker.log", concurrency=1).pid
     try:
         page = page_of(client)
     finally:

@@ -22,9 +22,8 @@ import flask_migrate
 import pytest
 
 from app import create_app
-from tests.conftest import add_app, close_app
-from tests.helpers import assert_error
-from tests.ingest.test_sdk_api import SDK_PLAN
+from tests.helpers import SDK_PLAN, assert_error
+from tests.support.profiles import add_app, close_app
 
 # analytics-react-native 2.24.1 src/util.ts validateApiHost, verbatim.
 RN_VALID_API_HOST = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*(:\d{2,5})?(\/[a-zA-Z0-9._\-/]*)?$")

@@ -14,9 +14,9 @@ from app.models import Event, EventMinuteStat, EventStat, EventVersionStat, Viol
 from app.services import retention, stats
 from app.services.events import store_events
 from app.tasks.batch import batch_process_events, count_new_events
-from stack.servers import stop_process_group, wait_until
-from tests.conftest import add_app, full_env, start_beat, start_worker
+from stack.servers import start_beat, start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, queued_message
+from tests.support.profiles import add_app, full_env
 
 NOW = datetime.now(UTC)
 
@@ -150,8 +150,8 @@ def test_beat_counts_new_events_through_a_real_worker(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
     env = {**full_env(service_root, redis_server, postgres_server), "STATS_INTERVAL_SECONDS": "1"}
-    worker = start_worker(env, tmp_path / "worker.log", "batch_processing")
-    beat = start_beat(env, tmp_path / "beat.log")
+    worker = start_worker(env, tmp_path / "worker.log", "batch_processing", concurrency=1).pid
+    beat = start_beat(env, tmp_path / "beat.log", tmp_path / "beat.schedule").pid
     try:
         shop = add_app(full_app, plan=DEMO_PLAN)
         for seed in (1, 2):  # inserts arriving while beat keeps counting
