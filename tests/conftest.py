@@ -23,7 +23,7 @@ from stack.servers import (
     start_redis,
     start_worker,
 )
-from tests.support import nginx
+from tests.support import nginx, tiers
 from tests.support.mail import SmtpSink
 from tests.support.profiles import SECRET, close_app, flush_redis, full_env
 
@@ -198,6 +198,41 @@ def start_proxy(service_root: Path):
     yield start
     for server in started:
         server.stop()
+
+
+VIOLATIONS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier (unit, integration, system: tests/support/tiers.py), before
+    `-m` selects by marker."""
+    for item in items:
+        tier = tiers.tier_of(item)
+        if not item.get_closest_marker(tier):
+            item.add_marker(tier)
+
+
+def _guard(item: pytest.Item):
+    tier = next(name for name in tiers.TIERS if item.get_closest_marker(name))
+    return tiers.guarded(tier, item.stash.setdefault(VIOLATIONS, []))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """Set up a test's fixtures under its tier's guard."""
+    with _guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Run a test under its tier's guard; fail it for a refusal even if the code caught it."""
+    with _guard(item):
+        result = yield
+    if item.stash[VIOLATIONS]:
+        raise tiers.TierViolation("; ".join(item.stash[VIOLATIONS]))
+    return result
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -141,6 +141,7 @@ def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn)
     wait_until(lambda: ask(1) == 200, 10, "the slot given back")
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_micro_profile_caps_waits_and_keeps_ingesting(tmp_path):
     """`make run`'s one process (werkzeug, a thread per request): the same caps, in-process."""
     server = MicroServer(tmp_path / "data")

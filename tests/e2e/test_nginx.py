@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from stack.__main__ import flower_command
 from stack.servers import ROOT, Server, free_port, spawn, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN
@@ -106,6 +108,7 @@ def test_flower_needs_the_password(gunicorn_url, start_proxy):
     assert (status, body["code"], answer_headers["Retry-After"]) == (503, "unavailable", "1")
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_flower_answers_behind_the_password_and_its_own_endpoints_too(
     service_root, redis_server, postgres_server, gunicorn_url, start_proxy, tmp_path
 ):

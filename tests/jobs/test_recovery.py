@@ -53,6 +53,7 @@ def new_revalidation(flask_app, events: int = 30) -> int:
     return job_id
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):

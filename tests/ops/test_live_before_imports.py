@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -24,6 +25,7 @@ def _states(flask_app) -> list[str]:
         return states
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_live_event_is_stored_while_imports_are_still_queued(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):

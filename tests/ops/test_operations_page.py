@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 
+import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
@@ -145,6 +146,7 @@ def test_only_ones_own_dead_letters_and_failed_jobs_are_shown(micro_app):
     assert "their secret error" in theirs_page and "my error" not in theirs_page
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_running_worker_is_listed_with_its_queues(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):

@@ -4,6 +4,8 @@ real worker on the `emails` queue, a real SMTP sink."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.services import accounts
 from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
 from app.tasks.alerts import queue_mail
@@ -12,6 +14,7 @@ from stack.servers import start_worker, stop_process_group
 from tests.support.profiles import flush_redis, full_env
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_account_mail_overtakes_alerts_and_digests(
     full_app, service_root, redis_server, postgres_server, smtp_sink, tmp_path
 ):

@@ -146,6 +146,7 @@ def test_concurrent_runs_count_each_event_once(full_app):
     assert _stored(full_app) == _direct(full_app)
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_beat_counts_new_events_through_a_real_worker(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
