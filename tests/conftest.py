@@ -23,7 +23,7 @@ from stack.servers import (
     start_redis,
     start_worker,
 )
-from tests.support import nginx, tiers
+from tests.support import databases, nginx, tiers
 from tests.support.mail import SmtpSink
 from tests.support.profiles import SECRET, close_app, flush_redis, full_env
 
@@ -32,22 +32,6 @@ pytest_plugins = ["tests.browser_fixtures"]
 
 # Real servers this session started, for the closing summary.
 STARTED: list[str] = []
-TABLES = (
-    "events",
-    "dead_letters",
-    "dedup_claims",
-    "event_stats",
-    "event_version_stats",
-    "event_minute_stats",
-    "stat_watermarks",
-    "job_files",
-    "jobs",
-    "violation_stats",
-    "tracking_plans",
-    "apps",
-    "email_codes",
-    "users",
-)
 
 
 @pytest.fixture(scope="session")
@@ -100,27 +84,32 @@ def full_app(service_root, redis_server, postgres_server):
     app = create_app(full_env(service_root, redis_server, postgres_server))
     app.config["TESTING"] = True
     with app.app_context():
-        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        databases.empty_tables(db.session)
     flush_redis(redis_server)
     yield app
     close_app(app)
     flush_redis(redis_server)  # leave no queued message for a worker of a later test
 
 
+@pytest.fixture(scope="session")
+def micro_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro-profile database migrated once per session, copied by each micro app."""
+    return databases.migrate_micro_template(tmp_path_factory.mktemp("micro-template"))
+
+
 @pytest.fixture
-def micro_app(tmp_path: Path):
-    """A micro-profile app with its own database file and broker folder."""
+def micro_app(tmp_path: Path, micro_template: Path):
+    """A micro-profile app with its own database file (a copy of the migrated template) and
+    broker folder."""
+    databases.copy_micro_database(micro_template, tmp_path / "micro")
     app = create_app({"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(tmp_path / "micro")})
     app.config["TESTING"] = True
-    with app.app_context():
-        flask_migrate.upgrade()
     yield app
     close_app(app)
 
 
 @pytest.fixture
-def make_app(service_root, redis_server, postgres_server, tmp_path):
+def make_app(service_root, redis_server, postgres_server, tmp_path, micro_template):
     """Build apps with settings of the test's own: make_app("full", RATE_LIMIT_REQUESTS=3).
 
     A full one shares the test PostgreSQL (ask for `full_app` too, to start from empty tables).
@@ -131,10 +120,13 @@ def make_app(service_root, redis_server, postgres_server, tmp_path):
         if profile == "full":
             base = full_env(service_root, redis_server, postgres_server)
         else:
-            base = {"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(tmp_path / f"micro-{len(made)}")}
+            data_dir = tmp_path / f"micro-{len(made)}"
+            if "DATABASE_URL" not in settings:
+                databases.copy_micro_database(micro_template, data_dir)
+            base = {"LVD_PROFILE": "micro", "LVD_DATA_DIR": str(data_dir)}
         app = create_app({**base, **{key: str(value) for key, value in settings.items()}})
         app.config["TESTING"] = True
-        if profile == "micro":
+        if profile == "micro" and "DATABASE_URL" in settings:
             with app.app_context():
                 flask_migrate.upgrade()
         made.append(app)
