@@ -66,6 +66,7 @@ def test_settings_send_the_sdk_back_to_the_host_it_dialled(micro_app):
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
+@pytest.mark.integration  # a micro app of its own (SQLite file)
 def test_settings_behind_a_trusted_proxy_say_https(proxied_app):
     key = add_app(proxied_app).app.write_key
     answer = proxied_app.test_client().get(
@@ -112,6 +113,7 @@ def test_a_host_and_port_comes_back_as_the_api_host(micro_app, host):
     assert answer.get_json()["integrations"]["Segment.io"]["apiHost"] == f"{host}/v1"
 
 
+@pytest.mark.integration  # a micro app of its own (SQLite file)
 def test_public_api_host_is_used_whatever_the_host_header(tmp_path):
     flask_app = create_app(
         {

@@ -1,9 +1,10 @@
 """The three test tiers, and the guard that keeps each test in its tier (docs/testing.md).
 
-- unit: no server and no process: pure code, or the micro profile's in-process app (SQLite file,
-  file broker). Opening a TCP connection or starting a process fails the test.
-- integration: real PostgreSQL and Redis (and in-process servers such as the SMTP sink), driven
-  through the in-process app. Starting any process other than Redis or PostgreSQL fails the test.
+- unit: no database, no server, no process: the code itself (validation, parsing, helpers,
+  files). Opening a database file, a TCP connection or starting a process fails the test.
+- integration: the app in process against a real database: the micro profile's SQLite file, or
+  PostgreSQL and Redis (and in-process servers such as the SMTP sink). Starting any process
+  other than Redis or PostgreSQL fails the test.
 - system: processes of their own: gunicorn, Celery workers and beat, nginx, `python run.py`,
   chromium, node.
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+import sqlite3.dbapi2
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,10 +47,11 @@ SYSTEM_FIXTURES = frozenset(
     }
 )
 # Fixtures that reach real PostgreSQL or Redis, or another in-process server.
-INTEGRATION_FIXTURES = frozenset({"redis_server", "postgres_server", "smtp_sink"})
-# Parametrized fixtures that pick an integration fixture by name: (fixture, param).
-PARAM_TIERS = frozenset({("any_app", "full")})
-PARAM_NAMES = frozenset(name for name, _ in PARAM_TIERS)
+# Fixtures that reach a database (PostgreSQL, Redis, the micro profile's SQLite file) or an
+# in-process server; any_app picks micro_app or full_app by name, so it is listed itself.
+INTEGRATION_FIXTURES = frozenset(
+    {"redis_server", "postgres_server", "micro_template", "any_app", "smtp_sink"}
+)
 # The processes an integration test may start: the servers of its tier.
 INTEGRATION_PROGRAMS = frozenset({"redis-server", "postgres", "initdb"})
 
@@ -58,12 +62,9 @@ def tier_of(item: pytest.Item) -> str:
     if marked:
         return max(marked, key=TIERS.index)
     names = set(getattr(item, "fixturenames", ()))
-    params = getattr(getattr(item, "callspec", None), "params", {})
     if names & SYSTEM_FIXTURES:
         return "system"
     if names & INTEGRATION_FIXTURES:
-        return "integration"
-    if any((name, params.get(name)) in PARAM_TIERS for name in PARAM_NAMES & params.keys()):
         return "integration"
     return "unit"
 
@@ -80,11 +81,12 @@ def guarded(tier: str, violations: list[str]) -> Iterator[None]:
         yield
         return
     popen_init = subprocess.Popen.__init__
+    sqlite_connect = sqlite3.connect
     connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def refuse(what: str) -> None:
         violations.append(what)
-        raise TierViolation(f"a {tier} test {what} (mark it or its fixture system; see tiers.py)")
+        raise TierViolation(f"a {tier} test {what} (its tier: tests/support/tiers.py)")
 
     def checked_popen(self, args, *more, **kwargs):
         program = os.path.basename(str(args[0] if isinstance(args, list | tuple) else args))
@@ -106,10 +108,18 @@ def guarded(tier: str, violations: list[str]) -> Iterator[None]:
         check_address(self, address)
         return connect_ex(self, address)
 
+    def checked_sqlite_connect(database, *more, **kwargs):
+        if tier == "unit" and str(database) not in ("", ":memory:"):
+            refuse(f"opened the database {database}")
+        return sqlite_connect(database, *more, **kwargs)
+
     subprocess.Popen.__init__ = checked_popen
+    # SQLAlchemy calls sqlite3.dbapi2.connect: the same function under a second name.
+    sqlite3.connect = sqlite3.dbapi2.connect = checked_sqlite_connect
     socket.socket.connect, socket.socket.connect_ex = checked_connect, checked_connect_ex
     try:
         yield
     finally:
         subprocess.Popen.__init__ = popen_init
+        sqlite3.connect = sqlite3.dbapi2.connect = sqlite_connect
         socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
