@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stack.servers import wait_until
-from tests.browser_fixtures import screenshot
 from tests.e2e.http import request
+from tests.support.browser import screenshot
 from tests.support.micro import MicroServer, console_code
 from tests.web.helpers import PASSWORD
 

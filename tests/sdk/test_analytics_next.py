@@ -26,9 +26,9 @@ import pytest
 from playwright.sync_api import Page, Request
 
 from stack.servers import wait_until
-from tests.browser_fixtures import LiveServer
 from tests.helpers import SDK_PLAN
 from tests.sdk.helpers import stored_events
+from tests.support.browser import LiveServer
 from tests.support.profiles import add_app
 
 PAGE = b"""<!doctype html>
