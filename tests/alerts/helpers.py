@@ -20,7 +20,6 @@ from tests.support.mail import SmtpSink
 
 PUBLIC_URL = "https://lvd.example"
 
-
 SENTINEL = "sentinel@example.com"
 
 
@@ -96,7 +95,6 @@ BAD_PURCHASE = {
     "items": [{"sku": 5}, {"sku": 6}],
 }
 
-
 # 22 failing events whose violations rank clearly: two per purchase at /items/*/sku, ...
 STORM = (
     [BAD_PURCHASE] * 8
@@ -105,6 +103,5 @@ STORM = (
     + [{"eventName": "screen_view"}] * 3
     + [{"eventName": "purchase", "price": 1, "currency": "eur"}]  # sixth: left out of a top 5
 )
-
 
 VALID = [{"eventName": "user_login", "userId": 7}]

@@ -16,10 +16,8 @@ from tests.web.helpers import PASSWORD, submit
 
 RAW = "\x1eraw:"  # a string standing for a JSON token json.dumps cannot write (see dumps_raw)
 
-
 # Numbers and tokens that strict JSON or the databases handle badly.
 RAW_TOKENS = ["1e400", "-1e400", "1" + "0" * 400, "1e-400", "-0", "NaN", "Infinity", "-Infinity"]
-
 
 NASTY_TEXT = [
     "",
@@ -37,7 +35,6 @@ NASTY_TEXT = [
     "\U0001f600" * 70,
 ]
 
-
 TIMESTAMPS = [
     "0001-01-01T00:00:00+14:00",
     "0001-01-01T00:00:00Z",
@@ -52,12 +49,9 @@ TIMESTAMPS = [
     "+275760-09-13T00:00:00Z",
 ]
 
-
 plain_text = st.text(max_size=40)
 
-
 text = st.one_of(st.sampled_from(NASTY_TEXT), plain_text)
-
 
 scalars = st.one_of(
     st.none(),
@@ -69,7 +63,6 @@ scalars = st.one_of(
     st.sampled_from(TIMESTAMPS),
 )
 
-
 json_values = st.recursive(
     scalars,
     lambda children: st.one_of(
@@ -78,12 +71,10 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
-
 # Deep nesting is its own case: recursive() keeps trees shallow.
 deep = st.sampled_from([2, 10, 40, 63, 64, 65, 66, 200]).map(
     lambda depth: json.loads("[" * depth + "]" * depth)
 )
-
 
 # One value in ten is deep (one_of would pick it half the time, and most requests would be
 # refused before anything else about them is tried).
@@ -98,9 +89,7 @@ def field(valid: st.SearchStrategy) -> st.SearchStrategy:
 
 names = st.sampled_from(["user_login", "purchase", "screen_view", "Order Completed", "home"])
 
-
 times = st.one_of(st.sampled_from(TIMESTAMPS), st.datetimes().map(lambda t: t.isoformat() + "Z"))
-
 
 contexts = st.fixed_dictionaries(
     {},
@@ -114,13 +103,11 @@ contexts = st.fixed_dictionaries(
     },
 )
 
-
 properties = st.dictionaries(
     plain_text,
     st.sampled_from(range(4)).flatmap(lambda n: hostile if n == 3 else st.integers() | plain_text),
     max_size=5,
 )
-
 
 common = {
     "messageId": field(text),

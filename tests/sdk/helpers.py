@@ -12,7 +12,6 @@ from app.models import Event
 
 JS_DIR = Path(__file__).parent / "js"
 
-
 NODE_MODULES = JS_DIR / "node_modules"
 
 
