@@ -264,7 +264,7 @@ def close_app(flask_app: Flask) -> None:
 
 def create_owner_and_apps(flask_app: Flask) -> dict[str, Any]:
     """A verified user owning the big app (with the demo plan) and a small one."""
-    from app.services import accounts
+    from app.services.accounts import users as accounts
     from app.services.apps import create_app_record
 
     with flask_app.app_context():
@@ -325,7 +325,7 @@ def load_data(postgres: Server, ids: dict[str, Any], count: int) -> None:
 
 def fixture_values(postgres: Server, ids: dict[str, Any], count: int) -> dict[str, Any]:
     """The values PAGES' paths are formatted with."""
-    from app.services.events import encode_cursor
+    from app.services.storage.events import encode_cursor
 
     with psycopg.connect(postgres.url) as conn:
         newest, oldest = conn.execute(
@@ -362,7 +362,7 @@ def fill_aggregates(flask_app: Flask, ids: dict[str, Any]) -> None:
     """Count every stored event into the statistics, as beat's incremental count does (its
     first run only notes the newest id; the second counts up to it); prints how long it took."""
     from app.extensions import db
-    from app.services.stats import count_new_events
+    from app.services.statistics.aggregates import count_new_events
 
     with flask_app.app_context():
         count_new_events()
@@ -383,7 +383,7 @@ def fill_aggregates(flask_app: Flask, ids: dict[str, Any]) -> None:
 def time_recount(flask_app: Flask, log: QueryLog, app_id: int) -> Row:
     """A recount of the last hour of the big app (on demand), timed like a page."""
     from app.extensions import db
-    from app.services.stats import recount
+    from app.services.statistics.aggregates import recount
 
     label = f"job: recount last {RECOUNT_HOURS} h (on demand)"
     row = Row(Page(label, "", slow_ms=JOB_SLOW_MS))

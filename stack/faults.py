@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from stack import __main__ as stack
 from stack.servers import start_postgres, start_redis, stop_process_group, wait_until
 
