@@ -13,19 +13,16 @@ import click
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.models import App, Job
-from app.services import (
-    accounts,
-    apps,
-    dead_letters,
-    imports,
-    jobs,
-    plan_templates,
-    plans,
-    revalidation,
-    stats,
-)
-from app.services.schema import upgrade_if_micro
+from app.models import Job, TrackedApp
+from app.services import apps
+from app.services.accounts import users as accounts
+from app.services.jobs import imports, revalidation
+from app.services.jobs import runner as jobs
+from app.services.migrations import upgrade_if_micro
+from app.services.plans import starters
+from app.services.plans import versions as plans
+from app.services.statistics import aggregates as stats
+from app.services.storage import dead_letters
 from app.tasks.events import replay_dead_letters
 from app.tasks.jobs import queue_job
 from app.validation import PlanError
@@ -52,7 +49,7 @@ def _load_plan(path: str) -> dict[str, Any]:
     return body
 
 
-def _app(ref: str) -> App:
+def _app(ref: str) -> TrackedApp:
     app = apps.find_app(ref)
     if app is None:
         raise click.ClickException(f"no app with id or name {ref!r}")
@@ -66,7 +63,7 @@ def _app(ref: str) -> App:
 )
 @click.option(
     "--template",
-    type=click.Choice([plan_templates.EMPTY, plan_templates.DEMO]),
+    type=click.Choice([starters.EMPTY, starters.DEMO]),
     help="Start from a template plan instead of a file (demo: the demo app's plan).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new app as JSON.")
@@ -76,7 +73,7 @@ def create(name: str, plan_file: str | None, template: str | None, as_json: bool
     if plan_file and template:
         raise click.UsageError("give --plan or --template, not both")
     if template:
-        body = plan_templates.template_plan(template)
+        body = starters.template_plan(template)
     else:
         body = _load_plan(plan_file) if plan_file else None
     try:

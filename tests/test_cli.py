@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import csrf_token, sign_up_and_verify
 

@@ -31,9 +31,9 @@ from flask import Flask
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
 from app.services.apps import NewApp
-from app.services.dead_letters import record_dead_letter
-from app.services.events import store_events
-from app.services.task_ids import new_task_id
+from app.services.ingestion.task_ids import new_task_id
+from app.services.storage.dead_letters import record_dead_letter
+from app.services.storage.events import store_events
 from tests.conftest import add_app
 
 DEMO_PLAN = json.loads(

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.services.apps import NewApp
-from app.services.stats import count_new_events
+from app.services.statistics.aggregates import count_new_events
 from tests.api.test_read_api import store
 from tests.conftest import add_app
 

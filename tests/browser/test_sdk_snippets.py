@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from app.services import accounts
+from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
 from tests.browser_fixtures import screenshot
 from tests.helpers import DEMO_PLAN

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.services.task_ids import new_task_id
+from app.services.ingestion.task_ids import new_task_id
 from stack.servers import _spawn, free_port, stop_process_group, wait_until
 from tests.conftest import BIN, ROOT, SECRET, add_app, full_env
 from tests.e2e.http import request

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from stack.servers import wait_until
 from tests.conftest import add_app
 from tests.e2e.http import request

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import App
-from app.services.accounts import sign_up, verify_email_now
-from app.services.stats import recount
+from app.models import TrackedApp
+from app.services.accounts.users import sign_up, verify_email_now
+from app.services.statistics.aggregates import recount
 from app.tasks.events import drain_events
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
@@ -200,7 +200,7 @@ def _login(flask_app, app_id: int):
     with flask_app.app_context():
         user = sign_up("owner@example.com", PASSWORD)
         verify_email_now(user)
-        db.session.get(App, app_id).owner_id = user.id
+        db.session.get(TrackedApp, app_id).owner_id = user.id
         db.session.commit()
     client = flask_app.test_client()
     page = submit(client, "/login", {"email": "owner@example.com", "password": PASSWORD})

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import App, TrackingPlan
+from app.models import TrackedApp, TrackingPlan
 from app.models.types import utcnow
-from app.services import app_directory
+from app.services.ingestion import app_directory
 from app.validation import Plan, PlanError, compile_plan, parse_plan
 
 EMPTY_PLAN = app_directory.EMPTY_PLAN
@@ -23,7 +23,7 @@ def parse(body: Any) -> Plan:
 
 
 def save_plan(
-    app: App, body: dict[str, Any], *, publish: bool, commit: bool = True
+    app: TrackedApp, body: dict[str, Any], *, publish: bool, commit: bool = True
 ) -> TrackingPlan:
     """Store `body` as the app's next plan version, published at once or as a draft."""
     parse(body)
@@ -67,7 +67,7 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _publish(app: App, plan: TrackingPlan) -> None:
+def _publish(app: TrackedApp, plan: TrackingPlan) -> None:
     plan.status = "published"
     plan.published_at = utcnow()
     app.plan_version = plan.version
@@ -103,7 +103,7 @@ def version(app_id: int, number: int) -> TrackingPlan | None:
     )
 
 
-def publish_version(app: App, number: int) -> bool:
+def publish_version(app: TrackedApp, number: int) -> bool:
     """Publish a saved version (a draft, or an older one to roll back); False if none."""
     plan = version(app.id, number)
     if plan is None:
@@ -124,7 +124,7 @@ def diff(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str)
     return "".join(difflib.unified_diff(lines(old), lines(new), old_name, new_name))
 
 
-def working_copy(app: App) -> tuple[int | None, dict[str, Any]]:
+def working_copy(app: TrackedApp) -> tuple[int | None, dict[str, Any]]:
     """The version the editor starts from and its body: the newest version when it is a draft
     newer than the published one (work in progress), else the published version."""
     newest = db.session.scalar(
@@ -139,7 +139,12 @@ def working_copy(app: App) -> tuple[int | None, dict[str, Any]]:
 
 
 def save_event(
-    app: App, old_name: str | None, name: str, schema: dict[str, Any] | None, *, publish: bool
+    app: TrackedApp,
+    old_name: str | None,
+    name: str,
+    schema: dict[str, Any] | None,
+    *,
+    publish: bool,
 ) -> TrackingPlan:
     """A new version of the working copy with one event added, changed, renamed or (schema
     None) removed. PlanError when the name is taken or the result is not a valid plan."""

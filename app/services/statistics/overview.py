@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import EventMinuteStat, EventStat, StatWatermark, TrackingPlan, ViolationStat
 from app.models.types import utcnow
-from app.services.stats import WATERMARK, as_time
+from app.services.statistics.aggregates import WATERMARK, as_time
 
 STATUSES = ("valid", "invalid", "unplanned")
 # Bar widths in minutes. Minute bars come from event_minute_stats, kept MINUTE_STATS_DAYS
-# (app/services/retention.py); hour and day bars from the hourly event_stats, kept for good.
+# (app/services/storage/retention.py); hour and day bars from the hourly event_stats, kept for good.
 RESOLUTIONS = {"minute": 1, "hour": 60, "day": 24 * 60}
 # The time ranges (hours) and their resolutions, the default first. Minute bars up to 6 hours
 # (360 bars; a day of them would be 1,440 shapes), day bars for 30 days (2,000 hourly shapes

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from app.extensions import db
-from app.models import App, Event, EventMinuteStat
+from app.models import Event, EventMinuteStat, TrackedApp
 from app.models.types import utcnow
 
 BATCH = 5000  # rows per DELETE: short transactions, no long lock on a busy table
@@ -22,7 +22,7 @@ def delete_old_events(
     `default_days`); returns (rows deleted, whether old events remain)."""
     now = now or utcnow()
     deleted = 0
-    for app_id, days in db.session.execute(select(App.id, App.retention_days)).all():
+    for app_id, days in db.session.execute(select(TrackedApp.id, TrackedApp.retention_days)).all():
         cutoff = now - timedelta(days=days or default_days)
         while True:
             if max_batches == 0:

@@ -13,28 +13,29 @@ from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
 from app.api.routes import MAX_BIG_ID, int_arg
-from app.services import alerts, plan_templates
+from app.dashboard import charts
+from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm
+from app.dashboard.sdk_snippets import sdk_snippets
+from app.services import alerts
 from app.services import apps as app_service
-from app.services import overview as stats
-from app.services.events import (
+from app.services.plans import starters
+from app.services.statistics import overview as app_overview
+from app.services.statistics.regressions import app_versions, regression_report
+from app.services.statistics.run_reports import list_test_runs, test_run_report
+from app.services.storage.events import (
     FILTERS,
     decode_cursor,
     encode_cursor,
     event_to_dict,
     list_events,
 )
-from app.services.regressions import app_versions, regression_report
-from app.services.test_runs import list_test_runs, test_run_report
 from app.tasks.batch import batch_process_events
 from app.validation import PlanError
 from app.validation.plan import MAX_PLAN_BYTES
-from app.web import charts
-from app.web.forms import AlertSettingsForm, EmptyForm, NewAppForm
-from app.web.sdk_snippets import sdk_snippets
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
 STATUSES = ("valid", "invalid", "unplanned")
-WINDOWS = stats.WINDOWS
+WINDOWS = app_overview.WINDOWS
 RUNS_PER_PAGE = 25
 
 
@@ -86,14 +87,14 @@ def _index_again(form: NewAppForm):
 def _chosen_plan(form: NewAppForm) -> dict | None:
     """The plan the form asks for: a template's, or the uploaded file's (checked as any save)."""
     upload = form.plan_file.data
-    if form.template.data != plan_templates.UPLOAD:
+    if form.template.data != starters.UPLOAD:
         if upload:
             raise PlanError("A plan file was chosen with another start: choose the upload.")
-        return plan_templates.template_plan(form.template.data)
+        return starters.template_plan(form.template.data)
     if not upload:
         raise PlanError("Choose the plan file to upload.")
     # One byte over the cap is enough to refuse it; the request's own cap bounds the rest.
-    return plan_templates.plan_from_file(upload.read(MAX_PLAN_BYTES + 1))
+    return starters.plan_from_file(upload.read(MAX_PLAN_BYTES + 1))
 
 
 def _show_once(app_id: int, read_key: str) -> None:
@@ -142,7 +143,7 @@ def _service_urls() -> tuple[str, str | None]:
 @web_apps.get("/<int:app_id>/live")
 @login_required
 def live(app_id: int):
-    """The live stream: the page polls `events.json` every second (see app/static/live.js)."""
+    """The live stream: the page polls `events.json` every second (dashboard/static/live.js)."""
     app = owned_or_404(app_id)
     return render_template("apps/live.html", app=app, filters=FILTERS, statuses=STATUSES)
 
@@ -158,11 +159,11 @@ def overview(app_id: int):
     if window not in WINDOWS:
         window = "24h"
     resolution = request.args.get("resolution")
-    if resolution not in stats.WINDOW_RESOLUTIONS[window]:
-        resolution = stats.WINDOW_RESOLUTIONS[window][0]
-    buckets, health = stats.window_counts(app.id, WINDOWS[window], resolution)
+    if resolution not in app_overview.WINDOW_RESOLUTIONS[window]:
+        resolution = app_overview.WINDOW_RESOLUTIONS[window][0]
+    buckets, health = app_overview.window_counts(app.id, WINDOWS[window], resolution)
     bars, top = charts.volume_bars(buckets)
-    publishes = stats.plan_publishes(app.id, buckets[0].start)
+    publishes = app_overview.plan_publishes(app.id, buckets[0].start)
     versions = app_versions(app.id)
     base, head = request.args.get("base"), request.args.get("head")
     report = regression_report(app.id, base, head) if base and head else None
@@ -172,7 +173,7 @@ def overview(app_id: int):
         window=window,
         windows=WINDOWS,
         resolution=resolution,
-        resolutions=stats.WINDOW_RESOLUTIONS[window],
+        resolutions=app_overview.WINDOW_RESOLUTIONS[window],
         buckets=buckets,
         bars=bars,
         top=top,
@@ -181,8 +182,8 @@ def overview(app_id: int):
         markers=charts.publish_markers(buckets, publishes),
         chart=charts,
         health=health,
-        violations=stats.top_violations(app.id, WINDOWS[window]),
-        updated=stats.last_aggregated(),
+        violations=app_overview.top_violations(app.id, WINDOWS[window]),
+        updated=app_overview.last_aggregated(),
         form=EmptyForm(),
         versions=versions,
         base=base or (versions[1] if len(versions) > 1 else None),

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import DeadLetter, Event
 from app.models.types import UtcDateTime, utcnow
-from app.services.stored_event import TIME_MAX, TIME_MIN, StoredEvent
+from app.services.ingestion.stored_event import TIME_MAX, TIME_MIN, StoredEvent
 
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
 _COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import App, TrackingPlan
+from app.models import TrackedApp, TrackingPlan
 from app.validation import CompiledPlan, compile_plan
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ class AppDirectory:
             # A version's body never changes: while the app's version is the one compiled,
             # the small read of the version is all an expired entry needs.
             row = db.session.execute(
-                select(App.id, App.plan_version).where(App.write_key == write_key)
+                select(TrackedApp.id, TrackedApp.plan_version).where(
+                    TrackedApp.write_key == write_key
+                )
             ).first()
             if row is not None and (row.id, row.plan_version or 0) == (
                 previous.app_id,
@@ -102,12 +104,13 @@ class AppDirectory:
             ):
                 return previous
         row = db.session.execute(
-            select(App.id, App.plan_version, TrackingPlan.body)
+            select(TrackedApp.id, TrackedApp.plan_version, TrackingPlan.body)
             .outerjoin(
                 TrackingPlan,
-                (TrackingPlan.app_id == App.id) & (TrackingPlan.version == App.plan_version),
+                (TrackingPlan.app_id == TrackedApp.id)
+                & (TrackingPlan.version == TrackedApp.plan_version),
             )
-            .where(App.write_key == write_key)
+            .where(TrackedApp.write_key == write_key)
         ).first()
         if row is None:
             return None
@@ -129,13 +132,13 @@ class AppDirectory:
         with db.engine.connect() as connection:
             try:
                 rows = connection.execute(
-                    select(App.plan_version, TrackingPlan.body)
+                    select(TrackedApp.plan_version, TrackingPlan.body)
                     .outerjoin(
                         TrackingPlan,
-                        (TrackingPlan.app_id == App.id)
-                        & (TrackingPlan.version == App.plan_version),
+                        (TrackingPlan.app_id == TrackedApp.id)
+                        & (TrackingPlan.version == TrackedApp.plan_version),
                     )
-                    .where(App.write_key.in_(write_keys))
+                    .where(TrackedApp.write_key.in_(write_keys))
                 ).all()
             finally:
                 # Closed, not pooled: the app may be shutting its pool down meanwhile.

@@ -35,14 +35,14 @@ from app.errors import ApiError
 from app.extensions import db
 from app.ingest.accept import EventError, Prepared, RequestInfo, prepare_native, prepare_sdk
 from app.ingest.body import parse_strict_json
-from app.models import App, DedupClaim, Event, Job, JobFile
+from app.models import DedupClaim, Event, Job, JobFile, TrackedApp
 from app.models.types import utcnow
-from app.services import plans
-from app.services.admission import dedup_claim_key
-from app.services.app_directory import AppEntry
-from app.services.events import store_events
-from app.services.jobs import JobError, JobFailed, Lost, Run, create_job
-from app.services.stored_event import StoredEvent
+from app.services.ingestion.admission import dedup_claim_key
+from app.services.ingestion.app_directory import AppEntry
+from app.services.ingestion.stored_event import StoredEvent
+from app.services.jobs.runner import JobError, JobFailed, Lost, Run, create_job
+from app.services.plans import versions as plans
+from app.services.storage.events import store_events
 from app.validation import compile_plan
 
 # The largest upload. A setting of its own belongs in app/config.py (owned elsewhere); until
@@ -166,7 +166,7 @@ def check_upload(data: bytes) -> tuple[str, int]:
     return ("gzip" if data.startswith(GZIP_MAGIC) else "ndjson"), lines
 
 
-def create(app: App, filename: str, data: bytes) -> Job:
+def create(app: TrackedApp, filename: str, data: bytes) -> Job:
     """A queued import of `data` into `app`, judged by the plan published now."""
     file_format, lines = check_upload(data)
     # A name the client chose: printable characters only (the database refuses NUL).

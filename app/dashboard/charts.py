@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.services.overview import STATUSES, Bucket
+from app.services.statistics.overview import STATUSES, Bucket
 
 WIDTH, HEIGHT, PAD = 900, 180, 24  # viewBox units; the SVG scales to its container
 

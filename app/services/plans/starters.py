@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.services import plans
+from app.services.plans import versions as plans
 from app.validation import PlanError
 from app.validation.plan import MAX_PLAN_BYTES, MAX_PLAN_DEPTH, PlanTooLarge
 
-DEMO_PLAN_FILE = Path(__file__).resolve().parent.parent / "validation" / "demo_plan.json"
+DEMO_PLAN_FILE = Path(__file__).resolve().parents[2] / "validation" / "demo_plan.json"
 EMPTY, DEMO, UPLOAD = "empty", "demo", "upload"
 # The choices of the "new app" form, in the order shown.
 TEMPLATES = {

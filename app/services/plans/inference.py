@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, Event, TrackingPlan
+from app.models import Event, TrackedApp, TrackingPlan
 from app.schemas.native_event import ENVELOPE_FIELDS
-from app.services import plans
+from app.services.plans import versions as plans
 from app.validation.event_names import plausible_event_name, shown_name
 from app.validation.inference import infer_schema
 from app.validation.violations import shown
@@ -75,7 +75,7 @@ def _properties(payload: dict[str, Any]) -> Any:
     return payload.get("properties") or {}
 
 
-def observed_unplanned(app: App, limit: int = DEFAULT_SAMPLE) -> Observed:
+def observed_unplanned(app: TrackedApp, limit: int = DEFAULT_SAMPLE) -> Observed:
     """The track and screen event names among the app's newest `limit` events that the working
     copy of its plan lacks, most frequent first (then by name)."""
     _, body = plans.working_copy(app)
@@ -99,7 +99,9 @@ def observed_unplanned(app: App, limit: int = DEFAULT_SAMPLE) -> Observed:
     return Observed(len(rows), events)
 
 
-def infer_draft(app: App, limit: int = DEFAULT_SAMPLE, chosen: list[str] | None = None) -> Inferred:
+def infer_draft(
+    app: TrackedApp, limit: int = DEFAULT_SAMPLE, chosen: list[str] | None = None
+) -> Inferred:
     """Save a draft that adds, to the working copy, a schema inferred from recent traffic for
     each chosen event (None: every plausible unplanned one). Planned events keep their schema:
     traffic says what the app sends, the plan what it should. ChoiceError when a chosen name

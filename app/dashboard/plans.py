@@ -15,7 +15,10 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
 from app.api.routes import MAX_ID
-from app.services import plan_inference, plans
+from app.dashboard.apps import owned_or_404
+from app.dashboard.forms import EmptyForm, EventForm
+from app.services.plans import inference as plan_inference
+from app.services.plans import versions as plans
 from app.validation import PlanError
 from app.validation.event_names import shown_name
 from app.validation.plan import MAX_PLAN_DEPTH
@@ -25,8 +28,6 @@ from app.validation.property_rows import (
     rows_to_schema,
     schema_to_rows,
 )
-from app.web.apps import owned_or_404
-from app.web.forms import EmptyForm, EventForm
 
 web_plans = Blueprint("plans", __name__, url_prefix="/apps")
 BLANK_ROWS = 3  # empty rows under an event's properties, to add new ones

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models.types import UtcDateTime, utcnow
 
 
-class App(db.Model):
+class TrackedApp(db.Model):
     """An app: the public write key ingests, the secret read key (stored hashed) queries."""
 
     __tablename__ = "apps"

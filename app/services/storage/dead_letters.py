@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import DeadLetter
 from app.models.types import utcnow
-from app.services.stored_event import text_problem
+from app.services.ingestion.stored_event import text_problem
 
 # A dead letter waits for a replay or a discard.
 PENDING = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import EventVersionStat, ViolationStat
-from app.services.stats import violation_totals
+from app.services.statistics.aggregates import violation_totals
 
 FACTOR = 1.5
 

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import App, Event, Job
+from app.models import Event, Job, TrackedApp
 from app.schemas.native_event import ENVELOPE_FIELDS
-from app.services import plans
-from app.services.jobs import JobError, JobFailed, Run, create_job
-from app.services.stats import general_path
+from app.services.jobs.runner import JobError, JobFailed, Run, create_job
+from app.services.plans import versions as plans
+from app.services.statistics.aggregates import general_path
 from app.validation import CompiledPlan, PlanError, Verdict, canonical_json, compile_plan
 
 # Events judged per batch (one SELECT, one progress commit). Measured on the test PostgreSQL
@@ -51,7 +51,7 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
         raise JobError(400, "invalid_parameter", f"{name} must be an ISO 8601 time.")
 
 
-def job_params(app: App, body: dict[str, Any]) -> dict[str, Any]:
+def job_params(app: TrackedApp, body: dict[str, Any]) -> dict[str, Any]:
     """Checked parameters of a re-validation of `app` (JobError 400 when they are not)."""
     unknown = sorted(set(body) - set(PARAMS))
     if unknown:
@@ -91,7 +91,7 @@ def job_params(app: App, body: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def create(app: App, body: dict[str, Any]) -> Job:
+def create(app: TrackedApp, body: dict[str, Any]) -> Job:
     """A queued re-validation job of `app` from the API's or the command line's parameters."""
     return create_job(app.id, "revalidate", job_params(app, body))
 

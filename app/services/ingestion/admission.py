@@ -6,8 +6,8 @@ events that claimed their key are queued for storage together.
 
 The full profile does all of it in Redis in ONE round trip: a Lua script that also XADDs the
 events to the event stream and, when no drain is queued, LPUSHes the drain task's message
-(app/services/event_stream.py, app/services/task_message.py), so the enqueue is the request's
-only I/O. Micro keeps claims in its database, counts requests in memory (it is one process) and
+(event_stream.py, task_message.py beside this module), so the enqueue is the request's only
+I/O. Micro keeps claims in its database, counts requests in memory (it is one process) and
 publishes one Celery message per request with `apply_async` to its file broker.
 """
 
@@ -25,10 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.models import DedupClaim
 from app.models.types import utcnow
-from app.services.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
-from app.services.stored_event import StoredEvent
-from app.services.task_message import TaskMessage
-from app.services.throttle import Throttle
+from app.services.accounts.throttle import Throttle
+from app.services.ingestion.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
+from app.services.ingestion.stored_event import StoredEvent
+from app.services.ingestion.task_message import TaskMessage
 
 Event = tuple[str, StoredEvent]  # (dedup key, the message a worker stores)
 

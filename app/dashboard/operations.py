@@ -15,14 +15,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
+from app.dashboard.apps import owned_or_404
+from app.dashboard.forms import EmptyForm
 from app.services import apps as app_service
-from app.services import dead_letters
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from app.services.probes import celery_workers, prober, queue_depth_look
-from app.services.tasks import failed_jobs
+from app.services.storage import dead_letters
+from app.services.storage.task_history import failed_jobs
 from app.tasks.events import replay_dead_letters
-from app.web.apps import owned_or_404
-from app.web.forms import EmptyForm
 
 web_operations = Blueprint("operations", __name__)
 # Celery waits this long for workers to answer (the whole time: it cannot know how many exist).

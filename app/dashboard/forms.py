@@ -27,7 +27,7 @@ from wtforms.validators import (
 )
 
 from app.services.apps import name_problem
-from app.services.plan_templates import EMPTY, TEMPLATES
+from app.services.plans.starters import EMPTY, TEMPLATES
 from app.validation.property_rows import TYPES
 
 CODE = Regexp(r"^\s*\d{6}\s*$", message="The code has six digits.")

@@ -138,8 +138,8 @@ class Runner(Protocol):
 
 def _runner(run: Run) -> Runner:
     # Imported here: the kinds' modules import this one.
-    from app.services.imports import Import
-    from app.services.revalidation import Revalidation
+    from app.services.jobs.imports import Import
+    from app.services.jobs.revalidation import Revalidation
 
     return {"revalidate": Revalidation, "import": Import}[run.kind](run)
 

@@ -18,12 +18,19 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.dashboard.forms import (
+    EmptyForm,
+    LoginForm,
+    ResetForm,
+    ResetRequestForm,
+    SignUpForm,
+    VerifyForm,
+)
 from app.models import User
-from app.services import accounts
 from app.services import apps as app_service
-from app.services.accounts import AccountError
+from app.services.accounts import users as accounts
+from app.services.accounts.users import AccountError
 from app.tasks.emails import CONFIRM, RESET, SIGN_UP, send_account_mail
-from app.web.forms import EmptyForm, LoginForm, ResetForm, ResetRequestForm, SignUpForm, VerifyForm
 
 web_accounts = Blueprint("accounts", __name__)
 

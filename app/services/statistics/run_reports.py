@@ -19,8 +19,8 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Event
-from app.services.events import event_to_dict
-from app.services.stats import as_time
+from app.services.statistics.aggregates import as_time
+from app.services.storage.events import event_to_dict
 
 MAX_LISTED = 500  # violating events listed in a report; the counts cover them all
 MAX_GROUPED = 20_000  # violating events read to group a report's violations
