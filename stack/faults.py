@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+import celery_config
 from stack import __main__ as stack
 from stack.servers import start_postgres, start_redis, stop_process_group, wait_until
 
@@ -30,6 +31,8 @@ API = f"http://127.0.0.1:{stack.API_PORT}"
 RATE_PER_SENDER = 25  # events per second per sender thread
 SENDERS = 4
 HANG_SECONDS = 1.0
+# The worker that stores events: the one of the default queue, where events are routed.
+EVENTS_WORKER = f"worker-{celery_config.task_default_queue}"
 
 
 @dataclass
@@ -132,7 +135,7 @@ class Faults:
 
     def worker_children(self) -> list[int]:
         """The pool processes of the `default` worker (children of its main process)."""
-        main = self.pids()["worker-default"]
+        main = self.pids()[EVENTS_WORKER]
         pids = (int(path.parent.name) for path in Path("/proc").glob("[0-9]*/stat"))
         return sorted(pid for pid in pids if _ppid(pid) == main)
 
@@ -153,7 +156,7 @@ class Faults:
         stack.record_pids(pids)
 
     def hold_default_worker(self, paused: bool) -> None:
-        os.killpg(self.pids()["worker-default"], signal.SIGSTOP if paused else signal.SIGCONT)
+        os.killpg(self.pids()[EVENTS_WORKER], signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 def _ppid(pid: int) -> int:
