@@ -747,17 +747,18 @@ def run(work: Path, events: int, runs: int, verbose: bool) -> int:
         with connect(postgres.url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
         print(f"PostgreSQL {version} and Redis on 127.0.0.1, data in {work}", flush=True)
-        log_every_statement(postgres)
         port = free_port()
         env = product_environment(work, postgres, redis_server, port)
         flask_command(env, "db", "upgrade")
         ids = create_owner_and_apps(env)
         load_data(postgres, ids, events)
+        fill_aggregates(env, postgres)
+        # From here on, before gunicorn's first connection: every statement it runs is logged.
+        log_every_statement(postgres)
+        log = StatementLog(work / "postgres" / "postgres.log")
         gunicorn = start_gunicorn(work, env, port)
         browser, api_client = Client(port), Client(port)
         values = fixture_values(postgres, api_client, ids, events)
-        fill_aggregates(env, postgres)
-        log = StatementLog(work / "postgres" / "postgres.log")
         log_in(browser)
         rows = []
         load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
