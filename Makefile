@@ -37,6 +37,7 @@ TEST_WORKERS ?= 2
 test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -v -n $(TEST_WORKERS) --dist loadfile
 
 ## test-unit: the unit tier only (no database, server or process; well under a minute; docs/testing.md)
@@ -88,7 +89,7 @@ system-packages:
 	@bash stack/install-system-packages.sh
 
 lint: $(DEV)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: $(DEV)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

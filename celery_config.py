@@ -49,7 +49,8 @@ worker_hijack_root_logger = False
 
 beat_schedule = {
     # Requests queue a drain of the event stream themselves; this one is the safety net for
-    # entries of a worker that died mid-batch (claimed once idle, app/services/event_stream.py).
+    # entries of a worker that died mid-batch (claimed once idle,
+    # app/services/ingestion/event_stream.py).
     "drain-events": {"task": "app.tasks.events.drain_events", "schedule": 30.0},
     # Count the events stored since the last run into the per-minute and per-hour statistics
     # (STATS_INTERVAL_SECONDS sets the interval of this one and the next; app/__init__.py).

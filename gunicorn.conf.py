@@ -14,7 +14,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads let a worker overlap its one blocking I/O (the Redis round trip).
 worker_class = "gthread"
 # Long-polls (`GET /api/tasks/<id>?wait=`) sleep in a thread for up to 30 s. The app admits at
-# most TASK_WAITS_PER_PROCESS of them at once per process (429 beyond; app/services/wait_slots.py)
+# most TASK_WAITS_PER_PROCESS of them at once per process (429 beyond; app/api/wait_slots.py)
 # and each worker gets that many threads on top of GUNICORN_THREADS, so however many clients
 # wait, GUNICORN_THREADS threads stay free for ingestion. The same number reaches the app through
 # raw_env, so both always agree (app/config.py has the same default for the micro profile).

@@ -25,7 +25,8 @@ MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """An app from the environment, or from `config` (environment-style strings) for tests."""
-    app = Flask(__name__)
+    # The dashboard's templates and static files live beside its code (app/dashboard/).
+    app = Flask(__name__, template_folder="dashboard/templates", static_folder="dashboard/static")
     app.json = OrjsonProvider(app)
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
@@ -52,7 +53,7 @@ def register_url_check(app: Flask) -> None:
 
 def register_security_headers(app: Flask) -> None:
     """CSP, framing, sniffing and referrer headers on every answer (pages and API alike)."""
-    from app.web.security import add_security_headers
+    from app.dashboard.security import add_security_headers
 
     app.after_request(add_security_headers)
 
@@ -115,13 +116,13 @@ def _publish_events(messages: list[dict[str, Any]]) -> None:
 
 def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
-    from app.services.accounts import MAX_CODE_ATTEMPTS
-    from app.services.admission import LocalAdmission, RedisAdmission
-    from app.services.app_directory import AppDirectory
-    from app.services.shown_once import ShownOnce
-    from app.services.task_message import TaskMessage
-    from app.services.throttle import Throttle
-    from app.services.wait_slots import WaitSlots
+    from app.api.wait_slots import WaitSlots
+    from app.dashboard.shown_once import ShownOnce
+    from app.services.accounts.throttle import Throttle
+    from app.services.accounts.users import MAX_CODE_ATTEMPTS
+    from app.services.ingestion.admission import LocalAdmission, RedisAdmission
+    from app.services.ingestion.app_directory import AppDirectory
+    from app.services.ingestion.task_message import TaskMessage
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -233,13 +234,13 @@ def register_blueprints(app: Flask) -> None:
     from app.api.health import health
     from app.api.openapi import reference
     from app.api.routes import api
+    from app.dashboard.accounts import web_accounts
+    from app.dashboard.apps import web_apps
+    from app.dashboard.operations import web_operations
+    from app.dashboard.plans import web_plans
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
     from app.ingest.sdk_settings import sdk_settings
-    from app.web.accounts import web_accounts
-    from app.web.apps import web_apps
-    from app.web.operations import web_operations
-    from app.web.plans import web_plans
 
     for blueprint in (ingest, sdk, sdk_settings, api, health, reference):
         app.register_blueprint(blueprint)
@@ -262,9 +263,11 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The admin command line (`flask --app run apps …`, `plan …`)."""
-    from app.cli import apps_cli, dead_letters_cli, jobs_cli, plan_cli
+    from app.cli import apps_cli, dead_letters_cli, jobs_cli, plan_cli, stats_cli, users_cli
 
     app.cli.add_command(apps_cli)
     app.cli.add_command(plan_cli)
     app.cli.add_command(dead_letters_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(stats_cli)

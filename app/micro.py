@@ -25,9 +25,10 @@ from app.micro_https import HttpsServer
 from app.micro_timeouts import timed_request_handler
 from app.models import User
 from app.private_files import private_folder, write_private
-from app.services import apps, plan_templates
+from app.services import apps
 from app.services.mail import CODE_FOR_HEADER, CODE_HEADER
-from app.services.schema import upgrade_if_micro
+from app.services.migrations import upgrade_if_micro
+from app.services.plans import starters
 
 log = logging.getLogger(__name__)
 DEMO_APP = "demo"
@@ -45,7 +46,7 @@ def ensure_demo_app(flask_app: Flask) -> dict:
         # The read key is stored only hashed; micro keeps the demo's in its data folder (a
         # local dev convenience) so every start can print it, and re-keys it if that file is gone.
         if app is None:
-            demo_plan = plan_templates.template_plan(plan_templates.DEMO)
+            demo_plan = starters.template_plan(starters.DEMO)
             keys = apps.create_app_record(DEMO_APP, demo_plan).to_dict()
         elif not keys_file.exists():
             keys = {"id": app.id, "name": app.name, "read_key": apps.rotate_read_key(app)}
@@ -57,7 +58,7 @@ def ensure_demo_app(flask_app: Flask) -> dict:
                 keys["read_key"] = None
         keys["write_key"] = apps.find_app(keys["id"]).write_key  # it may have been rotated
         write_private(keys_file, json.dumps(keys))  # the read key: for this user's eyes only
-        # The first account confirmed on this instance gets the demo app (app/web/accounts.py).
+        # The first account confirmed on this instance gets the demo app (dashboard/accounts.py).
         flask_app.config["DEMO_APP_ID"] = keys["id"]
         return keys
 

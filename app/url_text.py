@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import request
 
 from app.errors import ApiError
-from app.services.stored_event import text_problem
+from app.services.ingestion.stored_event import text_problem
 
 
 def check_url_text() -> None:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
 from app.models import Event
-from app.services.event_stream import STREAM, decode
+from app.services.ingestion.event_stream import STREAM, decode
 
 DEMO_PLAN = json.loads((Path(__file__).parent.parent / "app/validation/demo_plan.json").read_text())
 

@@ -15,8 +15,9 @@ from flask import request, url_for
 from app.api.routes import MAX_ID, MAX_LIMIT, api, authenticated_app, int_arg
 from app.errors import ApiError
 from app.ingest.body import parse_strict_json
-from app.models import App, Job
-from app.services import imports, jobs, revalidation
+from app.models import Job, TrackedApp
+from app.services.jobs import imports, revalidation
+from app.services.jobs import runner as jobs
 from app.tasks.jobs import queue_job
 
 RAW_UPLOAD_TYPES = (
@@ -37,7 +38,7 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     return value or None
 
 
-def _job_or_404(app: App, job_id: int) -> Job:
+def _job_or_404(app: TrackedApp, job_id: int) -> Job:
     job = jobs.get_job(app.id, job_id) if job_id <= MAX_ID else None
     if job is None:
         raise ApiError(404, "not_found", f"App {app.id} has no job {job_id}.")
@@ -69,7 +70,7 @@ def _upload_kind(kind: str | None) -> None:
         raise ApiError(400, "invalid_kind", "An uploaded file starts an import (kind=import).")
 
 
-def _start(app: App) -> Job:
+def _start(app: TrackedApp) -> Job:
     mimetype = request.mimetype
     if mimetype == "application/json":
         body = parse_strict_json(request.get_data())

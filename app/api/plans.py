@@ -12,8 +12,9 @@ from app.api.routes import MAX_ID, api, authenticated_app, int_arg
 from app.errors import ApiError
 from app.extensions import db
 from app.ingest.body import parse_strict_json
-from app.models import App, TrackingPlan
-from app.services import plan_inference, plans
+from app.models import TrackedApp, TrackingPlan
+from app.services.plans import inference as plan_inference
+from app.services.plans import versions as plans
 from app.validation import PlanError, PlanTooLarge
 
 TRUE, FALSE = ("1", "true"), ("", "0", "false")
@@ -23,7 +24,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def version_to_dict(plan: TrackingPlan, app: App) -> dict[str, Any]:
+def version_to_dict(plan: TrackingPlan, app: TrackedApp) -> dict[str, Any]:
     """A plan version as the API lists it (`current`: the one events are validated against)."""
     return {
         "version": plan.version,
@@ -34,7 +35,7 @@ def version_to_dict(plan: TrackingPlan, app: App) -> dict[str, Any]:
     }
 
 
-def _version_or_404(app: App, version: int) -> TrackingPlan:
+def _version_or_404(app: TrackedApp, version: int) -> TrackingPlan:
     found = plans.version(app.id, version) if version <= MAX_ID else None
     if found is None:
         raise ApiError(404, "not_found", f"App {app.id} has no plan version {version}.")

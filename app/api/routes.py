@@ -16,20 +16,25 @@ from flask import Blueprint, current_app, request
 from flask_login import current_user
 from kombu.exceptions import KombuError
 
+from app.api.wait_slots import NoWaitSlot
 from app.errors import ApiError
 from app.extensions import csrf, db
-from app.models import App, DeadLetter
+from app.models import DeadLetter, TrackedApp
 from app.schemas.api import EVENT_STATUSES
-from app.services import overview, tasks
 from app.services.apps import app_by_read_key, apps_of, owned_app
-from app.services.dead_letters import (
+from app.services.ingestion.task_ids import issued_at
+from app.services.statistics import overview
+from app.services.statistics.regressions import regression_report
+from app.services.statistics.run_reports import list_test_runs, test_run_report
+from app.services.storage import task_history
+from app.services.storage.dead_letters import (
     dead_letter_detail,
     dead_letter_to_dict,
     discard_dead_letter,
     get_dead_letter,
     list_dead_letters,
 )
-from app.services.events import (
+from app.services.storage.events import (
     FILTERS,
     decode_cursor,
     encode_cursor,
@@ -37,10 +42,6 @@ from app.services.events import (
     list_events,
     task_state,
 )
-from app.services.regressions import regression_report
-from app.services.task_ids import issued_at
-from app.services.test_runs import list_test_runs, test_run_report
-from app.services.wait_slots import NoWaitSlot
 from app.tasks.events import replay_dead_letters
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -52,7 +53,7 @@ MAX_ID = 2**31 - 1
 MAX_INT_DIGITS = 30  # far above any bound here; int() of thousands of digits is refused anyway
 
 
-def authenticated_app(app_id: int | None = None) -> App:
+def authenticated_app(app_id: int | None = None) -> TrackedApp:
     """The app the request may see: its read key's, or one its dashboard session's user owns.
 
     An app the credentials do not reach is a 404, the same as one that does not exist.
@@ -75,7 +76,7 @@ def authenticated_app(app_id: int | None = None) -> App:
     return app
 
 
-def _session_app(app_id: int | None) -> App:
+def _session_app(app_id: int | None) -> TrackedApp:
     """The signed-in user's app `app_id` (or named by `?app_id=`, or their only one)."""
     config = current_app.config
     if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
@@ -440,7 +441,7 @@ STATS_DEFAULT_WINDOW = timedelta(hours=1)
 STATS_MAX_WINDOW = timedelta(hours=24)
 
 
-def _dead_letter_or_404(app: App, dead_letter_id: int) -> DeadLetter:
+def _dead_letter_or_404(app: TrackedApp, dead_letter_id: int) -> DeadLetter:
     dead = get_dead_letter(app.id, dead_letter_id) if dead_letter_id <= MAX_BIG_ID else None
     if dead is None:
         raise ApiError(404, "not_found", f"App {app.id} has no dead letter {dead_letter_id}.")
@@ -503,21 +504,21 @@ def app_tasks(app_id: int):
     """
     app = authenticated_app(app_id)
     state = request.args.get("state") or None
-    if state is not None and state not in tasks.STATES:
+    if state is not None and state not in task_history.STATES:
         raise ApiError(
             400,
             "invalid_parameter",
-            f"state must be one of {', '.join(tasks.STATES)} (queued and duplicate tasks leave "
-            "no row to list: ask GET /api/tasks/<task_id>).",
+            f"state must be one of {', '.join(task_history.STATES)} (queued and duplicate tasks "
+            "leave no row to list: ask GET /api/tasks/<task_id>).",
         )
     since, until = _window()
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
-        after = tasks.Position.decode(cursor) if cursor else None
+        after = task_history.Position.decode(cursor) if cursor else None
     except ValueError:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
-    page, next_position = tasks.list_tasks(app.id, state, since, until, limit, after)
+    page, next_position = task_history.list_tasks(app.id, state, since, until, limit, after)
     return {
         "tasks": page,
         "next_cursor": next_position.encode() if next_position is not None else None,
@@ -548,4 +549,4 @@ def app_task_stats(app_id: int):
         raise ApiError(
             400, "invalid_parameter", "The window (since to until) may be 24 hours at most."
         )
-    return tasks.task_stats(app.id, since, until)
+    return task_history.task_stats(app.id, since, until)

@@ -22,10 +22,10 @@ from app.errors import ApiError
 from app.schemas import field_errors
 from app.schemas.native_event import ENVELOPE_FIELDS, NATIVE_EVENT, quick_load
 from app.schemas.sdk_message import SDK_MESSAGE
-from app.services.admission import Admission, Backlogged, RateLimited
-from app.services.app_directory import AppEntry
-from app.services.stored_event import StoredEvent, Unstorable, json_text_problem
-from app.services.task_ids import new_task_id
+from app.services.ingestion.admission import Admission, Backlogged, RateLimited
+from app.services.ingestion.app_directory import AppEntry
+from app.services.ingestion.stored_event import StoredEvent, Unstorable, json_text_problem
+from app.services.ingestion.task_ids import new_task_id
 from app.validation import Verdict, canonical_json
 
 QUEUED = "Event queued for processing"

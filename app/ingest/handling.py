@@ -12,8 +12,8 @@ from app import metrics
 from app.errors import ApiError
 from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
-from app.services.app_directory import AppEntry
-from app.services.stored_event import TEST_RUN_MAX, text_problem
+from app.services.ingestion.app_directory import AppEntry
+from app.services.ingestion.stored_event import TEST_RUN_MAX, text_problem
 
 COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 

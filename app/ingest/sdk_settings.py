@@ -20,7 +20,7 @@ from app.errors import ApiError
 from app.host_header import is_host_and_port
 from app.ingest.accept import unavailable
 from app.ingest.cors import allow_cross_origin
-from app.services.stored_event import text_problem
+from app.services.ingestion.stored_event import text_problem
 
 sdk_settings = Blueprint("sdk_settings", __name__, url_prefix="/v1")
 allow_cross_origin(sdk_settings)

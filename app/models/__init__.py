@@ -1,6 +1,5 @@
 """Database models."""
 
-from app.models.app import App
 from app.models.dead_letter import DeadLetter
 from app.models.dedup_claim import DedupClaim
 from app.models.event import Event
@@ -12,11 +11,12 @@ from app.models.event_stat import (
     ViolationStat,
 )
 from app.models.job import Job, JobFile
+from app.models.tracked_app import TrackedApp
 from app.models.tracking_plan import TrackingPlan
 from app.models.user import EmailCode, User
 
 __all__ = [
-    "App",
+    "TrackedApp",
     "DeadLetter",
     "DedupClaim",
     "EmailCode",

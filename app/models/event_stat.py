@@ -1,4 +1,5 @@
-"""Aggregated counts for the dashboard, alerts and regression reports (app/services/stats.py)."""
+"""Aggregated counts for the dashboard, alerts and regression reports
+(app/services/statistics/aggregates.py)."""
 
 from datetime import datetime
 

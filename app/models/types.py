@@ -38,7 +38,7 @@ def utcnow() -> datetime:
 class _ReadableTimestamptzLoader(psycopg.adapt.Loader):
     """psycopg's timestamptz loader, except that a time Python cannot hold (year 1 BC, year
     10000: PostgreSQL keeps them) reads as the nearest one it can, so no stored row can make a
-    read fail. New rows cannot hold such times (app/services/stored_event.py)."""
+    read fail. New rows cannot hold such times (app/services/ingestion/stored_event.py)."""
 
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)

@@ -529,8 +529,8 @@ class ReadySchema(Schema):
 
 # --- query parameters (each schema's fields become one operation's `in: query` parameters) ---
 
-# The values the routes accept (app/services/tasks.py, jobs.py; tests/api/test_openapi.py
-# checks these copies still match, as schemas import nothing from services).
+# The values the routes accept (app/services/storage/task_history.py, jobs/runner.py;
+# tests/api/test_openapi.py checks these copies still match: schemas import no services).
 TASK_LIST_STATES = ("stored", "failed")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 JOB_KINDS = ("revalidate", "import")
@@ -621,8 +621,8 @@ class TestRunListQuerySchema(Schema):
     cursor = _cursor()
 
 
-# The overview's windows and the resolutions each allows (app/services/overview.py; the first
-# is the default; tests/api/test_openapi.py checks the copy).
+# The overview's windows and the resolutions each allows (app/services/statistics/overview.py;
+# the first is the default; tests/api/test_openapi.py checks the copy).
 OVERVIEW_RESOLUTIONS = {
     "1h": ("minute", "hour"),
     "3h": ("minute", "hour"),

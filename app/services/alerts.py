@@ -2,7 +2,8 @@
 
 An app is failing when invalid plus unplanned events make up more than its `alert_threshold` of
 the events of its window: an unplanned event is one the plan does not know, which a release gate
-treats as failing too (app/services/test_runs.py), so a build that renames an event alerts.
+treats as failing too (app/services/statistics/run_reports.py), so a build that renames an
+event alerts.
 
 A mail is queued only after its claim was committed: one `UPDATE ... WHERE` on the app's row
 that succeeds for one checker only (PostgreSQL re-reads a row another transaction changed before
@@ -21,9 +22,9 @@ from flask import current_app, render_template
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
-from app.models import App, Event, EventMinuteStat, EventStat, User, ViolationStat
+from app.models import Event, EventMinuteStat, EventStat, TrackedApp, User, ViolationStat
 from app.models.types import utcnow
-from app.services.stats import general_path, violation_totals
+from app.services.statistics.aggregates import general_path, violation_totals
 
 STATUSES = ("valid", "invalid", "unplanned")
 # An alert lists the violations of at most this many of the window's newest failing events,
@@ -62,15 +63,15 @@ def _failing(counts: dict[str, int]) -> int:
     return counts["invalid"] + counts["unplanned"]
 
 
-def _due_apps(*conditions: Any) -> list[tuple[App, str]]:
+def _due_apps(*conditions: Any) -> list[tuple[TrackedApp, str]]:
     """Apps with an owner (and the owner's address) that meet the conditions, oldest first."""
     return [
         (app, email)
         for app, email in db.session.execute(
-            select(App, User.email)
-            .join(User, User.id == App.owner_id)
+            select(TrackedApp, User.email)
+            .join(User, User.id == TrackedApp.owner_id)
             .where(*conditions)
-            .order_by(App.id)
+            .order_by(TrackedApp.id)
         )
     ]
 
@@ -78,8 +79,8 @@ def _due_apps(*conditions: Any) -> list[tuple[App, str]]:
 def _claim(app_id: int, column: Any, value: Any, unclaimed: Any) -> bool:
     """Set one app's column to `value` if `unclaimed` still holds; True for the one that did."""
     result = db.session.execute(
-        update(App)
-        .where(App.id == app_id, unclaimed)
+        update(TrackedApp)
+        .where(TrackedApp.id == app_id, unclaimed)
         .values({column: value})
         .execution_options(synchronize_session=False)
     )
@@ -96,8 +97,8 @@ def _queue(send: Send, mail: Mail, app_id: int, column: Any, claimed: Any, previ
         send(mail)
     except Exception:
         db.session.execute(
-            update(App)
-            .where(App.id == app_id, column == claimed)
+            update(TrackedApp)
+            .where(TrackedApp.id == app_id, column == claimed)
             .values({column: previous})
             .execution_options(synchronize_session=False)
         )
@@ -125,7 +126,7 @@ def _public_url(path: str) -> str:
 
 
 def change_settings(
-    app: App,
+    app: TrackedApp,
     threshold: float | None,
     window_minutes: int,
     min_events: int,
@@ -200,7 +201,9 @@ def _top(counts: Counter, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def alert_mail(app: App, to: str, start: datetime, now: datetime, counts: dict[str, int]) -> Mail:
+def alert_mail(
+    app: TrackedApp, to: str, start: datetime, now: datetime, counts: dict[str, int]
+) -> Mail:
     """The alert e-mail of an app whose window passed its threshold."""
     total = sum(counts.values())
     share = _failing(counts) / total
@@ -230,7 +233,7 @@ def check_alerts(send: Send, now: datetime | None = None) -> list[int]:
     failing share passed its threshold, at most once per cooldown; returns the apps alerted."""
     now = now or utcnow()
     alerted = []
-    for app, email in _due_apps(App.alert_threshold.is_not(None)):
+    for app, email in _due_apps(TrackedApp.alert_threshold.is_not(None)):
         cutoff = now - timedelta(minutes=app.alert_cooldown_minutes)
         if app.last_alert_at is not None and app.last_alert_at >= cutoff:
             continue  # cooling down: not even worth a count
@@ -243,9 +246,9 @@ def check_alerts(send: Send, now: datetime | None = None) -> list[int]:
             continue
         mail = alert_mail(app, email, start, now, counts)
         previous = app.last_alert_at
-        unclaimed = or_(App.last_alert_at.is_(None), App.last_alert_at < cutoff)
-        if _claim(app.id, App.last_alert_at, now, unclaimed):
-            _queue(send, mail, app.id, App.last_alert_at, now, previous)
+        unclaimed = or_(TrackedApp.last_alert_at.is_(None), TrackedApp.last_alert_at < cutoff)
+        if _claim(app.id, TrackedApp.last_alert_at, now, unclaimed):
+            _queue(send, mail, app.id, TrackedApp.last_alert_at, now, previous)
             alerted.append(app.id)
     db.session.commit()  # end the read transaction
     return alerted
@@ -302,7 +305,7 @@ def day_violations(app_id: int, day: date, limit: int = DIGEST_TOP) -> list[dict
     return _top(violation_totals(app_id, *hours), limit)
 
 
-def digest_mail(app: App, to: str, day: date, counts: dict[str, int]) -> Mail:
+def digest_mail(app: TrackedApp, to: str, day: date, counts: dict[str, int]) -> Mail:
     """The digest e-mail of one app's day."""
     total = sum(counts.values())
     share = _failing(counts) / total
@@ -331,15 +334,15 @@ def send_daily_digests(send: Send, today: date | None = None) -> list[int]:
     """
     day = (today or utcnow().date()) - timedelta(days=1)
     sent = []
-    unsent = or_(App.last_digest_on.is_(None), App.last_digest_on < day)
+    unsent = or_(TrackedApp.last_digest_on.is_(None), TrackedApp.last_digest_on < day)
     for app, email in _due_apps(unsent):
         counts = day_counts(app.id, day)
         if not sum(counts.values()):
             continue
         mail = digest_mail(app, email, day, counts)
         previous = app.last_digest_on
-        if _claim(app.id, App.last_digest_on, day, unsent):
-            _queue(send, mail, app.id, App.last_digest_on, day, previous)
+        if _claim(app.id, TrackedApp.last_digest_on, day, unsent):
+            _queue(send, mail, app.id, TrackedApp.last_digest_on, day, previous)
             sent.append(app.id)
     db.session.commit()
     return sent

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import App
-from app.services import app_directory, plans
-from app.services.keys import hash_read_key, new_read_key, new_write_key
+from app.models import TrackedApp
+from app.services.app_keys import hash_read_key, new_read_key, new_write_key
+from app.services.ingestion import app_directory
+from app.services.plans import versions as plans
 from app.validation import PlanError
 
 # apps.name is String(255).
@@ -24,7 +25,7 @@ MAX_APP_ID = 2**31 - 1
 class NewApp:
     """A created app with its read key, which is shown only this once."""
 
-    app: App
+    app: TrackedApp
     read_key: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def create_app_record(
     if plan is not None:
         plans.parse(plan)  # refuse a bad plan before creating anything
     read_key = new_read_key()
-    app = App(
+    app = TrackedApp(
         name=name,
         write_key=new_write_key(),
         read_key_hash=hash_read_key(read_key),
@@ -86,7 +87,7 @@ def create_app_record(
     return NewApp(app, read_key)
 
 
-def set_owner(app: App, user_id: int) -> None:
+def set_owner(app: TrackedApp, user_id: int) -> None:
     """Give the app to this dashboard user (the admin command)."""
     app.owner_id = user_id
     db.session.commit()
@@ -99,48 +100,56 @@ def claim_if_unowned(app_id: int, user_id: int) -> bool:
     one of them change the row (PostgreSQL re-checks the condition after the first commits;
     SQLite runs one writer at a time)."""
     result = db.session.execute(
-        update(App).where(App.id == app_id, App.owner_id.is_(None)).values(owner_id=user_id)
+        update(TrackedApp)
+        .where(TrackedApp.id == app_id, TrackedApp.owner_id.is_(None))
+        .values(owner_id=user_id)
     )
     db.session.commit()
     return result.rowcount == 1
 
 
-def apps_of(user_id: int) -> list[App]:
+def apps_of(user_id: int) -> list[TrackedApp]:
     """The apps a dashboard user owns, newest first."""
     return list(
-        db.session.scalars(select(App).where(App.owner_id == user_id).order_by(App.id.desc()))
+        db.session.scalars(
+            select(TrackedApp).where(TrackedApp.owner_id == user_id).order_by(TrackedApp.id.desc())
+        )
     )
 
 
-def owned_app(user_id: int, app_id: int) -> App | None:
+def owned_app(user_id: int, app_id: int) -> TrackedApp | None:
     """The app if this user owns it; None otherwise (the page answers 404 either way)."""
     if not 0 < app_id <= MAX_APP_ID:  # no such row, and the databases would refuse to compare
         return None
-    return db.session.scalar(select(App).where(App.id == app_id, App.owner_id == user_id))
+    return db.session.scalar(
+        select(TrackedApp).where(TrackedApp.id == app_id, TrackedApp.owner_id == user_id)
+    )
 
 
-def find_app(ref: str | int) -> App | None:
+def find_app(ref: str | int) -> TrackedApp | None:
     """An app by id, else by name."""
     if isinstance(ref, int) or str(ref).isdigit():
-        app = db.session.get(App, int(ref))
+        app = db.session.get(TrackedApp, int(ref))
         if app is not None:
             return app
-    return db.session.scalars(select(App).where(App.name == str(ref)).order_by(App.id)).first()
-
-
-def app_by_read_key(read_key: str) -> App | None:
-    """The app a read key belongs to."""
     return db.session.scalars(
-        select(App).where(App.read_key_hash == hash_read_key(read_key))
+        select(TrackedApp).where(TrackedApp.name == str(ref)).order_by(TrackedApp.id)
     ).first()
 
 
-def list_apps() -> list[App]:
+def app_by_read_key(read_key: str) -> TrackedApp | None:
+    """The app a read key belongs to."""
+    return db.session.scalars(
+        select(TrackedApp).where(TrackedApp.read_key_hash == hash_read_key(read_key))
+    ).first()
+
+
+def list_apps() -> list[TrackedApp]:
     """All apps, oldest first."""
-    return list(db.session.scalars(select(App).order_by(App.id)))
+    return list(db.session.scalars(select(TrackedApp).order_by(TrackedApp.id)))
 
 
-def rotate_write_key(app: App) -> str:
+def rotate_write_key(app: TrackedApp) -> str:
     """Give the app a new write key; the old one stops working at once."""
     old = app.write_key
     app.write_key = new_write_key()
@@ -149,7 +158,7 @@ def rotate_write_key(app: App) -> str:
     return app.write_key
 
 
-def rotate_read_key(app: App) -> str:
+def rotate_read_key(app: TrackedApp) -> str:
     """Give the app a new read key and return it (shown once)."""
     read_key = new_read_key()
     app.read_key_hash = hash_read_key(read_key)
@@ -157,7 +166,7 @@ def rotate_read_key(app: App) -> str:
     return read_key
 
 
-def rename_app(app: App, name: str) -> None:
+def rename_app(app: TrackedApp, name: str) -> None:
     """Give the app a new name (1 to 255 characters)."""
     app.name = checked_name(name)
     db.session.commit()

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from app.models import DeadLetter
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 
 PROBE_SECONDS = 2.0
 # kombu's Redis transport keeps a queue's messages of priority N > 0 in the list

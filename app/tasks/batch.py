@@ -6,7 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
-from app.services import retention, stats
+from app.services.statistics import aggregates
+from app.services.storage import retention
 
 RETENTION_BATCHES = 40  # per run: at most 200,000 rows, then the task queues itself again
 
@@ -14,14 +15,14 @@ RETENTION_BATCHES = 40  # per run: at most 200,000 rows, then the task queues it
 @shared_task
 def count_new_events() -> int:
     """Count the events stored since the last run into the statistics (beat, every minute)."""
-    return stats.count_new_events()
+    return aggregates.count_new_events()
 
 
 @shared_task
 def batch_process_events(app_id: int, hours: int = 1) -> int:
     """Bring an app's statistics up to date and recount its last `hours` from its events."""
-    stats.count_new_events()
-    return stats.recount(app_id, hours)
+    aggregates.count_new_events()
+    return aggregates.recount(app_id, hours)
 
 
 @shared_task

@@ -7,7 +7,7 @@ import smtplib
 from celery import shared_task
 from flask import current_app, render_template
 
-from app.services import accounts
+from app.services.accounts import users as accounts
 from app.services.mail import CODE_FOR_HEADER, CODE_HEADER, send_mail
 
 RETRIED = {

@@ -1,6 +1,7 @@
 """The `default` queue: storing accepted events, and replaying dead letters.
 
-Full profile: requests put their events on a Redis stream (app/services/event_stream.py) and
+Full profile: requests put their events on a Redis stream
+(app/services/ingestion/event_stream.py) and
 `drain_events` stores them in batches of about DRAIN_EVENTS events, one INSERT per batch. Micro,
 dead-letter replays and retries: `process_events_async` stores the events of its one message.
 Either way an event is acknowledged only once stored or dead-lettered, and the INSERT skips task
@@ -24,15 +25,15 @@ from sqlalchemy.exc import OperationalError
 
 from app import metrics
 from app.extensions import db
-from app.services.dead_letters import (
+from app.services.ingestion.event_stream import EventStream
+from app.services.ingestion.stored_event import StoredEvent, Unstorable
+from app.services.storage.dead_letters import (
     mark_replayed,
     quarantine_raw,
     record_dead_letter,
     unmark_replayed,
 )
-from app.services.event_stream import EventStream
-from app.services.events import store_batches, store_new
-from app.services.stored_event import StoredEvent, Unstorable
+from app.services.storage.events import store_batches, store_new
 
 log = logging.getLogger(__name__)
 # Upper bound of one retry's wait; below the broker's visibility timeout (celery_config.py).

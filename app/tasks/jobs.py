@@ -8,7 +8,7 @@ import redis
 from celery import shared_task
 from kombu.exceptions import KombuError
 
-from app.services import jobs
+from app.services.jobs import runner as jobs
 
 log = logging.getLogger(__name__)
 # Far beyond a slice (jobs.SLICE_SECONDS) plus one batch: reached only by a batch stuck on

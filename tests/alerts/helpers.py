@@ -11,9 +11,10 @@ from typing import Any
 from flask import Flask
 
 from app.extensions import db
-from app.services import accounts, stats
+from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
-from app.services.events import store_events
+from app.services.statistics import aggregates
+from app.services.storage.events import store_events
 from app.tasks.emails import send_email_async
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.mail import SmtpSink
@@ -64,8 +65,8 @@ def count(flask_app: Flask) -> None:
     """Count the stored events into the statistics, as beat's runs would: twice, since on
     PostgreSQL a run counts only up to the newest id the run before it saw."""
     with flask_app.app_context():
-        stats.count_new_events()
-        stats.count_new_events()
+        aggregates.count_new_events()
+        aggregates.count_new_events()
 
 
 def parts(mail: Message) -> dict[str, str]:

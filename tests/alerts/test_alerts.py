@@ -13,10 +13,10 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, Event
+from app.models import Event, TrackedApp
 from app.models.types import utcnow
 from app.services import alerts
-from app.services.stats import general_path
+from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import check_alerts, queue_mail
 from tests.alerts.helpers import (
     PUBLIC_URL,
@@ -134,8 +134,8 @@ def test_a_storm_mails_its_owner_once_per_cooldown_with_the_top_violations(full_
         ("purchase", "type", "/properties/price", 8),
     ]
     with full_app.app_context():
-        assert db.session.get(App, storm_id).last_alert_at == now
-        assert db.session.get(App, calm_id).last_alert_at is None
+        assert db.session.get(TrackedApp, storm_id).last_alert_at == now
+        assert db.session.get(TrackedApp, calm_id).last_alert_at is None
 
 
 def test_quiet_apps_and_apps_without_alerts_or_owner_are_not_mailed(full_app, sink):
@@ -179,7 +179,7 @@ def test_a_mail_the_queue_refuses_gives_the_claim_back(full_app, make_app, sink)
         full_app.extensions["celery"].set_current()
         full_app.extensions["celery"].set_default()
     with full_app.app_context():
-        assert db.session.get(App, app_id).last_alert_at is None
+        assert db.session.get(TrackedApp, app_id).last_alert_at is None
     # The next run, with the broker back, alerts.
     assert rerun(full_app, now, times=1) == [app_id]
     (mail,) = all_delivered(full_app, sink)

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, Event
+from app.models import Event, TrackedApp
 from app.models.types import utcnow
 from app.services import alerts
-from app.services.stats import general_path
+from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import queue_mail, send_daily_digests
 from tests.alerts.helpers import (
     PUBLIC_URL,
@@ -144,8 +144,10 @@ def test_the_digest_of_yesterday_arrives_once_with_the_right_counts(full_app, si
     assert f"{PUBLIC_URL}/apps/{daily_id}/overview" in text
     assert f'href="{PUBLIC_URL}/apps/{daily_id}/overview"' in html
     with full_app.app_context():
-        assert db.session.get(App, daily_id).last_digest_on == yesterday
-        assert db.session.get(App, idle_id).last_digest_on is None  # no events: day left open
+        assert db.session.get(TrackedApp, daily_id).last_digest_on == yesterday
+        assert (
+            db.session.get(TrackedApp, idle_id).last_digest_on is None
+        )  # no events: day left open
 
     # The next day, both owned apps had events (today's): each gets its digest of that day.
     assert sorted(concurrent_digests(full_app, today + timedelta(days=1))) == [daily_id, idle_id]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from app.extensions import db
-from app.models import App
+from app.models import TrackedApp
 from tests.web.helpers import sign_up_and_verify, submit
 
 
 def _settings(flask_app, app_id: int) -> tuple:
     with flask_app.app_context():
-        app = db.session.get(App, app_id)
+        app = db.session.get(TrackedApp, app_id)
         return (
             app.alert_threshold,
             app.alert_window_minutes,

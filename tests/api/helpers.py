@@ -11,7 +11,7 @@ from flask import Flask
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
 from app.services.apps import NewApp
-from app.services.events import store_events
+from app.services.storage.events import store_events
 
 
 def prepare(

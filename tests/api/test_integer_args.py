@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App
-from app.services.task_ids import new_task_id
+from app.models import TrackedApp
+from app.services.ingestion.task_ids import new_task_id
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
 from tests.web.helpers import sign_up_and_verify, submit
@@ -65,7 +65,7 @@ def owner(any_app: Flask):
     submit(client, "/apps", {"name": "Shop"})
     any_app.config["WTF_CSRF_ENABLED"] = False  # reach the handlers of POST routes too
     with any_app.app_context():
-        app_id = db.session.scalars(select(App).where(App.name == "Shop")).one().id
+        app_id = db.session.scalars(select(TrackedApp).where(TrackedApp.name == "Shop")).one().id
     keyed = add_app(any_app, "keyed", DEMO_PLAN)
     return client, keyed, app_id
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from app.extensions import db
-from app.models import App
-from app.services.events import FILTERS
+from app.models import TrackedApp
+from app.services.storage.events import FILTERS
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
 from tests.web.helpers import sign_up_and_verify, submit
@@ -48,7 +48,7 @@ def owner(full_app: Flask):
     sign_up_and_verify(client, full_app, "nul@example.com")
     submit(client, "/apps", {"name": "Shop"})
     with full_app.app_context():
-        app_id = db.session.scalars(select(App).where(App.name == "Shop")).one().id
+        app_id = db.session.scalars(select(TrackedApp).where(TrackedApp.name == "Shop")).one().id
     return client, app_id, add_app(full_app, "keyed", DEMO_PLAN)
 
 

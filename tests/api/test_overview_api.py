@@ -10,11 +10,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from app.extensions import db
-from app.models import App
+from app.models import TrackedApp
 from app.models.types import utcnow
-from app.services.events import store_events
-from app.services.plans import save_plan
-from app.services.stats import count_new_events
+from app.services.plans.versions import save_plan
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app
 
@@ -91,7 +91,7 @@ def test_minute_bars_count_exactly_the_events_sent_in_them(any_app):
 def test_plan_publishes_in_the_window_are_listed(any_app):
     shop = add_app(any_app, plan=DEMO_PLAN)  # publishes v1 now
     with any_app.app_context():
-        save_plan(db.session.get(App, shop.app.id), DEMO_PLAN, publish=True)  # v2
+        save_plan(db.session.get(TrackedApp, shop.app.id), DEMO_PLAN, publish=True)  # v2
     client = any_app.test_client()
     auth = {"Authorization": f"Bearer {shop.read_key}"}
     body = client.get(f"/api/apps/{shop.app.id}/overview?window=1h", headers=auth).json

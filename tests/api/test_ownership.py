@@ -19,13 +19,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import App, DeadLetter, Event, Job, TrackingPlan
-from app.services import revalidation
-from app.services.accounts import find_user
+from app.models import DeadLetter, Event, Job, TrackedApp, TrackingPlan
+from app.services.accounts.users import find_user
 from app.services.apps import NewApp, create_app_record
-from app.services.dead_letters import record_dead_letter
-from app.services.events import store_events
-from app.services.stats import count_new_events
+from app.services.jobs import revalidation
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.dead_letters import record_dead_letter
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import csrf_token, sign_up_and_verify
 
@@ -182,7 +182,7 @@ def call(
 def snapshot(flask_app: Flask, app_id: int) -> dict[str, Any]:
     """Everything the routes could change of an app."""
     with flask_app.app_context():
-        app = db.session.get(App, app_id)
+        app = db.session.get(TrackedApp, app_id)
         state = {
             "app": (app.name, app.write_key, app.read_key_hash, app.plan_version, app.owner_id),
             "plans": db.session.execute(
@@ -218,7 +218,7 @@ def world(micro_app: Flask) -> World:
     }
     assert owner.post(plan_url, json=DEMO_PLAN, headers=auth).json["version"] == 2  # a draft
     with micro_app.app_context():
-        write_key = db.session.get(App, app_id).write_key
+        write_key = db.session.get(TrackedApp, app_id).write_key
     stored, dead = (
         queued_message(
             micro_app,
@@ -237,7 +237,7 @@ def world(micro_app: Flask) -> World:
         count_new_events()  # the statistics the regression report reads
         record_dead_letter(dead["task_id"], "app.tasks.events.process_events_async", dead, "boom")
         dead_letter_id = db.session.scalar(select(DeadLetter.id))
-        job_id = revalidation.create(db.session.get(App, app_id), {"plan_version": 2}).id
+        job_id = revalidation.create(db.session.get(TrackedApp, app_id), {"plan_version": 2}).id
         db.session.remove()
     return World(
         owner,
@@ -337,7 +337,9 @@ def test_someone_elses_app_looks_like_no_app(micro_app, world, route):
 
 def test_an_app_of_nobody_is_404_for_a_session(micro_app, world):
     with micro_app.app_context():
-        db.session.execute(update(App).where(App.id == world.app_id).values(owner_id=None))
+        db.session.execute(
+            update(TrackedApp).where(TrackedApp.id == world.app_id).values(owner_id=None)
+        )
         db.session.commit()
     assert_not_found(world.owner.get(f"/api/apps/{world.app_id}/events"))
     response = world.owner.get(f"/api/apps/{world.app_id}/events", headers=bearer(world))

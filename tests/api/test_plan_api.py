@@ -24,9 +24,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.services.accounts import find_user
+from app.services.accounts.users import find_user
 from app.services.apps import NewApp, create_app_record
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app
 from tests.web.helpers import csrf_token, sign_up_and_verify, submit

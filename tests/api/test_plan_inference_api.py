@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app
 

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from app.services.apps import NewApp
-from app.services.dead_letters import record_dead_letter
-from app.services.task_ids import new_task_id
+from app.services.ingestion.task_ids import new_task_id
+from app.services.storage.dead_letters import record_dead_letter
 from tests.api.helpers import prepare, store
 from tests.support.profiles import add_app
 

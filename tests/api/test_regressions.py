@@ -17,10 +17,10 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App
-from app.services.events import store_events
-from app.services.plans import save_plan
-from app.services.stats import count_new_events
+from app.models import TrackedApp
+from app.services.plans.versions import save_plan
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_documented, assert_error, queued_events
 from tests.support.profiles import add_app
 from tests.web.helpers import sign_up_and_verify, submit
@@ -119,7 +119,7 @@ def _publish_stricter_plan(flask_app, app_id: int) -> None:
     stricter = copy.deepcopy(DEMO_PLAN)
     stricter["events"]["purchase"]["required"] = ["price", "currency", "items"]
     with flask_app.app_context():
-        save_plan(db.session.get(App, app_id), stricter, publish=True)
+        save_plan(db.session.get(TrackedApp, app_id), stricter, publish=True)
 
 
 def test_a_plan_change_between_releases_is_not_blamed_on_the_release(any_app):
@@ -169,7 +169,7 @@ def test_the_overview_says_which_basis_the_comparison_used(micro_app):
     sign_up_and_verify(client, micro_app, "basis@example.com")
     submit(client, "/apps", {"name": "Shop"})
     with micro_app.app_context():
-        app = db.session.scalars(select(App).where(App.name == "Shop")).one()
+        app = db.session.scalars(select(TrackedApp).where(TrackedApp.name == "Shop")).one()
         save_plan(app, DEMO_PLAN, publish=True)
         app_id, key = app.id, app.write_key
     purchase = {"eventName": "purchase", "price": 5, "currency": "EUR"}

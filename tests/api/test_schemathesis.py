@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.services.apps import NewApp
-from app.services.stats import count_new_events
+from app.services.statistics.aggregates import count_new_events
 from tests.api.helpers import store
 from tests.support.profiles import add_app
 

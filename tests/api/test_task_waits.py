@@ -14,7 +14,7 @@ from flask import Flask
 
 from app.extensions import db
 from app.services.apps import NewApp
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.profiles import add_app

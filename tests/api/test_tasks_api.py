@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.services.dead_letters import mark_replayed, record_dead_letter
-from app.services.events import store_events
+from app.services.storage.dead_letters import mark_replayed, record_dead_letter
+from app.services.storage.events import store_events
 from app.tasks.events import TASK_NAME
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.models.types import utcnow
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app
 

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import App
-from app.services import accounts
+from app.models import TrackedApp
+from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
 from tests.helpers import DEMO_PLAN
 from tests.support.browser import screenshot
@@ -76,7 +76,7 @@ def test_live_stream_shows_new_events_filters_and_opens_violations(
     _log_in(page, url, email)
     page.goto(f"{url}/apps/{app_id}/live")
     with live_micro_server.app.app_context():
-        apps_before = db.session.scalar(select(func.count(App.id)))
+        apps_before = db.session.scalar(select(func.count(TrackedApp.id)))
     _post(page, url, key, eventName="user_login", userId=7)
     _post(page, url, key, eventName="user_login", userId="x")
     hostile = {"eventName": "user_login", "userId": 9, "method": XSS[0], "note": XSS[1]}
@@ -103,7 +103,7 @@ def test_live_stream_shows_new_events_filters_and_opens_violations(
     assert page.evaluate("window.pwned") is None
     assert page.locator("#detail-payload img, #detail-payload script").count() == 0
     with live_micro_server.app.app_context():  # and no request the markup could make added apps
-        assert db.session.scalar(select(func.count(App.id))) == apps_before
+        assert db.session.scalar(select(func.count(TrackedApp.id))) == apps_before
 
 
 def test_pause_holds_the_table_and_counts_new_events(live_micro_server, worker, shop, page):

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.services.accounts import find_user, sign_up, verify_email_now
+from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
-from app.services.events import store_events
-from app.services.stats import count_new_events
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
 from tests.web.helpers import PASSWORD

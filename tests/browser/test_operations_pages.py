@@ -10,9 +10,9 @@ import json
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
-from app.services.accounts import find_user, sign_up, verify_email_now
+from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
-from app.services.dead_letters import list_dead_letters, record_dead_letter
+from app.services.storage.dead_letters import list_dead_letters, record_dead_letter
 from app.tasks.events import TASK_NAME
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from app.services import accounts
+from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
 from tests.helpers import DEMO_PLAN
 from tests.support.browser import screenshot

@@ -11,13 +11,13 @@ from datetime import timedelta
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
-from app.models import App, TrackingPlan
+from app.models import TrackedApp, TrackingPlan
 from app.models.types import utcnow
-from app.services.accounts import find_user, sign_up, verify_email_now
+from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
-from app.services.events import store_events
-from app.services.plans import save_plan
-from app.services.stats import count_new_events
+from app.services.plans.versions import save_plan
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
 from tests.web.helpers import PASSWORD
@@ -52,7 +52,7 @@ def _session(flask_app) -> int:
         app_id, key = new.app.id, new.app.write_key
         v2 = copy.deepcopy(DEMO_PLAN)
         v2["events"]["purchase"]["properties"]["coupon"] = {"type": "string"}
-        save_plan(db.session.get(App, app_id), v2, publish=True)
+        save_plan(db.session.get(TrackedApp, app_id), v2, publish=True)
         for version, minutes_ago in ((1, 180), (2, 30)):  # v1 before the hour shown
             plan = db.session.query(TrackingPlan).filter_by(app_id=app_id, version=version).one()
             plan.published_at = utcnow() - timedelta(minutes=minutes_ago)

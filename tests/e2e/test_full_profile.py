@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event
 from app.services.apps import find_app, rotate_write_key
-from app.services.plans import save_plan
+from app.services.plans.versions import save_plan
 from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, count_events

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.services.task_ids import new_task_id
+from app.services.ingestion.task_ids import new_task_id
 from stack.servers import free_port, start_gunicorn, wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN

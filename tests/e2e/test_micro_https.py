@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.web.sdk_snippets import sdk_snippets
+from app.dashboard.sdk_snippets import sdk_snippets
 from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.support.micro import MicroServer

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, queued_message

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from stack.servers import free_port, start_redis
 from tests.helpers import assert_error, queue_length
 from tests.support.profiles import add_app

@@ -3,7 +3,7 @@
 from sqlalchemy import event
 
 from app.extensions import db
-from app.services import app_directory
+from app.services.ingestion import app_directory
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
 

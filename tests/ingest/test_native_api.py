@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import redis
 
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from tests.helpers import assert_error, queue_length, queued_events
 from tests.support.profiles import add_app
 

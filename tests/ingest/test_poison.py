@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from app.services.events import store_events
-from app.services.regressions import app_versions
-from app.services.stats import count_new_events
+from app.services.statistics.aggregates import count_new_events
+from app.services.statistics.regressions import app_versions
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queue_length, queued_events
 from tests.support.profiles import add_app
 

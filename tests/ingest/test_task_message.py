@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from app.services.task_message import TaskMessage
+from app.services.ingestion.task_message import TaskMessage
 from app.tasks.events import drain_events
 from tests.helpers import message_args
 

@@ -3,7 +3,7 @@ one run and is sent again in the next is judged there, and the next run cannot p
 
 from __future__ import annotations
 
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_events
 from tests.support.profiles import add_app
 

@@ -16,9 +16,10 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.ingest.accept import prepare_native
 from app.ingest.handling import request_info
-from app.models import App, Event, Job
-from app.services import jobs, plans
-from app.services.events import store_events
+from app.models import Event, Job, TrackedApp
+from app.services.jobs import runner as jobs
+from app.services.plans import versions as plans
+from app.services.storage.events import store_events
 from app.validation import CompiledPlan
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
@@ -172,7 +173,7 @@ def shop_with_draft(flask_app) -> tuple[int, str, str]:
     """An app with the demo plan published (v1) and draft_plan() saved as v2."""
     new = add_app(flask_app, plan=DEMO_PLAN)
     with flask_app.app_context():
-        plans.save_plan(db.session.get(App, new.app.id), draft_plan(), publish=False)
+        plans.save_plan(db.session.get(TrackedApp, new.app.id), draft_plan(), publish=False)
         db.session.remove()
     return new.app.id, new.app.write_key, new.read_key
 

@@ -15,9 +15,10 @@ import redis
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import App, Event, Job
-from app.services import imports, jobs
-from app.services.imports import MAX_LISTED_ERRORS, import_task_id
+from app.models import Event, Job, TrackedApp
+from app.services.jobs import imports
+from app.services.jobs import runner as jobs
+from app.services.jobs.imports import MAX_LISTED_ERRORS, import_task_id
 from tests.helpers import DEMO_PLAN, count_events
 from tests.jobs.helpers import ndjson_file, run_to_the_end
 from tests.support.profiles import add_app
@@ -154,7 +155,7 @@ def test_each_chunk_commits_its_progress_even_when_it_stores_nothing(any_app):
     new = add_app(any_app, plan=DEMO_PLAN)
     data = b'{"no": "event name"}\n' * (imports.CHUNK_LINES + 10)
     with any_app.app_context():
-        job_id = imports.create(db.session.get(App, new.app.id), "f.ndjson", data).id
+        job_id = imports.create(db.session.get(TrackedApp, new.app.id), "f.ndjson", data).id
         runner = imports.Import(jobs.claim(job_id))
         assert runner.step()
         with db.engine.connect() as other:  # what the API, or another worker, sees meanwhile

@@ -11,9 +11,9 @@ import zlib
 
 import pytest
 
-from app.services import imports
-from app.services.accounts import find_user
+from app.services.accounts.users import find_user
 from app.services.apps import create_app_record
+from app.services.jobs import imports
 from tests.helpers import DEMO_PLAN, assert_error, broker_messages, message_args
 from tests.jobs.helpers import run_to_the_end
 from tests.support.profiles import add_app

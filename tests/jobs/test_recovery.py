@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import App, Job
+from app.models import Job, TrackedApp
 from app.models.types import utcnow
-from app.services import imports, jobs, revalidation
+from app.services.jobs import imports, revalidation
+from app.services.jobs import runner as jobs
 from app.tasks.jobs import resume_stalled_jobs
 from app.validation import compile_plan
 from stack.servers import start_worker, stop_process_group, wait_until
@@ -48,7 +49,7 @@ def new_revalidation(flask_app, events: int = 30) -> int:
     app_id, write_key, _ = shop_with_draft(flask_app)
     store_raw_events(flask_app, write_key, [raw_event(i) for i in range(events)])
     with flask_app.app_context():
-        job_id = revalidation.create(db.session.get(App, app_id), {"plan_version": 2}).id
+        job_id = revalidation.create(db.session.get(TrackedApp, app_id), {"plan_version": 2}).id
         db.session.remove()
     return job_id
 
@@ -107,7 +108,7 @@ def test_a_stalled_import_resumes_from_its_line_and_the_lost_worker_cannot_write
     new = shop_with_draft(any_app)
     data, expected = ndjson_file(3000)  # two chunks and a half
     with any_app.app_context():
-        job_id = imports.create(db.session.get(App, new[0]), "f.ndjson", data).id
+        job_id = imports.create(db.session.get(TrackedApp, new[0]), "f.ndjson", data).id
         assert jobs.run(job_id, batches=1) == jobs.AGAIN
         assert job_dict(job_id)["position"] == imports.CHUNK_LINES
         lost = jobs.claim(job_id)  # a worker takes it again, and dies

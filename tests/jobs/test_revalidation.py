@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from app.extensions import db
-from app.models import App
-from app.services import jobs, revalidation
-from app.services.events import store_events
+from app.models import TrackedApp
+from app.services.jobs import revalidation
+from app.services.jobs import runner as jobs
+from app.services.storage.events import store_events
 from app.validation import compile_plan
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN
@@ -106,7 +107,7 @@ def test_batch_by_batch_with_a_time_range_and_events_stored_meanwhile(any_app):
         message["received_at"] = (now - timedelta(days=3)).isoformat()
     with any_app.app_context():
         store_events(built)
-        app = db.session.get(App, app_id)
+        app = db.session.get(TrackedApp, app_id)
         since = (now - timedelta(days=1)).isoformat()
         job_id = revalidation.create(app, {"plan_version": 2, "since": since}).id
         # One batch, then the job is handed back to the queue to go on.
@@ -129,7 +130,7 @@ def test_an_inline_plan_and_an_empty_range(any_app):
     store_raw_events(any_app, write_key, raws)
     inline = {"events": {}, "unplanned_events": "block"}
     with any_app.app_context():
-        app = db.session.get(App, app_id)
+        app = db.session.get(TrackedApp, app_id)
         job_id = revalidation.create(app, {"plan": inline}).id
         until = {"plan_version": 1, "until": "2000-01-01T00:00:00Z"}
         empty_id = revalidation.create(app, until).id
@@ -158,7 +159,7 @@ def test_a_draft_with_an_adversarial_pattern_is_judged_by_the_linear_engine(any_
     inline = copy.deepcopy(DEMO_PLAN)
     inline["events"]["user_login"]["properties"]["method"] = {"pattern": "^(a+)+$"}
     with any_app.app_context():
-        app = db.session.get(App, app_id)
+        app = db.session.get(TrackedApp, app_id)
         job_id = revalidation.create(app, {"plan": inline}).id
         db.session.remove()
     job = run_to_the_end(any_app, job_id)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.ingest.accept import RequestInfo, prepare_native, prepare_sdk
 from app.models import Event
-from app.services.app_directory import AppEntry
-from app.services.events import store_events
-from app.services.revalidation import stored_verdict
+from app.services.ingestion.app_directory import AppEntry
+from app.services.jobs.revalidation import stored_verdict
+from app.services.storage.events import store_events
 from app.validation import compile_plan
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app

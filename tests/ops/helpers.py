@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeadLetter
-from app.services.accounts import find_user, sign_up, verify_email_now
+from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import NewApp, create_app_record
-from app.services.dead_letters import record_dead_letter
+from app.services.storage.dead_letters import record_dead_letter
 from app.tasks.events import TASK_NAME
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import PASSWORD, submit

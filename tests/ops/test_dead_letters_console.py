@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import DeadLetter
 from app.services.apps import NewApp, create_app_record
-from app.services.dead_letters import mark_replayed
+from app.services.storage.dead_letters import mark_replayed
 from app.tasks.events import TASK_NAME
 from stack.servers import wait_until
 from tests.helpers import assert_error, count_events, queued_events

@@ -9,7 +9,7 @@ import orjson
 from prometheus_client import Histogram
 
 from app import metrics
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
 from app.tasks.events import store_entries, store_messages
 from tests.helpers import DEMO_PLAN, count_events, queued_message
 from tests.ops.prom import delta, names, scrape_client, value

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import DeadLetter
-from app.services.dead_letters import record_dead_letter
-from app.services.event_stream import STREAM
+from app.services.ingestion.event_stream import STREAM
+from app.services.storage.dead_letters import record_dead_letter
 from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, count_events

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import App, Job
-from app.services import revalidation
-from app.services.event_stream import STREAM
+from app.models import Job, TrackedApp
+from app.services.ingestion.event_stream import STREAM
+from app.services.jobs import revalidation
 from stack.servers import start_worker, stop_process_group
 from tests.ops.helpers import dead_letter, owner_with_app
 from tests.support.profiles import full_env
@@ -46,7 +46,7 @@ def redis_depths(flask_app: Flask) -> dict[str, int]:
 def failed_job(flask_app: Flask, app_id: int, error: str) -> int:
     """A re-validation job of the app that failed with `error`."""
     with flask_app.app_context():
-        job = revalidation.create(db.session.get(App, app_id), {"plan_version": 1})
+        job = revalidation.create(db.session.get(TrackedApp, app_id), {"plan_version": 1})
         db.session.execute(update(Job).where(Job.id == job.id).values(state="failed", error=error))
         db.session.commit()
         job_id = job.id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import accounts
+from app.services.accounts import users as accounts
 from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
 from app.tasks.alerts import queue_mail
 from app.tasks.emails import SIGN_UP, send_account_mail

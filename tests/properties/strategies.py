@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import App
-from app.services.accounts import sign_up, verify_email_now
+from app.models import TrackedApp
+from app.services.accounts.users import sign_up, verify_email_now
 from tests.web.helpers import PASSWORD, submit
 
 RAW = "\x1eraw:"  # a string standing for a JSON token json.dumps cannot write (see dumps_raw)
@@ -195,7 +195,7 @@ def login_owner(flask_app, app_id: int):
     with flask_app.app_context():
         user = sign_up("owner@example.com", PASSWORD)
         verify_email_now(user)
-        db.session.get(App, app_id).owner_id = user.id
+        db.session.get(TrackedApp, app_id).owner_id = user.id
         db.session.commit()
     client = flask_app.test_client()
     page = submit(client, "/login", {"email": "owner@example.com", "password": PASSWORD})

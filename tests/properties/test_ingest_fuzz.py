@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.services.stats import recount
+from app.services.statistics.aggregates import recount
 from app.tasks.events import drain_events
 from tests.helpers import DEMO_PLAN
 from tests.properties.strategies import (

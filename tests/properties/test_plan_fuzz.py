@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import App
+from app.models import TrackedApp
 from tests.properties.strategies import RAW, dumps_raw, hostile, login_owner, text
 from tests.support.profiles import add_app
 from tests.web.helpers import csrf_token
@@ -113,7 +113,7 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
                 assert set(saved.json) >= {"code", "message"}
             saved_now = saved.status_code == 201
         with full_app.app_context():
-            published = db.session.get(App, app_id).plan_version
+            published = db.session.get(TrackedApp, app_id).plan_version
             db.session.remove()
         if published is None:
             return

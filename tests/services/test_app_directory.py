@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy.exc import OperationalError
 
-from app.services import app_directory
-from app.services.app_directory import AppDirectory
+from app.services.ingestion import app_directory
+from app.services.ingestion.app_directory import AppDirectory
 from app.validation import compile_plan
 from app.validation.compiler import _compile_canonical
 from tests.helpers import DEMO_PLAN, assert_error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.throttle import Throttle
+from app.services.accounts.throttle import Throttle
 
 
 @pytest.mark.parametrize("where", ["memory", "redis"])

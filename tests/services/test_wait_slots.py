@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from app.services.wait_slots import NoWaitSlot, WaitSlots
+from app.api.wait_slots import NoWaitSlot, WaitSlots
 from stack.servers import wait_until
 
 

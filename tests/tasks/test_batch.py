@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, EventMinuteStat, EventStat, EventVersionStat, ViolationStat
-from app.services import retention, stats
-from app.services.events import store_events
+from app.services.statistics import aggregates
+from app.services.storage import retention
+from app.services.storage.events import store_events
 from app.tasks.batch import batch_process_events, count_new_events
 from stack.servers import start_beat, start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, queued_message
@@ -66,7 +67,7 @@ def _direct(flask_app):
         versions[app_id, hour, name, status, version or ""] += 1
         for v in found:
             violations[
-                app_id, hour, name, v["rule"], stats.general_path(v["path"]), version or ""
+                app_id, hour, name, v["rule"], aggregates.general_path(v["path"]), version or ""
             ] += 1
     return minutes, hours, versions, violations
 
@@ -135,7 +136,7 @@ def test_concurrent_runs_count_each_event_once(full_app):
 
     def run():
         with full_app.app_context():
-            return stats.count_new_events()
+            return aggregates.count_new_events()
 
     for _ in range(2):  # the first sees, the second counts (one run behind)
         threads = [threading.Thread(target=run) for _ in range(4)]
@@ -172,8 +173,8 @@ def test_old_events_are_deleted_in_batches_and_their_statistics_stay(any_app):
     new = queued_message(any_app, shop.app.write_key, {"eventName": "user_login", "userId": 2})
     with any_app.app_context():
         store_events([old, new])
-        stats.count_new_events()
-        stats.count_new_events()
+        aggregates.count_new_events()
+        aggregates.count_new_events()
         deleted, remaining = retention.delete_old_events(30, max_batches=10)
         assert (deleted, remaining) == (1, False)
         assert db.session.scalars(select(Event.task_id)).all() == [new["task_id"]]

@@ -8,8 +8,8 @@ import json
 from sqlalchemy import delete, select
 
 from app.extensions import db
-from app.models import App, DeadLetter
-from app.services.dead_letters import record_dead_letter
+from app.models import DeadLetter, TrackedApp
+from app.services.storage.dead_letters import record_dead_letter
 from app.tasks.events import process_events_async
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN, count_events, queued_message
@@ -30,7 +30,7 @@ def test_a_poison_message_is_dead_lettered_by_a_real_worker(full_app, celery_wor
     )
     with full_app.app_context():
         # Accepted, then its app deleted before a worker stored it: it can never be stored.
-        db.session.execute(delete(App).where(App.id == doomed.app.id))
+        db.session.execute(delete(TrackedApp).where(TrackedApp.id == doomed.app.id))
         db.session.commit()
         process_events_async.apply_async(([poison],))
     wait_until(lambda: len(_dead_letters(full_app)) == 1, 30, "the dead letter")

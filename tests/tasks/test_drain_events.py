@@ -12,9 +12,9 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.services import event_stream
-from app.services.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
-from app.services.events import store_events
+from app.services.ingestion import event_stream
+from app.services.ingestion.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
+from app.services.storage.events import store_events
 from app.tasks.events import drain_events, replay_dead_letters, store_entries
 from stack.servers import wait_until
 from tests.helpers import (

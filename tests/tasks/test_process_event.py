@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import DeadLetter, Event
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from app.tasks.events import process_events_async
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN, count_events, queued_message

@@ -16,8 +16,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.services.shown_once import ShownOnce
-from app.web.security import HEADERS
+from app.dashboard.security import HEADERS
+from app.dashboard.shown_once import ShownOnce
 from stack.servers import free_port
 from tests.helpers import broker_messages
 from tests.web.helpers import (

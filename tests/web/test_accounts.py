@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from app.services.accounts import CODE_REFUSED
+from app.services.accounts.users import CODE_REFUSED
 from tests.web.helpers import (
     PASSWORD,
     csrf_token,

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, User
+from app.models import TrackedApp, User
 from app.services import apps as app_service
-from app.services.accounts import verify_email_now
+from app.services.accounts.users import verify_email_now
 from app.validation.plan import MAX_PLAN_BYTES
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
@@ -24,7 +24,7 @@ from tests.web.helpers import PASSWORD, csrf_token, mailed, sign_up_and_verify, 
 
 def owner_of(flask_app, app_id: int) -> str | None:
     with flask_app.app_context():
-        owner_id = db.session.get(App, app_id).owner_id
+        owner_id = db.session.get(TrackedApp, app_id).owner_id
         email = db.session.get(User, owner_id).email if owner_id is not None else None
         db.session.remove()
         return email
@@ -171,7 +171,7 @@ def the_app(flask_app, name: str) -> tuple[int | None, list[str]]:
     """An app's published plan version and its plan's event names."""
     with flask_app.app_context():
         app = app_service.find_app(name)
-        from app.services.plans import published_body
+        from app.services.plans.versions import published_body
 
         events = list(published_body(app.id, app.plan_version).get("events", {}))
         version = app.plan_version

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App
-from app.services.events import store_events
-from app.services.plans import save_plan
+from app.models import TrackedApp
+from app.services.plans.versions import save_plan
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import sign_up_and_verify, submit
 
@@ -17,7 +17,7 @@ def test_events_json_lists_newest_first_filters_and_polls_after(micro_app):
     sign_up_and_verify(client, micro_app, "live@example.com")
     submit(client, "/apps", {"name": "Shop"})
     with micro_app.app_context():
-        app = db.session.scalars(select(App).where(App.name == "Shop")).one()
+        app = db.session.scalars(select(TrackedApp).where(TrackedApp.name == "Shop")).one()
         save_plan(app, DEMO_PLAN, publish=True)
         app_id, key = app.id, app.write_key
     raws = [

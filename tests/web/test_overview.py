@@ -11,11 +11,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App
+from app.models import TrackedApp
 from app.models.types import utcnow
-from app.services.events import store_events
-from app.services.plans import save_plan
-from app.services.stats import count_new_events
+from app.services.plans.versions import save_plan
+from app.services.statistics.aggregates import count_new_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, broker_messages, message_args, queued_message
 from tests.web.helpers import sign_up_and_verify, submit
 
@@ -26,7 +26,7 @@ def _owner_with_shop(micro_app, email: str):
     sign_up_and_verify(client, micro_app, email)
     submit(client, "/apps", {"name": "Shop"})
     with micro_app.app_context():
-        app = db.session.scalars(select(App).where(App.name == "Shop")).one()
+        app = db.session.scalars(select(TrackedApp).where(TrackedApp.name == "Shop")).one()
         save_plan(app, DEMO_PLAN, publish=True)
         return client, app.id, app.write_key
 
@@ -153,7 +153,7 @@ def test_the_last_hour_is_drawn_per_minute_with_plan_publishes_marked(micro_app)
     with micro_app.app_context():
         store_events(messages)
         count_new_events()
-        save_plan(db.session.get(App, app_id), DEMO_PLAN, publish=True)  # v2
+        save_plan(db.session.get(TrackedApp, app_id), DEMO_PLAN, publish=True)  # v2
 
     page = client.get(f"/apps/{app_id}/overview?window=1h").get_data(as_text=True)
     assert "Events per minute <small>(4 in 1h)</small>" in page

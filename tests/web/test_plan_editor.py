@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, TrackingPlan
-from app.services.events import store_events
-from app.services.plans import save_plan
+from app.models import TrackedApp, TrackingPlan
+from app.services.plans.versions import save_plan
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import csrf_token, form_fields, sign_up_and_verify, submit
 
@@ -111,7 +111,7 @@ def test_an_event_built_from_rows_validates_the_next_events(micro_app, owner):
 def test_the_form_shows_an_event_as_rows_and_saving_it_unchanged_keeps_the_schema(micro_app, owner):
     client, app_id, _ = owner
     with micro_app.app_context():
-        save_plan(db.session.get(App, app_id), DEMO_PLAN, publish=True)
+        save_plan(db.session.get(TrackedApp, app_id), DEMO_PLAN, publish=True)
     for name, schema in DEMO_PLAN["events"].items():
         page = client.get(f"/apps/{app_id}/plan/event?name={name}").get_data(as_text=True)
         if 'class="flash error"' in page:
@@ -194,7 +194,7 @@ def test_a_schema_the_form_cannot_show_points_to_the_raw_json(micro_app, owner):
     client, app_id, _ = owner
     plan = {"events": {"odd": {"type": "object", "oneOf": [{"required": ["a"]}]}}}
     with micro_app.app_context():
-        save_plan(db.session.get(App, app_id), plan, publish=True)
+        save_plan(db.session.get(TrackedApp, app_id), plan, publish=True)
     page = client.get(f"/apps/{app_id}/plan/event?name=odd").get_data(as_text=True)
     assert "cannot be shown as a form (the event uses oneOf)" in page
     assert 'id="event-form"' not in page
@@ -204,7 +204,7 @@ def test_a_schema_the_form_cannot_show_points_to_the_raw_json(micro_app, owner):
 def test_a_draft_inferred_from_traffic_adds_the_unplanned_events(micro_app, owner):
     client, app_id, key = owner
     with micro_app.app_context():
-        save_plan(db.session.get(App, app_id), DEMO_PLAN, publish=True)
+        save_plan(db.session.get(TrackedApp, app_id), DEMO_PLAN, publish=True)
     raws = [
         {"eventName": "search", "query": "shoes", "page": 1, "filters": {"size": 42}},
         {"eventName": "search", "query": "hats", "page": 2, "filters": {"size": 40.5}},

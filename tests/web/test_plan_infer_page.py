@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import TrackingPlan
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import queued_message
 from tests.web.helpers import sign_up_and_verify, submit
 

@@ -1,5 +1,5 @@
 """The app page's SDK snippets: each SDK set up with this service's URLs, in the option names
-the SDKs read (see app/web/sdk_snippets.py for the sources), and the app's write key."""
+the SDKs read (see app/dashboard/sdk_snippets.py for the sources), and the app's write key."""
 
 from __future__ import annotations
 

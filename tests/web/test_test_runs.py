@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import App, User
+from app.models import TrackedApp, User
 from app.services.apps import create_app_record
-from app.services.events import store_events
+from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.web.helpers import sign_up_and_verify
 
@@ -69,7 +69,7 @@ def test_the_report_page_shows_the_same_summary_to_the_owner(micro_app, shop):
     sign_up_and_verify(client, micro_app, "qa@example.com")
     with micro_app.app_context():
         user = db.session.scalars(select(User).where(User.email == "qa@example.com")).one()
-        db.session.get(App, app_id).owner_id = user.id
+        db.session.get(TrackedApp, app_id).owner_id = user.id
         db.session.commit()
     page = client.get(f"/apps/{app_id}/test-runs/run-1").get_data(as_text=True)
     assert 'id="verdict">\n  FAILED' in page
@@ -84,7 +84,7 @@ def _owner(micro_app, app_id: int):
     sign_up_and_verify(client, micro_app, "runs@example.com")
     with micro_app.app_context():
         user = db.session.scalars(select(User).where(User.email == "runs@example.com")).one()
-        db.session.get(App, app_id).owner_id = user.id
+        db.session.get(TrackedApp, app_id).owner_id = user.id
         db.session.commit()
     return client
 
@@ -118,7 +118,7 @@ def test_the_run_list_page_links_every_run_with_its_status_and_counts(micro_app,
 def test_the_report_page_shows_each_violation_once_with_its_count(micro_app, shop):
     app_id, _ = shop
     with micro_app.app_context():
-        key = db.session.get(App, app_id).write_key
+        key = db.session.get(TrackedApp, app_id).write_key
     raws = [{"eventName": "user_login", "userId": f"u{n}"} for n in range(6)]
     messages = [
         queued_message(micro_app, key, {**raw, "context": {"testRun": "run-3"}}) for raw in raws

@@ -1,0 +1,1 @@
+"""Dashboard accounts: users, codes, and throttling of login and code attempts."""

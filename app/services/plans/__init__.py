@@ -1,0 +1,1 @@
+"""Tracking plans: versions, starter plans, and drafts inferred from traffic."""

@@ -1,0 +1,177 @@
+"""Test runs: what one test run (the `testRun` of its events) sent and whether it passed, and the
+list of an app's recent runs.
+
+A run passes when none of its events is invalid or unplanned: a build whose events the plan does
+not know is as broken, for a release gate, as one whose events break the plan. A run has no end:
+its status is that of the events stored so far.
+
+The list reads the index (app_id, test_run, id): a loose index scan finds the distinct runs (one
+probe each) and their newest event ids (one more probe each); only the page's runs are counted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from app.extensions import db
+from app.models import Event
+from app.services.statistics.aggregates import as_time
+from app.services.storage.events import event_to_dict
+
+MAX_LISTED = 500  # violating events listed in a report; the counts cover them all
+MAX_GROUPED = 20_000  # violating events read to group a report's violations
+EXAMPLES = 3  # example events shown per group of identical violations
+STATUSES = ("valid", "invalid", "unplanned")
+
+# The app's distinct test runs with the id of each one's newest event.
+_RUNS = text(
+    "WITH RECURSIVE r(run) AS ("
+    " SELECT min(test_run) FROM events WHERE app_id = :app_id AND test_run > ''"
+    " UNION ALL"
+    " SELECT (SELECT min(test_run) FROM events WHERE app_id = :app_id AND test_run > r.run)"
+    " FROM r WHERE r.run IS NOT NULL"
+    ") SELECT run, (SELECT max(id) FROM events WHERE app_id = :app_id AND test_run = r.run)"
+    " FROM r WHERE run IS NOT NULL"
+)
+
+
+def _summary(test_run: str, counts: dict[str, int]) -> dict[str, Any]:
+    by_status = {status: counts.get(status, 0) for status in STATUSES}
+    passed = by_status["invalid"] == 0 and by_status["unplanned"] == 0
+    return {
+        "test_run": test_run,
+        "passed": passed,
+        "status": "PASSED" if passed else "FAILED",
+        "total": sum(by_status.values()),
+        "counts": by_status,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def list_test_runs(
+    app_id: int, limit: int, before_id: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The app's runs whose newest event is older than `before_id` (all without it), the most
+    recently active first, with counts by status and first/last event times; and the id to
+    continue after (None on the last page)."""
+    runs = [
+        (run, last_id)
+        for run, last_id in db.session.execute(_RUNS, {"app_id": app_id})
+        if before_id is None or last_id < before_id
+    ]
+    runs.sort(key=lambda r: r[1], reverse=True)
+    page, more = runs[:limit], len(runs) > limit
+    if not page:
+        return [], None
+    names = [run for run, _ in page]
+    counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    times: dict[str, list] = {name: [] for name in names}
+    for run, status, n, first, last in db.session.execute(
+        select(
+            Event.test_run,
+            Event.status,
+            func.count(),
+            func.min(Event.received_at),
+            func.max(Event.received_at),
+        )
+        .where(Event.app_id == app_id, Event.test_run.in_(names))
+        .group_by(Event.test_run, Event.status)
+    ):
+        counts[run][status] = n
+        times[run] += [as_time(first), as_time(last)]
+    listed = [
+        {
+            **_summary(name, counts[name]),
+            "first_at": _iso(min(times[name])),
+            "last_at": _iso(max(times[name])),
+        }
+        for name in names
+    ]
+    return listed, page[-1][1] if more else None
+
+
+def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
+    """The run's violations, the same broken rule (event, rule, path, expected) as one group with
+    a count, the first message, a few of the values that broke it and a few example events, the
+    most frequent first; and whether events were left out (more than MAX_GROUPED violating
+    events). Messages name the value sent, so they are not part of what makes two the same."""
+    rows = db.session.execute(
+        select(Event.id, Event.event_name, Event.status, Event.violations)
+        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .where(Event.status.in_(("invalid", "unplanned")))
+        .order_by(Event.id)
+        .limit(MAX_GROUPED + 1)
+    ).all()
+    groups: dict[tuple, dict[str, Any]] = {}
+    for event_id, name, status, violations in rows[:MAX_GROUPED]:
+        for v in violations or [{}]:
+            expected = json.dumps(v.get("expected"), sort_keys=True)
+            key = (name, v.get("rule", ""), v.get("path", ""), expected)
+            group = groups.setdefault(
+                key,
+                {
+                    "event_name": name,
+                    "status": status,
+                    "rule": key[1],
+                    "path": key[2],
+                    "message": v.get("message", ""),
+                    "values": [],
+                    "count": 0,
+                    "example_ids": [],
+                },
+            )
+            group["count"] += 1
+            if (
+                "actual" in v
+                and len(group["values"]) < EXAMPLES
+                and v["actual"] not in group["values"]
+            ):
+                group["values"].append(v["actual"])
+            if len(group["example_ids"]) < EXAMPLES and event_id not in group["example_ids"]:
+                group["example_ids"].append(event_id)
+    ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["event_name"], g["path"]))
+    examples = {
+        event.id: event
+        for event in db.session.scalars(
+            select(Event).where(Event.id.in_([i for g in ordered for i in g["example_ids"]]))
+        )
+    }
+    for group in ordered:
+        group["examples"] = [event_to_dict(examples[i]) for i in group.pop("example_ids")]
+    return ordered, len(rows) > MAX_GROUPED
+
+
+def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
+    """The run's counts by status, pass/fail, its violations grouped, and its violating events
+    (the first MAX_LISTED); None if it sent none."""
+    stored = db.session.execute(
+        select(Event.status, func.count(), func.min(Event.received_at), func.max(Event.received_at))
+        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .group_by(Event.status)
+    ).all()
+    if not stored:
+        return None
+    failing = db.session.scalars(
+        select(Event)
+        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .where(Event.status.in_(("invalid", "unplanned")))
+        .order_by(Event.id)
+        .limit(MAX_LISTED)
+    )
+    groups, partial = _groups(app_id, test_run)
+    return {
+        **_summary(test_run, {status: n for status, n, _, _ in stored}),
+        "app_id": app_id,
+        "first_at": _iso(min(as_time(first) for _, _, first, _ in stored)),
+        "last_at": _iso(max(as_time(last) for _, _, _, last in stored)),
+        "violations": groups,
+        "violations_partial": partial,
+        "failures": [event_to_dict(event) for event in failing],
+    }

@@ -1,0 +1,1 @@
+"""Storage: events and dead letters in the database, their task history, retention."""
