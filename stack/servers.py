@@ -333,6 +333,17 @@ def _env(env: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **env}
 
 
+def _started(server: Server, wait: bool, check, what: str) -> Server:
+    # A process that never came up is stopped, not left behind for the caller to find.
+    if wait:
+        try:
+            wait_until(check, 60, what, interval=0.1)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
 def healthy(url: str) -> bool:
     """Whether `url`/healthz answers 200."""
     with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
@@ -353,10 +364,8 @@ def start_gunicorn(
     if workers is not None:
         args += ["--workers", str(workers)]
     proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
-    url = f"http://127.0.0.1:{port}"
-    if wait:
-        wait_until(lambda: healthy(url), 60, "gunicorn", interval=0.1)
-    return Server("gunicorn", proc.pid, url)
+    server = Server("gunicorn", proc.pid, f"http://127.0.0.1:{port}")
+    return _started(server, wait, lambda: healthy(server.url), f"gunicorn on port {port}")
 
 
 def start_worker(
@@ -372,9 +381,8 @@ def start_worker(
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     proc = spawn(args, log, cwd=ROOT, env={**_env(env), "CELERY": str(BIN / "celery")})
-    if wait:
-        wait_until(lambda: worker_ready(log), 60, f"the {queue} worker", interval=0.1)
-    return Server(f"worker-{queue}", proc.pid)
+    server = Server(f"worker-{queue}", proc.pid)
+    return _started(server, wait, lambda: worker_ready(log), f"the {queue} worker")
 
 
 def worker_ready(log: Path) -> bool:
@@ -386,6 +394,5 @@ def start_beat(env: dict[str, str], log: Path, schedule: Path, wait: bool = True
     """Celery beat keeping its schedule in `schedule`; with `wait`, returns once it started."""
     args = [str(BIN / "celery"), "-A", "run:celery_app", "beat", "--loglevel", "INFO"]
     proc = spawn([*args, "--schedule", str(schedule)], log, cwd=ROOT, env=_env(env))
-    if wait:
-        wait_until(lambda: "beat: Starting" in log.read_text(), 60, "celery beat", interval=0.1)
-    return Server("beat", proc.pid)
+    server = Server("beat", proc.pid)
+    return _started(server, wait, lambda: "beat: Starting" in log.read_text(), "celery beat")
