@@ -1,6 +1,6 @@
 """Fixtures of the real-browser tests: Debian's chromium driven by Playwright, a page per test,
 and the app served in the micro profile by a real HTTP server. Everything started here is
-stopped here. A plugin of tests/conftest.py, so that the browser and the SDK tests share one
+stopped here. A plugin of the root conftest.py, so that the browser and the SDK tests share one
 Playwright and one chromium (two sync Playwrights cannot run in one process at once)."""
 
 from __future__ import annotations
