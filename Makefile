@@ -9,7 +9,7 @@ DEV := $(VENV)/.installed-dev
 JS_DIR := tests/sdk/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
 
-.PHONY: run test up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
+.PHONY: run test test-unit test-integration test-system up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
 $(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
@@ -39,6 +39,18 @@ test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -v -n $(TEST_WORKERS) --dist loadfile
+
+## test-unit: the unit tier only (no database, server or process; well under a minute; docs/testing.md)
+test-unit: $(DEV)
+	$(PY) -m pytest -q -m unit -n $(TEST_WORKERS) --dist loadfile
+
+## test-integration: the integration tier (the app in process on SQLite, PostgreSQL and Redis)
+test-integration: $(DEV) system-packages
+	$(PY) -m pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile
+
+## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs)
+test-system: $(DEV) system-packages $(JS_STAMP)
+	$(PY) -m pytest -q -m system -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
 up: $(RUNTIME) system-packages

@@ -41,8 +41,9 @@ import psycopg
 
 from stack import __main__ as stack
 from stack.servers import (
-    _spawn,
     free_port,
+    spawn,
+    start_gunicorn,
     start_nginx,
     start_postgres,
     start_redis,
@@ -302,14 +303,10 @@ def open_loop(url: str, rate: int, seconds: int) -> tuple[float, float, int]:
 
 
 def _gunicorn(module: str, port: int, env: dict[str, str], log: Path) -> int:
-    proc = _spawn(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", module],
-        log,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
+    # The baselines have no /healthz: any answer on / means the server is up.
+    server = start_gunicorn(env, log, port, module=module, wait=False)
     wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 60, module, interval=0.1)
-    return proc.pid
+    return server.pid
 
 
 def _answers(url: str) -> bool:
@@ -371,7 +368,7 @@ def baseline_stack(work: Path, design: str) -> Iterator[Stack]:
         pids.append(_gunicorn(f"loadtests.baselines.{design}:app", port, env, work / "app.log"))
         if design == "celery_design":
             log = work / "worker.log"
-            worker = _spawn(
+            worker = spawn(
                 [
                     str(BIN / "celery"),
                     "-A",

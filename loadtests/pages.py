@@ -37,13 +37,13 @@ from typing import Any
 import psycopg
 import requests
 
+from stack import servers
 from stack.servers import (
     Server,
     free_port,
     start_postgres,
     start_redis,
     stop_process_group,
-    wait_until,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,28 +340,8 @@ def create_owner_and_apps(env: dict) -> dict[str, Any]:
 
 def start_gunicorn(work: Path, env: dict, port: int) -> int:
     """One gunicorn process (the product's settings) on `port`; its PID once it answers."""
-    with open(work / "gunicorn.log", "ab") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-            + ["run:app"],
-            cwd=ROOT,
-            env={**env, "GUNICORN_WORKERS": "1"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
-        wait_until(
-            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok,
-            60,
-            f"gunicorn on port {port}",
-            interval=0.2,
-        )
-    except BaseException:
-        stop_process_group(proc.pid)
-        raise
-    return proc.pid
+    log = work / "gunicorn.log"
+    return servers.start_gunicorn({**env, "GUNICORN_WORKERS": "1"}, log, port).pid
 
 
 def load_events(database_url: str, app_id: int, count: int) -> None:

@@ -23,24 +23,27 @@ from pathlib import Path
 
 import celery_config
 from stack.servers import (
-    _spawn,
+    BIN,
+    ROOT,
     free_port,
     make_private_folder,
     port_is_free,
+    spawn,
+    start_beat,
+    start_gunicorn,
     start_nginx,
     start_postgres,
     start_redis,
+    start_worker,
     stop_process_group,
     wait_until,
     write_private,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 FULL = ROOT / "var" / "full"
 STACK_FILE = FULL / "stack.env"
 PIDS_FILE = FULL / "pids.json"
 LOGS = FULL / "logs"
-BIN = Path(sys.executable).parent
 API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
 FLOWER_PASSWORD_FILE = FULL / "flower_password"
 # One worker per queue; the queues are defined once, in the Celery settings.
@@ -189,49 +192,18 @@ def _up(pids: dict[str, int]) -> None:
     subprocess.run(
         [str(BIN / "flask"), "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True
     )
-    gunicorn = _spawn(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{API_PORT}",
-            "run:app",
-        ],
-        LOGS / "gunicorn.log",
-        cwd=ROOT,
-        env=env,
-    )
+    gunicorn = start_gunicorn(env, LOGS / "gunicorn.log", API_PORT, wait=False)
     pids["gunicorn"] = gunicorn.pid
     record_pids(pids)
     for queue in QUEUES:
-        worker = _spawn(
-            ["./start_celery_worker.sh", queue],
-            LOGS / f"worker-{queue}.log",
-            cwd=ROOT,
-            env={**env, "CELERY": str(BIN / "celery")},
-        )
+        worker = start_worker(env, LOGS / f"worker-{queue}.log", queue, wait=False)
         pids[f"worker-{queue}"] = worker.pid
         record_pids(pids)
-    beat = _spawn(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "run:celery_app",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            str(FULL / "celerybeat-schedule"),
-        ],
-        LOGS / "beat.log",
-        cwd=ROOT,
-        env=env,
-    )
+    beat = start_beat(env, LOGS / "beat.log", FULL / "celerybeat-schedule", wait=False)
     pids["beat"] = beat.pid
     record_pids(pids)
     flower_user, flower_password = flower_credentials()
-    flower = _spawn(
+    flower = spawn(
         flower_command(FLOWER_PORT, FULL / "flower.db"),
         LOGS / "flower.log",
         cwd=ROOT,

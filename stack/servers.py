@@ -1,7 +1,8 @@
-"""Local Redis, PostgreSQL and nginx from installed binaries, in a folder of ours.
+"""Local Redis, PostgreSQL and nginx from installed binaries, and the product's own processes
+(gunicorn, Celery workers, beat), each started by one function here.
 
-Used by `make up` (stack/__main__.py) and by the tests' fixtures. Every server runs in its own
-session (process group) and is stopped by the PID we started, never by name.
+Used by `make up` (stack/__main__.py), the load tests and the tests' fixtures. Every process runs
+in its own session (process group) and is stopped by the PID we started, never by name.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 import redis
+
+# The checkout (gunicorn.conf.py, run.py, start_celery_worker.sh) and the virtualenv's scripts.
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -123,7 +130,9 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05) -> None
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
-def _spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
+def spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
+    """Start `args` in a session of its own (stop it with stop_process_group), stdout and stderr
+    appended to `log`; keyword arguments go to subprocess.Popen (cwd, env, user...)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -165,9 +174,7 @@ def start_redis(folder: Path, port: int, appendonly: bool = True, maxmemory: str
             port=port, dir=folder, appendonly="yes" if appendonly else "no", maxmemory=maxmemory
         )
     )
-    proc = _spawn(
-        [shutil.which("redis-server") or "redis-server", str(conf)], folder / "stdout.log"
-    )
+    proc = spawn([shutil.which("redis-server") or "redis-server", str(conf)], folder / "stdout.log")
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
     wait_until(client.ping, 20, f"redis on port {port}")
@@ -273,7 +280,7 @@ def start_postgres(folder: Path, port: int, durable: bool = True, database: str 
     log.touch()
     if as_user:
         os.chown(log, as_user["user"], as_user["group"])
-    proc = _spawn(
+    proc = spawn(
         [str(bindir / "postgres"), "-D", str(data), "-p", str(port), *settings], log, **as_user
     )
     admin = f"postgresql://lvd:{password}@127.0.0.1:{port}/postgres"
@@ -305,7 +312,7 @@ def start_nginx(folder: Path, conf_text: str, port: int) -> Server:
     conf = folder / "nginx.conf"
     conf.write_text(conf_text)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = _spawn(
+    proc = spawn(
         [nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
         folder / "logs" / "stdout.log",
     )
@@ -317,3 +324,75 @@ def start_nginx(folder: Path, conf_text: str, port: int) -> Server:
     wait_until(listening, 20, f"nginx on port {port}")
     # SIGQUIT: graceful shutdown (finish requests in flight).
     return Server("nginx", proc.pid, f"http://127.0.0.1:{port}", stop_signal=signal.SIGQUIT)
+
+
+# --- the product's processes -----------------------------------------------------------------
+
+
+def _env(env: dict[str, str]) -> dict[str, str]:
+    return {**os.environ, **env}
+
+
+def _started(server: Server, wait: bool, check, what: str) -> Server:
+    # A process that never came up is stopped, not left behind for the caller to find.
+    if wait:
+        try:
+            wait_until(check, 60, what, interval=0.1)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def healthy(url: str) -> bool:
+    """Whether `url`/healthz answers 200."""
+    with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+        return response.status == 200
+
+
+def start_gunicorn(
+    env: dict[str, str],
+    log: Path,
+    port: int,
+    workers: int | None = None,
+    module: str = "run:app",
+    wait: bool = True,
+) -> Server:
+    """gunicorn with gunicorn.conf.py serving `module` on 127.0.0.1:port (`workers` processes,
+    else the configuration's number); with `wait`, returns once /healthz answers 200."""
+    args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    if workers is not None:
+        args += ["--workers", str(workers)]
+    proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
+    server = Server("gunicorn", proc.pid, f"http://127.0.0.1:{port}")
+    return _started(server, wait, lambda: healthy(server.url), f"gunicorn on port {port}")
+
+
+def start_worker(
+    env: dict[str, str],
+    log: Path,
+    queue: str = "all",
+    concurrency: int | None = None,
+    wait: bool = True,
+) -> Server:
+    """A Celery worker for one queue profile through start_celery_worker.sh (its limits); with
+    `wait`, returns once the worker logged that it is ready."""
+    args = ["./start_celery_worker.sh", queue]
+    if concurrency is not None:
+        args += ["--concurrency", str(concurrency)]
+    proc = spawn(args, log, cwd=ROOT, env={**_env(env), "CELERY": str(BIN / "celery")})
+    server = Server(f"worker-{queue}", proc.pid)
+    return _started(server, wait, lambda: worker_ready(log), f"the {queue} worker")
+
+
+def worker_ready(log: Path) -> bool:
+    """Whether the worker writing `log` said it is ready for tasks."""
+    return " ready." in log.read_text()
+
+
+def start_beat(env: dict[str, str], log: Path, schedule: Path, wait: bool = True) -> Server:
+    """Celery beat keeping its schedule in `schedule`; with `wait`, returns once it started."""
+    args = [str(BIN / "celery"), "-A", "run:celery_app", "beat", "--loglevel", "INFO"]
+    proc = spawn([*args, "--schedule", str(schedule)], log, cwd=ROOT, env=_env(env))
+    server = Server("beat", proc.pid)
+    return _started(server, wait, lambda: "beat: Starting" in log.read_text(), "celery beat")

@@ -1,28 +1,25 @@
 """Fixtures of the real-browser tests: Debian's chromium driven by Playwright, a page per test,
 and the app served in the micro profile by a real HTTP server. Everything started here is
-stopped here. A plugin of tests/conftest.py, so that the browser and the SDK tests share one
+stopped here. A plugin of the root conftest.py, so that the browser and the SDK tests share one
 Playwright and one chromium (two sync Playwrights cannot run in one process at once)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import flask_migrate
 import psutil
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
 from app.micro import start_background
-from tests.conftest import close_app
+from tests.support.browser import LiveServer
+from tests.support.profiles import close_app
 
-ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # Debian's package; Playwright's own browser download does not work here (no network).
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing that reaches for the network on its own (updates, sync, QUIC probes):
@@ -80,22 +77,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     yield context.new_page()
     context.close()
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """Save a PNG of the page as test-artifacts/screenshots/<name>.png; returns its path."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    """The app behind a real HTTP server: `url` for the browser, `app` for setting up data."""
-
-    url: str
-    app: Flask
 
 
 @pytest.fixture(scope="module")

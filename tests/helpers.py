@@ -102,3 +102,25 @@ def assert_documented(flask_app: Flask, component: str, answer: Any) -> None:
     document = flask_app.test_client().get("/openapi.json").json
     schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
     Draft202012Validator(schema).validate(answer)
+
+
+SDK_PLAN = {
+    "events": {
+        "Order Completed": {
+            "type": "object",
+            "properties": {"revenue": {"type": "number", "minimum": 0}},
+            "required": ["revenue"],
+        },
+        "Home": {"type": "object", "properties": {"tab": {"enum": ["feed", "search"]}}},
+    },
+    "types": {
+        "identify": {
+            "type": "object",
+            "properties": {"email": {"type": "string", "format": "email"}},
+            "required": ["email"],
+        },
+        "group": {"type": "object", "properties": {"plan": {"enum": ["free", "pro"]}}},
+        "page": {"type": "object", "required": ["path"]},
+        "alias": {"type": "object", "properties": {"userId": {"type": "string"}}},
+    },
+}

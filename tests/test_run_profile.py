@@ -60,6 +60,7 @@ def test_an_explicit_micro_profile_keeps_its_settings():
     assert config.micro_environment({}) == {"LVD_PROFILE": "micro"}
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_run_py_with_make_ups_settings_exported_says_why_and_stops(running_stack, tmp_path):
     """The settings of the stack file exported in the shell: a clear refusal, nothing made."""
     settings = dict(line.split("=", 1) for line in running_stack.read_text().splitlines())

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from stack.servers import free_port, make_private_folder, start_postgres, write_private
 
@@ -36,6 +37,7 @@ def test_the_stack_folder_is_listed_by_its_owner_only(tmp_path):
     assert mode(folder) == (0o711 if os.geteuid() == 0 else 0o700)
 
 
+@pytest.mark.integration  # starts a PostgreSQL server in its own body
 def test_postgres_credentials_are_private_and_the_server_still_starts(service_root):
     full = service_root / "private-full"
     make_private_folder(full)

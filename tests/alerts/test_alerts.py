@@ -18,8 +18,10 @@ from app.models.types import utcnow
 from app.services import alerts
 from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import check_alerts, queue_mail
-from tests.alerts.conftest import (
+from tests.alerts.helpers import (
     PUBLIC_URL,
+    STORM,
+    VALID,
     all_delivered,
     count,
     listed_violations,
@@ -28,22 +30,6 @@ from tests.alerts.conftest import (
     store,
 )
 from tests.helpers import broker_messages
-
-BAD_PURCHASE = {
-    "eventName": "purchase",
-    "price": "free",
-    "currency": "EUR",
-    "items": [{"sku": 5}, {"sku": 6}],
-}
-# 22 failing events whose violations rank clearly: two per purchase at /items/*/sku, ...
-STORM = (
-    [BAD_PURCHASE] * 8
-    + [{"eventName": "user_login"}] * 6
-    + [{"eventName": "promo_shown"}] * 4
-    + [{"eventName": "screen_view"}] * 3
-    + [{"eventName": "purchase", "price": 1, "currency": "eur"}]  # sixth: left out of a top 5
-)
-VALID = [{"eventName": "user_login", "userId": 7}]
 
 
 def run_checks(flask_app, now: datetime, times: int = 5) -> list[int]:

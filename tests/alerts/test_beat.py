@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from app.models.types import utcnow
-from stack.servers import _spawn, stop_process_group, wait_until
-from tests.alerts.conftest import all_delivered, owned_app, parts, store
-from tests.alerts.test_alerts import STORM, VALID
-from tests.conftest import BIN, ROOT
+from stack.servers import start_beat, wait_until
+from tests.alerts.helpers import STORM, VALID, all_delivered, owned_app, parts, store
 
 CHECK_DONE = "Task app.tasks.alerts.check_alerts["
 
@@ -28,25 +25,9 @@ def worker_settings() -> dict[str, str]:
 def beat(worker_env, mail_worker, tmp_path_factory) -> None:
     """A real `celery beat` process sending the schedule to the module's worker."""
     folder = tmp_path_factory.mktemp("alerts-beat")
-    log = folder / "beat.log"
-    proc = _spawn(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "run:celery_app",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            str(folder / "schedule"),
-        ],
-        log,
-        cwd=ROOT,
-        env={**os.environ, **worker_env},
-    )
-    wait_until(lambda: "beat: Starting..." in log.read_text(), 60, "celery beat", interval=0.1)
+    server = start_beat(worker_env, folder / "beat.log", folder / "schedule")
     yield
-    stop_process_group(proc.pid, timeout=30)
+    server.stop()
 
 
 def checks_done(log: Path) -> int:

@@ -18,7 +18,7 @@ from app.models.types import utcnow
 from app.services import alerts
 from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import queue_mail, send_daily_digests
-from tests.alerts.conftest import (
+from tests.alerts.helpers import (
     PUBLIC_URL,
     all_delivered,
     count,
@@ -27,8 +27,8 @@ from tests.alerts.conftest import (
     parts,
     store,
 )
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 KINDS = [
     {"eventName": "user_login", "userId": 1},

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 
 from app.api.jobs import FORM_OVERHEAD
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 
 def assert_error(response, status: int, code: str) -> str:

@@ -14,8 +14,8 @@ from werkzeug.routing import Rule
 from app.extensions import db
 from app.models import TrackedApp
 from app.services.storage.events import FILTERS
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 from tests.web.helpers import sign_up_and_verify, submit
 
 NUL = "a\x00b"

@@ -15,8 +15,8 @@ from app.models.types import utcnow
 from app.services.plans.versions import save_plan
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 
 # (minutes ago, event): 9 events in the last hour, one 90 minutes ago.
 SENT = [

@@ -27,8 +27,8 @@ from app.extensions import db
 from app.services.accounts.users import find_user
 from app.services.apps import NewApp, create_app_record
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 from tests.web.helpers import csrf_token, sign_up_and_verify, submit
 
 STRICTER = copy.deepcopy(DEMO_PLAN)

@@ -20,8 +20,8 @@ import pytest
 from flask import Flask
 
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 
 JUNK = "<img src=x onerror=alert(1)>"
 LONG = "x" * 500

@@ -16,7 +16,6 @@ wait=abc, -1, 1.5 and 31 (over the 30 s maximum).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import time
@@ -26,15 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from app.ingest.accept import prepare_native
-from app.ingest.handling import request_info
 from app.services.apps import NewApp
 from app.services.ingestion.task_ids import new_task_id
 from app.services.storage.dead_letters import record_dead_letter
-from app.services.storage.events import store_events
-from tests.conftest import add_app
+from tests.api.helpers import prepare, store
+from tests.support.profiles import add_app
 
 DEMO_PLAN = json.loads(
     (Path(__file__).resolve().parents[2] / "app" / "validation" / "demo_plan.json").read_text()
@@ -58,31 +54,6 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def prepare(
-    flask_app: Flask,
-    new: NewApp,
-    raw_events: list[dict[str, Any]],
-    headers: dict[str, str] | None = None,
-    received_at: datetime | None = None,
-) -> list[dict[str, Any]]:
-    """The messages ingestion would queue for these events (with real signed task ids)."""
-    with flask_app.test_request_context(headers=headers or {}):
-        entry = flask_app.extensions["app_directory"].lookup(new.app.write_key)
-        info = request_info(entry, new.app.write_key)
-        if received_at is not None:
-            info = dataclasses.replace(info, received_at=received_at)
-        return [prepare_native(raw, info).message.to_dict() for raw in raw_events]
-
-
-def store(flask_app: Flask, new: NewApp, raw_events: list[dict[str, Any]], **kwargs):
-    """Store events as a worker would, one insert each so ids follow the list's order."""
-    messages = prepare(flask_app, new, raw_events, **kwargs)
-    with flask_app.app_context():
-        for message in messages:
-            assert store_events([message]) == 1
-    return messages
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from app.services.apps import NewApp
 from app.services.statistics.aggregates import count_new_events
-from tests.api.test_read_api import store
-from tests.conftest import add_app
+from tests.api.helpers import store
+from tests.support.profiles import add_app
 
 DEMO_PLAN = json.loads(
     (Path(__file__).resolve().parents[2] / "app" / "validation" / "demo_plan.json").read_text()

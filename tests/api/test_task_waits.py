@@ -16,8 +16,8 @@ from app.extensions import db
 from app.services.apps import NewApp
 from app.services.storage.events import store_events
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, queued_message
+from tests.support.profiles import add_app
 
 
 @pytest.fixture(params=["micro", "full"])

@@ -27,8 +27,8 @@ from app.models import DeadLetter, Event
 from app.services.storage.dead_letters import mark_replayed, record_dead_letter
 from app.services.storage.events import store_events
 from app.tasks.events import TASK_NAME
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 
 
 def _message(flask_app: Flask, write_key: str, n: int, received_at: datetime) -> dict:

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from app.models.types import utcnow
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
+from tests.support.profiles import add_app
 
 LOGIN_OK = {"eventName": "user_login", "userId": 1}
 LOGIN_BAD = {"eventName": "user_login", "userId": "x"}  # userId must be an integer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser_fixtures import screenshot
+from tests.support.browser import screenshot
 from tests.web.helpers import PASSWORD, deliver_mail
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
-from tests.browser_fixtures import SCREENSHOTS, LiveServer, screenshot
+from tests.support.browser import SCREENSHOTS, LiveServer, screenshot
 
 
 def test_api_docs_render_the_document_from_local_files(

@@ -6,7 +6,7 @@ import json
 
 from playwright.sync_api import Page
 
-from tests.browser_fixtures import LiveServer, screenshot
+from tests.support.browser import LiveServer, screenshot
 
 
 def test_chromium_loads_the_live_app_runs_scripts_and_takes_screenshots(

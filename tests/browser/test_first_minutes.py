@@ -17,10 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stack.servers import wait_until
-from tests.browser_fixtures import screenshot
 from tests.e2e.http import request
-from tests.e2e.test_micro_console_codes import console_code
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.browser import screenshot
+from tests.support.micro import MicroServer, console_code
 from tests.web.helpers import PASSWORD
 
 EMAIL = "new.user@example.com"

@@ -21,8 +21,8 @@ from app.extensions import db
 from app.models import TrackedApp
 from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
-from tests.browser_fixtures import screenshot
 from tests.helpers import DEMO_PLAN
+from tests.support.browser import screenshot
 from tests.web.helpers import PASSWORD
 
 XSS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned = 2">']

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import EventStat
 from stack.servers import wait_until
-from tests.browser_fixtures import screenshot
+from tests.support.browser import screenshot
 from tests.web.helpers import PASSWORD
 
 EMAIL = "qa@example.com"

@@ -18,8 +18,17 @@ from urllib.parse import urlencode
 import pytest
 
 from stack.__main__ import flower_command, flower_env, render_nginx_conf, write_htpasswd
-from stack.servers import Server, _spawn, free_port, start_nginx, stop_process_group, wait_until
-from tests.conftest import BIN, ROOT, flush_redis, full_env
+from stack.servers import (
+    ROOT,
+    Server,
+    free_port,
+    spawn,
+    start_gunicorn,
+    start_nginx,
+    stop_process_group,
+    wait_until,
+)
+from tests.support.profiles import flush_redis, full_env
 
 USER, PASSWORD = "admin", "flower-password"
 
@@ -36,14 +45,8 @@ def front_door(service_root, redis_server, postgres_server, tmp_path_factory):
     }
     logs = tmp_path_factory.mktemp("front-door")
     app_port, flower_port = free_port(), free_port()
-    gunicorn = _spawn(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{app_port}"]
-        + ["--workers", "1", "run:app"],
-        logs / "gunicorn.log",
-        cwd=ROOT,
-        env=env,
-    )
-    flower = _spawn(
+    gunicorn = start_gunicorn(env, logs / "gunicorn.log", app_port, workers=1, wait=False)
+    flower = spawn(
         flower_command(flower_port, logs / "flower.db"),
         logs / "flower.log",
         cwd=ROOT,

@@ -9,9 +9,9 @@ from app.models import Event
 from app.services.apps import find_app, rotate_write_key
 from app.services.plans.versions import save_plan
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, count_events
+from tests.support.profiles import add_app
 
 
 def test_events_posted_over_http_are_stored_by_a_worker(full_app, gunicorn_url, celery_worker):

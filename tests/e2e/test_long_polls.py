@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import threading
-import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
 
 from app.services.ingestion.task_ids import new_task_id
-from stack.servers import _spawn, free_port, stop_process_group, wait_until
-from tests.conftest import BIN, ROOT, SECRET, add_app, full_env
+from stack.servers import free_port, start_gunicorn, wait_until
 from tests.e2e.http import request
-from tests.e2e.test_micro_profile import MicroServer
 from tests.helpers import DEMO_PLAN
+from tests.support.micro import MicroServer
+from tests.support.profiles import SECRET, add_app, full_env
 
 WAITERS = 50
 WAIT_SECONDS = 20
@@ -113,20 +111,11 @@ def test_fifty_waits_leave_ingestion_free(full_app, gunicorn_url):
 @pytest.fixture(scope="module")
 def one_slot_gunicorn(service_root, redis_server, postgres_server, tmp_path_factory):
     """A real gunicorn of one worker process that admits one wait at a time."""
-    port = free_port()
     log = tmp_path_factory.mktemp("gunicorn-one-slot") / "gunicorn.log"
     env = {**full_env(service_root, redis_server, postgres_server), "TASK_WAITS_PER_PROCESS": "1"}
-    proc = _spawn(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "1", "run:app"],
-        log,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=1), 60, "gunicorn")
-    yield url
-    stop_process_group(proc.pid, timeout=30)
+    server = start_gunicorn(env, log, free_port(), workers=1)
+    yield server.url
+    server.stop()
 
 
 def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn):
@@ -152,6 +141,7 @@ def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn)
     wait_until(lambda: ask(1) == 200, 10, "the slot given back")
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_micro_profile_caps_waits_and_keeps_ingesting(tmp_path):
     """`make run`'s one process (werkzeug, a thread per request): the same caps, in-process."""
     server = MicroServer(tmp_path / "data")

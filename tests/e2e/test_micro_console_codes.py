@@ -13,10 +13,8 @@ import urllib.request
 import pytest
 
 from stack.servers import wait_until
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer, console_code
 from tests.web.helpers import PASSWORD
-
-CODE_LINE = r"mail to {email}: your {what} code is (\d{{6}})"
 
 
 @pytest.fixture
@@ -47,15 +45,6 @@ class Browser:
         data = urllib.parse.urlencode({**fields, "csrf_token": token.group(1)}).encode()
         with self.opener.open(self.base + action, data=data, timeout=30) as response:
             return response.read().decode()
-
-
-def console_code(micro: MicroServer, email: str, what: str, seen: int = 0) -> str:
-    """The newest code the console printed for `email`, waiting for the (seen+1)th one."""
-    pattern = CODE_LINE.format(email=re.escape(email), what=what)
-    wait_until(
-        lambda: len(re.findall(pattern, micro.log.read_text())) > seen, 30, f"the {what} code"
-    )
-    return re.findall(pattern, micro.log.read_text())[-1]
 
 
 def test_the_sign_up_and_reset_codes_are_printed_on_the_console(micro):

@@ -17,7 +17,7 @@ import pytest
 from app.dashboard.sdk_snippets import sdk_snippets
 from stack.servers import wait_until
 from tests.e2e.http import request
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer
 
 
 @pytest.fixture
@@ -122,6 +122,7 @@ def test_the_https_port_verifies_against_the_printed_ca_and_keeps_it(micro_serve
     assert post_event_over_https(micro_server, "localhost", trusting_ca) == 202
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_busy_https_port_leaves_http_serving_and_says_so(tmp_path):
     server = MicroServer(tmp_path / "data")
     with socket.socket() as taken:

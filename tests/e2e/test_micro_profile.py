@@ -6,11 +6,8 @@ import http.client
 import json
 import os
 import re
-import signal
 import smtplib
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from contextlib import closing
@@ -18,70 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from stack.servers import free_port, wait_until
+from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-class MicroServer:
-    """`python run.py` in the micro profile with its own data folder and port."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.env = {**os.environ, "LVD_PROFILE": "micro", "LVD_DATA_DIR": str(data_dir)}
-        self.port = free_port()
-        self.https_port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"micro-{self.port}.log"
-        self.log.touch()
-
-    def start(self) -> None:
-        """Start (again, after a stop or kill: the log goes on) and wait until it serves."""
-        started_at = self.log.stat().st_size
-        with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "run.py"],
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**self.env, "PORT": str(self.port), "HTTPS_PORT": str(self.https_port)},
-                start_new_session=True,  # its own process group, as `make run` in a terminal
-            )
-        wait_until(
-            lambda: b"write key:" in self.log.read_bytes()[started_at:], 60, "the micro server"
-        )
-
-    def keys(self) -> dict[str, str]:
-        """The demo app's keys as the last start printed them."""
-        text = self.log.read_text()
-        return {
-            "write": re.findall(r"write key: (\S+)", text)[-1],
-            "read": re.findall(r"read key:\s+(\S+)", text)[-1],
-            "app_id": re.findall(r"demo app (\d+)", text)[-1],
-        }
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)  # Ctrl-C: a graceful stop
-        self.proc.wait(timeout=30)
-
-    def kill(self) -> None:
-        """kill -9 of the whole process group: no clean-up of any kind."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def flask(self, *args: str) -> str:
-        """Run the admin command against this instance's data, as a user would."""
-        result = subprocess.run(
-            [str(BIN / "flask"), "--app", "run", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return result.stdout
+from tests.support.micro import MicroServer
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from stack.servers import wait_until
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer
 
 TIMEOUT = 2.0
 # Well above TIMEOUT, so a server that closes on time never trips it, and a server without the
@@ -72,6 +72,7 @@ def test_two_host_headers_get_invalid_host(stall_server):
     assert answer.startswith(b"HTTP/1.1 400") and b'"code":"invalid_host"' in answer
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_second_sigterm_during_shutdown_stops_cleanly(tmp_path):
     server = MicroServer(tmp_path / "data")
     server.start()

@@ -6,70 +6,21 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
-from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from stack.__main__ import flower_command, render_nginx_conf, write_htpasswd
-from stack.servers import Server, _spawn, free_port, start_nginx, stop_process_group, wait_until
-from tests.conftest import ROOT, add_app, full_env
+from stack.__main__ import flower_command
+from stack.servers import ROOT, Server, free_port, spawn, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN
+from tests.support.nginx import PASSWORD, USER, fetch, port_of
+from tests.support.profiles import add_app, full_env
 
-USER, PASSWORD = "admin", "right-password"
 # nginx's own 413, its size written out (nginx/nginx.conf: client_max_body_size 600k).
 NGINX_413 = "The request body is over the 614400-byte limit (600k)."
 NGINX_UPLOAD_413 = "The upload is over the 53477376-byte limit (51m)."
-
-
-@pytest.fixture
-def start_proxy(service_root: Path):
-    """start_proxy(app_port, {text: replacement}) → the URL of a real nginx; all stopped after."""
-    started: list[Server] = []
-
-    def start(
-        app_port: int, changes: dict[str, str] | None = None, flower_port: int | None = None
-    ) -> Server:
-        # Under service_root: nginx's worker runs as `nobody` (the tests run as root) and must
-        # reach the htpasswd file and its temp folders.
-        folder = Path(tempfile.mkdtemp(prefix="nginx-", dir=service_root))
-        folder.chmod(0o755)
-        write_htpasswd(folder / "htpasswd", USER, PASSWORD)
-        port = free_port()
-        # Without flower_port nothing listens on Flower's: "Flower is not started".
-        conf = render_nginx_conf(port, app_port, flower_port or free_port(), folder / "htpasswd")
-        for old, new in (changes or {}).items():
-            assert old in conf, f"{old!r} is no longer in nginx.conf"
-            conf = conf.replace(old, new)
-        server = start_nginx(folder, conf, port)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def fetch(
-    url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, Message, Any]:
-    """(status, headers, JSON body) of a GET, or of a JSON POST when there is a body."""
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    req = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, response.headers, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, json.loads(error.read())
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
 
 
 def sized_event(size: int) -> bytes:
@@ -157,12 +108,13 @@ def test_flower_needs_the_password(gunicorn_url, start_proxy):
     assert (status, body["code"], answer_headers["Retry-After"]) == (503, "unavailable", "1")
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_flower_answers_behind_the_password_and_its_own_endpoints_too(
     service_root, redis_server, postgres_server, gunicorn_url, start_proxy, tmp_path
 ):
     port = free_port()
     log = tmp_path / "flower.log"
-    flower = _spawn(
+    flower = spawn(
         flower_command(port, tmp_path / "flower.db"),  # as `make up` starts it
         log,
         cwd=ROOT,

@@ -16,9 +16,9 @@ from app.extensions import db
 from app.models import DeadLetter, Event
 from app.services.ingestion.event_stream import STREAM
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, queued_message
+from tests.support.profiles import add_app
 
 NUL, SURROGATE = '"a\\u0000b"', '"a\\ud800b"'  # JSON text the strict parser accepts
 DERIVED = [  # context fragments, as JSON text around a value

@@ -20,7 +20,7 @@ import pytest
 
 from stack.servers import wait_until
 from tests.e2e.http import request
-from tests.e2e.test_micro_profile import MicroServer
+from tests.support.micro import MicroServer
 
 ROOT = Path(__file__).resolve().parents[2]
 README_URL = "http://127.0.0.1:5000"

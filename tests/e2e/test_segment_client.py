@@ -14,10 +14,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Event
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.e2e.http import request
-from tests.helpers import count_events
-from tests.ingest.test_sdk_api import SDK_PLAN
+from tests.helpers import SDK_PLAN, count_events
+from tests.support.profiles import add_app
 
 
 @pytest.mark.parametrize("use_gzip", [False, True], ids=["plain", "gzip"])

@@ -10,8 +10,8 @@ import uuid
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error
+from tests.support.profiles import add_app
 
 
 def test_stored_failed_and_unknown(full_app, celery_worker):

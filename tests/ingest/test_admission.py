@@ -13,8 +13,8 @@ import redis
 
 from app.services.ingestion.event_stream import STREAM
 from stack.servers import free_port, start_redis
-from tests.conftest import add_app
 from tests.helpers import assert_error, queue_length
+from tests.support.profiles import add_app
 
 
 def _post(flask_app, key, n=0, path="native"):

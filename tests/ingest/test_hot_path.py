@@ -4,8 +4,8 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.services.ingestion import app_directory
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 
 def test_warm_requests_touch_no_database_and_compile_nothing(full_app, monkeypatch):
@@ -30,8 +30,12 @@ def test_warm_requests_touch_no_database_and_compile_nothing(full_app, monkeypat
         for i in range(1, 21):
             answer = client.post(url, json={"eventName": "user_login", "userId": i})
             assert answer.status_code == 202 and answer.json["status"] == "valid"
-        batch = client.post(url + "/batch", json=[{"eventName": "screen_view"}] * 3)
-        assert batch.status_code == 202
+        batch = client.post(
+            url + "/batch", json=[{"eventName": "screen_view", "n": n} for n in range(3)]
+        )
+        assert batch.status_code == 202, batch.get_data(as_text=True)
+        # Judged from the cached plan: screen_view requires screen_name.
+        assert [result["status"] for result in batch.json["results"]] == ["invalid"] * 3
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert statements == []
@@ -46,6 +50,18 @@ def test_the_first_request_for_a_key_loads_it_once(full_app):
         engine = db.engine
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     client = full_app.test_client()
-    for i in range(5):
-        client.post(f"/api/logs/{new.app.write_key}", json={"eventName": "e", "n": i})
+    events = [
+        ({"eventName": "user_login", "userId": 1}, "valid"),
+        ({"eventName": "user_login"}, "invalid"),  # userId is required
+        ({"eventName": "e", "n": 3}, "unplanned"),
+        ({"eventName": "user_login", "userId": "x"}, "invalid"),  # userId is an integer
+        ({"eventName": "screen_view", "screen_name": "home"}, "valid"),
+    ]
+    verdicts = []
+    for raw, _ in events:
+        answer = client.post(f"/api/logs/{new.app.write_key}", json=raw)
+        assert answer.status_code == 202, answer.get_data(as_text=True)
+        verdicts.append(answer.json["status"])
+    # Every request was judged against the plan loaded by the first one, with one query.
+    assert verdicts == [verdict for _, verdict in events]
     assert len(statements) == 1 and "FROM apps" in statements[0]

@@ -34,8 +34,8 @@ import pytest
 import redis
 
 from app.services.ingestion.event_stream import STREAM
-from tests.conftest import add_app
 from tests.helpers import assert_error, queue_length, queued_events
+from tests.support.profiles import add_app
 
 DEMO_PLAN = json.loads(
     (Path(__file__).resolve().parents[2] / "app" / "validation" / "demo_plan.json").read_text()

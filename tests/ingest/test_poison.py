@@ -15,8 +15,8 @@ import pytest
 from app.services.statistics.aggregates import count_new_events
 from app.services.statistics.regressions import app_versions
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queue_length, queued_events
+from tests.support.profiles import add_app
 
 # Each derived column, as a context fragment holding `value`, and the field an error names.
 DERIVED = [

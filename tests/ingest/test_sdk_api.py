@@ -16,29 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import add_app
-from tests.helpers import assert_error, queued_events
-
-SDK_PLAN = {
-    "events": {
-        "Order Completed": {
-            "type": "object",
-            "properties": {"revenue": {"type": "number", "minimum": 0}},
-            "required": ["revenue"],
-        },
-        "Home": {"type": "object", "properties": {"tab": {"enum": ["feed", "search"]}}},
-    },
-    "types": {
-        "identify": {
-            "type": "object",
-            "properties": {"email": {"type": "string", "format": "email"}},
-            "required": ["email"],
-        },
-        "group": {"type": "object", "properties": {"plan": {"enum": ["free", "pro"]}}},
-        "page": {"type": "object", "required": ["path"]},
-        "alias": {"type": "object", "properties": {"userId": {"type": "string"}}},
-    },
-}
+from tests.helpers import SDK_PLAN, assert_error, queued_events
+from tests.support.profiles import add_app
 
 
 @pytest.fixture

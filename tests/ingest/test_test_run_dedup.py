@@ -4,8 +4,8 @@ one run and is sent again in the next is judged there, and the next run cannot p
 from __future__ import annotations
 
 from app.services.storage.events import store_events
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error, queued_events
+from tests.support.profiles import add_app
 
 BROKEN = {"eventName": "purchase", "price": -5, "currency": "usd", "messageId": "m-1"}
 

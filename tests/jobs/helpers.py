@@ -21,8 +21,8 @@ from app.services.jobs import runner as jobs
 from app.services.plans import versions as plans
 from app.services.storage.events import store_events
 from app.validation import CompiledPlan
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 STORE_CHUNK = 10_000
 

@@ -19,9 +19,9 @@ from app.models import Event, Job, TrackedApp
 from app.services.jobs import imports
 from app.services.jobs import runner as jobs
 from app.services.jobs.imports import MAX_LISTED_ERRORS, import_task_id
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events
 from tests.jobs.helpers import ndjson_file, run_to_the_end
+from tests.support.profiles import add_app
 
 
 def upload(client, app_id: int, read_key: str, data: bytes, content_type: str, **query):

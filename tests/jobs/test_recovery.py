@@ -19,8 +19,7 @@ from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
 from app.tasks.jobs import resume_stalled_jobs
 from app.validation import compile_plan
-from stack.servers import stop_process_group, wait_until
-from tests.conftest import full_env, start_worker
+from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, count_events
 from tests.jobs.helpers import (
     draft_plan,
@@ -34,6 +33,7 @@ from tests.jobs.helpers import (
     shop_with_draft,
     store_raw_events,
 )
+from tests.support.profiles import full_env
 
 STALE = timedelta(seconds=jobs.STALE_SECONDS + 1)
 
@@ -54,6 +54,7 @@ def new_revalidation(flask_app, events: int = 30) -> int:
     return job_id
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
@@ -64,7 +65,7 @@ def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
     env = full_env(service_root, redis_server, postgres_server)
     client = full_app.test_client()
     auth = {"Authorization": f"Bearer {read_key}"}
-    pid = start_worker(env, tmp_path / "first.log", "batch_processing")
+    pid = start_worker(env, tmp_path / "first.log", "batch_processing", concurrency=1).pid
     try:
         started = client.post(
             f"/api/apps/{app_id}/jobs", json={"kind": "revalidate", "plan_version": 2}, headers=auth
@@ -86,7 +87,7 @@ def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
         age_heartbeat(killed["id"])  # ... two minutes later
         db.session.remove()
 
-    pid = start_worker(env, tmp_path / "second.log", "batch_processing")
+    pid = start_worker(env, tmp_path / "second.log", "batch_processing", concurrency=1).pid
     try:
         resume_stalled_jobs.apply_async()  # what beat sends every minute
         wait_until(

@@ -16,8 +16,8 @@ from app.services.ingestion.app_directory import AppEntry
 from app.services.jobs.revalidation import stored_verdict
 from app.services.storage.events import store_events
 from app.validation import compile_plan
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 
 PLAN = {
     **DEMO_PLAN,

@@ -3,16 +3,14 @@ their metrics to one multiprocess folder, as `make up` runs them."""
 
 from __future__ import annotations
 
-import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 
-from stack.servers import _spawn, free_port, stop_process_group, wait_until
-from tests.conftest import BIN, ROOT, flush_redis, full_env, start_worker
+from stack.servers import free_port, start_gunicorn, start_worker, stop_process_group
+from tests.support.profiles import flush_redis, full_env
 
 
 @dataclass
@@ -38,30 +36,8 @@ def metered_stack(service_root, redis_server, postgres_server, tmp_path_factory)
         "PROMETHEUS_MULTIPROC_DIR": str(folder),
     }
     flush_redis(redis_server)  # nothing queued by earlier tests, whose rows are gone
-    worker_pid = start_worker(env, logs / "worker.log")
-    port = free_port()
-    gunicorn = _spawn(
-        [
-            str(BIN / "gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "run:app",
-        ],
-        logs / "gunicorn.log",
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-            return response.status == 200
-
-    wait_until(healthy, 60, "gunicorn", interval=0.1)
-    yield MeteredStack(url, folder, gunicorn.pid)
-    stop_process_group(gunicorn.pid, timeout=30)
+    worker_pid = start_worker(env, logs / "worker.log", concurrency=1).pid
+    gunicorn = start_gunicorn(env, logs / "gunicorn.log", free_port(), workers=2)
+    yield MeteredStack(gunicorn.url, folder, gunicorn.pid)
+    gunicorn.stop()
     stop_process_group(worker_pid, timeout=30)

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Job
-from stack.servers import stop_process_group, wait_until
-from tests.conftest import add_app, flush_redis, full_env, start_worker
+from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN
 from tests.jobs.helpers import ndjson_file
+from tests.support.profiles import add_app, flush_redis, full_env
 
 
 def _states(flask_app) -> list[str]:
@@ -24,6 +25,7 @@ def _states(flask_app) -> list[str]:
         return states
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_live_event_is_stored_while_imports_are_still_queued(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
@@ -41,8 +43,8 @@ def test_a_live_event_is_stored_while_imports_are_still_queued(
         assert answer.status_code == 201, answer.get_data(as_text=True)
     env = full_env(service_root, redis_server, postgres_server)
     workers = [
-        start_worker(env, tmp_path / "batch.log", "batch_processing"),
-        start_worker(env, tmp_path / "default.log", "default"),
+        start_worker(env, tmp_path / "batch.log", "batch_processing", concurrency=1).pid,
+        start_worker(env, tmp_path / "default.log", "default", concurrency=1).pid,
     ]
     try:
         wait_until(lambda: "running" in _states(full_app), 30, "an import to start")

@@ -11,9 +11,9 @@ from prometheus_client import Histogram
 from app import metrics
 from app.services.ingestion.event_stream import STREAM
 from app.tasks.events import store_entries, store_messages
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
 from tests.ops.prom import delta, names, scrape_client, value
+from tests.support.profiles import add_app
 
 LATENCY = "lvd_accept_to_store_seconds"
 

@@ -13,10 +13,10 @@ from app.models import DeadLetter
 from app.services.ingestion.event_stream import STREAM
 from app.services.storage.dead_letters import record_dead_letter
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, count_events
 from tests.ops.prom import delta, file_samples, scrape, value
+from tests.support.profiles import add_app
 
 QUEUES = ("default", "emails", "batch_processing", STREAM)
 REQUESTS = "lvd_http_requests_total"

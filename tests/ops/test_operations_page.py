@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import socket
 
+import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
@@ -21,9 +22,9 @@ from app.extensions import db
 from app.models import Job, TrackedApp
 from app.services.ingestion.event_stream import STREAM
 from app.services.jobs import revalidation
-from stack.servers import stop_process_group
-from tests.conftest import full_env, start_worker
-from tests.ops.test_dead_letters_console import dead_letter, owner_with_app
+from stack.servers import start_worker, stop_process_group
+from tests.ops.helpers import dead_letter, owner_with_app
+from tests.support.profiles import full_env
 from tests.web.helpers import submit
 
 QUEUES = ("default", "emails", "batch_processing")
@@ -145,12 +146,13 @@ def test_only_ones_own_dead_letters_and_failed_jobs_are_shown(micro_app):
     assert "their secret error" in theirs_page and "my error" not in theirs_page
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_a_running_worker_is_listed_with_its_queues(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
     client, _ = owner_with_app(full_app, "owner@example.com", "Shop")
     env = full_env(service_root, redis_server, postgres_server)
-    pid = start_worker(env, tmp_path / "worker.log")
+    pid = start_worker(env, tmp_path / "worker.log", concurrency=1).pid
     try:
         page = page_of(client)
     finally:

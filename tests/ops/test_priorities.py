@@ -4,14 +4,17 @@ real worker on the `emails` queue, a real SMTP sink."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.services.accounts import users as accounts
 from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
 from app.tasks.alerts import queue_mail
 from app.tasks.emails import SIGN_UP, send_account_mail
-from stack.servers import stop_process_group
-from tests.conftest import flush_redis, full_env, start_worker
+from stack.servers import start_worker, stop_process_group
+from tests.support.profiles import flush_redis, full_env
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_account_mail_overtakes_alerts_and_digests(
     full_app, service_root, redis_server, postgres_server, smtp_sink, tmp_path
 ):
@@ -23,7 +26,7 @@ def test_account_mail_overtakes_alerts_and_digests(
         accounts.sign_up("new@example.com", "a good long password")
         send_account_mail.delay("new@example.com", SIGN_UP)  # as sign-up does
     env = {**full_env(service_root, redis_server, postgres_server), "SMTP_URL": smtp_sink.url}
-    worker = start_worker(env, tmp_path / "emails.log", "emails")
+    worker = start_worker(env, tmp_path / "emails.log", "emails", concurrency=1).pid
     try:
         mails = smtp_sink.wait_for(5)
     finally:

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import TrackedApp
-from tests.conftest import add_app
-from tests.properties.test_ingest_fuzz import RAW, _dumps, _login, hostile, text
+from tests.properties.strategies import RAW, dumps_raw, hostile, login_owner, text
+from tests.support.profiles import add_app
 from tests.web.helpers import csrf_token
 
 EXAMPLES = 150
@@ -78,7 +78,7 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
     shop = add_app(full_app)
     app_id, write_key, read_key = shop.app.id, shop.app.write_key, shop.read_key
     api = full_app.test_client()
-    owner = _login(full_app, app_id)
+    owner = login_owner(full_app, app_id)
     bearer = {"Authorization": f"Bearer {read_key}", "Content-Type": "application/json"}
 
     @settings(
@@ -97,7 +97,7 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
     @example(plan={"events": {"e": {"pattern": "(a)\\1"}}}, through_editor=False, event="aa")
     @example(plan={"events": {"0": {"$ref": "#"}}}, through_editor=False, event=[[]])
     def check(plan, through_editor: bool, event) -> None:
-        body = _dumps(plan)
+        body = dumps_raw(plan)
         if through_editor:
             token = csrf_token(owner, f"/apps/{app_id}/plan")
             page = owner.post(
@@ -140,7 +140,7 @@ def test_no_plan_gets_a_5xx_from_the_api_or_the_editor(full_app):
 
 def test_the_editor_refuses_deeply_nested_json_with_a_message(full_app):
     shop = add_app(full_app)
-    owner = _login(full_app, shop.app.id)
+    owner = login_owner(full_app, shop.app.id)
     token = csrf_token(owner, f"/apps/{shop.app.id}/plan")
     body = '{"events": {"e": ' + "[" * 5_000 + "]" * 5_000 + "}}"
     page = owner.post(f"/apps/{shop.app.id}/plan", data={"body": body, "csrf_token": token})

@@ -26,10 +26,10 @@ import pytest
 from playwright.sync_api import Page, Request
 
 from stack.servers import wait_until
-from tests.browser_fixtures import LiveServer
-from tests.conftest import add_app
-from tests.ingest.test_sdk_api import SDK_PLAN
-from tests.sdk.conftest import stored_events
+from tests.helpers import SDK_PLAN
+from tests.sdk.helpers import stored_events
+from tests.support.browser import LiveServer
+from tests.support.profiles import add_app
 
 PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title></head>

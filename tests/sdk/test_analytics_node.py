@@ -13,9 +13,9 @@ import subprocess
 import uuid
 
 from stack.servers import wait_until
-from tests.conftest import add_app
-from tests.ingest.test_sdk_api import SDK_PLAN
-from tests.sdk.conftest import JS_DIR, stored_events
+from tests.helpers import SDK_PLAN
+from tests.sdk.helpers import JS_DIR, stored_events
+from tests.support.profiles import add_app
 
 SCRIPT = JS_DIR / "send_with_analytics_node.js"
 

@@ -9,10 +9,9 @@ import urllib.request
 import uuid
 
 from stack.servers import wait_until
-from tests.conftest import add_app
-from tests.e2e.test_nginx import fetch, port_of
-from tests.helpers import count_events
-from tests.ingest.test_sdk_api import SDK_PLAN
+from tests.helpers import SDK_PLAN, count_events
+from tests.support.nginx import fetch, port_of
+from tests.support.profiles import add_app
 
 
 def test_settings_and_a_gzipped_batch_through_nginx(

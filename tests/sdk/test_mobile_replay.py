@@ -41,10 +41,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from stack.servers import wait_until
-from tests.browser_fixtures import LiveServer
-from tests.conftest import add_app
-from tests.ingest.test_sdk_api import SDK_PLAN
-from tests.sdk.conftest import stored_events
+from tests.helpers import SDK_PLAN
+from tests.sdk.helpers import stored_events
+from tests.support.browser import LiveServer
+from tests.support.profiles import add_app
 
 SENT_AT = "2026-12-04T16:40:01.250Z"
 

@@ -22,9 +22,8 @@ import flask_migrate
 import pytest
 
 from app import create_app
-from tests.conftest import add_app, close_app
-from tests.helpers import assert_error
-from tests.ingest.test_sdk_api import SDK_PLAN
+from tests.helpers import SDK_PLAN, assert_error
+from tests.support.profiles import add_app, close_app
 
 # analytics-react-native 2.24.1 src/util.ts validateApiHost, verbatim.
 RN_VALID_API_HOST = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*(:\d{2,5})?(\/[a-zA-Z0-9._\-/]*)?$")
@@ -67,6 +66,7 @@ def test_settings_send_the_sdk_back_to_the_host_it_dialled(micro_app):
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
+@pytest.mark.integration  # a micro app of its own (SQLite file)
 def test_settings_behind_a_trusted_proxy_say_https(proxied_app):
     key = add_app(proxied_app).app.write_key
     answer = proxied_app.test_client().get(
@@ -113,6 +113,7 @@ def test_a_host_and_port_comes_back_as_the_api_host(micro_app, host):
     assert answer.get_json()["integrations"]["Segment.io"]["apiHost"] == f"{host}/v1"
 
 
+@pytest.mark.integration  # a micro app of its own (SQLite file)
 def test_public_api_host_is_used_whatever_the_host_header(tmp_path):
     flask_app = create_app(
         {

@@ -11,8 +11,8 @@ from app.services.ingestion import app_directory
 from app.services.ingestion.app_directory import AppDirectory
 from app.validation import compile_plan
 from app.validation.compiler import _compile_canonical
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, assert_error
+from tests.support.profiles import add_app
 
 
 def _database_down(*args, **kwargs):

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -15,9 +16,9 @@ from app.services.statistics import aggregates
 from app.services.storage import retention
 from app.services.storage.events import store_events
 from app.tasks.batch import batch_process_events, count_new_events
-from stack.servers import stop_process_group, wait_until
-from tests.conftest import add_app, full_env, start_beat, start_worker
+from stack.servers import start_beat, start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, queued_message
+from tests.support.profiles import add_app, full_env
 
 NOW = datetime.now(UTC)
 
@@ -147,12 +148,13 @@ def test_concurrent_runs_count_each_event_once(full_app):
     assert _stored(full_app) == _direct(full_app)
 
 
+@pytest.mark.system  # starts a process in its own body
 def test_beat_counts_new_events_through_a_real_worker(
     full_app, service_root, redis_server, postgres_server, tmp_path
 ):
     env = {**full_env(service_root, redis_server, postgres_server), "STATS_INTERVAL_SECONDS": "1"}
-    worker = start_worker(env, tmp_path / "worker.log", "batch_processing")
-    beat = start_beat(env, tmp_path / "beat.log")
+    worker = start_worker(env, tmp_path / "worker.log", "batch_processing", concurrency=1).pid
+    beat = start_beat(env, tmp_path / "beat.log", tmp_path / "beat.schedule").pid
     try:
         shop = add_app(full_app, plan=DEMO_PLAN)
         for seed in (1, 2):  # inserts arriving while beat keeps counting

@@ -12,8 +12,8 @@ from app.models import DeadLetter, TrackedApp
 from app.services.storage.dead_letters import record_dead_letter
 from app.tasks.events import process_events_async
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
+from tests.support.profiles import add_app
 
 
 def _dead_letters(flask_app) -> list[DeadLetter]:

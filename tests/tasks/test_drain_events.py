@@ -17,7 +17,6 @@ from app.services.ingestion.event_stream import DRAIN_FLAG, GROUP, STREAM, Event
 from app.services.storage.events import store_events
 from app.tasks.events import drain_events, replay_dead_letters, store_entries
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.helpers import (
     DEMO_PLAN,
     broker_messages,
@@ -27,6 +26,7 @@ from tests.helpers import (
     queued_message,
 )
 from tests.ops.prom import delta, scrape_client
+from tests.support.profiles import add_app
 
 
 def _post(flask_app, write_key: str, n: int):

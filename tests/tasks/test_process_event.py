@@ -9,8 +9,8 @@ from app.models import DeadLetter, Event
 from app.services.storage.events import store_events
 from app.tasks.events import process_events_async
 from stack.servers import wait_until
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
+from tests.support.profiles import add_app
 
 
 def test_same_message_delivered_twice_to_a_real_worker_stores_one_row(full_app, celery_worker):

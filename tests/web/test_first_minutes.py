@@ -17,8 +17,8 @@ from app.models import TrackedApp, User
 from app.services import apps as app_service
 from app.services.accounts.users import verify_email_now
 from app.validation.plan import MAX_PLAN_BYTES
-from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN
+from tests.support.profiles import add_app
 from tests.web.helpers import PASSWORD, csrf_token, mailed, sign_up_and_verify, submit
 
 
