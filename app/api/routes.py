@@ -20,7 +20,6 @@ from app.api.wait_slots import NoWaitSlot
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
-from app.schemas.api import EVENT_STATUSES
 from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
@@ -42,7 +41,9 @@ from app.services.storage.events import (
     list_events,
     task_state,
 )
+from app.task_states import LISTED_TASK_STATES
 from app.tasks.events import replay_dead_letters
+from app.validation.verdict import STATUSES
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
@@ -150,11 +151,9 @@ def app_events(app_id: int):
     """
     app = authenticated_app(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
-    if filters.get("status", EVENT_STATUSES[0]) not in EVENT_STATUSES:
+    if filters.get("status", STATUSES[0]) not in STATUSES:
         # An unknown status matches nothing: say so rather than answer an empty page.
-        raise ApiError(
-            400, "invalid_parameter", f"status must be one of {', '.join(EVENT_STATUSES)}."
-        )
+        raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.")
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     before_id = cursor_arg()
     rows, next_id = list_events(app.id, filters, _since(), limit, before_id)
@@ -504,11 +503,11 @@ def app_tasks(app_id: int):
     """
     app = authenticated_app(app_id)
     state = request.args.get("state") or None
-    if state is not None and state not in task_history.STATES:
+    if state is not None and state not in LISTED_TASK_STATES:
         raise ApiError(
             400,
             "invalid_parameter",
-            f"state must be one of {', '.join(task_history.STATES)} (queued and duplicate tasks "
+            f"state must be one of {', '.join(LISTED_TASK_STATES)} (queued and duplicate tasks "
             "leave no row to list: ask GET /api/tasks/<task_id>).",
         )
     since, until = _window()

@@ -32,9 +32,9 @@ from app.services.storage.events import (
 from app.tasks.batch import batch_process_events
 from app.validation import PlanError
 from app.validation.plan import MAX_PLAN_BYTES
+from app.validation.verdict import STATUSES
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
-STATUSES = ("valid", "invalid", "unplanned")
 WINDOWS = app_overview.WINDOWS
 RUNS_PER_PAGE = 25
 

@@ -11,6 +11,7 @@ from prometheus_client import Histogram
 from app import metrics
 from app.services.ingestion.event_stream import STREAM
 from app.tasks.events import store_entries, store_messages
+from app.validation.verdict import ANSWERS
 from tests.conftest import add_app
 from tests.helpers import DEMO_PLAN, count_events, queued_message
 from tests.ops.prom import delta, names, scrape_client, value
@@ -138,5 +139,5 @@ def test_every_family_is_present_from_the_first_scrape(micro_app):
         "lvd_scrape_collector_success",
     ):
         assert name in names(samples), name
-    for verdict in metrics.VERDICTS:
+    for verdict in ANSWERS:
         assert ("lvd_events_total", (("verdict", verdict),)) in samples

@@ -34,11 +34,10 @@ from app.errors import ApiError
 from app.extensions import db
 from app.models import Job, JobFile
 from app.models.types import utcnow
+from app.task_states import JOB_ACTIVE, JOB_FINISHED
 
 log = logging.getLogger(__name__)
 KINDS = ("revalidate", "import")
-STATES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED = ("done", "failed", "cancelled")
 # A running job whose heartbeat is older than this has lost its worker: each batch beats, and
 # a batch takes about a second (the batch sizes of revalidation.py and imports.py).
 STALE_SECONDS = 120
@@ -275,7 +274,7 @@ def _finish(run: Run, state: str, error: str | None = None) -> None:
     """Leave the job in `state` (queued: handed back to go on), if it is still this worker's."""
     now = utcnow()
     values: dict[str, Any] = {"state": state, "heartbeat_at": now}
-    if state in FINISHED:
+    if state in JOB_FINISHED:
         values["finished_at"] = now
     if error is not None:
         values["error"] = error
@@ -359,7 +358,7 @@ def job_to_dict(job: Job, *, with_result: bool = True) -> dict[str, Any]:
     eta = None
     if job.state == "done":
         eta = 0
-    elif job.state in ("queued", "running") and rate and job.total is not None:
+    elif job.state in JOB_ACTIVE and rate and job.total is not None:
         eta = round(max(0, job.total - job.done) / rate, 1)
     data = {
         "id": job.id,

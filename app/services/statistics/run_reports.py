@@ -21,11 +21,11 @@ from app.extensions import db
 from app.models import Event
 from app.services.statistics.aggregates import as_time
 from app.services.storage.events import event_to_dict
+from app.validation.verdict import FAILING, STATUSES
 
 MAX_LISTED = 500  # violating events listed in a report; the counts cover them all
 MAX_GROUPED = 20_000  # violating events read to group a report's violations
 EXAMPLES = 3  # example events shown per group of identical violations
-STATUSES = ("valid", "invalid", "unplanned")
 
 # The app's distinct test runs with the id of each one's newest event.
 _RUNS = text(
@@ -105,7 +105,7 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
     rows = db.session.execute(
         select(Event.id, Event.event_name, Event.status, Event.violations)
         .where(Event.app_id == app_id, Event.test_run == test_run)
-        .where(Event.status.in_(("invalid", "unplanned")))
+        .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_GROUPED + 1)
     ).all()
@@ -161,7 +161,7 @@ def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
     failing = db.session.scalars(
         select(Event)
         .where(Event.app_id == app_id, Event.test_run == test_run)
-        .where(Event.status.in_(("invalid", "unplanned")))
+        .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_LISTED)
     )

@@ -21,10 +21,10 @@ from sqlalchemy import Float, String, and_, cast, extract, func, or_, select
 
 from app.extensions import db
 from app.models import DeadLetter, Event, Job
+from app.task_states import FAILED, STORED
 
-STATES = ("stored", "failed")
 # Ties of received_at (the events of one batch request share it): failed tasks first.
-_RANK = {"stored": 0, "failed": 1}
+_RANK = {STORED: 0, FAILED: 1}
 MAX_CURSOR_CHARS = 200
 
 
