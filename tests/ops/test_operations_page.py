@@ -21,12 +21,11 @@ from app.extensions import db
 from app.models import Job, TrackedApp
 from app.services.ingestion.event_stream import STREAM
 from app.services.jobs import revalidation
+from celery_config import QUEUES
 from stack.servers import stop_process_group
 from tests.conftest import full_env, start_worker
 from tests.ops.test_dead_letters_console import dead_letter, owner_with_app
 from tests.web.helpers import submit
-
-QUEUES = ("default", "emails", "batch_processing")
 
 
 def depths(page: str) -> dict[str, int]:
