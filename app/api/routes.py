@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, request
 from flask_login import current_user
 from kombu.exceptions import KombuError
 
+from app.api.cursors import decode_id, decode_position, encode_id, encode_position
 from app.api.wait_slots import NoWaitSlot
 from app.errors import ApiError
 from app.extensions import csrf, db
@@ -35,8 +36,6 @@ from app.services.storage.dead_letters import (
 )
 from app.services.storage.events import (
     FILTERS,
-    decode_cursor,
-    encode_cursor,
     event_to_dict,
     list_events,
     task_state,
@@ -115,7 +114,7 @@ def cursor_arg() -> int | None:
     """The `cursor` query parameter as the id a page starts before, or None for the first page."""
     cursor = request.args.get("cursor")
     try:
-        return decode_cursor(cursor) if cursor else None
+        return decode_id(cursor) if cursor else None
     except ValueError:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
 
@@ -159,7 +158,7 @@ def app_events(app_id: int):
     rows, next_id = list_events(app.id, filters, _since(), limit, before_id)
     return {
         "events": [event_to_dict(row) for row in rows],
-        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+        "next_cursor": encode_id(next_id) if next_id is not None else None,
     }
 
 
@@ -349,7 +348,7 @@ def app_test_runs(app_id: int):
     runs, next_id = list_test_runs(app.id, limit, before_id)
     return {
         "test_runs": runs,
-        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+        "next_cursor": encode_id(next_id) if next_id is not None else None,
     }
 
 
@@ -514,13 +513,13 @@ def app_tasks(app_id: int):
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
-        after = task_history.Position.decode(cursor) if cursor else None
+        after = decode_position(cursor) if cursor else None
     except ValueError:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
     page, next_position = task_history.list_tasks(app.id, state, since, until, limit, after)
     return {
         "tasks": page,
-        "next_cursor": next_position.encode() if next_position is not None else None,
+        "next_cursor": encode_position(next_position) if next_position is not None else None,
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -124,20 +123,6 @@ def store_batches(batches: list[str]) -> list[tuple[datetime, int]]:
 
 
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")
-
-
-def encode_cursor(event_id: int) -> str:
-    """An opaque cursor for the page after `event_id`."""
-    return base64.urlsafe_b64encode(str(event_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The event id a cursor points after; ValueError when malformed."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    event_id = int(base64.urlsafe_b64decode(padded.encode()).decode())
-    if not 0 < event_id < 2**63:
-        raise ValueError("cursor out of range")
-    return event_id
 
 
 def list_events(
