@@ -8,11 +8,11 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import JSON, Column, Integer, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import DeadLetter, Event
+from app.models.dialect import insert, is_postgresql
 from app.models.types import UtcDateTime, utcnow
 from app.services.ingestion.stored_event import TIME_MAX, TIME_MIN, StoredEvent
 
@@ -43,11 +43,11 @@ def store_new(messages: list[StoredEvent | dict[str, Any]]) -> list[tuple[dateti
     messages = [m if isinstance(m, StoredEvent) else StoredEvent.from_dict(m) for m in messages]
     if not messages:
         return []
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         return store_batches(["[" + ",".join(m.to_json() for m in messages) + "]"])
     now = utcnow()
     statement = (
-        sqlite.insert(Event)
+        insert(Event)
         .values([_row(m, now) for m in messages])
         .on_conflict_do_nothing(index_elements=["task_id"])
         .returning(Event.received_at)  # only new rows come back

@@ -19,6 +19,7 @@ from sqlalchemy import Float, String, and_, cast, extract, func, or_, select
 
 from app.extensions import db
 from app.models import DeadLetter, Event, Job
+from app.models.dialect import is_postgresql
 from app.task_states import FAILED, STORED
 
 # Ties of received_at (the events of one batch request share it): failed tasks first.
@@ -164,7 +165,7 @@ def task_stats(app_id: int, since: datetime, until: datetime) -> dict[str, Any]:
     PostgreSQL's percentile_cont does). Reads the window's rows through the (app_id,
     received_at) index; the caller bounds the window."""
     window = (Event.app_id == app_id, Event.received_at >= since, Event.received_at < until)
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         ms = cast(extract("epoch", Event.stored_at - Event.received_at), Float) * 1000
         row = db.session.execute(
             select(
