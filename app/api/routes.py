@@ -42,6 +42,7 @@ from app.services.storage.events import (
 )
 from app.task_states import LISTED_TASK_STATES
 from app.tasks.events import replay_dead_letters
+from app.time_text import iso_z
 from app.validation.verdict import STATUSES
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -388,7 +389,7 @@ def app_overview(app_id: int):
         "resolution": resolution,
         "buckets": [
             {
-                "start": _iso(b.start),
+                "start": iso_z(b.start),
                 "valid": b.valid,
                 "invalid": b.invalid,
                 "unplanned": b.unplanned,
@@ -396,13 +397,9 @@ def app_overview(app_id: int):
             }
             for b in buckets
         ],
-        "plan_publishes": [{"version": v, "published_at": _iso(at)} for v, at in publishes],
-        "statistics_as_of": _iso(overview.last_aggregated()),
+        "plan_publishes": [{"version": v, "published_at": iso_z(at)} for v, at in publishes],
+        "statistics_as_of": iso_z(overview.last_aggregated()),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 @api.get("/apps/<int:app_id>/regressions")

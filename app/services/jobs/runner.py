@@ -35,6 +35,7 @@ from app.extensions import db
 from app.models import Job, JobFile
 from app.models.types import utcnow
 from app.task_states import JOB_ACTIVE, JOB_FINISHED
+from app.time_text import iso_z
 
 log = logging.getLogger(__name__)
 KINDS = ("revalidate", "import")
@@ -334,10 +335,6 @@ def recover_stalled(now: datetime | None = None) -> list[int]:
     return requeue
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def _rate(job: Job, now: datetime) -> float | None:
     """Items per second since the job first started (resumptions included)."""
     if job.started_at is None or not job.done:
@@ -375,10 +372,10 @@ def job_to_dict(job: Job, *, with_result: bool = True) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "error": job.error,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "heartbeat_at": _iso(job.heartbeat_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso_z(job.created_at),
+        "started_at": iso_z(job.started_at),
+        "heartbeat_at": iso_z(job.heartbeat_at),
+        "finished_at": iso_z(job.finished_at),
     }
     if with_result:
         data["result"] = job.result

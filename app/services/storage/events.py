@@ -15,6 +15,7 @@ from app.models import DeadLetter, Event
 from app.models.dialect import insert, is_postgresql
 from app.models.types import UtcDateTime, utcnow
 from app.services.ingestion.stored_event import TIME_MAX, TIME_MIN, StoredEvent
+from app.time_text import iso_z
 
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
 _COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}
@@ -152,10 +153,6 @@ def list_events(
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as the read API shows it."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": event.id,
         "type": event.type,
@@ -168,9 +165,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "task_id": event.task_id,
         "message_id": event.message_id,
         "user_id": event.user_id,
-        "received_at": iso(event.received_at),
-        "sent_at": iso(event.sent_at),
-        "timestamp": iso(event.timestamp),
+        "received_at": iso_z(event.received_at),
+        "sent_at": iso_z(event.sent_at),
+        "timestamp": iso_z(event.timestamp),
         "app_version": event.app_version,
         "os_name": event.os_name,
         "device_id": event.device_id,
