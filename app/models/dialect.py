@@ -17,7 +17,7 @@ POSTGRESQL, SQLITE = "postgresql", "sqlite"
 
 
 def dialect_name() -> str:
-    """ "postgresql" or "sqlite"; RuntimeError for any other database (none is supported)."""
+    """The database's dialect, POSTGRESQL or SQLITE; RuntimeError for any other (unsupported)."""
     name = db.engine.dialect.name
     if name not in (POSTGRESQL, SQLITE):
         raise RuntimeError(f"unsupported database: {name}")
