@@ -325,7 +325,7 @@ def load_data(postgres: Server, ids: dict[str, Any], count: int) -> None:
 
 def fixture_values(postgres: Server, ids: dict[str, Any], count: int) -> dict[str, Any]:
     """The values PAGES' paths are formatted with."""
-    from app.services.storage.events import encode_cursor
+    from app.api.cursors import encode_id as encode_cursor
 
     with psycopg.connect(postgres.url) as conn:
         newest, oldest = conn.execute(
