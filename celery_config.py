@@ -1,17 +1,31 @@
-"""Celery settings only: queues, routes, delivery, beat (the broker URL comes from app config)."""
+"""Celery settings: queues, routes, delivery, beat (the broker URL comes from app config).
+
+The queue names and priorities are defined here once; app/, stack/ and the tests import them.
+"""
 
 from celery.schedules import crontab
 from kombu import Queue
 
 # One queue per concern, so a flood of one kind of work never starves another.
-task_queues = (Queue("default"), Queue("emails"), Queue("batch_processing"))
-task_default_queue = "default"
+STORAGE_QUEUE = "default"  # storing events, and the drains of the event stream
+EMAIL_QUEUE = "emails"
+BATCH_QUEUE = "batch_processing"
+QUEUES = (STORAGE_QUEUE, EMAIL_QUEUE, BATCH_QUEUE)
+
+# Priorities within a queue: Redis keeps one list per step and a worker empties the lower
+# numbers first. Account mail is sent at 0 (someone waits for the code), alerts at 3, digests
+# at 9 (app/services/alerts.py). Events need none: they have the `default` queue to themselves.
+PRIORITY_STEPS = [0, 3, 6, 9]
+ALERT_PRIORITY, DIGEST_PRIORITY = 3, 9
+
+task_queues = tuple(Queue(name) for name in QUEUES)
+task_default_queue = STORAGE_QUEUE
 task_routes = {
-    "app.tasks.events.*": {"queue": "default"},
-    "app.tasks.emails.*": {"queue": "emails"},
-    "app.tasks.batch.*": {"queue": "batch_processing"},
-    "app.tasks.alerts.*": {"queue": "batch_processing"},
-    "app.tasks.jobs.*": {"queue": "batch_processing"},
+    "app.tasks.events.*": {"queue": STORAGE_QUEUE},
+    "app.tasks.emails.*": {"queue": EMAIL_QUEUE},
+    "app.tasks.batch.*": {"queue": BATCH_QUEUE},
+    "app.tasks.alerts.*": {"queue": BATCH_QUEUE},
+    "app.tasks.jobs.*": {"queue": BATCH_QUEUE},
 }
 
 task_serializer = "json"
@@ -31,10 +45,7 @@ worker_prefetch_multiplier = 4
 # a worker that died, or whose prefetched messages were stranded by a Redis restart, is redone
 # (`make faults`). Retry countdowns (app/tasks/events.py, at most RETRY_BACKOFF_MAX = 60 s) stay
 # well under it, or a waiting retry would run twice; every task here takes seconds, not minutes.
-# Priorities within a queue: Redis keeps one list per step and a worker empties the lower
-# numbers first. Account mail is sent at 0 (someone waits for the code), alerts at 3, digests
-# at 9 (app/services/alerts.py). Events need none: they have the `default` queue to themselves.
-broker_transport_options = {"visibility_timeout": 180, "priority_steps": [0, 3, 6, 9]}
+broker_transport_options = {"visibility_timeout": 180, "priority_steps": PRIORITY_STEPS}
 # Fail a publish fast (the API then answers 503) rather than hang a request on a dead broker.
 task_publish_retry_policy = {
     "max_retries": 1,

@@ -19,6 +19,7 @@ from app.extensions import csrf, db, login_manager, migrate
 from app.json_provider import OrjsonProvider
 from app.micro_broker import TRANSPORT, make_folders
 from app.private_files import private_sqlite
+from celery_config import STORAGE_QUEUE
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -103,9 +104,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.close()
 
 
-# The task that drains the event stream, and its queue (celery_config.py routes it there).
+# The task that drains the event stream (celery_config.py routes it to STORAGE_QUEUE).
 DRAIN_TASK = "app.tasks.events.drain_events"
-STORAGE_QUEUE = "default"
 
 
 def _publish_events(messages: list[dict[str, Any]]) -> None:

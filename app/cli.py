@@ -23,6 +23,7 @@ from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.statistics import aggregates as stats
 from app.services.storage import dead_letters
+from app.task_states import JOB_ACTIVE, JOB_FINISHED, JOB_STATES
 from app.tasks.events import replay_dead_letters
 from app.tasks.jobs import queue_job
 from app.validation import PlanError
@@ -219,7 +220,7 @@ def _progress(job: Job) -> str:
         line += f" ({row['percent']}%)"
     if row["rate_per_second"]:
         line += f"\t{row['rate_per_second']}/s"
-    if row["eta_seconds"] is not None and job.state in ("queued", "running"):
+    if row["eta_seconds"] is not None and job.state in JOB_ACTIVE:
         line += f"\teta {row['eta_seconds']}s"
     if job.error:
         line += f"\t{job.error}"
@@ -242,7 +243,7 @@ def _queued(job: Job, wait: bool) -> None:
         if line != last:
             click.echo(line, err=True)
             last = line
-        if job.state in jobs.FINISHED:
+        if job.state in JOB_FINISHED:
             break
         if (
             job.state == "queued"
@@ -259,7 +260,7 @@ def _queued(job: Job, wait: bool) -> None:
 
 @jobs_cli.command("list")
 @click.argument("app_ref", metavar="[APP]", required=False)
-@click.option("--state", type=click.Choice(jobs.STATES), help="Only jobs in this state.")
+@click.option("--state", type=click.Choice(JOB_STATES), help="Only jobs in this state.")
 @click.option("--kind", type=click.Choice(jobs.KINDS), help="Only jobs of this kind.")
 @click.option("--limit", default=50, show_default=True, help="At most this many jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")

@@ -39,6 +39,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.extensions import db
 from app.services.probes import pending_dead_letters, prober, queue_depth_look
+from app.validation.verdict import ANSWERS
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,6 @@ if MULTIPROC_DIR:
 # The same families with and without the folder: multiprocess mode has no `_created` series.
 disable_created_metrics()
 
-VERDICTS = ("valid", "invalid", "unplanned", "duplicate", "rejected")
 
 # Labels are the Flask endpoint (`ingest.log_event`), never the path: keys in paths would make
 # a series per app. Requests no route matched are `unmatched`.
@@ -97,7 +97,7 @@ FAMILIES = (HTTP_REQUESTS, HTTP_SECONDS, EVENTS, TASK_FAILURES, ACCEPT_TO_STORE,
 
 # Bound once: a verdict's count is one increment on the request path, no label lookup. Every
 # verdict shows from the start, at 0.
-_VERDICT_COUNTERS = {verdict: EVENTS.labels(verdict) for verdict in VERDICTS}
+_VERDICT_COUNTERS = {verdict: EVENTS.labels(verdict) for verdict in ANSWERS}
 _HTTP_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
 
 

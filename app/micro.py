@@ -29,10 +29,10 @@ from app.services import apps
 from app.services.mail import CODE_FOR_HEADER, CODE_HEADER
 from app.services.migrations import upgrade_if_micro
 from app.services.plans import starters
+from celery_config import QUEUES
 
 log = logging.getLogger(__name__)
 DEMO_APP = "demo"
-QUEUES = ["default", "emails", "batch_processing"]
 # Pause before starting a worker again after it stopped unasked.
 RESTART_DELAY_SECONDS = 1.0
 
@@ -140,7 +140,7 @@ def new_worker(celery_app: Celery) -> WorkController:
         hostname="micro@localhost",
         pool_cls="solo",
         concurrency=1,
-        queues=QUEUES,
+        queues=list(QUEUES),
         without_heartbeat=True,
         without_mingle=True,
         without_gossip=True,

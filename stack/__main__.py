@@ -21,7 +21,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import celery_config
+from celery_config import QUEUES
 from stack.servers import (
     BIN,
     ROOT,
@@ -46,8 +46,6 @@ PIDS_FILE = FULL / "pids.json"
 LOGS = FULL / "logs"
 API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
 FLOWER_PASSWORD_FILE = FULL / "flower_password"
-# One worker per queue; the queues are defined once, in the Celery settings.
-QUEUES = tuple(queue.name for queue in celery_config.task_queues)
 # Stop order: the front door first, the stores last, so nothing in flight loses its backend.
 STOP_ORDER = (
     "nginx",

@@ -18,6 +18,7 @@ from app.ingest.body import parse_strict_json
 from app.models import Job, TrackedApp
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
+from app.task_states import JOB_STATES
 from app.tasks.jobs import queue_job
 
 RAW_UPLOAD_TYPES = (
@@ -59,7 +60,7 @@ def app_jobs(app_id: int):
         404: NotFound
     """
     app = authenticated_app(app_id)
-    state, kind = _choice("state", jobs.STATES), _choice("kind", jobs.KINDS)
+    state, kind = _choice("state", JOB_STATES), _choice("kind", jobs.KINDS)
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     rows = jobs.list_jobs(app.id, state, kind, limit)
     return {"jobs": [jobs.job_to_dict(job, with_result=False) for job in rows]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import request, url_for
@@ -15,13 +14,10 @@ from app.ingest.body import parse_strict_json
 from app.models import TrackedApp, TrackingPlan
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans
+from app.time_text import iso_z
 from app.validation import PlanError, PlanTooLarge
 
 TRUE, FALSE = ("1", "true"), ("", "0", "false")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def version_to_dict(plan: TrackingPlan, app: TrackedApp) -> dict[str, Any]:
@@ -30,8 +26,8 @@ def version_to_dict(plan: TrackingPlan, app: TrackedApp) -> dict[str, Any]:
         "version": plan.version,
         "status": plan.status,
         "current": plan.version == app.plan_version,
-        "created_at": _iso(plan.created_at),
-        "published_at": _iso(plan.published_at),
+        "created_at": iso_z(plan.created_at),
+        "published_at": iso_z(plan.published_at),
     }
 
 
@@ -189,7 +185,7 @@ def _observed_to_dict(event: plan_inference.ObservedEvent) -> dict[str, Any]:
     return {
         "name": event.name,
         "count": event.count,
-        "last_seen": _iso(event.last_seen),
+        "last_seen": iso_z(event.last_seen),
         "plausible": event.plausible,
         "samples": event.samples(),
     }

@@ -16,11 +16,11 @@ from flask import Blueprint, current_app, request
 from flask_login import current_user
 from kombu.exceptions import KombuError
 
+from app.api.cursors import decode_id, decode_position, encode_id, encode_position
 from app.api.wait_slots import NoWaitSlot
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
-from app.schemas.api import EVENT_STATUSES
 from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
@@ -36,13 +36,14 @@ from app.services.storage.dead_letters import (
 )
 from app.services.storage.events import (
     FILTERS,
-    decode_cursor,
-    encode_cursor,
     event_to_dict,
     list_events,
     task_state,
 )
+from app.task_states import LISTED_TASK_STATES
 from app.tasks.events import replay_dead_letters
+from app.time_text import iso_z
+from app.validation.verdict import STATUSES
 
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
@@ -114,7 +115,7 @@ def cursor_arg() -> int | None:
     """The `cursor` query parameter as the id a page starts before, or None for the first page."""
     cursor = request.args.get("cursor")
     try:
-        return decode_cursor(cursor) if cursor else None
+        return decode_id(cursor) if cursor else None
     except ValueError:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
 
@@ -150,17 +151,15 @@ def app_events(app_id: int):
     """
     app = authenticated_app(app_id)
     filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
-    if filters.get("status", EVENT_STATUSES[0]) not in EVENT_STATUSES:
+    if filters.get("status", STATUSES[0]) not in STATUSES:
         # An unknown status matches nothing: say so rather than answer an empty page.
-        raise ApiError(
-            400, "invalid_parameter", f"status must be one of {', '.join(EVENT_STATUSES)}."
-        )
+        raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(STATUSES)}.")
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     before_id = cursor_arg()
     rows, next_id = list_events(app.id, filters, _since(), limit, before_id)
     return {
         "events": [event_to_dict(row) for row in rows],
-        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+        "next_cursor": encode_id(next_id) if next_id is not None else None,
     }
 
 
@@ -350,7 +349,7 @@ def app_test_runs(app_id: int):
     runs, next_id = list_test_runs(app.id, limit, before_id)
     return {
         "test_runs": runs,
-        "next_cursor": encode_cursor(next_id) if next_id is not None else None,
+        "next_cursor": encode_id(next_id) if next_id is not None else None,
     }
 
 
@@ -390,7 +389,7 @@ def app_overview(app_id: int):
         "resolution": resolution,
         "buckets": [
             {
-                "start": _iso(b.start),
+                "start": iso_z(b.start),
                 "valid": b.valid,
                 "invalid": b.invalid,
                 "unplanned": b.unplanned,
@@ -398,13 +397,9 @@ def app_overview(app_id: int):
             }
             for b in buckets
         ],
-        "plan_publishes": [{"version": v, "published_at": _iso(at)} for v, at in publishes],
-        "statistics_as_of": _iso(overview.last_aggregated()),
+        "plan_publishes": [{"version": v, "published_at": iso_z(at)} for v, at in publishes],
+        "statistics_as_of": iso_z(overview.last_aggregated()),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 @api.get("/apps/<int:app_id>/regressions")
@@ -504,24 +499,24 @@ def app_tasks(app_id: int):
     """
     app = authenticated_app(app_id)
     state = request.args.get("state") or None
-    if state is not None and state not in task_history.STATES:
+    if state is not None and state not in LISTED_TASK_STATES:
         raise ApiError(
             400,
             "invalid_parameter",
-            f"state must be one of {', '.join(task_history.STATES)} (queued and duplicate tasks "
+            f"state must be one of {', '.join(LISTED_TASK_STATES)} (queued and duplicate tasks "
             "leave no row to list: ask GET /api/tasks/<task_id>).",
         )
     since, until = _window()
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     cursor = request.args.get("cursor")
     try:
-        after = task_history.Position.decode(cursor) if cursor else None
+        after = decode_position(cursor) if cursor else None
     except ValueError:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave out.")
     page, next_position = task_history.list_tasks(app.id, state, since, until, limit, after)
     return {
         "tasks": page,
-        "next_cursor": next_position.encode() if next_position is not None else None,
+        "next_cursor": encode_position(next_position) if next_position is not None else None,
     }
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
+from app.api.cursors import decode_id, encode_id
 from app.api.routes import MAX_BIG_ID, int_arg
 from app.dashboard import charts
 from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm
@@ -24,17 +25,15 @@ from app.services.statistics.regressions import app_versions, regression_report
 from app.services.statistics.run_reports import list_test_runs, test_run_report
 from app.services.storage.events import (
     FILTERS,
-    decode_cursor,
-    encode_cursor,
     event_to_dict,
     list_events,
 )
 from app.tasks.batch import batch_process_events
 from app.validation import PlanError
 from app.validation.plan import MAX_PLAN_BYTES
+from app.validation.verdict import STATUSES
 
 web_apps = Blueprint("apps", __name__, url_prefix="/apps")
-STATUSES = ("valid", "invalid", "unplanned")
 WINDOWS = app_overview.WINDOWS
 RUNS_PER_PAGE = 25
 
@@ -227,7 +226,7 @@ def test_runs(app_id: int):
     app = owned_or_404(app_id)
     cursor = request.args.get("cursor")
     try:
-        before = decode_cursor(cursor) if cursor else None
+        before = decode_id(cursor) if cursor else None
     except ValueError:
         before = None  # a link mangled by hand: the first page
     runs, next_id = list_test_runs(app.id, RUNS_PER_PAGE, before)
@@ -235,7 +234,7 @@ def test_runs(app_id: int):
         "apps/test_runs.html",
         app=app,
         runs=runs,
-        next_cursor=encode_cursor(next_id) if next_id is not None else None,
+        next_cursor=encode_id(next_id) if next_id is not None else None,
     )
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.services.statistics.overview import STATUSES, Bucket
+from app.services.statistics.overview import Bucket
+from app.validation.verdict import STATUSES
 
 WIDTH, HEIGHT, PAD = 900, 180, 24  # viewBox units; the SVG scales to its container
 

@@ -23,6 +23,7 @@ from app.services.probes import celery_workers, prober, queue_depth_look
 from app.services.storage import dead_letters
 from app.services.storage.task_history import failed_jobs
 from app.tasks.events import replay_dead_letters
+from celery_config import BATCH_QUEUE, EMAIL_QUEUE, STORAGE_QUEUE
 
 web_operations = Blueprint("operations", __name__)
 # Celery waits this long for workers to answer (the whole time: it cannot know how many exist).
@@ -32,9 +33,9 @@ LOOK_SECONDS = 2.0
 RECENT = 20
 PAGE_SIZE = 100
 QUEUE_NOTES = {
-    "default": "storing events (micro, replays, retries) and the drains of the event stream",
-    "emails": "account mail, alerts, digests",
-    "batch_processing": "statistics, alerts, retention, re-validation and import jobs",
+    STORAGE_QUEUE: "storing events (micro, replays, retries) and the drains of the event stream",
+    EMAIL_QUEUE: "account mail, alerts, digests",
+    BATCH_QUEUE: "statistics, alerts, retention, re-validation and import jobs",
     STREAM: "accepted requests whose events wait to be stored (one entry per request)",
 }
 

@@ -14,9 +14,7 @@ from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavail
 from app.models.types import utcnow
 from app.services.ingestion.app_directory import AppEntry
 from app.services.ingestion.stored_event import TEST_RUN_MAX, text_problem
-
-COUNTED = ("valid", "invalid", "unplanned", "duplicate", "rejected")
-
+from app.validation.verdict import ANSWERS
 
 # How each ingestion blueprint takes its write key, said when a request brings none.
 HOW_TO_SEND_KEY = {
@@ -113,7 +111,7 @@ def accept_batch(
             prepared.append(item)
             results.append(item.answer)  # the same dict: accept() marks duplicates in place
     accept(info, prepared, current_app.extensions["admission"])
-    counts = dict.fromkeys(COUNTED, 0)
+    counts = dict.fromkeys(ANSWERS, 0)
     for result in results:
         counts[result["status"]] += 1
     metrics.count_verdicts(counts)

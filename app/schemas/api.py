@@ -13,11 +13,8 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.native_event import NativeEventSchema
 from app.schemas.sdk_message import MESSAGE_TYPES, SdkBatchSchema, SdkMessageSchema
-
-# The verdicts a stored event can have (duplicates are answered, never stored).
-EVENT_STATUSES = ("valid", "invalid", "unplanned")
-VERDICTS = (*EVENT_STATUSES, "duplicate")
-TASK_STATES = ("queued", "stored", "failed", "discarded")
+from app.task_states import DEAD_LETTER_STATES, JOB_STATES, LISTED_TASK_STATES, TASK_STATES
+from app.validation.verdict import ANSWERS, FAILING, STATUSES
 
 
 # Times are ISO 8601 text (UTC, `Z` or `+00:00`) as the routes write them.
@@ -90,7 +87,7 @@ class VerdictSchema(Schema):
     """One event's answer: its verdict at once, and the task id to follow its storage."""
 
     event_name = fields.String(allow_none=True)
-    status = fields.String(required=True, validate=validate.OneOf((*VERDICTS, "rejected")))
+    status = fields.String(required=True, validate=validate.OneOf(ANSWERS))
     task_id = fields.String(metadata={"description": "GET /api/tasks/{task_id} follows it."})
     payload_hash = fields.String()
     errors = fields.List(fields.Raw(), metadata={"description": "The plan's violations."})
@@ -110,7 +107,7 @@ class SdkAnswerSchema(VerdictSchema):
     """An SDK request's answer: 200 `success` whatever the verdicts (SDKs retry on any other)."""
 
     success = fields.Boolean(required=True)
-    status = fields.String(validate=validate.OneOf((*VERDICTS, "rejected")))
+    status = fields.String(validate=validate.OneOf(ANSWERS))
 
 
 class SdkBatchAnswerSchema(BatchAnswerSchema):
@@ -133,7 +130,7 @@ class EventSchema(Schema):
     id = fields.Integer(required=True)
     type = fields.String(allow_none=True)
     event_name = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(EVENT_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     errors = fields.List(fields.Raw(), allow_none=True)
     plan_version = fields.Integer(allow_none=True)
     payload = fields.Raw(required=True)
@@ -164,7 +161,7 @@ class TaskSchema(Schema):
     task_id = fields.String(required=True)
     state = fields.String(required=True, validate=validate.OneOf(TASK_STATES))
     event_id = fields.Integer()
-    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     event_name = fields.String(allow_none=True)
     dead_letter_id = fields.Integer()
     received_at = _nullable_time()
@@ -204,7 +201,7 @@ class DeadLetterSchema(Schema):
     replayed_at = _nullable_time()
     discarded_at = _nullable_time()
     attempts = fields.Integer()
-    state = fields.String(validate=validate.OneOf(("pending", "replayed", "discarded")))
+    state = fields.String(validate=validate.OneOf(DEAD_LETTER_STATES))
     event_name = fields.String(allow_none=True)
     received_at = _nullable_time()
 
@@ -257,7 +254,7 @@ class ViolationGroupSchema(Schema):
     """One broken rule (event, rule, path, expected value) of a run, however often broken."""
 
     event_name = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("invalid", "unplanned")))
+    status = fields.String(required=True, validate=validate.OneOf(FAILING))
     rule = fields.String(required=True)
     path = fields.String(required=True)
     message = fields.String(required=True, metadata={"description": "The first one's message."})
@@ -529,10 +526,8 @@ class ReadySchema(Schema):
 
 # --- query parameters (each schema's fields become one operation's `in: query` parameters) ---
 
-# The values the routes accept (app/services/storage/task_history.py, jobs/runner.py;
-# tests/api/test_openapi.py checks these copies still match: schemas import no services).
-TASK_LIST_STATES = ("stored", "failed")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+# The values the routes accept (app/services/jobs/runner.py; tests/api/test_openapi.py checks
+# these copies still match: schemas import no services).
 JOB_KINDS = ("revalidate", "import")
 MAX_LIMIT = 500
 
@@ -549,7 +544,7 @@ def _cursor() -> fields.Field:
 
 
 class EventQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     event_name = fields.String()
     test_run = fields.String()
     app_version = fields.String()
@@ -584,7 +579,7 @@ class WindowQuerySchema(Schema):
 
 
 class TaskListQuerySchema(WindowQuerySchema):
-    state = fields.String(validate=validate.OneOf(TASK_LIST_STATES))
+    state = fields.String(validate=validate.OneOf(LISTED_TASK_STATES))
     limit = _limit(50)
     cursor = _cursor()
 

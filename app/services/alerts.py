@@ -25,14 +25,14 @@ from app.extensions import db
 from app.models import Event, EventMinuteStat, EventStat, TrackedApp, User, ViolationStat
 from app.models.types import utcnow
 from app.services.statistics.aggregates import general_path, violation_totals
+from app.validation.verdict import STATUSES
+from celery_config import ALERT_PRIORITY, DIGEST_PRIORITY
 
-STATUSES = ("valid", "invalid", "unplanned")
 # An alert lists the violations of at most this many of the window's newest failing events,
 # so a storm of a million events costs one bounded read of the (app_id, received_at) index.
 ALERT_SAMPLE_EVENTS = 5000
 ALERT_TOP = 5
 DIGEST_TOP = 10
-ALERT_PRIORITY, DIGEST_PRIORITY = 3, 9
 
 
 @dataclass(frozen=True)

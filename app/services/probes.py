@@ -26,11 +26,12 @@ from sqlalchemy.engine import Engine
 
 from app.models import DeadLetter
 from app.services.ingestion.event_stream import STREAM
+from celery_config import PRIORITY_STEPS
 
 PROBE_SECONDS = 2.0
 # kombu's Redis transport keeps a queue's messages of priority N > 0 in the list
-# "<queue>\x06\x16<N>" (its defaults; celery_config.py may set `priority_steps`).
-KOMBU_PRIORITY_STEPS = [0, 3, 6, 9]
+# "<queue>\x06\x16<N>" (its default separator; the steps are celery_config.py's, which are
+# kombu's defaults too).
 KOMBU_PRIORITY_SEP = "\x06\x16"
 
 
@@ -136,7 +137,7 @@ def redis_queue_depths(
 ) -> dict[str, int]:
     """Messages waiting in each Celery queue (all priority levels), and the event stream's
     entries (one per accepted request), in one round trip."""
-    steps = transport_options.get("priority_steps", KOMBU_PRIORITY_STEPS)
+    steps = transport_options.get("priority_steps", PRIORITY_STEPS)
     sep = transport_options.get("sep", KOMBU_PRIORITY_SEP)
     with client.pipeline(transaction=False) as pipe:
         for queue in queues:

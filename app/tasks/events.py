@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import metrics
 from app.extensions import db
+from app.models.dialect import is_postgresql
 from app.services.ingestion.event_stream import EventStream
 from app.services.ingestion.stored_event import StoredEvent, Unstorable
 from app.services.storage.dead_letters import (
@@ -124,7 +125,7 @@ def store_entries(entries: list[tuple[str, bytes]]) -> None:
     """Store stream entries (each a JSON array of event messages): all in one statement when
     PostgreSQL takes them, else entry by entry, setting aside (dead-lettering) what cannot be
     stored so that it never holds back the rest. OperationalError goes up, to retry."""
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         try:
             texts = [raw.decode() if isinstance(raw, bytes) else raw for _, raw in entries]
             received = store_batches(texts)

@@ -6,6 +6,15 @@ from typing import Any
 VALID = "valid"
 INVALID = "invalid"
 UNPLANNED = "unplanned"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+# The status a stored event has (a duplicate is answered but never stored; a rejected one is
+# never judged).
+STATUSES = (VALID, INVALID, UNPLANNED)
+# The stored statuses of an event that broke the plan.
+FAILING = (INVALID, UNPLANNED)
+# Every answer ingestion gives one event, as counted by the metrics and per request.
+ANSWERS = (*STATUSES, DUPLICATE, REJECTED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from app.api.openapi import DOCUMENTED_BLUEPRINTS, build_spec
 from app.schemas import api as schemas
 from app.services.jobs import runner as jobs
 from app.services.statistics import overview
-from app.services.storage import task_history
 
 # Routes of the documented blueprints that are pages, not JSON endpoints.
 PAGES = {"reference.api_docs"}
@@ -121,8 +120,6 @@ def test_a_further_rule_of_a_documented_view_is_documented_with_it(micro_app: Fl
 
 
 def test_the_copied_enums_match_what_the_routes_accept() -> None:
-    assert schemas.TASK_LIST_STATES == task_history.STATES
-    assert schemas.JOB_STATES == jobs.STATES
     assert schemas.JOB_KINDS == jobs.KINDS
     assert schemas.OVERVIEW_RESOLUTIONS == overview.WINDOW_RESOLUTIONS
     assert tuple(schemas.OVERVIEW_RESOLUTIONS) == tuple(overview.WINDOWS)

@@ -17,6 +17,7 @@ from app.models import Job, TrackedApp
 from app.models.types import utcnow
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
+from app.task_states import JOB_FINISHED
 from app.tasks.jobs import resume_stalled_jobs
 from app.validation import compile_plan
 from stack.servers import start_worker, stop_process_group, wait_until
@@ -91,7 +92,7 @@ def test_a_job_whose_worker_was_killed_is_resumed_by_the_next_worker(
     try:
         resume_stalled_jobs.apply_async()  # what beat sends every minute
         wait_until(
-            lambda: client.get(job_url, headers=auth).json["state"] in jobs.FINISHED,
+            lambda: client.get(job_url, headers=auth).json["state"] in JOB_FINISHED,
             60,
             "the resumed job",
         )

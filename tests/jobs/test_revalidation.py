@@ -16,6 +16,7 @@ from app.models import TrackedApp
 from app.services.jobs import revalidation
 from app.services.jobs import runner as jobs
 from app.services.storage.events import store_events
+from app.task_states import JOB_FINISHED
 from app.validation import compile_plan
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN
@@ -59,7 +60,7 @@ def test_100k_events_by_a_real_worker_match_direct_validation_with_progress_and_
     def settled() -> bool:
         job = client.get(job_url, headers=auth).json
         seen.append(job)
-        return job["state"] in jobs.FINISHED
+        return job["state"] in JOB_FINISHED
 
     wait_until(settled, 120, "the re-validation", interval=0.02)
     job = seen[-1]

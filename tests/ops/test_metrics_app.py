@@ -11,6 +11,8 @@ from prometheus_client import Histogram
 from app import metrics
 from app.services.ingestion.event_stream import STREAM
 from app.tasks.events import store_entries, store_messages
+from app.validation.verdict import ANSWERS
+from celery_config import QUEUES
 from tests.helpers import DEMO_PLAN, count_events, queued_message
 from tests.ops.prom import delta, names, scrape_client, value
 from tests.support.profiles import add_app
@@ -22,7 +24,7 @@ def test_queue_depths_count_what_waits_when_no_worker_runs(full_app):
     new = add_app(full_app, plan=DEMO_PLAN)
     client = full_app.test_client()
     idle = scrape_client(client)
-    for queue in ("default", "emails", "batch_processing", STREAM):
+    for queue in (*QUEUES, STREAM):
         assert value(idle, "lvd_queue_depth", queue=queue) == 0
     for i in range(3):
         response = client.post(f"/api/logs/{new.app.write_key}", json={"eventName": "e", "n": i})
@@ -138,5 +140,5 @@ def test_every_family_is_present_from_the_first_scrape(micro_app):
         "lvd_scrape_collector_success",
     ):
         assert name in names(samples), name
-    for verdict in metrics.VERDICTS:
+    for verdict in ANSWERS:
         assert ("lvd_events_total", (("verdict", verdict),)) in samples

@@ -12,13 +12,14 @@ from app.extensions import db
 from app.models import DeadLetter
 from app.services.ingestion.event_stream import STREAM
 from app.services.storage.dead_letters import record_dead_letter
+from celery_config import QUEUES
 from stack.servers import wait_until
 from tests.e2e.http import request
 from tests.helpers import DEMO_PLAN, count_events
 from tests.ops.prom import delta, file_samples, scrape, value
 from tests.support.profiles import add_app
 
-QUEUES = ("default", "emails", "batch_processing", STREAM)
+DEPTHS = (*QUEUES, STREAM)
 REQUESTS = "lvd_http_requests_total"
 SECONDS = "lvd_http_request_duration_seconds"
 LATENCY = "lvd_accept_to_store_seconds"
@@ -81,7 +82,7 @@ def test_a_scrape_adds_up_both_gunicorn_workers_and_the_celery_worker(full_app, 
     def settled() -> bool:
         after = scrape(metered_stack.url)
         return delta(after, before, f"{LATENCY}_count") >= stored and all(
-            value(after, "lvd_queue_depth", queue=queue) == 0 for queue in QUEUES
+            value(after, "lvd_queue_depth", queue=queue) == 0 for queue in DEPTHS
         )
 
     wait_until(settled, 30, "stored events observed and queues drained")
@@ -103,7 +104,7 @@ def test_a_scrape_adds_up_both_gunicorn_workers_and_the_celery_worker(full_app, 
     for verdict, count in {**verdicts, "rejected": 1}.items():
         assert delta(after, before, "lvd_events_total", verdict=verdict) == count, verdict
 
-    assert {q: value(after, "lvd_queue_depth", queue=q) for q in QUEUES} == dict.fromkeys(QUEUES, 0)
+    assert {q: value(after, "lvd_queue_depth", queue=q) for q in DEPTHS} == dict.fromkeys(DEPTHS, 0)
     assert ("lvd_queue_depth", (("queue", "default"),)) in after
     assert delta(after, before, f"{LATENCY}_count") == stored
     # Stored within 30 s of the answer, and not in no time at all.

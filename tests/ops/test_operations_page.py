@@ -22,12 +22,11 @@ from app.extensions import db
 from app.models import Job, TrackedApp
 from app.services.ingestion.event_stream import STREAM
 from app.services.jobs import revalidation
+from celery_config import QUEUES
 from stack.servers import start_worker, stop_process_group
 from tests.ops.helpers import dead_letter, owner_with_app
 from tests.support.profiles import full_env
 from tests.web.helpers import submit
-
-QUEUES = ("default", "emails", "batch_processing")
 
 
 def depths(page: str) -> dict[str, int]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from app.services.accounts import users as accounts
-from app.services.alerts import ALERT_PRIORITY, DIGEST_PRIORITY, Mail
+from app.services.alerts import Mail
 from app.tasks.alerts import queue_mail
 from app.tasks.emails import SIGN_UP, send_account_mail
+from celery_config import ALERT_PRIORITY, DIGEST_PRIORITY
 from stack.servers import start_worker, stop_process_group
 from tests.support.profiles import flush_redis, full_env
 

@@ -21,6 +21,7 @@ from app.services.jobs.runner import JobError, JobFailed, Run, create_job
 from app.services.plans import versions as plans
 from app.services.statistics.aggregates import general_path
 from app.validation import CompiledPlan, PlanError, Verdict, canonical_json, compile_plan
+from app.validation.verdict import STATUSES
 
 # Events judged per batch (one SELECT, one progress commit). Measured on the test PostgreSQL
 # (2 cores, 100,000 stored events of tests/jobs/helpers.py's mix, a fifth of them invalid),
@@ -33,7 +34,6 @@ BATCH_SIZE = 2000
 # property names (additionalProperties) cannot grow a result without bound.
 MAX_RULE_PATHS = 1000
 OTHER = ("*", "*")
-STATUSES = ("valid", "invalid", "unplanned")
 PARAMS = ("kind", "plan_version", "plan", "since", "until")
 MAX_ID = 2**31 - 1  # the largest plan version a PostgreSQL integer holds
 

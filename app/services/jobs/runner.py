@@ -34,11 +34,11 @@ from app.errors import ApiError
 from app.extensions import db
 from app.models import Job, JobFile
 from app.models.types import utcnow
+from app.task_states import JOB_ACTIVE, JOB_FINISHED
+from app.time_text import iso_z
 
 log = logging.getLogger(__name__)
 KINDS = ("revalidate", "import")
-STATES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED = ("done", "failed", "cancelled")
 # A running job whose heartbeat is older than this has lost its worker: each batch beats, and
 # a batch takes about a second (the batch sizes of revalidation.py and imports.py).
 STALE_SECONDS = 120
@@ -275,7 +275,7 @@ def _finish(run: Run, state: str, error: str | None = None) -> None:
     """Leave the job in `state` (queued: handed back to go on), if it is still this worker's."""
     now = utcnow()
     values: dict[str, Any] = {"state": state, "heartbeat_at": now}
-    if state in FINISHED:
+    if state in JOB_FINISHED:
         values["finished_at"] = now
     if error is not None:
         values["error"] = error
@@ -335,10 +335,6 @@ def recover_stalled(now: datetime | None = None) -> list[int]:
     return requeue
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def _rate(job: Job, now: datetime) -> float | None:
     """Items per second since the job first started (resumptions included)."""
     if job.started_at is None or not job.done:
@@ -359,7 +355,7 @@ def job_to_dict(job: Job, *, with_result: bool = True) -> dict[str, Any]:
     eta = None
     if job.state == "done":
         eta = 0
-    elif job.state in ("queued", "running") and rate and job.total is not None:
+    elif job.state in JOB_ACTIVE and rate and job.total is not None:
         eta = round(max(0, job.total - job.done) / rate, 1)
     data = {
         "id": job.id,
@@ -376,10 +372,10 @@ def job_to_dict(job: Job, *, with_result: bool = True) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "error": job.error,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "heartbeat_at": _iso(job.heartbeat_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso_z(job.created_at),
+        "started_at": iso_z(job.started_at),
+        "heartbeat_at": iso_z(job.heartbeat_at),
+        "finished_at": iso_z(job.finished_at),
     }
     if with_result:
         data["result"] = job.result

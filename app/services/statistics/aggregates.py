@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import (
@@ -38,6 +37,7 @@ from app.models import (
     StatWatermark,
     ViolationStat,
 )
+from app.models.dialect import POSTGRESQL, SQLITE, dialect_name, insert, is_postgresql
 from app.models.types import UtcDateTime, utcnow
 
 WATERMARK = "events"
@@ -45,23 +45,23 @@ _INDEX = re.compile(r"/\d+(?=/|$)")
 
 # Bucket expressions per dialect (received_at is stored in UTC).
 _BUCKETS = {
-    "postgresql": {
+    POSTGRESQL: {
         "minute": "date_trunc('minute', e.received_at, 'UTC')",
         "hour": "date_trunc('hour', e.received_at, 'UTC')",
     },
-    "sqlite": {
+    SQLITE: {
         "minute": "strftime('%Y-%m-%d %H:%M:00', e.received_at)",
         "hour": "strftime('%Y-%m-%d %H:00:00', e.received_at)",
     },
 }
 # The violations of each (non-valid) event, one row per violation.
 _VIOLATIONS_FROM = {
-    "postgresql": (
+    POSTGRESQL: (
         "v->>'rule'",
         "v->>'path'",
         "events e CROSS JOIN LATERAL jsonb_array_elements(e.violations) AS v",
     ),
-    "sqlite": (
+    SQLITE: (
         "json_extract(v.value, '$.rule')",
         "json_extract(v.value, '$.path')",
         "events e, json_each(e.violations) AS v",
@@ -89,7 +89,7 @@ def as_time(value: datetime | str) -> datetime:
 def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counter, Counter]:
     """Per-minute, per-hour, per-hour-and-version and violation counts of the events `where`
     selects."""
-    dialect = db.engine.dialect.name
+    dialect = dialect_name()
     minute, hour = _BUCKETS[dialect]["minute"], _BUCKETS[dialect]["hour"]
     rule, path, source = _VIOLATIONS_FROM[dialect]
     times = [bindparam(name, type_=UtcDateTime) for name in ("start", "end") if name in params]
@@ -137,15 +137,15 @@ def _add(model: type, counts: Counter) -> None:
     if not counts:
         return
     keys = _KEYS[model]
-    insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert(model)
-    changes = {"count": model.count + insert.excluded.count}
+    statement = insert(model)
+    changes = {"count": model.count + statement.excluded.count}
     rows = [{**dict(zip(keys, key, strict=True)), "count": n} for key, n in counts.items()]
     if model is EventStat:
-        changes["updated_at"] = insert.excluded.updated_at
+        changes["updated_at"] = statement.excluded.updated_at
         now = utcnow()
         for row in rows:
             row["updated_at"] = now
-    db.session.execute(insert.on_conflict_do_update(index_elements=keys, set_=changes), rows)
+    db.session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes), rows)
 
 
 def _watermark() -> StatWatermark:
@@ -153,9 +153,8 @@ def _watermark() -> StatWatermark:
     if mark is None:
         # Two first runs at once (beat and "Recount now") both find no row: the second insert
         # is a no-op instead of a unique violation.
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
         db.session.execute(
-            dialect.insert(StatWatermark)
+            insert(StatWatermark)
             .values(name=WATERMARK, counted_to=0, seen_max=0)
             .on_conflict_do_nothing(index_elements=["name"])
         )
@@ -169,7 +168,7 @@ def count_new_events() -> int:
     mark = _watermark()
     low, seen = mark.counted_to, mark.seen_max
     newest = db.session.scalar(select(func.max(Event.id))) or 0
-    high = seen if db.engine.dialect.name == "postgresql" else newest
+    high = seen if is_postgresql() else newest
     claimed = db.session.execute(
         update(StatWatermark)
         .where(StatWatermark.name == WATERMARK, StatWatermark.counted_to == low)

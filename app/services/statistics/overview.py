@@ -13,8 +13,8 @@ from app.extensions import db
 from app.models import EventMinuteStat, EventStat, StatWatermark, TrackingPlan, ViolationStat
 from app.models.types import utcnow
 from app.services.statistics.aggregates import WATERMARK, as_time
+from app.validation.verdict import STATUSES
 
-STATUSES = ("valid", "invalid", "unplanned")
 # Bar widths in minutes. Minute bars come from event_minute_stats, kept MINUTE_STATS_DAYS
 # (app/services/storage/retention.py); hour and day bars from the hourly event_stats, kept for good.
 RESOLUTIONS = {"minute": 1, "hour": 60, "day": 24 * 60}

@@ -12,7 +12,6 @@ probe each) and their newest event ids (one more probe each); only the page's ru
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -21,11 +20,12 @@ from app.extensions import db
 from app.models import Event
 from app.services.statistics.aggregates import as_time
 from app.services.storage.events import event_to_dict
+from app.time_text import iso_z
+from app.validation.verdict import FAILING, STATUSES
 
 MAX_LISTED = 500  # violating events listed in a report; the counts cover them all
 MAX_GROUPED = 20_000  # violating events read to group a report's violations
 EXAMPLES = 3  # example events shown per group of identical violations
-STATUSES = ("valid", "invalid", "unplanned")
 
 # The app's distinct test runs with the id of each one's newest event.
 _RUNS = text(
@@ -49,10 +49,6 @@ def _summary(test_run: str, counts: dict[str, int]) -> dict[str, Any]:
         "total": sum(by_status.values()),
         "counts": by_status,
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def list_test_runs(
@@ -89,8 +85,8 @@ def list_test_runs(
     listed = [
         {
             **_summary(name, counts[name]),
-            "first_at": _iso(min(times[name])),
-            "last_at": _iso(max(times[name])),
+            "first_at": iso_z(min(times[name])),
+            "last_at": iso_z(max(times[name])),
         }
         for name in names
     ]
@@ -105,7 +101,7 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
     rows = db.session.execute(
         select(Event.id, Event.event_name, Event.status, Event.violations)
         .where(Event.app_id == app_id, Event.test_run == test_run)
-        .where(Event.status.in_(("invalid", "unplanned")))
+        .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_GROUPED + 1)
     ).all()
@@ -161,7 +157,7 @@ def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
     failing = db.session.scalars(
         select(Event)
         .where(Event.app_id == app_id, Event.test_run == test_run)
-        .where(Event.status.in_(("invalid", "unplanned")))
+        .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_LISTED)
     )
@@ -169,8 +165,8 @@ def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
     return {
         **_summary(test_run, {status: n for status, n, _, _ in stored}),
         "app_id": app_id,
-        "first_at": _iso(min(as_time(first) for _, _, first, _ in stored)),
-        "last_at": _iso(max(as_time(last) for _, _, _, last in stored)),
+        "first_at": iso_z(min(as_time(first) for _, _, first, _ in stored)),
+        "last_at": iso_z(max(as_time(last) for _, _, _, last in stored)),
         "violations": groups,
         "violations_partial": partial,
         "failures": [event_to_dict(event) for event in failing],

@@ -17,11 +17,11 @@ import json
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import DeadLetter
+from app.models.dialect import insert
 from app.models.types import utcnow
 from app.services.ingestion.stored_event import text_problem
 
@@ -87,10 +87,9 @@ def record_dead_letter(task_id: str, task_name: str, message: Any, error: str) -
 
 
 def _insert(task_id: str, task_name: str, message: Any, error: str) -> None:
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     values = {"error": error, "created_at": utcnow(), "replayed_at": None, "discarded_at": None}
     db.session.execute(
-        dialect.insert(DeadLetter)
+        insert(DeadLetter)
         .values(
             task_id=task_id,
             app_id=_app_id(message),

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy import JSON, Column, Integer, select
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import DeadLetter, Event
+from app.models.dialect import insert, is_postgresql
 from app.models.types import UtcDateTime, utcnow
 from app.services.ingestion.stored_event import TIME_MAX, TIME_MIN, StoredEvent
+from app.time_text import iso_z
 
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
 _COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}
@@ -44,11 +44,11 @@ def store_new(messages: list[StoredEvent | dict[str, Any]]) -> list[tuple[dateti
     messages = [m if isinstance(m, StoredEvent) else StoredEvent.from_dict(m) for m in messages]
     if not messages:
         return []
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         return store_batches(["[" + ",".join(m.to_json() for m in messages) + "]"])
     now = utcnow()
     statement = (
-        sqlite.insert(Event)
+        insert(Event)
         .values([_row(m, now) for m in messages])
         .on_conflict_do_nothing(index_elements=["task_id"])
         .returning(Event.received_at)  # only new rows come back
@@ -126,20 +126,6 @@ def store_batches(batches: list[str]) -> list[tuple[datetime, int]]:
 FILTERS = ("status", "event_name", "test_run", "app_version", "device_id")
 
 
-def encode_cursor(event_id: int) -> str:
-    """An opaque cursor for the page after `event_id`."""
-    return base64.urlsafe_b64encode(str(event_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The event id a cursor points after; ValueError when malformed."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    event_id = int(base64.urlsafe_b64decode(padded.encode()).decode())
-    if not 0 < event_id < 2**63:
-        raise ValueError("cursor out of range")
-    return event_id
-
-
 def list_events(
     app_id: int,
     filters: dict[str, str],
@@ -167,10 +153,6 @@ def list_events(
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as the read API shows it."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": event.id,
         "type": event.type,
@@ -183,9 +165,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "task_id": event.task_id,
         "message_id": event.message_id,
         "user_id": event.user_id,
-        "received_at": iso(event.received_at),
-        "sent_at": iso(event.sent_at),
-        "timestamp": iso(event.timestamp),
+        "received_at": iso_z(event.received_at),
+        "sent_at": iso_z(event.sent_at),
+        "timestamp": iso_z(event.timestamp),
         "app_version": event.app_version,
         "os_name": event.os_name,
         "device_id": event.device_id,

@@ -10,8 +10,6 @@ datetime.isoformat() in UTC (app/ingest/accept.py).
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,11 +19,11 @@ from sqlalchemy import Float, String, and_, cast, extract, func, or_, select
 
 from app.extensions import db
 from app.models import DeadLetter, Event, Job
+from app.models.dialect import is_postgresql
+from app.task_states import FAILED, STORED
 
-STATES = ("stored", "failed")
 # Ties of received_at (the events of one batch request share it): failed tasks first.
-_RANK = {"stored": 0, "failed": 1}
-MAX_CURSOR_CHARS = 200
+RANK = {STORED: 0, FAILED: 1}
 
 
 @dataclass(frozen=True)
@@ -35,33 +33,6 @@ class Position:
     received_at: datetime
     rank: int
     id: int
-
-    def encode(self) -> str:
-        """An opaque cursor for the page after this position."""
-        raw = json.dumps([_iso(self.received_at), self.rank, self.id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, cursor: str) -> Position:
-        """The position a cursor names; ValueError when it is not one `encode` made."""
-        # A cursor `encode` made is ~90 characters; a long one could nest JSON deep enough to
-        # exhaust the parser's recursion (a RecursionError, not a ValueError).
-        if len(cursor) > MAX_CURSOR_CHARS:
-            raise ValueError("cursor too long")
-        try:
-            padded = cursor + "=" * (-len(cursor) % 4)
-            when, rank, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            received_at = datetime.fromisoformat(when)
-        except (TypeError, ValueError, OverflowError) as exc:  # binascii.Error is a ValueError
-            raise ValueError("malformed cursor") from exc
-        if (
-            received_at.tzinfo is None
-            or rank not in _RANK.values()
-            or type(row_id) is not int
-            or not 0 < row_id < 2**63
-        ):
-            raise ValueError("cursor out of range")
-        return cls(received_at.astimezone(UTC), rank, row_id)
 
 
 def _iso(value: datetime) -> str:
@@ -123,7 +94,7 @@ def _stored(
     if until is not None:
         query = query.where(Event.received_at < until)
     if after is not None:
-        rank = _RANK["stored"]
+        rank = RANK["stored"]
         query = query.where(_before(Event.received_at, after.received_at, rank, Event.id, after))
     query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
     found = []
@@ -140,7 +111,7 @@ def _stored(
             "stored_at": _iso(row.stored_at),
             "latency_ms": round(latency, 3),
         }
-        found.append(((received, _RANK["stored"], row.id), task))
+        found.append(((received, RANK["stored"], row.id), task))
     return found
 
 
@@ -171,7 +142,7 @@ def _failed(
         query = query.where(received < _iso(until))
     if after is not None:
         bound = _iso(after.received_at)
-        query = query.where(_before(received, bound, _RANK["failed"], DeadLetter.id, after))
+        query = query.where(_before(received, bound, RANK["failed"], DeadLetter.id, after))
     query = query.order_by(received.desc(), DeadLetter.id.desc()).limit(limit + 1)
     found = []
     for row in db.session.execute(query):
@@ -184,7 +155,7 @@ def _failed(
             "failed_at": _iso(row.created_at),
             "error": row.error,
         }
-        found.append(((row.received_at, _RANK["failed"], row.id), task))
+        found.append(((row.received_at, RANK["failed"], row.id), task))
     return found
 
 
@@ -194,7 +165,7 @@ def task_stats(app_id: int, since: datetime, until: datetime) -> dict[str, Any]:
     PostgreSQL's percentile_cont does). Reads the window's rows through the (app_id,
     received_at) index; the caller bounds the window."""
     window = (Event.app_id == app_id, Event.received_at >= since, Event.received_at < until)
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         ms = cast(extract("epoch", Event.stored_at - Event.received_at), Float) * 1000
         row = db.session.execute(
             select(
