@@ -7,11 +7,12 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import build_config, config_from_environment
@@ -114,6 +115,21 @@ def _publish_events(messages: list[dict[str, Any]]) -> None:
     process_events_async.apply_async((messages,))
 
 
+def _announce_app_changes(session: Session) -> None:
+    """After a commit: announce the write keys whose apps it changed (app_directory.py)."""
+    from app.services.ingestion.app_directory import take_changes
+
+    keys = take_changes(session)
+    if keys:
+        current_app.extensions["app_directory"].announce_change(keys)
+
+
+def _forget_app_changes(session: Session, previous_transaction: Any) -> None:
+    from app.services.ingestion.app_directory import take_changes
+
+    take_changes(session)  # rolled back: nothing changed
+
+
 def register_services(app: Flask) -> None:
     """Redis, the app directory and the admission (rate, backlog, dedup) of this profile."""
     from app.api.wait_slots import WaitSlots
@@ -122,6 +138,7 @@ def register_services(app: Flask) -> None:
     from app.services.accounts.users import MAX_CODE_ATTEMPTS
     from app.services.ingestion.admission import LocalAdmission, RedisAdmission
     from app.services.ingestion.app_directory import AppDirectory
+    from app.services.ingestion.claims import RedisClaims, TableClaims
     from app.services.ingestion.task_message import TaskMessage
 
     config = app.config
@@ -146,8 +163,11 @@ def register_services(app: Flask) -> None:
         app.extensions["admission"] = RedisAdmission(
             client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"], drain
         )
+        # The same claims for imports (jobs), outside a request's admission.
+        app.extensions["claims"] = RedisClaims(client, window)
     else:
         app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
+        app.extensions["claims"] = TableClaims(window)
     # Failed logins and code tries, per address and per client IP, across all processes.
     window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
     app.extensions["account_throttle"] = Throttle(
@@ -170,8 +190,15 @@ def register_services(app: Flask) -> None:
     # A new read key waits here for the page that shows it (never in the session cookie).
     app.extensions["shown_once"] = ShownOnce(5 * 60, client)
     app.extensions["app_directory"] = AppDirectory(
-        ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
+        ttl=app.config["APP_CACHE_SECONDS"],
+        redis_url=app.config["REDIS_URL"],
+        app_context=app.app_context,
+        client=app.extensions.get("redis"),
     )
+    # Services note which apps a transaction changes; each commit's are announced here.
+    if not event.contains(Session, "after_commit", _announce_app_changes):
+        event.listen(Session, "after_commit", _announce_app_changes)
+        event.listen(Session, "after_soft_rollback", _forget_app_changes)
     app.extensions["wait_slots"] = WaitSlots(
         config["TASK_WAITS_PER_PROCESS"], config["TASK_WAITS_PER_APP"]
     )

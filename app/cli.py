@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from app.database import upgrade_if_micro
 from app.extensions import db
 from app.models import Job, TrackedApp
 from app.services import apps
 from app.services.accounts import users as accounts
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
-from app.services.migrations import upgrade_if_micro
 from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.storage import dead_letters
@@ -348,7 +349,8 @@ def import_file(app_ref: str, path: str, wait: bool) -> None:
     upgrade_if_micro()
     app = _app(app_ref)
     try:
-        job = imports.create(app, Path(path).name, Path(path).read_bytes())
+        data = Path(path).read_bytes()
+        job = imports.create(app, Path(path).name, data, current_app.config["IMPORT_MAX_BYTES"])
     except jobs.JobError as exc:
         raise click.ClickException(exc.message)
     _queued(job, wait)

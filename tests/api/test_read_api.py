@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.ingest.accept import prepare_native
-from app.ingest.handling import request_info
+from app.ingest.endpoint_steps import request_info
 from app.services.apps import NewApp
 from app.services.ingestion.task_ids import new_task_id
+from app.services.ingestion.verdicts import prepare_native
 from app.services.storage.dead_letters import record_dead_letter
 from app.services.storage.events import store_events
 from tests.conftest import add_app

@@ -46,9 +46,9 @@ def save_plan(
     if publish:
         _publish(app, plan)
     if commit:
-        db.session.commit()
         if publish:
-            app_directory.announce_change([app.write_key])
+            app_directory.note_change(db.session, [app.write_key])
+        db.session.commit()
     return plan
 
 
@@ -110,8 +110,8 @@ def publish_version(app: TrackedApp, number: int) -> bool:
         return False
     compile_plan(plan.body, plan.version)  # warm this process's cache before events need it
     _publish(app, plan)
+    app_directory.note_change(db.session, [app.write_key])
     db.session.commit()
-    app_directory.announce_change([app.write_key])
     return True
 
 
