@@ -22,7 +22,7 @@ from app.services.jobs import runner as jobs
 from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.storage import dead_letters
-from app.tasks.events import replay_dead_letters
+from app.tasks.events import queue_events
 from app.tasks.jobs import queue_job
 from app.validation import PlanError
 
@@ -197,7 +197,7 @@ def replay_dead(ids: tuple[int, ...], app_ref: str | None, replay_all: bool) -> 
     if missing:  # a typo or an already replayed id should not pass as "replayed 0"
         raise click.ClickException(f"no pending dead letter {', '.join(map(str, missing))}")
     chosen = [d for d in pending if replay_all or d.id in set(ids)]
-    click.echo(f"replayed {replay_dead_letters(chosen)} dead letter(s)")
+    click.echo(f"replayed {dead_letters.replay(chosen, queue_events)} dead letter(s)")
 
 
 def _job(job_id: int) -> Job:
