@@ -37,6 +37,7 @@ TEST_WORKERS ?= 2
 test: $(DEV) system-packages $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -v -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
@@ -76,7 +77,7 @@ system-packages:
 	@bash stack/install-system-packages.sh
 
 lint: $(DEV)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: $(DEV)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -74,7 +74,7 @@ def register_metrics(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the database and migrations."""
+    """Bind the database, migrations, CSRF protection and the login manager."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
         # Many short connections from request threads and the in-process worker.
@@ -90,6 +90,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from app.services.accounts.users import user_of_session
+
+    login_manager.user_loader(user_of_session)
 
 
 @event.listens_for(Engine, "connect")
@@ -107,12 +110,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 # The task that drains the event stream, and its queue (celery_config.py routes it there).
 DRAIN_TASK = "app.tasks.events.drain_events"
 STORAGE_QUEUE = "default"
-
-
-def _publish_events(messages: list[dict[str, Any]]) -> None:
-    from app.tasks.events import process_events_async
-
-    process_events_async.apply_async((messages,))
 
 
 def _announce_app_changes(session: Session) -> None:
@@ -140,6 +137,7 @@ def register_services(app: Flask) -> None:
     from app.services.ingestion.app_directory import AppDirectory
     from app.services.ingestion.claims import RedisClaims, TableClaims
     from app.services.ingestion.task_message import TaskMessage
+    from app.tasks.events import queue_events
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -166,7 +164,7 @@ def register_services(app: Flask) -> None:
         # The same claims for imports (jobs), outside a request's admission.
         app.extensions["claims"] = RedisClaims(client, window)
     else:
-        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
+        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, queue_events)
         app.extensions["claims"] = TableClaims(window)
     # Failed logins and code tries, per address and per client IP, across all processes.
     window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
