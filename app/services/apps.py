@@ -84,6 +84,7 @@ def create_app_record(
         raise
     app_directory.note_change(db.session, [app.write_key])
     db.session.commit()
+    db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return NewApp(app, read_key)
 
 

@@ -49,6 +49,8 @@ def save_plan(
         if publish:
             app_directory.note_change(db.session, [app.write_key])
         db.session.commit()
+        if publish:
+            db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return plan
 
 
@@ -112,6 +114,7 @@ def publish_version(app: TrackedApp, number: int) -> bool:
     _publish(app, plan)
     app_directory.note_change(db.session, [app.write_key])
     db.session.commit()
+    db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return True
 
 
