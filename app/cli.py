@@ -1,4 +1,5 @@
-"""The admin command line: `flask --app run apps …`, `plan …`, `dead-letters …`, `jobs …`."""
+"""The admin command line: `flask --app run apps …`, `plan …`, `dead-letters …`, `jobs …`,
+`users …`, `stats …`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
 from app.services.plans import starters
 from app.services.plans import versions as plans
+from app.services.statistics import aggregates as stats
 from app.services.storage import dead_letters
 from app.tasks.events import queue_events
 from app.tasks.jobs import queue_job
@@ -30,6 +32,8 @@ apps_cli = AppGroup("apps", help="Create, list, re-key and give apps an owner.")
 plan_cli = AppGroup("plan", help="Publish and show tracking plans.")
 dead_letters_cli = AppGroup("dead-letters", help="List and replay events that could not be stored.")
 jobs_cli = AppGroup("jobs", help="Re-validation and import jobs: start, follow, cancel.")
+users_cli = AppGroup("users", help="Create dashboard accounts.")
+stats_cli = AppGroup("stats", help="Count stored events into the statistics now.")
 # How often `--wait` looks at a job, and after how long a job still queued earns a hint.
 POLL_SECONDS = 0.5
 NO_WORKER_HINT_SECONDS = 10
@@ -354,3 +358,66 @@ def import_file(app_ref: str, path: str, wait: bool) -> None:
     except jobs.JobError as exc:
         raise click.ClickException(exc.message)
     _queued(job, wait)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    envvar="LVD_USER_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (else $LVD_USER_PASSWORD, else asked for).",
+)
+@click.option("--verified", is_flag=True, help="Mark the address confirmed (no code is mailed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the account as JSON.")
+def create_user(email: str, password: str, verified: bool, as_json: bool) -> None:
+    """Create a dashboard account for EMAIL (e.g. on a machine that sends no mail)."""
+    upgrade_if_micro()
+    try:
+        user = accounts.sign_up(email, password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc))
+    if user is None:
+        raise click.ClickException(f"an account with the e-mail address {email!r} exists")
+    if verified:
+        accounts.verify_email_now(user)
+    if as_json:
+        click.echo(json.dumps({"id": user.id, "email": user.email, "verified": verified}))
+        return
+    click.echo(f"account {user.id} {user.email}" + (" (confirmed)" if verified else ""))
+
+
+def _timed(what: str, count: int, started: float, as_json: bool) -> None:
+    """Print how many events a statistics run counted and how long it took."""
+    seconds = time.perf_counter() - started
+    if as_json:
+        click.echo(json.dumps({"counted": count, "seconds": round(seconds, 6)}))
+        return
+    click.echo(f"{what} {count} event(s) in {seconds:.3f} s")
+
+
+@stats_cli.command("count")
+@click.option("--json", "as_json", is_flag=True, help="Print the count and seconds as JSON.")
+def count_stats(as_json: bool) -> None:
+    """Count the events stored since the last run into the statistics (what beat does every
+    minute; the first run on a fresh database only notes where counting starts)."""
+    upgrade_if_micro()
+    started = time.perf_counter()
+    _timed("counted", stats.count_new_events(), started, as_json)
+
+
+@stats_cli.command("recount")
+@click.argument("app_ref", metavar="APP")
+@click.option(
+    "--hours", default=1, show_default=True, type=click.IntRange(min=1), help="Hours to rebuild."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the count and seconds as JSON.")
+def recount_stats(app_ref: str, hours: int, as_json: bool) -> None:
+    """Rebuild APP's statistics of the last HOURS hours from its stored events (the dashboard's
+    "Recount now", run here instead of by a worker)."""
+    upgrade_if_micro()
+    app = _app(app_ref)
+    started = time.perf_counter()
+    _timed("recounted", stats.recount(app.id, hours), started, as_json)

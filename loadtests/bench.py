@@ -52,7 +52,6 @@ from stack.servers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DEMO_PLAN = ROOT / "app" / "validation" / "demo_plan.json"
 
 SINGLE_LUA = """
 math.randomseed(os.time() + math.floor(os.clock() * 1e6))
@@ -427,8 +426,8 @@ def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
                     "apps",
                     "create",
                     f"bench-{os.urandom(3).hex()}",
-                    "--plan",
-                    str(DEMO_PLAN),
+                    "--template",
+                    "demo",
                     "--json",
                 ],
                 cwd=ROOT,

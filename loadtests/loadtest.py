@@ -24,12 +24,11 @@ from stack import __main__ as stack
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPORTS = ROOT / "var" / "loadtest"
-DEMO_PLAN = ROOT / "app" / "validation" / "demo_plan.json"
 
 
 def create_app(name: str) -> str:
     out = subprocess.run(
-        [str(BIN / "flask"), "--app", "run", "apps", "create", name, "--plan", str(DEMO_PLAN)]
+        [str(BIN / "flask"), "--app", "run", "apps", "create", name, "--template", "demo"]
         + ["--json"],
         cwd=ROOT,
         capture_output=True,

@@ -3,16 +3,17 @@
 Starts its own PostgreSQL and Redis on free ports in a temporary folder, migrates the schema,
 creates one verified user owning a big app (one million events, loaded by one INSERT … SELECT
 FROM generate_series) and a small one, fills the hourly aggregates for the week, then times
-every URL of PAGES and beat's hourly recount: median and p95 of warm runs, the SQL statements
+every URL of PAGES and the on-demand recount: median and p95 of warm runs, the SQL statements
 each ran, and EXPLAIN (ANALYZE, BUFFERS) of the SELECTs that read events or their aggregates.
 Anything that scans `events` sequentially is flagged SEQ SCAN, a page slower than SLOW_MS at
 the median SLOW; the exit status is non-zero when something is flagged. Everything it started
 is stopped by PID, also on error, Ctrl-C or SIGTERM.
 
-Unlike the other load tests, which talk HTTP only and never import `app`, this is a data-scale
-benchmark: it builds the app with `create_app` and drives it through Flask's test client, so it
-measures the app's own time per request (queries, rendering, JSON) without gunicorn or the
-network, and can record and EXPLAIN the SQL each request ran.
+Like the other load tests it never imports `app`: it sets the product up through its command
+line (`flask --app run db upgrade`, `users create`, `apps create`, `stats …`), serves it with
+one gunicorn process on a free port and times each page over HTTP on 127.0.0.1, one request at
+a time. It owns its database, so it loads the events with SQL, and learns the statements each
+request ran from PostgreSQL's own statement log (`log_statement = 'all'`), then EXPLAINs them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,17 +34,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import psycopg
-from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import event, text
+import requests
 
-from stack.servers import Server, free_port, start_postgres, start_redis
+from stack.servers import (
+    Server,
+    free_port,
+    start_postgres,
+    start_redis,
+    stop_process_group,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_PLAN = json.loads((ROOT / "app" / "validation" / "demo_plan.json").read_text())
+BIN = Path(sys.executable).parent
 EMAIL, PASSWORD = "owner@example.com", "correct horse battery"
+# Our own connections' name: their statements are left out of what a page ran.
+OWN_CONNECTIONS = "lvd-pages"
 SLOW_MS = 100.0  # a page slower than this at the median is flagged
 JOB_SLOW_MS = 1000.0  # the same for a background job (it runs per app every few minutes)
 SMALL_APP_EVENTS = 300
@@ -174,7 +182,7 @@ class Row:
     page: Page
     times: list[float] = field(default_factory=list)
     queries: int = 0
-    statements: list[tuple[str, Any]] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
     returned: int | None = None
     note: str = ""
     seq_scan: bool = False
@@ -202,16 +210,62 @@ class Explained:
     rows_examined: int
 
 
-class QueryLog:
-    """The statements the app sends while recording (a before_cursor_execute listener)."""
+@dataclass(frozen=True)
+class Statement:
+    """One statement the app ran, as PostgreSQL logged it: text with $n placeholders and the
+    values as SQL literals ('…' or NULL)."""
 
-    def __init__(self) -> None:
-        self.recording = False
-        self.statements: list[tuple[str, Any]] = []
+    sql: str
+    parameters: tuple[str, ...] = ()
 
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        if self.recording:
-            self.statements.append((statement, parameters))
+
+# PostgreSQL's stderr log with LOG_PREFIX: one entry per line, its continuation lines start
+# with a tab. A statement is logged when it starts, so it is in the file before its answer.
+LOG_PREFIX = "LVDLOG %p %a|"
+LOG_ENTRY = re.compile(r"^LVDLOG (\d+) ([^|\n]*)\|([A-Z]+):  (.*?)(?=^LVDLOG |\Z)", re.M | re.S)
+LOGGED_STATEMENT = re.compile(r"(?:statement|execute [^:]*): (.*)", re.S)
+LOGGED_PARAMETER = re.compile(r"\$\d+ = (NULL|'(?:[^']|'')*')")
+# Not the app's queries: transaction control and savepoints psycopg sends itself, and the
+# empty statement of SQLAlchemy's connection check (pool_pre_ping).
+NOT_QUERIES = re.compile(r'(BEGIN|COMMIT|ROLLBACK|(SAVEPOINT|RELEASE) "_pg3_\d+")?;?', re.I)
+
+
+def parse_statements(log_text: str) -> list[Statement]:
+    """The statements in a piece of the log that connections other than ours ran."""
+    found: list[Statement] = []
+    for _pid, name, level, message in LOG_ENTRY.findall(log_text):
+        if name == OWN_CONNECTIONS:
+            continue
+        message = message.rstrip("\n").replace("\n\t", "\n")
+        if level == "LOG" and (match := LOGGED_STATEMENT.fullmatch(message)):
+            sql = match.group(1)
+            # A write repeated with other values is one executemany, logged once per row.
+            repeated = (
+                found and found[-1].sql == sql and not sql.lstrip().upper().startswith("SELECT")
+            )
+            if not NOT_QUERIES.fullmatch(sql.strip()) and not repeated:
+                found.append(Statement(sql))
+        # "parameters: $1 = '5', …" (PostgreSQL 15 writes it in lower case, 16 capitalised);
+        # of a repeated write: the last row's values.
+        elif level == "DETAIL" and message.lower().startswith("parameters: ") and found:
+            found[-1] = Statement(found[-1].sql, tuple(LOGGED_PARAMETER.findall(message)))
+    return found
+
+
+class StatementLog:
+    """What the product's database sessions ran since `mark()`, read from PostgreSQL's log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def since_mark(self) -> list[Statement]:
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            return parse_statements(log.read().decode("utf-8", errors="replace"))
 
 
 # --- servers, app, data ---------------------------------------------------------------------
@@ -228,55 +282,86 @@ def start_servers(work: Path) -> tuple[Server, Server]:
     return postgres, redis_server
 
 
-def build_app(work: Path, postgres: Server, redis_server: Server) -> Flask:
-    """The full profile against our servers, with the schema migrated."""
-    from app import create_app
-    from app.extensions import db
+def connect(database_url: str, autocommit: bool = False) -> psycopg.Connection:
+    """A connection of ours (its statements are not counted as the app's)."""
+    return psycopg.connect(database_url, autocommit=autocommit, application_name=OWN_CONNECTIONS)
 
-    flask_app = create_app(
-        {
-            "LVD_PROFILE": "full",
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis_server.url,
-            "LVD_DATA_DIR": str(work / "data"),
-            "SECRET_KEY": "pages-benchmark",
-        }
+
+def log_every_statement(postgres: Server) -> None:
+    """Have PostgreSQL log each statement with its parameters (from the next command on)."""
+    with connect(postgres.url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+        conn.execute(f"ALTER SYSTEM SET log_line_prefix = '{LOG_PREFIX}'")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def product_environment(work: Path, postgres: Server, redis_server: Server, port: int) -> dict:
+    """The full profile against our servers, as the command line and gunicorn read it."""
+    return {
+        **os.environ,
+        "LVD_PROFILE": "full",
+        "DATABASE_URL": postgres.url,
+        "REDIS_URL": redis_server.url,
+        "LVD_DATA_DIR": str(work / "data"),
+        "SECRET_KEY": "pages-benchmark",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def flask_command(env: dict, *args: str) -> str:
+    """Run `flask --app run ARGS` (the product's command line); its standard output."""
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    with flask_app.app_context():
-        flask_migrate.upgrade()
-        db.session.remove()
-    return flask_app
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
+    return done.stdout
 
 
-def close_app(flask_app: Flask) -> None:
-    """Release the app's connections (database pool, Celery, Redis)."""
-    from app.extensions import db
-
-    with flask_app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    flask_app.extensions["celery"].close()
-    flask_app.extensions["app_directory"].close()
-    client = flask_app.extensions.get("redis")
-    if client is not None:
-        client.close()
-
-
-def create_owner_and_apps(flask_app: Flask) -> dict[str, Any]:
+def create_owner_and_apps(env: dict) -> dict[str, Any]:
     """A verified user owning the big app (with the demo plan) and a small one."""
-    from app.services.accounts import users as accounts
-    from app.services.apps import create_app_record
+    flask_command({**env, "LVD_USER_PASSWORD": PASSWORD}, "users", "create", EMAIL, "--verified")
+    apps = {}
+    for label, name in (("big", "shop (1M events)"), ("small", "side project")):
+        apps[label] = json.loads(
+            flask_command(env, "apps", "create", name, "--template", "demo", "--json")
+        )
+        flask_command(env, "apps", "set-owner", str(apps[label]["id"]), EMAIL)
+    return {
+        "app": apps["big"]["id"],
+        "small": apps["small"]["id"],
+        "keys": {label: new["read_key"] for label, new in apps.items()},
+    }
 
-    with flask_app.app_context():
-        user = accounts.sign_up(EMAIL, PASSWORD)
-        accounts.verify_email_now(user)
-        big = create_app_record("shop (1M events)", DEMO_PLAN, owner_id=user.id)
-        small = create_app_record("side project", DEMO_PLAN, owner_id=user.id)
-        return {
-            "app": big.app.id,
-            "small": small.app.id,
-            "keys": {"big": big.read_key, "small": small.read_key},
-        }
+
+def start_gunicorn(work: Path, env: dict, port: int) -> int:
+    """One gunicorn process (the product's settings) on `port`; its PID once it answers."""
+    with open(work / "gunicorn.log", "ab") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+            + ["run:app"],
+            cwd=ROOT,
+            env={**env, "GUNICORN_WORKERS": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok,
+            60,
+            f"gunicorn on port {port}",
+            interval=0.2,
+        )
+    except BaseException:
+        stop_process_group(proc.pid)
+        raise
+    return proc.pid
 
 
 def load_events(database_url: str, app_id: int, count: int) -> None:
@@ -291,13 +376,13 @@ def load_events(database_url: str, app_id: int, count: int) -> None:
         "devices": DEVICES,
         "block": RUN_BLOCK,
     }
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, autocommit=True) as conn:
         conn.execute(LOAD_SQL, params)
 
 
 def load_data(postgres: Server, ids: dict[str, Any], count: int) -> None:
     """The big app's events, the small app's, then ANALYZE; prints how long it took."""
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
+    with connect(postgres.url, autocommit=True) as conn:
         # Fewer checkpoints during the bulk load (a reload suffices, no restart).
         conn.execute("ALTER SYSTEM SET max_wal_size = '8GB'")
         conn.execute("SELECT pg_reload_conf()")
@@ -307,7 +392,7 @@ def load_data(postgres: Server, ids: dict[str, Any], count: int) -> None:
     loaded = time.monotonic() - started
     load_events(postgres.url, ids["small"], SMALL_APP_EVENTS)
     started = time.monotonic()
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
+    with connect(postgres.url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE events")
         size = conn.execute(
             "SELECT pg_size_pretty(pg_table_size('events')), "
@@ -323,11 +408,11 @@ def load_data(postgres: Server, ids: dict[str, Any], count: int) -> None:
     )
 
 
-def fixture_values(postgres: Server, ids: dict[str, Any], count: int) -> dict[str, Any]:
+def fixture_values(
+    postgres: Server, api: Client, ids: dict[str, Any], count: int
+) -> dict[str, Any]:
     """The values PAGES' paths are formatted with."""
-    from app.services.storage.events import encode_cursor
-
-    with psycopg.connect(postgres.url) as conn:
+    with connect(postgres.url) as conn:
         newest, oldest = conn.execute(
             "SELECT max(id), min(id) FROM events WHERE app_id = %s", (ids["app"],)
         ).fetchone()
@@ -336,6 +421,11 @@ def fixture_values(postgres: Server, ids: dict[str, Any], count: int) -> dict[st
             "ORDER BY id DESC LIMIT 1 OFFSET %s",
             # A run some way back, not the newest.
             (ids["app"], min(RUN_BLOCK * 20, count // 4)),
+        ).fetchone()[0]
+        middle_run = conn.execute(
+            "SELECT test_run FROM events WHERE app_id = %s AND test_run IS NOT NULL "
+            "AND id <= %s ORDER BY id DESC LIMIT 1",
+            (ids["app"], (newest + oldest) // 2),
         ).fetchone()[0]
     since = datetime.now(UTC) - timedelta(hours=1)
     return {
@@ -347,32 +437,46 @@ def fixture_values(postgres: Server, ids: dict[str, Any], count: int) -> dict[st
         "test_run": test_run,
         "recent": newest - 20,
         "newest": newest,
-        "middle": encode_cursor((newest + oldest) // 2),
+        "middle": middle_cursor(api, ids, middle_run),
         "since": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
+def middle_cursor(api: Client, ids: dict[str, Any], test_run: str) -> str:
+    """A cursor about halfway down the big app's events: the one the API gives out after the
+    newest event of the test run there (cursors are opaque; only the API makes them)."""
+    page = api.get(
+        f"{api.base_url}/api/apps/{ids['app']}/events",
+        params={"test_run": test_run, "limit": 1},
+        headers=read_key_header(ids, "big"),
+    )
+    page.raise_for_status()
+    cursor = page.json()["next_cursor"]
+    if not cursor:
+        raise RuntimeError(f"test run {test_run} gave no cursor: it has a single event")
+    return cursor
+
+
+def read_key_header(ids: dict[str, Any], key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {ids['keys'][key]}"}
+
+
 # --- aggregation (what the overview reads) --------------------------------------------------
 
-RECOUNT_HOURS = 1  # `batch_process_events(app_id, 1)`, the dashboard's "Recount now"
+RECOUNT_HOURS = 1  # `stats recount APP --hours 1`, what the dashboard's "Recount now" runs
 RECOUNT_RUNS = 5
 
 
-def fill_aggregates(flask_app: Flask, ids: dict[str, Any]) -> None:
+def fill_aggregates(env: dict, postgres: Server) -> None:
     """Count every stored event into the statistics, as beat's incremental count does (its
-    first run only notes the newest id; the second counts up to it); prints how long it took."""
-    from app.extensions import db
-    from app.services.statistics.aggregates import count_new_events
-
-    with flask_app.app_context():
-        count_new_events()
-        started = time.monotonic()
-        counted = count_new_events()
-        took = time.monotonic() - started
+    first run only notes the newest id; the second counts up to it); prints how long it took
+    (the command's own time, without starting the process)."""
+    flask_command(env, "stats", "count", "--json")
+    second = json.loads(flask_command(env, "stats", "count", "--json"))
+    counted, took = second["counted"], second["seconds"]
+    with connect(postgres.url, autocommit=True) as conn:
         # What autovacuum would do within a minute of so many new rows.
-        db.session.execute(text("ANALYZE event_stats, event_minute_stats, violation_stats"))
-        db.session.commit()
-        db.session.remove()
+        conn.execute("ANALYZE event_stats, event_minute_stats, violation_stats")
     print(
         f"counted {counted:,} events into the statistics in {took:.1f} s "
         f"({took / max(counted, 1) * 1e6:.1f} µs per event)",
@@ -380,25 +484,20 @@ def fill_aggregates(flask_app: Flask, ids: dict[str, Any]) -> None:
     )
 
 
-def time_recount(flask_app: Flask, log: QueryLog, app_id: int) -> Row:
-    """A recount of the last hour of the big app (on demand), timed like a page."""
-    from app.extensions import db
-    from app.services.statistics.aggregates import recount
-
+def time_recount(env: dict, log: StatementLog, app_id: int) -> Row:
+    """A recount of the last hour of the big app (on demand), timed like a page: the time the
+    command reports for the recount itself, and the statements of its last run."""
     label = f"job: recount last {RECOUNT_HOURS} h (on demand)"
     row = Row(Page(label, "", slow_ms=JOB_SLOW_MS))
-    with flask_app.app_context():
-        for _ in range(RECOUNT_RUNS):
-            log.statements = []
-            log.recording = True
-            started = time.perf_counter()
-            try:
-                recount(app_id, RECOUNT_HOURS)
-            finally:
-                log.recording = False
-            row.times.append((time.perf_counter() - started) * 1000)
-        db.session.remove()
-    row.statements = log.statements
+    args = ("stats", "recount", str(app_id), "--hours", str(RECOUNT_HOURS), "--json")
+    for _ in range(RECOUNT_RUNS):
+        log.mark()
+        row.times.append(json.loads(flask_command(env, *args))["seconds"] * 1000)
+    ran = log.since_mark()
+    # The recount's own statements start at its look at the watermark; those before are the
+    # command's start (the new connection's set-up, the lookup of the app).
+    start = next(i for i, statement in enumerate(ran) if "stat_watermarks" in statement.sql)
+    row.statements = ran[start:]
     row.queries = len(row.statements)
     row.note = f"{RECOUNT_RUNS} runs"
     return row
@@ -407,9 +506,17 @@ def time_recount(flask_app: Flask, log: QueryLog, app_id: int) -> Row:
 # --- requests -------------------------------------------------------------------------------
 
 
-def csrf_token(client: FlaskClient, url: str) -> str:
+class Client(requests.Session):
+    """An HTTP session (cookies, keep-alive) with the product on 127.0.0.1:`port`."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__()
+        self.base_url = f"http://127.0.0.1:{port}"
+
+
+def csrf_token(client: Client, url: str) -> str:
     """The CSRF token of the form on the page at `url` (as tests/web/helpers.py reads it)."""
-    page = client.get(url).get_data(as_text=True)
+    page = client.get(client.base_url + url).text
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
         r'name="csrf_token" value="([^"]+)"', page
     )
@@ -418,33 +525,32 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def log_in(client: FlaskClient) -> None:
+def log_in(client: Client) -> None:
     """Sign the client in with the owner's session cookie."""
     token = csrf_token(client, "/login")
     response = client.post(
-        "/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token}
+        client.base_url + "/login",
+        data={"email": EMAIL, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
     )
     if response.status_code != 302 or "/apps" not in response.headers.get("Location", ""):
         raise RuntimeError(f"login failed: {response.status_code}")
 
 
-def fetch(client: FlaskClient, log: QueryLog, url: str, headers: dict[str, str]):
-    """One request: (ms, response, statements it ran)."""
-    log.statements = []
-    log.recording = True
+def fetch(client: Client, log: StatementLog, url: str, headers: dict[str, str]):
+    """One request, redirects not followed: (ms, response, statements it ran)."""
+    log.mark()
     started = time.perf_counter()
-    try:
-        response = client.get(url, headers=headers)
-    finally:
-        log.recording = False
-    return (time.perf_counter() - started) * 1000, response, log.statements
+    response = client.get(client.base_url + url, headers=headers, allow_redirects=False)
+    took = (time.perf_counter() - started) * 1000
+    return took, response, log.since_mark()
 
 
-def returned_count(response) -> int | None:
+def returned_count(response: requests.Response) -> int | None:
     """How many events a JSON answer held (a check that a filter matched something)."""
-    if response.mimetype != "application/json":
+    if response.headers.get("Content-Type", "").split(";")[0] != "application/json":
         return None
-    body = response.get_json()
+    body = response.json()
     for key in ("events", "failures"):
         if isinstance(body, dict) and key in body:
             return len(body[key])
@@ -454,8 +560,8 @@ def returned_count(response) -> int | None:
 def measure(
     page: Page,
     url: str,
-    client: FlaskClient,
-    log: QueryLog,
+    client: Client,
+    log: StatementLog,
     headers: dict[str, str],
     runs: int,
 ) -> Row:
@@ -480,19 +586,19 @@ def measure(
 
 
 def follow_cursors(
-    row: Row, url: str, client: FlaskClient, log: QueryLog, headers: dict[str, str]
+    row: Row, url: str, client: Client, log: StatementLog, headers: dict[str, str]
 ) -> Row:
     """Follow next_cursor `row.page.follow` times from the first page, timing each fetch (the
     chain is walked once to warm up, then again timed)."""
     joiner = "&" if "?" in url else "?"
     for timed in (False, True):
-        cursor = client.get(url, headers=headers).get_json()["next_cursor"]
+        cursor = client.get(client.base_url + url, headers=headers).json()["next_cursor"]
         for _ in range(row.page.follow):
             ms, response, statements = fetch(client, log, f"{url}{joiner}cursor={cursor}", headers)
             if response.status_code != 200:
                 row.note = f"HTTP {response.status_code} after a cursor"
                 return row
-            cursor = response.get_json()["next_cursor"]
+            cursor = response.json()["next_cursor"]
             if timed:
                 row.times.append(ms)
     row.statements = statements
@@ -507,14 +613,20 @@ def follow_cursors(
 SCANS = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan")
 
 
-def explain(conn: psycopg.Connection, statement: str, parameters: Any) -> Explained:
-    """EXPLAIN (ANALYZE, BUFFERS) of one statement the app ran, with its parameters."""
-    (plans,) = conn.execute(
-        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters
-    ).fetchone()
-    plan_text = "\n".join(
-        line for (line,) in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-    )
+def explain(conn: psycopg.Connection, statement: Statement) -> Explained:
+    """EXPLAIN (ANALYZE, BUFFERS) of one statement the app ran, with its parameters (prepared
+    afresh, so PostgreSQL plans it for these values, as it did for the app)."""
+    conn.execute(f"PREPARE lvd_explain AS {statement.sql}")
+    try:
+        execute = "EXECUTE lvd_explain" + (
+            f"({', '.join(statement.parameters)})" if statement.parameters else ""
+        )
+        (plans,) = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {execute}").fetchone()
+        plan_text = "\n".join(
+            line for (line,) in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {execute}")
+        )
+    finally:
+        conn.execute("DEALLOCATE lvd_explain")
     top = plans[0]
     nodes: list[str] = []
     seq_scan = False
@@ -549,7 +661,7 @@ def explain(conn: psycopg.Connection, statement: str, parameters: Any) -> Explai
         + f" | {top['Execution Time']:.2f} ms, buffers hit {buffers.get('Shared Hit Blocks', 0)}"
         + f" read {buffers.get('Shared Read Blocks', 0)}"
     )
-    return Explained(statement, summary, plan_text, seq_scan, examined)
+    return Explained(statement.sql, summary, plan_text, seq_scan, examined)
 
 
 EXPLAINED_TABLES = re.compile(r"\bFROM (events|event_stats|violation_stats)\b")
@@ -558,13 +670,13 @@ EXPLAINED_TABLES = re.compile(r"\bFROM (events|event_stats|violation_stats)\b")
 def explain_rows(rows: list[Row], database_url: str) -> None:
     """EXPLAIN the SELECTs of each row that read events or their aggregates; set the row's
     seq-scan flag (events only: the aggregates are small)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, autocommit=True) as conn:
         for row in rows:
-            for statement, parameters in row.statements:
-                is_select = statement.lstrip().upper().startswith("SELECT")
-                if not is_select or not EXPLAINED_TABLES.search(statement):
+            for statement in row.statements:
+                is_select = statement.sql.lstrip().upper().startswith("SELECT")
+                if not is_select or not EXPLAINED_TABLES.search(statement.sql):
                     continue
-                explained = explain(conn, statement, parameters)
+                explained = explain(conn, statement)
                 row.explains.append(explained)
                 row.seq_scan = row.seq_scan or explained.seq_scan
                 row.rows_examined += explained.rows_examined
@@ -628,26 +740,26 @@ def table(rows: list[Row]) -> str:
 
 def run(work: Path, events: int, runs: int, verbose: bool) -> int:
     """Start, load, time, explain, print; returns the number of flagged pages."""
-    from app.extensions import db
-
     started = time.monotonic()
     postgres, redis_server = start_servers(work)
-    flask_app = None
+    gunicorn = None
     try:
-        with psycopg.connect(postgres.url) as conn:
+        with connect(postgres.url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
         print(f"PostgreSQL {version} and Redis on 127.0.0.1, data in {work}", flush=True)
-        flask_app = build_app(work, postgres, redis_server)
-        ids = create_owner_and_apps(flask_app)
+        port = free_port()
+        env = product_environment(work, postgres, redis_server, port)
+        flask_command(env, "db", "upgrade")
+        ids = create_owner_and_apps(env)
         load_data(postgres, ids, events)
-        values = fixture_values(postgres, ids, events)
-        fill_aggregates(flask_app, ids)
-        log = QueryLog()
-        with flask_app.app_context():
-            event.listen(db.engine, "before_cursor_execute", log)
-        browser = flask_app.test_client()
+        fill_aggregates(env, postgres)
+        # From here on, before gunicorn's first connection: every statement it runs is logged.
+        log_every_statement(postgres)
+        log = StatementLog(work / "postgres" / "postgres.log")
+        gunicorn = start_gunicorn(work, env, port)
+        browser, api_client = Client(port), Client(port)
+        values = fixture_values(postgres, api_client, ids, events)
         log_in(browser)
-        api_client = flask_app.test_client()
         rows = []
         load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
         print(
@@ -656,28 +768,26 @@ def run(work: Path, events: int, runs: int, verbose: bool) -> int:
         for page in PAGES:
             url = page.path.format(**values)
             client = api_client if page.key else browser
-            headers = {"Authorization": f"Bearer {ids['keys'][page.key]}"} if page.key else {}
+            headers = read_key_header(ids, page.key) if page.key else {}
             row = measure(page, url, client, log, headers, runs)
             rows.append(row)
             shown = f"median {row.median:6.1f} ms" if row.times else row.note
             print(f"  {page.label:<40} {shown}", flush=True)
-        rows.append(time_recount(flask_app, log, ids["app"]))
+        rows.append(time_recount(env, log, ids["app"]))
         print(f"  {rows[-1].page.label:<40} median {rows[-1].median:6.1f} ms", flush=True)
-        with flask_app.app_context():
-            event.remove(db.engine, "before_cursor_execute", log)
-            db.session.remove()
         explain_rows(rows, postgres.url)
         print_explains(rows, verbose)
     finally:
-        if flask_app is not None:
-            close_app(flask_app)
+        if gunicorn is not None:
+            stop_process_group(gunicorn)
         redis_server.stop()
         postgres.stop()
     flagged = [row for row in rows if flags(row)]
     load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
     print(
-        f"\n{events:,} events; {runs} warm runs per page (Flask test client, in-process); "
-        f"the job row: {RECOUNT_RUNS} runs. Load average at the end: {load}.\n"
+        f"\n{events:,} events; {runs} warm runs per page (HTTP to one gunicorn process on "
+        f"127.0.0.1); the job row: {RECOUNT_RUNS} runs of `flask --app run stats recount`, "
+        f"the time it reports. Load average at the end: {load}.\n"
     )
     print(table(rows))
     for row in flagged:

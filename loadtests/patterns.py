@@ -11,7 +11,8 @@
    within the caps; each client as fast as one connection goes.
 
 Everything runs on 127.0.0.1 in a temporary folder and stops by PID; about a minute.
-Like `make pages`, part 1 imports app.validation (pure Python) to time the judgement itself.
+Part 1 imports the public entry points of app.validation (pure Python: it touches no Flask,
+Celery or database) to time the judgement itself ([tool.importlinter] in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ _DRAFT_2020 = "https://json-schema.org/draft/2020-12/schema"
 
 def gil_released(pattern: str) -> str:
     """How often another Python thread ran per ms while RE2 judged the 32 KB strings."""
-    from app.validation.patterns import compile_pattern
+    from app.validation import compile_pattern
 
     regex = compile_pattern(pattern)
     return _ticks_per_ms(lambda: [regex.search(text) for text in TEXTS.values()])

@@ -21,6 +21,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import celery_config
 from stack.servers import (
     _spawn,
     free_port,
@@ -42,7 +43,8 @@ LOGS = FULL / "logs"
 BIN = Path(sys.executable).parent
 API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
 FLOWER_PASSWORD_FILE = FULL / "flower_password"
-QUEUES = ("default", "emails", "batch_processing")
+# One worker per queue; the queues are defined once, in the Celery settings.
+QUEUES = tuple(queue.name for queue in celery_config.task_queues)
 # Stop order: the front door first, the stores last, so nothing in flight loses its backend.
 STOP_ORDER = (
     "nginx",

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from app.services.ingestion.event_stream import STREAM
+import celery_config
 from stack import __main__ as stack
 from stack.servers import start_postgres, start_redis, stop_process_group, wait_until
 
@@ -31,6 +31,8 @@ API = f"http://127.0.0.1:{stack.API_PORT}"
 RATE_PER_SENDER = 25  # events per second per sender thread
 SENDERS = 4
 HANG_SECONDS = 1.0
+# The worker that stores events: the one of the default queue, where events are routed.
+EVENTS_WORKER = f"worker-{celery_config.task_default_queue}"
 
 
 @dataclass
@@ -133,7 +135,7 @@ class Faults:
 
     def worker_children(self) -> list[int]:
         """The pool processes of the `default` worker (children of its main process)."""
-        main = self.pids()["worker-default"]
+        main = self.pids()[EVENTS_WORKER]
         pids = (int(path.parent.name) for path in Path("/proc").glob("[0-9]*/stat"))
         return sorted(pid for pid in pids if _ppid(pid) == main)
 
@@ -154,7 +156,7 @@ class Faults:
         stack.record_pids(pids)
 
     def hold_default_worker(self, paused: bool) -> None:
-        os.killpg(self.pids()["worker-default"], signal.SIGSTOP if paused else signal.SIGCONT)
+        os.killpg(self.pids()[EVENTS_WORKER], signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 def _ppid(pid: int) -> int:
@@ -282,6 +284,15 @@ def poison(faults: Faults, run: str) -> dict[str, int]:
     return {"sent": 1, "accepted": int(status == 202), "dead": 1}
 
 
+def event_stream(client: redis.Redis) -> bytes:
+    """The key of the stream accepted events wait in: the one stream in the broker's database
+    (Celery's queues are lists), found by looking rather than by importing the app."""
+    streams = list(client.scan_iter(_type="stream"))
+    if len(streams) != 1:
+        raise RuntimeError(f"expected one stream in Redis, found {streams}")
+    return streams[0]
+
+
 def duplicate(faults: Faults, write_key: str, run: str) -> dict[str, int]:
     """The same events delivered twice: their stream entries copied while the worker waits."""
     faults.hold_default_worker(True)
@@ -295,15 +306,16 @@ def duplicate(faults: Faults, write_key: str, run: str) -> dict[str, int]:
             )
             accepted += status == 202
         with redis.Redis.from_url(faults.redis_url) as client:
+            stream = event_stream(client)
             entries = [
                 fields
-                for _, fields in client.xrange(STREAM)
-                if any(i.encode() in fields[b"e"] for i in message_ids)
+                for _, fields in client.xrange(stream)
+                if any(i.encode() in value for i in message_ids for value in fields.values())
             ]
             if not entries:
                 raise RuntimeError("no entry waited in the stream to be duplicated")
             for fields in entries:
-                client.xadd(STREAM, fields)  # a second delivery of the very same events
+                client.xadd(stream, fields)  # a second delivery of the very same events
     finally:
         faults.hold_default_worker(False)
 

@@ -2,13 +2,14 @@
 print when there is nothing to show."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import sign_up_and_verify
+from tests.web.helpers import csrf_token, sign_up_and_verify
 
 
 @pytest.fixture
@@ -208,3 +209,74 @@ def test_apps_create_refuses_control_characters_and_long_names(any_app, name):
     complaint = "control characters" if len(name) < 256 else "1 to 255 characters"
     assert "Error: An app name" in result.output and complaint in result.output
     assert any_app.test_cli_runner().invoke(args=["apps", "list"]).output == "No apps.\n"
+
+
+def test_users_create_verified_can_sign_in_at_once(any_app):
+    runner = any_app.test_cli_runner()
+    env = {"LVD_USER_PASSWORD": "correct horse battery"}
+    result = runner.invoke(
+        args=["users", "create", "Ops@Example.com", "--verified", "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    assert created == {"id": created["id"], "email": "ops@example.com", "verified": True}
+    client = any_app.test_client()
+    token = csrf_token(client, "/login")
+    signed_in = client.post(
+        "/login",
+        data={
+            "email": "ops@example.com",
+            "password": env["LVD_USER_PASSWORD"],
+            "csrf_token": token,
+        },
+    )
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/apps")
+    again = runner.invoke(args=["users", "create", "ops@example.com"], env=env)
+    assert again.exit_code == 1 and "exists" in again.output
+    short = runner.invoke(args=["users", "create", "b@example.com"], env={"LVD_USER_PASSWORD": "x"})
+    assert short.exit_code == 1 and "at least" in short.output
+
+
+def test_users_create_unverified_must_confirm_first(any_app):
+    runner = any_app.test_cli_runner()
+    env = {"LVD_USER_PASSWORD": "correct horse battery"}
+    result = runner.invoke(args=["users", "create", "new@example.com"], env=env)
+    assert result.exit_code == 0
+    assert re.fullmatch(r"account \d+ new@example\.com\n", result.output)
+    client = any_app.test_client()
+    token = csrf_token(client, "/login")
+    answer = client.post(
+        "/login",
+        data={
+            "email": "new@example.com",
+            "password": env["LVD_USER_PASSWORD"],
+            "csrf_token": token,
+        },
+    )
+    # The password is right, so the answer is "confirm your address first", not a bad login.
+    assert answer.status_code == 302 and "/verify" in answer.headers["Location"]
+
+
+def test_stats_count_and_recount_count_the_stored_events(any_app, plan_file):
+    shop = create(any_app, "shop", plan_file)
+    with any_app.app_context():
+        store_events(
+            [
+                queued_message(any_app, shop["write_key"], {"eventName": name})
+                for name in ("user_login", "purchase")
+            ]
+        )
+    runner = any_app.test_cli_runner()
+
+    def run(*args):
+        result = runner.invoke(args=["stats", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    run("count")  # a fresh database: the first run may only note where counting starts
+    run("count")
+    assert run("count")["counted"] == 0  # nothing new since
+    recounted = run("recount", "shop", "--hours", "2")
+    assert recounted["counted"] == 2 and recounted["seconds"] >= 0
+    missing = runner.invoke(args=["stats", "recount", "nope"])
+    assert missing.exit_code == 1 and "no app" in missing.output

@@ -5,6 +5,7 @@ Pure Python on top of jsonschema; nothing here touches Flask, Celery or the data
 
 from .canonical import canonical_json, payload_hash
 from .compiler import CompiledPlan, compile_plan
+from .patterns import compile_pattern
 from .plan import Plan, PlanError, PlanTooLarge, parse_plan
 from .verdict import INVALID, UNPLANNED, VALID, Verdict
 
@@ -18,6 +19,7 @@ __all__ = [
     "PlanTooLarge",
     "Verdict",
     "canonical_json",
+    "compile_pattern",
     "compile_plan",
     "parse_plan",
     "payload_hash",
