@@ -7,11 +7,12 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import build_config, config_from_environment
@@ -74,7 +75,7 @@ def register_metrics(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the database and migrations."""
+    """Bind the database, migrations, CSRF protection and the login manager."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
         # Many short connections from request threads and the in-process worker.
@@ -90,6 +91,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from app.services.accounts.users import user_of_session
+
+    login_manager.user_loader(user_of_session)
 
 
 @event.listens_for(Engine, "connect")
@@ -108,10 +112,19 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 DRAIN_TASK = "app.tasks.events.drain_events"
 
 
-def _publish_events(messages: list[dict[str, Any]]) -> None:
-    from app.tasks.events import process_events_async
+def _announce_app_changes(session: Session) -> None:
+    """After a commit: announce the write keys whose apps it changed (app_directory.py)."""
+    from app.services.ingestion.app_directory import take_changes
 
-    process_events_async.apply_async((messages,))
+    keys = take_changes(session)
+    if keys:
+        current_app.extensions["app_directory"].announce_change(keys)
+
+
+def _forget_app_changes(session: Session, previous_transaction: Any) -> None:
+    from app.services.ingestion.app_directory import take_changes
+
+    take_changes(session)  # rolled back: nothing changed
 
 
 def register_services(app: Flask) -> None:
@@ -122,7 +135,9 @@ def register_services(app: Flask) -> None:
     from app.services.accounts.users import MAX_CODE_ATTEMPTS
     from app.services.ingestion.admission import LocalAdmission, RedisAdmission
     from app.services.ingestion.app_directory import AppDirectory
+    from app.services.ingestion.claims import RedisClaims, TableClaims
     from app.services.ingestion.task_message import TaskMessage
+    from app.tasks.events import queue_events
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
@@ -146,8 +161,11 @@ def register_services(app: Flask) -> None:
         app.extensions["admission"] = RedisAdmission(
             client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"], drain
         )
+        # The same claims for imports (jobs), outside a request's admission.
+        app.extensions["claims"] = RedisClaims(client, window)
     else:
-        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, _publish_events)
+        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, queue_events)
+        app.extensions["claims"] = TableClaims(window)
     # Failed logins and code tries, per address and per client IP, across all processes.
     window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
     app.extensions["account_throttle"] = Throttle(
@@ -170,8 +188,15 @@ def register_services(app: Flask) -> None:
     # A new read key waits here for the page that shows it (never in the session cookie).
     app.extensions["shown_once"] = ShownOnce(5 * 60, client)
     app.extensions["app_directory"] = AppDirectory(
-        ttl=app.config["APP_CACHE_SECONDS"], redis_url=app.config["REDIS_URL"]
+        ttl=app.config["APP_CACHE_SECONDS"],
+        redis_url=app.config["REDIS_URL"],
+        app_context=app.app_context,
+        client=app.extensions.get("redis"),
     )
+    # Services note which apps a transaction changes; each commit's are announced here.
+    if not event.contains(Session, "after_commit", _announce_app_changes):
+        event.listen(Session, "after_commit", _announce_app_changes)
+        event.listen(Session, "after_soft_rollback", _forget_app_changes)
     app.extensions["wait_slots"] = WaitSlots(
         config["TASK_WAITS_PER_PROCESS"], config["TASK_WAITS_PER_APP"]
     )

@@ -10,21 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from app.database import upgrade_if_micro
 from app.extensions import db
 from app.models import Job, TrackedApp
 from app.services import apps
 from app.services.accounts import users as accounts
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
-from app.services.migrations import upgrade_if_micro
 from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.statistics import aggregates as stats
 from app.services.storage import dead_letters
 from app.task_states import JOB_ACTIVE, JOB_FINISHED, JOB_STATES
-from app.tasks.events import replay_dead_letters
+from app.tasks.events import queue_events
 from app.tasks.jobs import queue_job
 from app.validation import PlanError
 
@@ -201,7 +202,7 @@ def replay_dead(ids: tuple[int, ...], app_ref: str | None, replay_all: bool) -> 
     if missing:  # a typo or an already replayed id should not pass as "replayed 0"
         raise click.ClickException(f"no pending dead letter {', '.join(map(str, missing))}")
     chosen = [d for d in pending if replay_all or d.id in set(ids)]
-    click.echo(f"replayed {replay_dead_letters(chosen)} dead letter(s)")
+    click.echo(f"replayed {dead_letters.replay(chosen, queue_events)} dead letter(s)")
 
 
 def _job(job_id: int) -> Job:
@@ -353,7 +354,8 @@ def import_file(app_ref: str, path: str, wait: bool) -> None:
     upgrade_if_micro()
     app = _app(app_ref)
     try:
-        job = imports.create(app, Path(path).name, Path(path).read_bytes())
+        data = Path(path).read_bytes()
+        job = imports.create(app, Path(path).name, data, current_app.config["IMPORT_MAX_BYTES"])
     except jobs.JobError as exc:
         raise click.ClickException(exc.message)
     _queued(job, wait)

@@ -35,6 +35,51 @@ class ApiError(Exception):
         return body
 
 
+class ServiceError(Exception):
+    """An error of the service layer: what went wrong (`kind`), a machine code and a message.
+
+    Services raise these without knowing about HTTP; the handler below answers them with the
+    status of their kind (the CLI prints the message).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        code: str,
+        message: str,
+        errors: list[Any] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        STATUS[kind]  # KeyError for a kind no status answers: add it to STATUS
+        self.kind, self.code, self.message = kind, code, message
+        self.errors, self.retry_after = errors, retry_after
+
+    @property
+    def status(self) -> int:
+        """The HTTP status this error is answered with."""
+        return STATUS[self.kind]
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+# The HTTP status of each kind of service error.
+STATUS = {
+    "invalid": 400,
+    "not_found": 404,
+    "conflict": 409,
+    "too_large": 413,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+
 # Werkzeug's own errors (routing, size limit, method) get machine codes of ours.
 HTTP_CODES = {
     400: "bad_request",
@@ -65,6 +110,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
         return jsonify(error.body()), error.status, error.headers
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(error: ServiceError):
+        headers = {}
+        if error.retry_after is not None:  # SDKs retry after this many seconds
+            headers["Retry-After"] = str(error.retry_after)
+        return jsonify(error.body()), error.status, headers
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

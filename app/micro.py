@@ -20,6 +20,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app import micro_broker
+from app.database import upgrade_if_micro
 from app.extensions import db
 from app.micro_https import HttpsServer
 from app.micro_timeouts import timed_request_handler
@@ -27,7 +28,6 @@ from app.models import User
 from app.private_files import private_folder, write_private
 from app.services import apps
 from app.services.mail import CODE_FOR_HEADER, CODE_HEADER
-from app.services.migrations import upgrade_if_micro
 from app.services.plans import starters
 from celery_config import QUEUES
 

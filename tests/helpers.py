@@ -13,10 +13,10 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.ingest.accept import prepare_native
-from app.ingest.handling import request_info
+from app.ingest.endpoint_steps import request_info
 from app.models import Event
 from app.services.ingestion.event_stream import STREAM, decode
+from app.services.ingestion.verdicts import prepare_native
 
 DEMO_PLAN = json.loads((Path(__file__).parent.parent / "app/validation/demo_plan.json").read_text())
 

@@ -10,12 +10,12 @@ that its cancel came too late.
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 
 from app.api.routes import MAX_ID, MAX_LIMIT, api, authenticated_app, int_arg
 from app.errors import ApiError
-from app.ingest.body import parse_strict_json
 from app.models import Job, TrackedApp
+from app.services.ingestion.json_text import parse_strict_json
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
 from app.task_states import JOB_STATES
@@ -93,13 +93,15 @@ def _start(app: TrackedApp) -> Job:
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(400, "file_required", "Send the file in the form field `file`.")
-        data = upload.read(imports.max_upload_bytes() + 1)
-        return imports.create(app, upload.filename or "upload.ndjson", data)
+        data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
+        return imports.create(
+            app, upload.filename or "upload.ndjson", data, current_app.config["IMPORT_MAX_BYTES"]
+        )
     if mimetype in RAW_UPLOAD_TYPES:
         _upload_kind(request.args.get("kind"))
         data = request.get_data(cache=False)
         filename = request.args.get("filename") or "upload.ndjson"
-        return imports.create(app, filename, data)
+        return imports.create(app, filename, data, current_app.config["IMPORT_MAX_BYTES"])
     raise ApiError(
         415,
         "unsupported_media_type",
@@ -135,7 +137,7 @@ def start_job(app_id: int):
     """
     if request.mimetype != "application/json":
         # Set before anything reads the body (the CSRF check of a session reads the form).
-        request.max_content_length = imports.max_upload_bytes() + FORM_OVERHEAD
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + FORM_OVERHEAD
     app = authenticated_app(app_id)
     job = _start(app)
     queue_job(job.id)  # after the commit; if the broker is away, beat queues it later

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from app.api.routes import MAX_ID, api, authenticated_app, int_arg
 from app.errors import ApiError
 from app.extensions import db
-from app.ingest.body import parse_strict_json
 from app.models import TrackedApp, TrackingPlan
+from app.services.ingestion.json_text import parse_strict_json
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans
 from app.time_text import iso_z

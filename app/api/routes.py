@@ -33,6 +33,7 @@ from app.services.storage.dead_letters import (
     discard_dead_letter,
     get_dead_letter,
     list_dead_letters,
+    replay,
 )
 from app.services.storage.events import (
     FILTERS,
@@ -41,7 +42,7 @@ from app.services.storage.events import (
     task_state,
 )
 from app.task_states import LISTED_TASK_STATES
-from app.tasks.events import replay_dead_letters
+from app.tasks.events import queue_events
 from app.time_text import iso_z
 from app.validation.verdict import STATUSES
 
@@ -279,7 +280,7 @@ def replay_app_dead_letters(app_id: int):
     pending = list_dead_letters(app.id, pending_only=True, limit=10_000)
     chosen = [d for d in pending if ids is None or d.id in set(ids)]
     try:
-        replayed = replay_dead_letters(chosen)
+        replayed = replay(chosen, queue_events)
     except (KombuError, redis.RedisError, OSError):
         raise ApiError(
             503,

@@ -22,7 +22,7 @@ from app.services.ingestion.event_stream import STREAM
 from app.services.probes import celery_workers, prober, queue_depth_look
 from app.services.storage import dead_letters
 from app.services.storage.task_history import failed_jobs
-from app.tasks.events import replay_dead_letters
+from app.tasks.events import queue_events
 from celery_config import BATCH_QUEUE, EMAIL_QUEUE, STORAGE_QUEUE
 
 web_operations = Blueprint("operations", __name__)
@@ -115,7 +115,7 @@ def dead_letter(app_id: int, dead_letter_id: int):
 def _replay(chosen: list) -> bool:
     """Queue dead letters again; False (with a message) when the queue is unreachable."""
     try:
-        replay_dead_letters(chosen)
+        dead_letters.replay(chosen, queue_events)
     except (KombuError, redis.RedisError, OSError):
         flash("The queue is unreachable: nothing was replayed. Try again shortly.", "error")
         return False

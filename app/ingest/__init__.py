@@ -1,1 +1,2 @@
-"""Ingestion: HTTP parsing, auth by write key, verdict, hashing, dedup, enqueue."""
+"""Ingestion's HTTP side: routes, reading the request body, the write key, CORS, SDK settings
+(judging and admission are services/ingestion/)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from app.errors import ApiError
-from app.ingest.accept import prepare_native
 from app.ingest.body import read_json_body
 from app.ingest.cors import allow_cross_origin
-from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
+from app.ingest.endpoint_steps import accept_batch, accept_one, lookup_app, request_info
+from app.services.ingestion.verdicts import prepare_native
 
 ingest = Blueprint("ingest", __name__)
 allow_cross_origin(ingest)  # a web page may post native events too

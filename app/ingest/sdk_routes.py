@@ -17,12 +17,12 @@ from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
 
 from app.errors import ApiError
-from app.ingest.accept import prepare_sdk
 from app.ingest.body import read_json_body
 from app.ingest.cors import allow_cross_origin
-from app.ingest.handling import accept_batch, accept_one, lookup_app, request_info
+from app.ingest.endpoint_steps import accept_batch, accept_one, lookup_app, request_info
 from app.schemas import field_errors
 from app.schemas.sdk_message import MESSAGE_TYPES, SDK_BATCH
+from app.services.ingestion.verdicts import prepare_sdk
 
 sdk = Blueprint("sdk", __name__, url_prefix="/v1")
 allow_cross_origin(sdk)

@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import ApiError
 from app.host_header import is_host_and_port
-from app.ingest.accept import unavailable
 from app.ingest.cors import allow_cross_origin
+from app.services.ingestion.admission import unavailable
 from app.services.ingestion.stored_event import text_problem
 
 sdk_settings = Blueprint("sdk_settings", __name__, url_prefix="/v1")

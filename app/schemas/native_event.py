@@ -8,6 +8,11 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 ENVELOPE_FIELDS = frozenset({"eventName", "messageId", "timestamp", "sentAt", "context"})
 
 
+def native_properties(raw: dict) -> dict:
+    """A native event's properties: every top-level field but the envelope."""
+    return {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+
+
 class NativeEventSchema(Schema):
     """Checks the fields the service understands; properties are left to the tracking plan."""
 

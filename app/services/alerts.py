@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
@@ -118,8 +118,8 @@ def _one_line(name: str) -> str:
     return " ".join(name.split())
 
 
-def _public_url(path: str) -> str:
-    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+def _public_url(public_url: str, path: str) -> str:
+    return public_url.rstrip("/") + path
 
 
 # Alerts
@@ -202,9 +202,15 @@ def _top(counts: Counter, limit: int) -> list[dict[str, Any]]:
 
 
 def alert_mail(
-    app: TrackedApp, to: str, start: datetime, now: datetime, counts: dict[str, int]
+    app: TrackedApp,
+    to: str,
+    start: datetime,
+    now: datetime,
+    counts: dict[str, int],
+    public_url: str,
 ) -> Mail:
-    """The alert e-mail of an app whose window passed its threshold."""
+    """The alert e-mail of an app whose window passed its threshold (links under
+    `public_url`, the PUBLIC_URL setting)."""
     total = sum(counts.values())
     share = _failing(counts) / total
     violations, sampled = window_violations(app.id, start, now)
@@ -218,7 +224,7 @@ def alert_mail(
         "violations": violations,
         "sampled": sampled,
         "sample_limit": ALERT_SAMPLE_EVENTS,
-        "link": _public_url(f"/apps/{app.id}/live?status=invalid"),
+        "link": _public_url(public_url, f"/apps/{app.id}/live?status=invalid"),
     }
     text, html = _render("alert", **context)
     subject = (
@@ -228,7 +234,7 @@ def alert_mail(
     return Mail([to], subject, text, html, priority=ALERT_PRIORITY)
 
 
-def check_alerts(send: Send, now: datetime | None = None) -> list[int]:
+def check_alerts(send: Send, public_url: str, now: datetime | None = None) -> list[int]:
     """Mail (through `send`, called after the claim's commit) the owner of each app whose
     failing share passed its threshold, at most once per cooldown; returns the apps alerted."""
     now = now or utcnow()
@@ -244,7 +250,7 @@ def check_alerts(send: Send, now: datetime | None = None) -> list[int]:
             continue
         if _failing(counts) / total <= app.alert_threshold:
             continue
-        mail = alert_mail(app, email, start, now, counts)
+        mail = alert_mail(app, email, start, now, counts, public_url)
         previous = app.last_alert_at
         unclaimed = or_(TrackedApp.last_alert_at.is_(None), TrackedApp.last_alert_at < cutoff)
         if _claim(app.id, TrackedApp.last_alert_at, now, unclaimed):
@@ -305,8 +311,10 @@ def day_violations(app_id: int, day: date, limit: int = DIGEST_TOP) -> list[dict
     return _top(violation_totals(app_id, *hours), limit)
 
 
-def digest_mail(app: TrackedApp, to: str, day: date, counts: dict[str, int]) -> Mail:
-    """The digest e-mail of one app's day."""
+def digest_mail(
+    app: TrackedApp, to: str, day: date, counts: dict[str, int], public_url: str
+) -> Mail:
+    """The digest e-mail of one app's day (links under `public_url`)."""
     total = sum(counts.values())
     share = _failing(counts) / total
     context = {
@@ -317,14 +325,14 @@ def digest_mail(app: TrackedApp, to: str, day: date, counts: dict[str, int]) -> 
         "share": share,
         "violations": day_violations(app.id, day),
         "health": day_event_health(app.id, day),
-        "link": _public_url(f"/apps/{app.id}/overview"),
+        "link": _public_url(public_url, f"/apps/{app.id}/overview"),
     }
     text, html = _render("digest", **context)
     subject = f"[{_one_line(app.name)}] {day.isoformat()}: {total:,} events, {share:.1%} failing"
     return Mail([to], subject, text, html, priority=DIGEST_PRIORITY)
 
 
-def send_daily_digests(send: Send, today: date | None = None) -> list[int]:
+def send_daily_digests(send: Send, public_url: str, today: date | None = None) -> list[int]:
     """Mail (through `send`, after the claim's commit) each owned app's digest of yesterday
     (UTC) once; returns the ids of the apps mailed.
 
@@ -339,7 +347,7 @@ def send_daily_digests(send: Send, today: date | None = None) -> list[int]:
         counts = day_counts(app.id, day)
         if not sum(counts.values()):
             continue
-        mail = digest_mail(app, email, day, counts)
+        mail = digest_mail(app, email, day, counts, public_url)
         previous = app.last_digest_on
         if _claim(app.id, TrackedApp.last_digest_on, day, unsent):
             _queue(send, mail, app.id, TrackedApp.last_digest_on, day, previous)

@@ -82,8 +82,9 @@ def create_app_record(
     except PlanError:  # checks only the full save makes (NUL, endless $ref): no app either
         db.session.rollback()
         raise
+    app_directory.note_change(db.session, [app.write_key])
     db.session.commit()
-    app_directory.announce_change([app.write_key])
+    db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return NewApp(app, read_key)
 
 
@@ -153,8 +154,8 @@ def rotate_write_key(app: TrackedApp) -> str:
     """Give the app a new write key; the old one stops working at once."""
     old = app.write_key
     app.write_key = new_write_key()
+    app_directory.note_change(db.session, [old, app.write_key])
     db.session.commit()
-    app_directory.announce_change([old, app.write_key])
     return app.write_key
 
 

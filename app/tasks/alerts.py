@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from celery import shared_task
+from flask import current_app
 
 from app.services import alerts
 from app.tasks.emails import send_email_async
@@ -20,10 +21,19 @@ def queue_mail(mail: alerts.Mail) -> None:
 @shared_task
 def check_alerts(now: str | None = None) -> list[int]:
     """Alert the owners of apps over their threshold; `now` (ISO 8601) stands in for the clock."""
-    return alerts.check_alerts(queue_mail, datetime.fromisoformat(now) if now else None)
+    return alerts.check_alerts(
+        queue_mail, _public_url(), datetime.fromisoformat(now) if now else None
+    )
 
 
 @shared_task
 def send_daily_digests(today: str | None = None) -> list[int]:
     """Mail yesterday's digest of every owned app; `today` (ISO date) stands in for the clock."""
-    return alerts.send_daily_digests(queue_mail, date.fromisoformat(today) if today else None)
+    return alerts.send_daily_digests(
+        queue_mail, _public_url(), date.fromisoformat(today) if today else None
+    )
+
+
+def _public_url() -> str:
+    """Where the mails' links point (PUBLIC_URL)."""
+    return current_app.config["PUBLIC_URL"]

@@ -29,10 +29,8 @@ from app.models.dialect import is_postgresql
 from app.services.ingestion.event_stream import EventStream
 from app.services.ingestion.stored_event import StoredEvent, Unstorable
 from app.services.storage.dead_letters import (
-    mark_replayed,
     quarantine_raw,
     record_dead_letter,
-    unmark_replayed,
 )
 from app.services.storage.events import store_batches, store_new
 
@@ -212,17 +210,6 @@ def _observe(received: list[tuple[Any, int]]) -> None:
         log.exception("accept-to-store latency not observed")
 
 
-def replay_dead_letters(dead_letters: list[Any]) -> int:
-    """Queue dead letters' messages again, under their own task ids (so stored at most once).
-
-    Marked replayed before the send: a replay that fails again at once dead-letters the same
-    row as pending, and a mark committed after it would hide that (seen in a test run)."""
-    ids = [dead.id for dead in dead_letters]
-    mark_replayed(ids)
-    if dead_letters:
-        try:
-            process_events_async.apply_async(([dead.message for dead in dead_letters],))
-        except Exception:
-            unmark_replayed(ids)  # not queued: still pending
-            raise
-    return len(dead_letters)
+def queue_events(messages: list[dict[str, Any]]) -> None:
+    """Queue one message of events for storage (micro's requests, dead-letter replays)."""
+    process_events_async.apply_async((messages,))

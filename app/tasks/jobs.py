@@ -6,9 +6,11 @@ import logging
 
 import redis
 from celery import shared_task
+from flask import current_app
 from kombu.exceptions import KombuError
 
 from app.services.jobs import runner as jobs
+from app.services.jobs import work
 
 log = logging.getLogger(__name__)
 # Far beyond a slice (jobs.SLICE_SECONDS) plus one batch: reached only by a batch stuck on
@@ -16,11 +18,28 @@ log = logging.getLogger(__name__)
 SOFT_TIME_LIMIT = 600
 
 
+def job_settings() -> jobs.JobSettings:
+    """What a job's work needs of this app's configuration."""
+    config = current_app.config
+    return jobs.JobSettings(
+        slice_seconds=jobs.SLICE_SECONDS[config["PROFILE"]],
+        secret=config["SECRET_KEY"].encode(),
+        max_event_bytes=config["MAX_EVENT_BYTES"],
+        max_upload_bytes=config["IMPORT_MAX_BYTES"],
+        claims=current_app.extensions["claims"],
+    )
+
+
+def run_slice(job_id: int, *, seconds: float | None = None, batches: int | None = None) -> str:
+    """Work on a job for one slice with this app's settings (work.run)."""
+    return work.run(job_id, job_settings(), seconds=seconds, batches=batches)
+
+
 @shared_task(soft_time_limit=SOFT_TIME_LIMIT)
 def run_job(job_id: int) -> str:
     """Work on a job for one slice; queue it again when there is more to do."""
-    outcome = jobs.run(job_id)
-    if outcome == jobs.AGAIN:
+    outcome = run_slice(job_id)
+    if outcome == work.AGAIN:
         queue_job(job_id)
     return outcome
 

@@ -40,7 +40,7 @@ def run_checks(flask_app, now: datetime, times: int = 5) -> list[int]:
     def one() -> list[int]:
         with flask_app.app_context():
             barrier.wait()
-            return alerts.check_alerts(queue_mail, now)
+            return alerts.check_alerts(queue_mail, flask_app.config["PUBLIC_URL"], now)
 
     with ThreadPoolExecutor(times) as pool:
         runs = [pool.submit(one) for _ in range(times)]
@@ -174,7 +174,7 @@ def test_a_mail_the_queue_refuses_gives_the_claim_back(full_app, make_app, sink)
     cut_off = make_app("full", REDIS_URL="redis://127.0.0.1:1/0")
     try:
         with cut_off.app_context(), pytest.raises(OperationalError):
-            alerts.check_alerts(queue_mail, now)
+            alerts.check_alerts(queue_mail, cut_off.config["PUBLIC_URL"], now)
     finally:  # the tasks' Celery app is the newest one made: make it the test's again
         full_app.extensions["celery"].set_current()
         full_app.extensions["celery"].set_default()

@@ -95,7 +95,7 @@ def concurrent_digests(flask_app, today: date, times: int = 4) -> list[int]:
     def one() -> list[int]:
         with flask_app.app_context():
             barrier.wait()
-            return alerts.send_daily_digests(queue_mail, today)
+            return alerts.send_daily_digests(queue_mail, flask_app.config["PUBLIC_URL"], today)
 
     with ThreadPoolExecutor(times) as pool:
         runs = [pool.submit(one) for _ in range(times)]

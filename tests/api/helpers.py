@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Flask
 
-from app.ingest.accept import prepare_native
-from app.ingest.handling import request_info
+from app.ingest.endpoint_steps import request_info
 from app.services.apps import NewApp
+from app.services.ingestion.verdicts import prepare_native
 from app.services.storage.events import store_events
 
 

@@ -14,12 +14,14 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.ingest.accept import prepare_native
-from app.ingest.handling import request_info
+from app.ingest.endpoint_steps import request_info
 from app.models import Event, Job, TrackedApp
+from app.services.ingestion.verdicts import prepare_native
 from app.services.jobs import runner as jobs
+from app.services.jobs import work
 from app.services.plans import versions as plans
 from app.services.storage.events import store_events
+from app.tasks.jobs import run_slice
 from app.validation import CompiledPlan
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
@@ -91,7 +93,7 @@ def run_to_the_end(flask_app: Flask, job_id: int) -> dict[str, Any]:
     """Run a job in this process, slice after slice, until it settles; the job as the API
     shows it."""
     with flask_app.app_context():
-        while jobs.run(job_id) == jobs.AGAIN:
+        while run_slice(job_id) == work.AGAIN:
             pass
         return job_dict(job_id)
 

@@ -19,6 +19,7 @@ from app.models import Event, Job, TrackedApp
 from app.services.jobs import imports
 from app.services.jobs import runner as jobs
 from app.services.jobs.imports import MAX_LISTED_ERRORS, import_task_id
+from app.tasks.jobs import job_settings
 from tests.helpers import DEMO_PLAN, count_events
 from tests.jobs.helpers import ndjson_file, run_to_the_end
 from tests.support.profiles import add_app
@@ -155,8 +156,13 @@ def test_each_chunk_commits_its_progress_even_when_it_stores_nothing(any_app):
     new = add_app(any_app, plan=DEMO_PLAN)
     data = b'{"no": "event name"}\n' * (imports.CHUNK_LINES + 10)
     with any_app.app_context():
-        job_id = imports.create(db.session.get(TrackedApp, new.app.id), "f.ndjson", data).id
-        runner = imports.Import(jobs.claim(job_id))
+        job_id = imports.create(
+            db.session.get(TrackedApp, new.app.id),
+            "f.ndjson",
+            data,
+            any_app.config["IMPORT_MAX_BYTES"],
+        ).id
+        runner = imports.Import(jobs.claim(job_id), job_settings())
         assert runner.step()
         with db.engine.connect() as other:  # what the API, or another worker, sees meanwhile
             seen = other.execute(select(Job.done, Job.result).where(Job.id == job_id)).one()

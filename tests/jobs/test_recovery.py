@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Job, TrackedApp
 from app.models.types import utcnow
-from app.services.jobs import imports, revalidation
+from app.services.jobs import imports, revalidation, work
 from app.services.jobs import runner as jobs
 from app.task_states import JOB_FINISHED
-from app.tasks.jobs import resume_stalled_jobs
+from app.tasks.jobs import resume_stalled_jobs, run_slice
 from app.validation import compile_plan
 from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, count_events
@@ -109,8 +109,10 @@ def test_a_stalled_import_resumes_from_its_line_and_the_lost_worker_cannot_write
     new = shop_with_draft(any_app)
     data, expected = ndjson_file(3000)  # two chunks and a half
     with any_app.app_context():
-        job_id = imports.create(db.session.get(TrackedApp, new[0]), "f.ndjson", data).id
-        assert jobs.run(job_id, batches=1) == jobs.AGAIN
+        job_id = imports.create(
+            db.session.get(TrackedApp, new[0]), "f.ndjson", data, any_app.config["IMPORT_MAX_BYTES"]
+        ).id
+        assert run_slice(job_id, batches=1) == work.AGAIN
         assert job_dict(job_id)["position"] == imports.CHUNK_LINES
         lost = jobs.claim(job_id)  # a worker takes it again, and dies
         age_heartbeat(job_id)
@@ -148,7 +150,7 @@ def test_a_job_whose_worker_keeps_dying_fails_after_max_attempts(any_app):
         failed = job_dict(job_id)
         assert failed["state"] == "failed" and failed["finished_at"]
         assert f"stopped {jobs.MAX_ATTEMPTS + 1} times" in failed["error"]
-        assert jobs.run(job_id) == jobs.SKIPPED
+        assert run_slice(job_id) == work.SKIPPED
         db.session.remove()
 
 
@@ -170,14 +172,14 @@ def test_a_second_delivery_or_a_second_copy_of_a_job_does_nothing(any_app):
         first = jobs.claim(job_id)
         assert first is not None
         assert jobs.claim(job_id) is None  # a second copy of the message, at the same time
-        assert jobs.run(job_id) == jobs.SKIPPED
+        assert run_slice(job_id) == work.SKIPPED
         assert job_dict(job_id)["done"] == 0
         db.session.execute(update(Job).where(Job.id == job_id).values(state="queued"))
         db.session.commit()
-        assert jobs.run(job_id) == jobs.SETTLED
+        assert run_slice(job_id) == work.SETTLED
         done = job_dict(job_id)
         assert done["state"] == "done" and done["done"] == 30
-        assert jobs.run(job_id) == jobs.SKIPPED  # delivered again once done
+        assert run_slice(job_id) == work.SKIPPED  # delivered again once done
         assert job_dict(job_id) == done
         db.session.remove()
 

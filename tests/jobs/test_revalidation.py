@@ -13,10 +13,10 @@ import pytest
 
 from app.extensions import db
 from app.models import TrackedApp
-from app.services.jobs import revalidation
-from app.services.jobs import runner as jobs
+from app.services.jobs import revalidation, work
 from app.services.storage.events import store_events
 from app.task_states import JOB_FINISHED
+from app.tasks.jobs import run_slice
 from app.validation import compile_plan
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN
@@ -91,7 +91,7 @@ def test_100k_events_by_a_real_worker_match_direct_validation_with_progress_and_
     assert sum(stopped["result"]["before"].values()) == stopped["done"]
     # The worker has stopped: another delivery of the job's message does nothing.
     with full_app.app_context():
-        assert jobs.run(second["id"]) == jobs.SKIPPED
+        assert run_slice(second["id"]) == work.SKIPPED
         after = job_dict(second["id"])
     keys = ("state", "done", "position", "result", "heartbeat_at")
     assert {key: after[key] for key in keys} == {key: stopped[key] for key in keys}
@@ -112,7 +112,7 @@ def test_batch_by_batch_with_a_time_range_and_events_stored_meanwhile(any_app):
         since = (now - timedelta(days=1)).isoformat()
         job_id = revalidation.create(app, {"plan_version": 2, "since": since}).id
         # One batch, then the job is handed back to the queue to go on.
-        assert jobs.run(job_id, batches=1) == jobs.AGAIN
+        assert run_slice(job_id, batches=1) == work.AGAIN
         first = job_dict(job_id)
         assert first["state"] == "queued" and first["total"] == len(recent)
         assert first["done"] == revalidation.BATCH_SIZE and 0 < first["percent"] < 100

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.ingest.accept import RequestInfo, prepare_native, prepare_sdk
 from app.models import Event
 from app.services.ingestion.app_directory import AppEntry
+from app.services.ingestion.verdicts import RequestInfo, prepare_native, prepare_sdk
 from app.services.jobs.revalidation import stored_verdict
 from app.services.storage.events import store_events
 from app.validation import compile_plan

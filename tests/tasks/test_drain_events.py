@@ -14,8 +14,9 @@ from app.extensions import db
 from app.models import DeadLetter, Event
 from app.services.ingestion import event_stream
 from app.services.ingestion.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
+from app.services.storage import dead_letters
 from app.services.storage.events import store_events
-from app.tasks.events import drain_events, replay_dead_letters, store_entries
+from app.tasks.events import drain_events, queue_events, store_entries
 from stack.servers import wait_until
 from tests.helpers import (
     DEMO_PLAN,
@@ -219,7 +220,7 @@ def test_a_quarantined_entry_replayed_fails_again_into_the_same_dead_letter(full
     with full_app.app_context():
         drain_events.apply()
         [dead] = db.session.scalars(select(DeadLetter)).all()
-        replay_dead_letters([dead])  # the real worker runs it
+        dead_letters.replay([dead], queue_events)  # the real worker runs it
 
         def failed_again() -> DeadLetter | None:
             db.session.expire_all()

@@ -36,6 +36,18 @@ class AccountError(Exception):
     """A request the account rules refuse; the message is fit to show."""
 
 
+def user_of_session(session_id: str) -> User | None:
+    """The account of a session id "<user id>:<session version>", if that version is current
+    (the login manager's user loader, registered by create_app)."""
+    user_id, _, version = session_id.partition(":")
+    try:
+        key, current = int(user_id), int(version)
+    except ValueError:
+        return None  # a cookie from before session versions
+    user = db.session.get(User, key)
+    return user if user is not None and user.session_version == current else None
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 

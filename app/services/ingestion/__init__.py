@@ -1,2 +1,3 @@
-"""Ingestion: from an accepted request to the queue (admission, dedup claims, the event
-stream, task ids, the app directory)."""
+"""Ingestion below HTTP: strict JSON and gzip (json_text, gzip_data), judging an event
+(verdicts), admission with its dedup claims (admission, claims), the event stream, task ids
+and the app directory."""

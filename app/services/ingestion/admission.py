@@ -1,5 +1,7 @@
 """Admission of a request's events: per-key rate limit, queue backlog, dedup claims, enqueue.
 
+`admit_request` runs it for one request's judged events and words the refusals (429, 503).
+
 A dedup claim is the first task id answered for a message id (or payload hash) within the
 window; it is atomic, so two racing copies of one message get one task id between them. The
 events that claimed their key are queued for storage together.
@@ -14,21 +16,22 @@ publishes one Celery message per request with `apply_async` to its file broker.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Protocol
 
 import redis
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from kombu.exceptions import KombuError
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.errors import ServiceError
 from app.extensions import db
-from app.models import DedupClaim
-from app.models.types import utcnow
 from app.services.accounts.throttle import Throttle
+from app.services.ingestion.claims import LUA_CLAIM_ALL, TableClaims, claim_key
 from app.services.ingestion.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
 from app.services.ingestion.stored_event import StoredEvent
 from app.services.ingestion.task_message import TaskMessage
+from app.services.ingestion.verdicts import Prepared, RequestInfo
+
+DUPLICATE = "Duplicate of an event already accepted; not stored again"
 
 Event = tuple[str, StoredEvent]  # (dedup key, the message a worker stores)
 
@@ -62,8 +65,10 @@ class Admission(Protocol):
 # rate window, backlog limit, dedup window, drain flag TTL, drain message, task ids...,
 # event JSONs.... Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} |
 # {'ok', owner-or-'' per event}. The unclaimed events become ONE stream entry; if no drain is
-# queued yet, the drain task's message goes to the Celery queue too.
-_ADMIT = """
+# queued yet, the drain task's message goes to the Celery queue too. The claims are claims.py's.
+_ADMIT = (
+    LUA_CLAIM_ALL
+    + """
 local limit = tonumber(ARGV[1])
 if limit > 0 then
   local count = redis.call('INCR', KEYS[1])
@@ -73,12 +78,12 @@ end
 local backlog = tonumber(ARGV[3])
 if backlog > 0 and redis.call('XLEN', KEYS[2]) >= backlog then return {'backlog'} end
 local events = #KEYS - 4
+local claimed = claim_all(KEYS, 5, ARGV, 7, events, ARGV[4])
 local owners = {'ok'}
 local new = {}
 for i = 1, events do
-  local owner = redis.call('SET', KEYS[i + 4], ARGV[i + 6], 'NX', 'GET', 'EX', ARGV[4])
-  owners[#owners + 1] = owner or ''
-  if not owner then new[#new + 1] = ARGV[i + 6 + events] end
+  owners[i + 1] = claimed[i]
+  if claimed[i] == '' then new[#new + 1] = ARGV[i + 6 + events] end
 end
 if #new > 0 then
   redis.call('XADD', KEYS[2], '*', 'e', '[' .. table.concat(new, ',') .. ']')
@@ -88,11 +93,7 @@ if #new > 0 then
 end
 return owners
 """
-
-
-def dedup_claim_key(app_id: int, dedup_key: str) -> str:
-    """The Redis key of a dedup claim (shared by live admission and imports)."""
-    return f"lvd:dedup:{app_id}:{dedup_key}"
+)
 
 
 class RedisAdmission:
@@ -114,7 +115,7 @@ class RedisAdmission:
 
     def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
         keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
-        keys += [dedup_claim_key(app_id, dedup_key) for dedup_key, _ in events]
+        keys += [claim_key(app_id, dedup_key) for dedup_key, _ in events]
         args = [*self._args, self._drain.render()]
         args += [message.task_id for _, message in events]
         args += [message.to_json() for _, message in events]
@@ -142,7 +143,7 @@ class LocalAdmission:
         publish: Callable[[list[dict[str, Any]]], None],
     ) -> None:
         self._publish = publish  # queues one message holding these events
-        self._window = timedelta(seconds=dedup_window)
+        self._claims = TableClaims(dedup_window)
         # Requests per write key, counted in this process (micro is one); 0 turns it off.
         self._rate = Throttle(rate_limit, rate_window) if rate_limit > 0 else None
 
@@ -164,41 +165,40 @@ class LocalAdmission:
         return owners
 
     def _claim(self, app_id: int, events: list[Event]) -> list[str | None]:
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        now = utcnow()
-        owners: list[str | None] = []
-        for dedup_key, message in events:
-            task_id = message.task_id
-            insert = dialect.insert(DedupClaim).values(
-                app_id=app_id, dedup_key=dedup_key, task_id=task_id, expires_at=now + self._window
-            )
-            # Take over an expired claim; keep a live one. One statement, so it is atomic.
-            db.session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["app_id", "dedup_key"],
-                    set_={"task_id": task_id, "expires_at": now + self._window},
-                    where=DedupClaim.expires_at <= now,
-                )
-            )
-            owner = db.session.scalar(
-                select(DedupClaim.task_id).where(
-                    DedupClaim.app_id == app_id, DedupClaim.dedup_key == dedup_key
-                )
-            )
-            owners.append(None if owner == task_id else owner)
+        owners = self._claims.claim(app_id, [(key, message.task_id) for key, message in events])
         db.session.commit()
         return owners
 
     def _release(self, app_id: int, events: list[Event]) -> None:
         try:
-            for dedup_key, message in events:
-                db.session.execute(
-                    delete(DedupClaim).where(
-                        DedupClaim.app_id == app_id,
-                        DedupClaim.dedup_key == dedup_key,
-                        DedupClaim.task_id == message.task_id,
-                    )
-                )
+            self._claims.release(app_id, [(key, message.task_id) for key, message in events])
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()  # the claims expire with the dedup window
+
+
+def unavailable(reason: str) -> ServiceError:
+    """503 with Retry-After: SDKs retry, and nothing unqueued was accepted."""
+    return ServiceError("unavailable", "unavailable", reason, retry_after=1)
+
+
+def admit_request(info: RequestInfo, prepared: list[Prepared], admission: Admission) -> None:
+    """Admit the request and queue its new events; duplicates' answers point at the original."""
+    fresh = [p for p in prepared if not p.blocked]
+    events = [(p.dedup_key, p.message) for p in fresh]
+    try:
+        owners = admission.admit(info.entry.app_id, info.write_key, events)
+    except RateLimited as exc:
+        raise ServiceError(
+            "rate_limited",
+            "rate_limited",
+            f"Too many requests for this write key; retry in {exc.retry_after}s.",
+            retry_after=exc.retry_after,
+        )
+    except Backlogged:
+        raise unavailable("The storage queue is over its backlog limit; retry shortly.")
+    except (redis.RedisError, SQLAlchemyError, KombuError, OSError):
+        raise unavailable("The queue is unreachable; retry shortly.")
+    for item, owner in zip(fresh, owners, strict=True):
+        if owner is not None:
+            item.answer.update(status="duplicate", task_id=owner, message=DUPLICATE)

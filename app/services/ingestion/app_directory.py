@@ -20,13 +20,15 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import redis
-from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import TrackedApp, TrackingPlan
@@ -34,6 +36,8 @@ from app.validation import CompiledPlan, compile_plan
 
 log = logging.getLogger(__name__)
 CHANNEL = "lvd:apps-changed"
+# Where a session keeps the write keys its transaction changed, until it commits.
+CHANGED_KEYS = "lvd_changed_write_keys"
 EMPTY_PLAN = {"events": {}}  # an app without a published plan: every event unplanned
 
 
@@ -48,12 +52,21 @@ class AppEntry:
 class AppDirectory:
     """Write key → AppEntry, cached; misses (unknown keys) are cached too."""
 
-    def __init__(self, ttl: float, redis_url: str = "") -> None:
+    def __init__(
+        self,
+        ttl: float,
+        redis_url: str = "",
+        app_context: Callable[[], AbstractContextManager[Any]] | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        """`app_context` gives the listener thread the database (the Flask app's context);
+        `client` publishes this process's changes (both only with `redis_url`)."""
         self._ttl = ttl
         self._redis_url = redis_url
+        self._app_context = app_context
+        self._client = client
         self._entries: dict[str, tuple[float, AppEntry | None]] = {}
         self._listener_pid: int | None = None
-        self._flask_app: Flask | None = None
         self._closed = threading.Event()
         self._subscribed = threading.Event()
         # Bumped by every invalidation: a load that raced one must not cache what it read.
@@ -117,10 +130,10 @@ class AppDirectory:
         body = row.body if row.body is not None else EMPTY_PLAN
         return AppEntry(app_id=row.id, plan=compile_plan(body, version=row.plan_version or 0))
 
-    def _warm(self, flask_app: Flask, write_keys: list[str]) -> None:
+    def _warm(self, write_keys: list[str]) -> None:
         """Compile the announced apps' plans (listener thread), so requests need not."""
         try:
-            with flask_app.app_context():
+            with self._app_context():
                 for body, version in self._published(write_keys):
                     compile_plan(body, version)  # cached by (plan, version) for the requests
         except Exception:  # the request that needs it will load it and report
@@ -148,7 +161,6 @@ class AppDirectory:
     def _start_listener(self) -> None:
         # One listener per process; gunicorn forks workers, so check the pid, not a flag.
         self._listener_pid = os.getpid()
-        self._flask_app = current_app._get_current_object()
         self._entries.clear()
         self._subscribed.clear()
         threading.Thread(target=self._listen, name="app-directory", daemon=True).start()
@@ -177,22 +189,30 @@ class AppDirectory:
                             self._subscribed.set()
                         elif message["type"] == "message":
                             keys = json.loads(message["data"])
-                            self._warm(self._flask_app, keys)
+                            self._warm(keys)
                             self.invalidate(keys)
             except (redis.RedisError, ValueError) as exc:
                 log.warning("app directory listener lost Redis (%s); retrying", exc)
                 self._closed.wait(1)
         client.close()
 
+    def announce_change(self, write_keys: list[str]) -> None:
+        """Tell every process that these keys changed (their app, plan or existence)."""
+        self.invalidate(write_keys)
+        if self._client is not None:
+            try:
+                self._client.publish(CHANNEL, json.dumps(write_keys))
+            except redis.RedisError:
+                # The change is committed; other processes pick it up when their cache expires.
+                log.warning("could not announce app change; caches expire within their TTL")
 
-def announce_change(write_keys: list[str]) -> None:
-    """Tell every process that these keys changed (their app, plan or existence)."""
-    directory: AppDirectory = current_app.extensions["app_directory"]
-    directory.invalidate(write_keys)
-    client = current_app.extensions.get("redis")
-    if client is not None:
-        try:
-            client.publish(CHANNEL, json.dumps(write_keys))
-        except redis.RedisError:
-            # The change is committed; other processes pick it up when their cache expires.
-            log.warning("could not announce app change; caches expire within their TTL")
+
+def note_change(session: Session, write_keys: list[str]) -> None:
+    """Record that this transaction changes these keys' apps; once it commits, the wiring
+    (app/__init__.py) announces them through the app's directory (`announce_change`)."""
+    session.info.setdefault(CHANGED_KEYS, []).extend(write_keys)
+
+
+def take_changes(session: Session) -> list[str]:
+    """The keys noted by the transaction that ended, forgotten here."""
+    return session.info.pop(CHANGED_KEYS, [])

@@ -186,7 +186,7 @@ class StoredEvent(NamedTuple):
         context: Any,
         test_run: str | None,
     ) -> StoredEvent:
-        """An event just judged. The payload was checked with its canonical JSON (accept.py);
+        """An event just judged. The payload was checked with its canonical JSON (verdicts.py);
         this checks the columns derived from it and from the request around it."""
         check_time(client_time, "timestamp")
         check_time(sent_at, "sentAt")

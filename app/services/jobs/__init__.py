@@ -1,1 +1,2 @@
-"""Background jobs: the runner (claim, slices, cancel, recover) and one module per job kind."""
+"""Background jobs: the runner (claim, save, cancel, recover), one module per job kind, and
+work.py, which runs a claimed job of any kind for one slice."""

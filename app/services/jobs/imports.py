@@ -1,7 +1,7 @@
 """Import jobs: an NDJSON file (or a gzip of one) of events, validated and stored like live ones.
 
 Each line is one event, native (`eventName`) or in the Segment format (`type`, or `event` for a
-track), judged by the code that judges live events (prepare_native / prepare_sdk) against the
+track), judged by the code that judges live events (ingestion/verdicts.py) against the
 plan that was published when the file was uploaded, deduplicated by the same claims (messageId,
 else payload hash, for the dedup window: a live copy and an imported copy are one event), and
 stored by store_events, a chunk of lines per statement. A bad line is listed with its number
@@ -20,27 +20,23 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
-import zlib
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
-import redis
-from flask import current_app
 from sqlalchemy import String, any_, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 
-from app.errors import ApiError
+from app.errors import ServiceError
 from app.extensions import db
-from app.ingest.accept import EventError, Prepared, RequestInfo, prepare_native, prepare_sdk
-from app.ingest.body import parse_strict_json
-from app.models import DedupClaim, Event, Job, JobFile, TrackedApp
+from app.models import Event, Job, JobFile, TrackedApp
 from app.models.types import utcnow
-from app.services.ingestion.admission import dedup_claim_key
 from app.services.ingestion.app_directory import AppEntry
+from app.services.ingestion.gzip_data import GZIP_MAGIC, PIECE, OverLimit, inflate
+from app.services.ingestion.json_text import parse_strict_json
 from app.services.ingestion.stored_event import StoredEvent
-from app.services.jobs.runner import JobError, JobFailed, Lost, Run, create_job
+from app.services.ingestion.verdicts import EventError, Prepared, RequestInfo, judge_parsed
+from app.services.jobs.runner import JobError, JobFailed, JobSettings, Lost, Run, create_job
 from app.services.plans import versions as plans
 from app.services.storage.events import store_events
 from app.validation import compile_plan
@@ -58,24 +54,8 @@ MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 CHUNK_LINES = 2000
 # Per-line errors listed in a result (all are counted).
 MAX_LISTED_ERRORS = 1000
-GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
-PIECE = 1 << 20  # bytes read (or unpacked) at a time
 COUNTED = ("valid", "invalid", "unplanned", "duplicate", "blocked", "rejected", "blank")
-# KEYS: dedup keys; ARGV: the dedup window, then the task id offered for each key. Returns the
-# owner of each key before the claim ('' where this claim took it).
-_CLAIM = """
-local owners = {}
-for i = 1, #KEYS do
-  owners[i] = redis.call('SET', KEYS[i], ARGV[i + 1], 'NX', 'GET', 'EX', ARGV[1]) or ''
-end
-return owners
-"""
-
-
-def max_upload_bytes() -> int:
-    """The largest file an import takes (IMPORT_MAX_BYTES; nginx.conf allows 51 MB)."""
-    return current_app.config["IMPORT_MAX_BYTES"]
 
 
 def import_task_id(app_id: int, dedup_key: str) -> str:
@@ -92,32 +72,14 @@ def _pieces(data: bytes) -> Iterator[bytes]:
         for start in range(0, len(data), PIECE):
             yield data[start : start + PIECE]
         return
-    rest, unpacked = data, 0
     try:
-        while rest:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            offset = 0
-            while not inflater.eof:
-                if offset >= len(rest) and not inflater.unconsumed_tail:
-                    raise JobError(400, "invalid_gzip", "The gzip data is truncated.")
-                if inflater.unconsumed_tail:
-                    out = inflater.decompress(inflater.unconsumed_tail, PIECE)
-                else:
-                    out = inflater.decompress(rest[offset : offset + PIECE], PIECE)
-                    offset += PIECE
-                unpacked += len(out)
-                if unpacked > MAX_UNPACKED_BYTES:
-                    raise JobError(
-                        413,
-                        "file_too_large",
-                        f"The file unpacks to more than {MAX_UNPACKED_BYTES} bytes.",
-                    )
-                yield out
-            rest = inflater.unused_data + rest[offset:]
-            if not rest.strip(b"\0"):  # padding after the last member, as gzip(1) allows
-                return
-    except zlib.error as exc:
-        raise JobError(400, "invalid_gzip", f"The file is not valid gzip data ({exc}).")
+        yield from inflate(data, MAX_UNPACKED_BYTES, "file", members=True)
+    except OverLimit:
+        raise JobError(
+            "too_large",
+            "file_too_large",
+            f"The file unpacks to more than {MAX_UNPACKED_BYTES} bytes.",
+        )
 
 
 def _lines(data: bytes, limit: int) -> Iterator[bytes]:
@@ -141,12 +103,11 @@ def _lines(data: bytes, limit: int) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-def check_upload(data: bytes) -> tuple[str, int]:
-    """The format ("gzip" or "ndjson") and line count of an upload; JobError (400, 413) when
-    it cannot be imported."""
-    limit = max_upload_bytes()
+def check_upload(data: bytes, limit: int) -> tuple[str, int]:
+    """The format ("gzip" or "ndjson") and line count of an upload of at most `limit` bytes;
+    JobError (400, 413) when it cannot be imported."""
     if len(data) > limit:
-        raise JobError(413, "file_too_large", f"A file may be at most {limit} bytes.")
+        raise JobError("too_large", "file_too_large", f"A file may be at most {limit} bytes.")
     lines, last, first = 0, b"", b""
     for piece in _pieces(data):
         if not piece:
@@ -156,19 +117,20 @@ def check_upload(data: bytes) -> tuple[str, int]:
         if not first:
             first = piece.lstrip(b" \t\r\n" + BOM)[:1]
     if not first:
-        raise JobError(400, "empty_file", "The file holds no events.")
+        raise JobError("invalid", "empty_file", "The file holds no events.")
     if first != b"{":
         raise JobError(
-            400, "not_ndjson", "The file is not NDJSON: one JSON object per line is expected."
+            "invalid", "not_ndjson", "The file is not NDJSON: one JSON object per line is expected."
         )
     if last != b"\n":
         lines += 1
     return ("gzip" if data.startswith(GZIP_MAGIC) else "ndjson"), lines
 
 
-def create(app: TrackedApp, filename: str, data: bytes) -> Job:
-    """A queued import of `data` into `app`, judged by the plan published now."""
-    file_format, lines = check_upload(data)
+def create(app: TrackedApp, filename: str, data: bytes, max_bytes: int) -> Job:
+    """A queued import of `data` (at most `max_bytes`) into `app`, judged by the plan published
+    now."""
+    file_format, lines = check_upload(data, max_bytes)
     # A name the client chose: printable characters only (the database refuses NUL).
     filename = "".join(ch for ch in filename if ch.isprintable())[:255] or "upload.ndjson"
     params = {
@@ -184,23 +146,13 @@ def _judge(line: bytes, info: RequestInfo) -> Prepared:
     """One line judged as the ingestion endpoints judge an event; EventError when malformed."""
     if len(line) > info.max_event_bytes:
         raise EventError(
-            413, "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
+            "too_large", "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
         )
     try:
-        raw = parse_strict_json(line)
-    except ApiError as exc:
-        raise EventError(exc.status, exc.code, exc.message.replace("The body", "The line", 1))
-    if not isinstance(raw, dict):
-        raise EventError(400, "not_an_object", "An event is a JSON object.")
-    if "eventName" in raw:
-        return prepare_native(raw, info)
-    if "type" in raw:
-        return prepare_sdk(raw, info)
-    if "event" in raw:  # a Segment track message without its type
-        return prepare_sdk(raw, info, "track")
-    raise EventError(
-        400, "no_event_name", "A line needs eventName (native) or type / event (Segment format)."
-    )
+        raw = parse_strict_json(line, subject="line")
+    except ServiceError as exc:
+        raise EventError(exc.kind, exc.code, exc.message)
+    return judge_parsed(raw, info)
 
 
 def empty_result(plan_version: int | None) -> dict[str, Any]:
@@ -217,30 +169,28 @@ def empty_result(plan_version: int | None) -> dict[str, Any]:
 class Import:
     """One claimed import job at work, reading its file from where the job got to."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, settings: JobSettings) -> None:
         self.run = run
         data = db.session.scalar(select(JobFile.data).where(JobFile.job_id == run.id))
         if data is None:
             raise JobFailed("The job's file is gone.")
-        self.lines = _lines(data, current_app.config["MAX_EVENT_BYTES"])
+        self.lines = _lines(data, settings.max_event_bytes)
         # Lines finished before (by an earlier slice, or a worker that died) are not read again.
         next(itertools.islice(self.lines, run.position, run.position), None)
         version = run.params.get("plan_version")
         plan = compile_plan(plans.published_body(run.app_id, version), version=version or 0)
         self.entry = AppEntry(app_id=run.app_id, plan=plan)
-        config = current_app.config
-        self.secret = config["SECRET_KEY"].encode()
-        self.max_event_bytes = config["MAX_EVENT_BYTES"]
-        self.window = config["DEDUP_WINDOW_SECONDS"]
-        client: redis.Redis | None = current_app.extensions.get("redis")
-        self.claim_script = client.register_script(_CLAIM) if client is not None else None
+        self.secret = settings.secret
+        self.max_event_bytes = settings.max_event_bytes
+        self.max_upload_bytes = settings.max_upload_bytes
+        self.claims = settings.claims
         if not run.result:
             run.result = empty_result(version)
 
     def begin(self) -> None:
         """Count the lines (an upload counts them; this is for a job made without a total)."""
         data = db.session.scalar(select(JobFile.data).where(JobFile.job_id == self.run.id))
-        _, lines = check_upload(data)
+        _, lines = check_upload(data, self.max_upload_bytes)
         self.run.save(0, 0, self.run.result, total=lines)
 
     def step(self) -> bool:
@@ -312,58 +262,18 @@ class Import:
         if not judged:
             return []
         items = [(p.dedup_key, p.message.task_id) for _, p in judged]
-        owners = self._claim(items)
+        # The claims live admission makes (claims.py); rows (micro) are in this chunk's
+        # transaction, committed with its events.
+        owners = self.claims.claim(self.run.app_id, items)
         stored = _stored_task_ids([task_id for _, task_id in items])
         fresh: list[tuple[int, StoredEvent]] = []
         for (number, prepared), owner in zip(judged, owners, strict=True):
             task_id = prepared.message.task_id
-            if (owner is not None and owner != task_id) or task_id in stored:
+            if owner is not None or task_id in stored:
                 continue
             stored.add(task_id)
             fresh.append((number, prepared.message))
         return fresh
-
-    def _claim(self, items: list[tuple[str, str]]) -> list[str | None]:
-        """Claim each dedup key for its task id, as live admission does; the owner of each key
-        after the claim (our own task id when the claim, or an earlier one of ours, holds)."""
-        app_id = self.run.app_id
-        if self.claim_script is not None:
-            # The keys live admission claims (RedisAdmission), in one round trip.
-            keys = [dedup_claim_key(app_id, key) for key, _ in items]
-            owners = self.claim_script(
-                keys=keys, args=[self.window, *(task_id for _, task_id in items)]
-            )
-            return [owner or None for owner in owners]
-        # Micro: the claims table, in this chunk's transaction (committed with its rows).
-        now = utcnow()
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        rows = {key: task_id for key, task_id in items}  # one key, one task id
-        insert = dialect.insert(DedupClaim).values(
-            [
-                {
-                    "app_id": app_id,
-                    "dedup_key": key,
-                    "task_id": task_id,
-                    "expires_at": now + timedelta(seconds=self.window),
-                }
-                for key, task_id in rows.items()
-            ]
-        )
-        db.session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["app_id", "dedup_key"],
-                set_={"task_id": insert.excluded.task_id, "expires_at": insert.excluded.expires_at},
-                where=DedupClaim.expires_at <= now,  # take over an expired claim only
-            )
-        )
-        owners = dict(
-            db.session.execute(
-                select(DedupClaim.dedup_key, DedupClaim.task_id).where(
-                    DedupClaim.app_id == app_id, DedupClaim.dedup_key.in_(list(rows))
-                )
-            ).all()
-        )
-        return [owners.get(key) for key, _ in items]
 
     @staticmethod
     def _store_one_by_one(

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, Job, TrackedApp
-from app.schemas.native_event import ENVELOPE_FIELDS
-from app.services.jobs.runner import JobError, JobFailed, Run, create_job
+from app.services.ingestion.verdicts import judge
+from app.services.jobs.runner import JobError, JobFailed, JobSettings, Run, create_job
 from app.services.plans import versions as plans
 from app.services.statistics.aggregates import general_path
 from app.validation import CompiledPlan, PlanError, Verdict, canonical_json, compile_plan
@@ -48,18 +48,18 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise JobError(400, "invalid_parameter", f"{name} must be an ISO 8601 time.")
+        raise JobError("invalid", "invalid_parameter", f"{name} must be an ISO 8601 time.")
 
 
 def job_params(app: TrackedApp, body: dict[str, Any]) -> dict[str, Any]:
     """Checked parameters of a re-validation of `app` (JobError 400 when they are not)."""
     unknown = sorted(set(body) - set(PARAMS))
     if unknown:
-        raise JobError(400, "invalid_parameter", f"Unknown field(s): {', '.join(unknown)}.")
+        raise JobError("invalid", "invalid_parameter", f"Unknown field(s): {', '.join(unknown)}.")
     version, plan = body.get("plan_version"), body.get("plan")
     if (version is None) == (plan is None):
         raise JobError(
-            400,
+            "invalid",
             "invalid_parameter",
             "Give the plan to re-validate with: plan_version (a saved version or draft) "
             "or plan (a plan document), one of the two.",
@@ -67,10 +67,10 @@ def job_params(app: TrackedApp, body: dict[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     if version is not None:
         if isinstance(version, bool) or not isinstance(version, int):
-            raise JobError(400, "invalid_parameter", "plan_version must be an integer.")
+            raise JobError("invalid", "invalid_parameter", "plan_version must be an integer.")
         if not 0 < version <= MAX_ID or plans.version(app.id, version) is None:
             raise JobError(
-                400, "invalid_plan_version", f"App {app.id} has no plan version {version}."
+                "invalid", "invalid_plan_version", f"App {app.id} has no plan version {version}."
             )
         params["plan_version"] = version
     else:
@@ -78,13 +78,15 @@ def job_params(app: TrackedApp, body: dict[str, Any]) -> dict[str, Any]:
             plans.parse(plan)
             text = canonical_json(plan)
         except (PlanError, ValueError) as exc:
-            raise JobError(400, "invalid_plan", str(exc))
+            raise JobError("invalid", "invalid_plan", str(exc))
         if "\\u0000" in text:  # the database's JSON cannot hold U+0000
-            raise JobError(400, "invalid_plan", "The plan contains a NUL character (\\u0000).")
+            raise JobError(
+                "invalid", "invalid_plan", "The plan contains a NUL character (\\u0000)."
+            )
         params["plan"] = plan
     since, until = _time(body, "since"), _time(body, "until")
     if since is not None and until is not None and since >= until:
-        raise JobError(400, "invalid_parameter", "since must be before until.")
+        raise JobError("invalid", "invalid_parameter", "since must be before until.")
     for name, moment in (("since", since), ("until", until)):
         if moment is not None:
             params[name] = moment.isoformat()
@@ -108,23 +110,9 @@ def _is_native(event_name: str, payload: dict[str, Any]) -> bool:
 def stored_verdict(
     plan: CompiledPlan, event_type: str, event_name: str, payload: dict[str, Any]
 ) -> Verdict:
-    """The verdict ingestion would give this stored event under `plan`: the same properties
-    (app/ingest/accept.py: prepare_native, prepare_sdk), roots and name pointers."""
-    if event_type == "track" and _is_native(event_name, payload):
-        properties = {k: v for k, v in payload.items() if k not in ENVELOPE_FIELDS}
-        return plan.validate(event_name, properties)
-    if event_type == "track":
-        return plan.validate(event_name, payload.get("properties") or {}, name_pointer="/event")
-    if event_type == "screen":
-        return plan.validate(event_name, payload.get("properties") or {}, name_pointer="/name")
-    if event_type == "page":
-        return plan.validate_type("page", payload.get("properties") or {}, "/properties")
-    if event_type in ("identify", "group"):
-        return plan.validate_type(event_type, payload.get("traits") or {}, "/traits")
-    if event_type == "alias":
-        ids = {"userId": payload.get("userId"), "previousId": payload.get("previousId")}
-        return plan.validate_type("alias", ids, "")
-    raise ValueError(f"unknown event type {event_type!r}")
+    """The verdict ingestion would give this stored event under `plan` (verdicts.judge)."""
+    native = event_type == "track" and _is_native(event_name, payload)
+    return judge(plan, event_type, event_name, payload, native=native)
 
 
 def _rule_paths(violations: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -175,7 +163,7 @@ def _merged(result: dict[str, Any], batch: dict[str, Any], rules: Counter) -> di
 class Revalidation:
     """One claimed re-validation job at work."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, settings: JobSettings) -> None:
         self.run = run
         params = run.params
         self.plan_version = params.get("plan_version")

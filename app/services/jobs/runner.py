@@ -1,4 +1,5 @@
-"""Background jobs (re-validation, import): create, claim, run in slices, cancel, recover.
+"""Background jobs (re-validation, import): create, claim, save, cancel, recover (work.py runs
+them in slices, one module per kind does the work).
 
 A worker owns a job by claiming it: `UPDATE … SET state='running' WHERE state='queued'` turns
 one row or none, so two deliveries of one message (acks_late redelivers) never both work. Each
@@ -20,20 +21,18 @@ recovered from under it.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import OperationalError
 
-from app.errors import ApiError
+from app.errors import ServiceError
 from app.extensions import db
 from app.models import Job, JobFile
 from app.models.types import utcnow
+from app.services.ingestion.claims import Claims
 from app.task_states import JOB_ACTIVE, JOB_FINISHED
 from app.time_text import iso_z
 
@@ -48,12 +47,21 @@ MAX_ATTEMPTS = 3
 # How long one task works on a job before queueing it again (see the module docstring); micro's
 # one worker also stores events, so its slices are short, as the live stream waits on them.
 SLICE_SECONDS = {"micro": 2.0, "full": 20.0}
-# What run() says happened.
-AGAIN, SETTLED, SKIPPED = "again", "settled", "skipped"
 
 
-class JobError(ApiError):
+class JobError(ServiceError):
     """A job cannot be created or changed as asked (answered as a JSON error, or by the CLI)."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What a job's work needs of the configuration (the task reads it from the app)."""
+
+    slice_seconds: float  # SLICE_SECONDS of the profile
+    secret: bytes  # SECRET_KEY
+    max_event_bytes: int  # MAX_EVENT_BYTES
+    max_upload_bytes: int  # IMPORT_MAX_BYTES
+    claims: Claims  # the dedup claims live admission makes too
 
 
 class JobFailed(Exception):
@@ -136,14 +144,6 @@ class Runner(Protocol):
         """Do and save one batch; False when nothing was left to do."""
 
 
-def _runner(run: Run) -> Runner:
-    # Imported here: the kinds' modules import this one.
-    from app.services.jobs.imports import Import
-    from app.services.jobs.revalidation import Revalidation
-
-    return {"revalidate": Revalidation, "import": Import}[run.kind](run)
-
-
 def create_job(
     app_id: int,
     kind: str,
@@ -196,7 +196,7 @@ def cancel(job: Job) -> Job:
     db.session.commit()
     db.session.refresh(job)
     if not changed:
-        raise JobError(409, "job_finished", f"Job {job.id} is already {job.state}.")
+        raise JobError("conflict", "job_finished", f"Job {job.id} is already {job.state}.")
     return job
 
 
@@ -225,53 +225,7 @@ def claim(job_id: int) -> Run | None:
     return Run(**row._asdict()) if row is not None else None
 
 
-def run(job_id: int, *, seconds: float | None = None, batches: int | None = None) -> str:
-    """Work on a job for one slice (SLICE_SECONDS, or `seconds` / `batches` if given).
-
-    Returns AGAIN when the job was handed back to the queue to go on (the task queues it),
-    SETTLED when it ended (done, cancelled, failed), SKIPPED when it was not this worker's to
-    run. A database outage propagates and leaves the job running: recover_stalled resumes it.
-    """
-    claimed = claim(job_id)
-    if claimed is None:
-        return SKIPPED
-    if seconds is None:
-        seconds = SLICE_SECONDS[current_app.config["PROFILE"]]
-    deadline = time.monotonic() + seconds
-    try:
-        runner = _runner(claimed)
-        if claimed.total is None:
-            runner.begin()
-        count = 0
-        while True:
-            if claimed.cancel_requested:
-                _finish(claimed, "cancelled")
-                return SETTLED
-            if not runner.step():
-                _finish(claimed, "done")
-                return SETTLED
-            count += 1
-            if time.monotonic() > deadline or (batches is not None and count >= batches):
-                _finish(claimed, "queued")
-                return AGAIN
-    except Lost:
-        log.info("job %s was taken over by another worker; this one stops", job_id)
-        return SKIPPED
-    except OperationalError:
-        db.session.rollback()
-        raise
-    except JobFailed as exc:
-        db.session.rollback()
-        _finish(claimed, "failed", str(exc))
-        return SETTLED
-    except Exception as exc:
-        db.session.rollback()
-        log.exception("job %s failed", job_id)
-        _finish(claimed, "failed", f"Internal error: {type(exc).__name__}: {exc}"[:2000])
-        return SETTLED
-
-
-def _finish(run: Run, state: str, error: str | None = None) -> None:
+def finish(run: Run, state: str, error: str | None = None) -> None:
     """Leave the job in `state` (queued: handed back to go on), if it is still this worker's."""
     now = utcnow()
     values: dict[str, Any] = {"state": state, "heartbeat_at": now}

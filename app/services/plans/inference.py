@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Event, TrackedApp, TrackingPlan
-from app.schemas.native_event import ENVELOPE_FIELDS
+from app.schemas.native_event import native_properties
 from app.services.plans import versions as plans
 from app.validation.event_names import plausible_event_name, shown_name
 from app.validation.inference import infer_schema
@@ -71,7 +71,7 @@ class ChoiceError(ValueError):
 
 def _properties(payload: dict[str, Any]) -> Any:
     if "eventName" in payload:  # native: every field but the envelope is a property
-        return {k: v for k, v in payload.items() if k not in ENVELOPE_FIELDS}
+        return native_properties(payload)
     return payload.get("properties") or {}
 
 

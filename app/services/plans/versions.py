@@ -46,9 +46,11 @@ def save_plan(
     if publish:
         _publish(app, plan)
     if commit:
+        if publish:
+            app_directory.note_change(db.session, [app.write_key])
         db.session.commit()
         if publish:
-            app_directory.announce_change([app.write_key])
+            db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return plan
 
 
@@ -110,8 +112,9 @@ def publish_version(app: TrackedApp, number: int) -> bool:
         return False
     compile_plan(plan.body, plan.version)  # warm this process's cache before events need it
     _publish(app, plan)
+    app_directory.note_change(db.session, [app.write_key])
     db.session.commit()
-    app_directory.announce_change([app.write_key])
+    db.session.refresh(app)  # loaded again now: callers read it after their session ends
     return True
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -145,6 +146,24 @@ def unmark_replayed(ids: list[int]) -> None:
             update(DeadLetter).where(DeadLetter.id.in_(ids)).values(replayed_at=None)
         )
         db.session.commit()
+
+
+def replay(dead_letters: list[DeadLetter], send: Callable[[list[Any]], object]) -> int:
+    """Queue dead letters' messages again through `send` (one call with all of them), under
+    their own task ids (so stored at most once); how many were replayed.
+
+    The marks are committed before the send: a replay that fails again at once dead-letters the
+    same row as pending, and a mark committed after it would hide that (seen in a test run).
+    When the send fails nothing was queued, so the marks are taken back and the error raised."""
+    ids = [dead.id for dead in dead_letters]
+    mark_replayed(ids)
+    if dead_letters:
+        try:
+            send([dead.message for dead in dead_letters])
+        except Exception:
+            unmark_replayed(ids)  # not queued: still pending
+            raise
+    return len(dead_letters)
 
 
 def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:

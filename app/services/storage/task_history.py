@@ -5,7 +5,7 @@ latency. (`queued` and `duplicate` leave no row to list: GET /api/tasks/<id> der
 Both kinds are ordered by (received_at, kind, id), newest first. A stored task's received_at is
 a column read through the (app_id, received_at) index; a failed one's is the ISO 8601 string in
 its dead letter's message, which sorts the same way because every message writes it with
-datetime.isoformat() in UTC (app/ingest/accept.py).
+datetime.isoformat() in UTC (app/services/ingestion/verdicts.py).
 """
 
 from __future__ import annotations

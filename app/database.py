@@ -1,4 +1,4 @@
-"""Bringing the database schema up to date."""
+"""Bringing the database schema up to date (wiring: the CLI and the micro server call it)."""
 
 from flask import current_app
 from flask_migrate import upgrade

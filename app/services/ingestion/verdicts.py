@@ -1,8 +1,9 @@
-"""From a parsed event to its answer: verdict, hash, task id, admission, enqueue.
+"""From a parsed event to its verdict: checks, judgement against the plan, hash, task id.
 
 Both formats end here: native events (`prepare_native`) and SDK messages in the Segment format
-(`prepare_sdk`). Each is checked, judged against the app's compiled plan and turned into the
-message a worker stores; `accept` then admits the request (rate, backlog, dedup) and queues it.
+(`prepare_sdk`). Each is checked, judged against the app's compiled plan (`judge`, which
+re-validation uses too) and turned into the message a worker stores; admission.py then admits
+the request (rate, backlog, dedup) and queues it.
 """
 
 from __future__ import annotations
@@ -13,32 +14,23 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-import redis
-from kombu.exceptions import KombuError
 from marshmallow import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ApiError
+from app.errors import ServiceError
 from app.schemas import field_errors
-from app.schemas.native_event import ENVELOPE_FIELDS, NATIVE_EVENT, quick_load
+from app.schemas.native_event import NATIVE_EVENT, native_properties, quick_load
 from app.schemas.sdk_message import SDK_MESSAGE
-from app.services.ingestion.admission import Admission, Backlogged, RateLimited
 from app.services.ingestion.app_directory import AppEntry
 from app.services.ingestion.stored_event import StoredEvent, Unstorable, json_text_problem
 from app.services.ingestion.task_ids import new_task_id
-from app.validation import Verdict, canonical_json
+from app.validation import CompiledPlan, Verdict, canonical_json
 
 QUEUED = "Event queued for processing"
 BLOCKED = "Event blocked by the tracking plan; not stored"
-DUPLICATE = "Duplicate of an event already accepted; not stored again"
 
 
-class EventError(Exception):
+class EventError(ServiceError):
     """One event is malformed: answered alone (400/413), or `rejected` in its batch slot."""
-
-    def __init__(self, status: int, code: str, message: str, errors: list | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.errors = status, code, message, errors
 
     def rejected(self) -> dict[str, Any]:
         """This error as a batch slot."""
@@ -46,10 +38,6 @@ class EventError(Exception):
         if self.errors:
             slot["errors"] = self.errors
         return slot
-
-    def api_error(self) -> ApiError:
-        """This error as a whole-request answer."""
-        return ApiError(self.status, self.code, self.message, self.errors)
 
 
 @dataclass
@@ -96,22 +84,28 @@ class Envelope:
 def _canonical(raw: Any, info: RequestInfo) -> bytes:
     """The event's canonical JSON bytes, after the checks every event passes."""
     if not isinstance(raw, dict):
-        raise EventError(400, "not_an_object", "An event is a JSON object.")
+        raise EventError("invalid", "not_an_object", "An event is a JSON object.")
     try:
         text = canonical_json(raw)
         canonical = text.encode("utf-8")
     except UnicodeEncodeError:
-        raise EventError(400, "invalid_unicode", "The event contains a lone surrogate (\\ud8xx).")
+        raise EventError(
+            "invalid", "invalid_unicode", "The event contains a lone surrogate (\\ud8xx)."
+        )
     except ValueError:  # 1e400 parses as infinity, which no JSON column can hold
         raise EventError(
-            400, "non_finite_number", "The event contains a number beyond a double (e.g. 1e400)."
+            "invalid",
+            "non_finite_number",
+            "The event contains a number beyond a double (e.g. 1e400).",
         )
     # PostgreSQL text and jsonb cannot hold U+0000, so such an event could never be stored.
     if "\\u0000" in text and json_text_problem(text):
-        raise EventError(400, "nul_character", "The event contains a NUL character (\\u0000).")
+        raise EventError(
+            "invalid", "nul_character", "The event contains a NUL character (\\u0000)."
+        )
     if len(canonical) > info.max_event_bytes:
         raise EventError(
-            413, "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
+            "too_large", "event_too_large", f"An event may be at most {info.max_event_bytes} bytes."
         )
     return canonical
 
@@ -121,7 +115,7 @@ def _load(schema, raw: dict[str, Any]) -> dict[str, Any]:
         return schema.load(raw)
     except ValidationError as exc:
         raise EventError(
-            400, "invalid_event", "The event's fields are malformed.", field_errors(exc)
+            "invalid", "invalid_event", "The event's fields are malformed.", field_errors(exc)
         )
 
 
@@ -130,7 +124,6 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
     canonical = _canonical(raw, info)
     fields = quick_load(raw) or _load(NATIVE_EVENT, raw)
     name = fields["eventName"]
-    properties = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
     envelope = Envelope(
         type="track",
         event_name=name,
@@ -141,7 +134,8 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
         user_id=raw.get("userId"),
         anonymous_id=raw.get("anonymousId"),
     )
-    return _prepared(raw, canonical, envelope, info.entry.plan.validate(name, properties), info)
+    verdict = judge(info.entry.plan, "track", name, raw, native=True)
+    return _prepared(raw, canonical, envelope, verdict, info)
 
 
 def prepare_sdk(
@@ -152,24 +146,13 @@ def prepare_sdk(
     canonical = _canonical(raw, info)
     fields = _load(SDK_MESSAGE, raw if message_type is None else {**raw, "type": message_type})
     kind = fields["type"]
-    plan = info.entry.plan
-    properties = fields.get("properties") or {}
     if kind == "track":
         name = fields["event"]
-        verdict = plan.validate(name, properties, name_pointer="/event")
-    elif kind == "screen":
+    elif kind in ("screen", "page"):
         name = fields.get("name") or kind
-        verdict = plan.validate(name, properties, name_pointer="/name")
-    elif kind == "page":
-        name = fields.get("name") or kind
-        verdict = plan.validate_type(kind, properties, "/properties")
-    elif kind in ("identify", "group"):
+    else:  # identify, group, alias: named after their type
         name = kind
-        verdict = plan.validate_type(kind, fields.get("traits") or {}, "/traits")
-    else:  # alias
-        name = kind
-        ids = {"userId": raw.get("userId"), "previousId": raw.get("previousId")}
-        verdict = plan.validate_type(kind, ids, "")
+    verdict = judge(info.entry.plan, kind, name, raw)
     batch = batch or {}
     envelope = Envelope(
         type=kind,
@@ -182,6 +165,46 @@ def prepare_sdk(
         anonymous_id=raw.get("anonymousId"),
     )
     return _prepared(raw, canonical, envelope, verdict, info)
+
+
+def judge(
+    plan: CompiledPlan, kind: str, name: str, payload: dict[str, Any], *, native: bool = False
+) -> Verdict:
+    """The verdict of one event of type `kind` named `name`: a native event's properties are
+    its fields beside the envelope; an SDK message's are `properties` (track, screen, page),
+    `traits` (identify, group) or its two ids (alias). Live events and re-validation alike."""
+    if native:
+        return plan.validate(name, native_properties(payload))
+    if kind == "track":
+        return plan.validate(name, payload.get("properties") or {}, name_pointer="/event")
+    if kind == "screen":
+        return plan.validate(name, payload.get("properties") or {}, name_pointer="/name")
+    if kind == "page":
+        return plan.validate_type("page", payload.get("properties") or {}, "/properties")
+    if kind in ("identify", "group"):
+        return plan.validate_type(kind, payload.get("traits") or {}, "/traits")
+    if kind == "alias":
+        ids = {"userId": payload.get("userId"), "previousId": payload.get("previousId")}
+        return plan.validate_type("alias", ids, "")
+    raise ValueError(f"unknown event type {kind!r}")
+
+
+def judge_parsed(raw: Any, info: RequestInfo) -> Prepared:
+    """An event of either format, told apart by its fields (an imported line): native with
+    `eventName`, else a Segment message with `type`, or `event` for a track without its type."""
+    if not isinstance(raw, dict):
+        raise EventError("invalid", "not_an_object", "An event is a JSON object.")
+    if "eventName" in raw:
+        return prepare_native(raw, info)
+    if "type" in raw:
+        return prepare_sdk(raw, info)
+    if "event" in raw:  # a Segment track message without its type
+        return prepare_sdk(raw, info, "track")
+    raise EventError(
+        "invalid",
+        "no_event_name",
+        "A line needs eventName (native) or type / event (Segment format).",
+    )
 
 
 def _prepared(
@@ -212,7 +235,7 @@ def _prepared(
         )
     except Unstorable as exc:
         raise EventError(
-            400,
+            "invalid",
             "invalid_event",
             "The event's fields are malformed.",
             [{"field": exc.field, "message": exc.message}],
@@ -240,30 +263,3 @@ def dedup_key(message_id: str | None, payload_hash: str, test_run: str | None) -
         run = hashlib.blake2b(test_run.encode(), digest_size=16).hexdigest()
         key = f"{key}|r:{run}"
     return key
-
-
-def unavailable(reason: str) -> ApiError:
-    """503 with Retry-After: SDKs retry, and nothing unqueued was accepted."""
-    return ApiError(503, "unavailable", reason, headers={"Retry-After": "1"})
-
-
-def accept(info: RequestInfo, prepared: list[Prepared], admission: Admission) -> None:
-    """Admit the request and queue its new events; duplicates' answers point at the original."""
-    fresh = [p for p in prepared if not p.blocked]
-    events = [(p.dedup_key, p.message) for p in fresh]
-    try:
-        owners = admission.admit(info.entry.app_id, info.write_key, events)
-    except RateLimited as exc:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"Too many requests for this write key; retry in {exc.retry_after}s.",
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    except Backlogged:
-        raise unavailable("The storage queue is over its backlog limit; retry shortly.")
-    except (redis.RedisError, SQLAlchemyError, KombuError, OSError):
-        raise unavailable("The queue is unreachable; retry shortly.")
-    for item, owner in zip(fresh, owners, strict=True):
-        if owner is not None:
-            item.answer.update(status="duplicate", task_id=owner, message=DUPLICATE)

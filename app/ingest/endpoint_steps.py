@@ -10,10 +10,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
 from app.errors import ApiError
-from app.ingest.accept import EventError, Prepared, RequestInfo, accept, unavailable
 from app.models.types import utcnow
+from app.services.ingestion.admission import admit_request, unavailable
 from app.services.ingestion.app_directory import AppEntry
 from app.services.ingestion.stored_event import TEST_RUN_MAX, text_problem
+from app.services.ingestion.verdicts import EventError, Prepared, RequestInfo
 from app.validation.verdict import ANSWERS
 
 # How each ingestion blueprint takes its write key, said when a request brings none.
@@ -85,8 +86,8 @@ def accept_one(info: RequestInfo, prepare: Callable[[], Prepared]) -> dict[str, 
         prepared = prepare()
     except EventError as exc:
         metrics.count_verdict("rejected")
-        raise exc.api_error()
-    accept(info, [prepared], current_app.extensions["admission"])
+        raise exc  # answered alone: its own status and body
+    admit_request(info, [prepared], current_app.extensions["admission"])
     metrics.count_verdict(prepared.answer["status"])
     return prepared.answer
 
@@ -109,8 +110,8 @@ def accept_batch(
             results.append(exc.rejected())
         else:
             prepared.append(item)
-            results.append(item.answer)  # the same dict: accept() marks duplicates in place
-    accept(info, prepared, current_app.extensions["admission"])
+            results.append(item.answer)  # the same dict: admit_request() marks duplicates in place
+    admit_request(info, prepared, current_app.extensions["admission"])
     counts = dict.fromkeys(ANSWERS, 0)
     for result in results:
         counts[result["status"]] += 1
