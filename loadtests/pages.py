@@ -495,7 +495,7 @@ class Client(requests.Session):
 
 
 def csrf_token(client: Client, url: str) -> str:
-    """The CSRF token of the form on the page at `url` (as tests/web/helpers.py reads it)."""
+    """The CSRF token of the form on the page at `url` (as tests/dashboard/helpers.py reads it)."""
     page = client.get(client.base_url + url).text
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
         r'name="csrf_token" value="([^"]+)"', page

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import csrf_token, sign_up_and_verify
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import csrf_token, sign_up_and_verify
 
 
 @pytest.fixture

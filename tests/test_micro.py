@@ -14,8 +14,8 @@ from app.micro import EmbeddedWorker, ensure_demo_app, read_key_line
 from app.private_files import private_sqlite, write_private
 from app.services import apps
 from stack.servers import wait_until
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import count_events
-from tests.web.helpers import sign_up_and_verify, submit
 
 
 @pytest.fixture

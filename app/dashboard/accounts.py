@@ -1,7 +1,7 @@
 """Account pages: sign up, verify the e-mail, log in and out, reset the password.
 
 No answer tells whether an address has an account: sign-up, verify, resend and reset answer
-the same status and page for both (tests/web/test_account_hardening.py compares them)."""
+the same status and page for both (tests/dashboard/test_account_hardening.py compares them)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """App pages: the signed-in user's apps, a new app, one app with its keys and snippets.
 
 Every route looks the app up through its owner: another user's app is a 404, like one that
-does not exist (tests/web/test_ownership.py tries every route)."""
+does not exist (tests/dashboard/test_ownership.py tries every route)."""
 
 from __future__ import annotations
 

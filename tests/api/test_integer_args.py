@@ -14,9 +14,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import TrackedApp
 from app.services.ingestion.task_ids import new_task_id
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
-from tests.web.helpers import sign_up_and_verify, submit
 
 BAD = [
     "9" * 30,

@@ -14,9 +14,9 @@ from werkzeug.routing import Rule
 from app.extensions import db
 from app.models import TrackedApp
 from app.services.storage.events import FILTERS
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
-from tests.web.helpers import sign_up_and_verify, submit
 
 NUL = "a\x00b"
 # Every query parameter a GET route reads (grep -rn "request.args" app/).

@@ -26,8 +26,8 @@ from app.services.jobs import revalidation
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.dead_letters import record_dead_letter
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import csrf_token, sign_up_and_verify
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import csrf_token, sign_up_and_verify
 
 HUGE = 10**20  # beyond any integer column
 

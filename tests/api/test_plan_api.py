@@ -27,9 +27,9 @@ from app.extensions import db
 from app.services.accounts.users import find_user
 from app.services.apps import NewApp, create_app_record
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import csrf_token, sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN, assert_error, queued_message
 from tests.support.profiles import add_app
-from tests.web.helpers import csrf_token, sign_up_and_verify, submit
 
 STRICTER = copy.deepcopy(DEMO_PLAN)
 STRICTER["events"]["user_login"]["required"] = ["userId", "method"]

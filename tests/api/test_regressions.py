@@ -21,9 +21,9 @@ from app.models import TrackedApp
 from app.services.plans.versions import save_plan
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN, assert_documented, assert_error, queued_events
 from tests.support.profiles import add_app
-from tests.web.helpers import sign_up_and_verify, submit
 
 
 def _post(client, key: str, version: str, event: dict, times: int) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from tests.dashboard.helpers import PASSWORD, deliver_mail
 from tests.support.browser import screenshot
-from tests.web.helpers import PASSWORD, deliver_mail
 
 
 def _deliver_mail(server, smtp_sink) -> None:

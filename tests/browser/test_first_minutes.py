@@ -17,10 +17,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from stack.servers import wait_until
+from tests.dashboard.helpers import PASSWORD
 from tests.e2e.http import request
 from tests.support.browser import screenshot
 from tests.support.micro import MicroServer, console_code
-from tests.web.helpers import PASSWORD
 
 EMAIL = "new.user@example.com"
 # Sent before anyone signs up: a valid, an invalid and an unplanned event.

@@ -21,9 +21,9 @@ from app.extensions import db
 from app.models import TrackedApp
 from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN
 from tests.support.browser import screenshot
-from tests.web.helpers import PASSWORD
 
 XSS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned = 2">']
 PHONE = {"width": 390, "height": 844}

@@ -16,9 +16,9 @@ from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
-from tests.web.helpers import PASSWORD
 
 EMAIL = "long-values@example.com"
 NAME = "checkout_" + "x" * 246  # 255 characters, no space to break at

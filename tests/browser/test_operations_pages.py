@@ -14,9 +14,9 @@ from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
 from app.services.storage.dead_letters import list_dead_letters, record_dead_letter
 from app.tasks.events import TASK_NAME
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
-from tests.web.helpers import PASSWORD
 
 EMAIL = "ops@example.com"
 SCRIPT = '<script>document.title="pwned"</script>'

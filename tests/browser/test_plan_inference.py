@@ -12,9 +12,9 @@ from playwright.sync_api import Page, expect
 from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
-from tests.web.helpers import PASSWORD
 
 EMAIL = "inference@example.com"
 JUNK = '<img id="injected" src=x onerror="window.pwned = 1">'

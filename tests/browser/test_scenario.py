@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import EventStat
 from stack.servers import wait_until
+from tests.dashboard.helpers import PASSWORD
 from tests.support.browser import screenshot
-from tests.web.helpers import PASSWORD
 
 EMAIL = "qa@example.com"
 RUN = "build-812"

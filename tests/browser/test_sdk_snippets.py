@@ -8,9 +8,9 @@ from playwright.sync_api import expect
 
 from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN
 from tests.support.browser import screenshot
-from tests.web.helpers import PASSWORD
 
 HTTPS = "https://127.0.0.1:5443"  # as micro sets it when it serves HTTPS
 

@@ -18,9 +18,9 @@ from app.services.apps import create_app_record
 from app.services.plans.versions import save_plan
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.support.browser import LiveServer, screenshot
-from tests.web.helpers import PASSWORD
 
 EMAIL = "qa-runs@example.com"
 LOGIN = {"eventName": "user_login", "userId": 7}

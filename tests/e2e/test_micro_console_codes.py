@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 
 from stack.servers import wait_until
+from tests.dashboard.helpers import PASSWORD
 from tests.support.micro import MicroServer, console_code
-from tests.web.helpers import PASSWORD
 
 
 @pytest.fixture

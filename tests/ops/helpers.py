@@ -14,8 +14,8 @@ from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import NewApp, create_app_record
 from app.services.storage.dead_letters import record_dead_letter
 from app.tasks.events import TASK_NAME
+from tests.dashboard.helpers import PASSWORD, submit
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import PASSWORD, submit
 
 
 def owner_with_app(flask_app: Flask, email: str, name: str) -> tuple[FlaskClient, NewApp]:

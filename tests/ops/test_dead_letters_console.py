@@ -27,9 +27,9 @@ from app.services.apps import NewApp, create_app_record
 from app.services.storage.dead_letters import mark_replayed
 from app.tasks.events import TASK_NAME
 from stack.servers import wait_until
+from tests.dashboard.helpers import csrf_token, submit
 from tests.helpers import assert_error, count_events, queued_events
 from tests.ops.helpers import dead_letter, owner_with_app
-from tests.web.helpers import csrf_token, submit
 
 HUGE = 10**20
 SCRIPT_NAME = '<script>document.title="pwned"</script>'

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Job
 from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN
-from tests.jobs.helpers import ndjson_file
+from tests.services.jobs.helpers import ndjson_file
 from tests.support.profiles import add_app, flush_redis, full_env
 
 

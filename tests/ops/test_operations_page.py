@@ -24,9 +24,9 @@ from app.services.ingestion.event_stream import STREAM
 from app.services.jobs import revalidation
 from celery_config import QUEUES
 from stack.servers import start_worker, stop_process_group
+from tests.dashboard.helpers import submit
 from tests.ops.helpers import dead_letter, owner_with_app
 from tests.support.profiles import full_env
-from tests.web.helpers import submit
 
 
 def depths(page: str) -> dict[str, int]:

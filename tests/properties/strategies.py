@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import TrackedApp
 from app.services.accounts.users import sign_up, verify_email_now
-from tests.web.helpers import PASSWORD, submit
+from tests.dashboard.helpers import PASSWORD, submit
 
 RAW = "\x1eraw:"  # a string standing for a JSON token json.dumps cannot write (see dumps_raw)
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import TrackedApp
+from tests.dashboard.helpers import csrf_token
 from tests.properties.strategies import RAW, dumps_raw, hostile, login_owner, text
 from tests.support.profiles import add_app
-from tests.web.helpers import csrf_token
 
 EXAMPLES = 150
 

@@ -7,8 +7,8 @@ copy (with a new id) in the same round trip that admits the request.
 
 The layout is kombu's virtual-transport envelope of Celery's protocol 2, as `apply_async` writes
 it, except that the body is plain JSON text instead of base64 (no `body_encoding`, which kombu
-reads as "as is"). tests/ingest/test_task_message.py checks it against a real `apply_async`
-message and with a real worker.
+reads as "as is"). tests/services/ingestion/test_task_message.py checks it against a real
+`apply_async` message and with a real worker.
 """
 
 from __future__ import annotations

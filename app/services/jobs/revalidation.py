@@ -24,7 +24,7 @@ from app.validation import CompiledPlan, PlanError, Verdict, canonical_json, com
 from app.validation.verdict import STATUSES
 
 # Events judged per batch (one SELECT, one progress commit). Measured on the test PostgreSQL
-# (2 cores, 100,000 stored events of tests/jobs/helpers.py's mix, a fifth of them invalid),
+# (2 cores, 100,000 stored events of tests/services/jobs/helpers.py's mix, a fifth of them invalid),
 # twice each: 500 → ~8,800-9,100 events/s, 2,000 → ~8,900-9,700/s, 5,000 → ~9,600-10,100/s.
 # Judging (jsonschema on invalid events) is most of the time, so sizes past 500 gain little;
 # 2,000 keeps a batch near 0.2 s (prompt progress and cancel, heartbeats far inside

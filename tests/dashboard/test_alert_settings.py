@@ -6,7 +6,7 @@ import re
 
 from app.extensions import db
 from app.models import TrackedApp
-from tests.web.helpers import sign_up_and_verify, submit
+from tests.dashboard.helpers import sign_up_and_verify, submit
 
 
 def _settings(flask_app, app_id: int) -> tuple:

@@ -16,8 +16,8 @@ from app.models.types import utcnow
 from app.services.plans.versions import save_plan
 from app.services.statistics.aggregates import count_new_events
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN, broker_messages, message_args, queued_message
-from tests.web.helpers import sign_up_and_verify, submit
 
 
 def _owner_with_shop(micro_app, email: str):

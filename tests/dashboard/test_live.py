@@ -8,8 +8,8 @@ from app.extensions import db
 from app.models import TrackedApp
 from app.services.plans.versions import save_plan
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import sign_up_and_verify, submit
 
 
 def test_events_json_lists_newest_first_filters_and_polls_after(micro_app):

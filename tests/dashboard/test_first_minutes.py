@@ -17,9 +17,9 @@ from app.models import TrackedApp, User
 from app.services import apps as app_service
 from app.services.accounts.users import verify_email_now
 from app.validation.plan import MAX_PLAN_BYTES
+from tests.dashboard.helpers import PASSWORD, csrf_token, mailed, sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
-from tests.web.helpers import PASSWORD, csrf_token, mailed, sign_up_and_verify, submit
 
 
 def owner_of(flask_app, app_id: int) -> str | None:

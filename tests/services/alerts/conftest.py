@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stack.servers import start_worker, stop_process_group
-from tests.alerts.helpers import (
+from tests.services.alerts.helpers import (
     PUBLIC_URL,
 )
 from tests.support.mail import SmtpSink

@@ -22,7 +22,7 @@ from app.tasks.jobs import resume_stalled_jobs, run_slice
 from app.validation import compile_plan
 from stack.servers import start_worker, stop_process_group, wait_until
 from tests.helpers import DEMO_PLAN, count_events
-from tests.jobs.helpers import (
+from tests.services.jobs.helpers import (
     draft_plan,
     expected_changes,
     job_dict,

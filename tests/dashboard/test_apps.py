@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.web.helpers import csrf_token, sign_up_and_verify, submit
+from tests.dashboard.helpers import csrf_token, sign_up_and_verify, submit
 
 # Every route that names an app: (method, path template); {run}, {version} and {dead} are filled
 # with run-1, 1 and 1, which exist for the owner's app in no test (the 404 must come from

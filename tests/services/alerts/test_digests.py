@@ -18,7 +18,8 @@ from app.models.types import utcnow
 from app.services import alerts
 from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import queue_mail, send_daily_digests
-from tests.alerts.helpers import (
+from tests.helpers import DEMO_PLAN
+from tests.services.alerts.helpers import (
     PUBLIC_URL,
     all_delivered,
     count,
@@ -27,7 +28,6 @@ from tests.alerts.helpers import (
     parts,
     store,
 )
-from tests.helpers import DEMO_PLAN
 from tests.support.profiles import add_app
 
 KINDS = [

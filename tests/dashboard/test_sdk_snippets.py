@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.web.helpers import sign_up_and_verify, submit
+from tests.dashboard.helpers import sign_up_and_verify, submit
 
 HTTPS = "https://127.0.0.1:5443"  # as micro sets PUBLIC_HTTPS_URL when it serves HTTPS
 

@@ -19,8 +19,7 @@ from flask.testing import FlaskClient
 from app.dashboard.security import HEADERS
 from app.dashboard.shown_once import ShownOnce
 from stack.servers import free_port
-from tests.helpers import broker_messages
-from tests.web.helpers import (
+from tests.dashboard.helpers import (
     PASSWORD,
     csrf_token,
     deliver_mail,
@@ -29,6 +28,7 @@ from tests.web.helpers import (
     sign_up_and_verify,
     submit,
 )
+from tests.helpers import broker_messages
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "templates"
 

@@ -15,8 +15,8 @@ from app.extensions import db
 from app.models import TrackedApp, User
 from app.services.apps import create_app_record
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import sign_up_and_verify
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import sign_up_and_verify
 
 
 @pytest.fixture

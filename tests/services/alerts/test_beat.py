@@ -10,7 +10,7 @@ import pytest
 
 from app.models.types import utcnow
 from stack.servers import start_beat, wait_until
-from tests.alerts.helpers import STORM, VALID, all_delivered, owned_app, parts, store
+from tests.services.alerts.helpers import STORM, VALID, all_delivered, owned_app, parts, store
 
 CHECK_DONE = "Task app.tasks.alerts.check_alerts["
 

@@ -14,10 +14,10 @@ import pytest
 from app.services.accounts.users import find_user
 from app.services.apps import create_app_record
 from app.services.jobs import imports
+from tests.dashboard.helpers import csrf_token, sign_up_and_verify
 from tests.helpers import DEMO_PLAN, assert_error, broker_messages, message_args
-from tests.jobs.helpers import run_to_the_end
+from tests.services.jobs.helpers import run_to_the_end
 from tests.support.profiles import add_app
-from tests.web.helpers import csrf_token, sign_up_and_verify
 
 LINE = b'{"eventName": "user_login", "userId": 1}\n'
 

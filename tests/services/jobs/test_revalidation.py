@@ -20,7 +20,7 @@ from app.tasks.jobs import run_slice
 from app.validation import compile_plan
 from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN
-from tests.jobs.helpers import (
+from tests.services.jobs.helpers import (
     draft_plan,
     expected_changes,
     job_dict,

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
-from tests.web.helpers import sign_up_and_verify, submit
 
 
 @pytest.fixture

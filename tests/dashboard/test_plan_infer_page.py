@@ -16,8 +16,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import TrackingPlan
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import queued_message
-from tests.web.helpers import sign_up_and_verify, submit
 
 JUNK = '<img src=x onerror="alert(1)">'
 ODD = "two\nlines <b>bold</b>"

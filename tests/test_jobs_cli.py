@@ -8,7 +8,7 @@ import json
 import logging
 
 from tests.helpers import DEMO_PLAN
-from tests.jobs.helpers import raw_event, store_raw_events
+from tests.services.jobs.helpers import raw_event, store_raw_events
 from tests.support.profiles import add_app
 
 LINE = b'{"eventName": "user_login", "userId": 1}\n'

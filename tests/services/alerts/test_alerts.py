@@ -18,7 +18,8 @@ from app.models.types import utcnow
 from app.services import alerts
 from app.services.statistics.aggregates import general_path
 from app.tasks.alerts import check_alerts, queue_mail
-from tests.alerts.helpers import (
+from tests.helpers import broker_messages
+from tests.services.alerts.helpers import (
     PUBLIC_URL,
     STORM,
     VALID,
@@ -29,7 +30,6 @@ from tests.alerts.helpers import (
     parts,
     store,
 )
-from tests.helpers import broker_messages
 
 
 def run_checks(flask_app, now: datetime, times: int = 5) -> list[int]:

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from app.services.accounts.users import CODE_REFUSED
-from tests.web.helpers import (
+from tests.dashboard.helpers import (
     PASSWORD,
     csrf_token,
     deliver_mail,

@@ -21,7 +21,7 @@ from app.services.jobs import runner as jobs
 from app.services.jobs.imports import MAX_LISTED_ERRORS, import_task_id
 from app.tasks.jobs import job_settings
 from tests.helpers import DEMO_PLAN, count_events
-from tests.jobs.helpers import ndjson_file, run_to_the_end
+from tests.services.jobs.helpers import ndjson_file, run_to_the_end
 from tests.support.profiles import add_app
 
 

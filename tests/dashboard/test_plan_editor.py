@@ -15,8 +15,8 @@ from app.extensions import db
 from app.models import TrackedApp, TrackingPlan
 from app.services.plans.versions import save_plan
 from app.services.storage.events import store_events
+from tests.dashboard.helpers import csrf_token, form_fields, sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.web.helpers import csrf_token, form_fields, sign_up_and_verify, submit
 
 ROW_FIELDS = ("path", "enum", "pattern", "minimum", "maximum", "description")
 
