@@ -69,6 +69,7 @@ bench: $(DEV) system-packages
 
 ## bench-patterns: adversarial plan patterns against 32 KB strings, and another app's p99 (~1 min)
 bench-patterns: $(DEV)
+	$(PY) -m benchmarks.patterns
 	$(PY) -m loadtests.patterns
 
 ## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)

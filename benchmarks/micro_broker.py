@@ -1,9 +1,9 @@
 """Micro's broker options side by side: what one single-event post costs the API, and what
 storing it costs the embedded worker.
 
-`.venv/bin/python -m loadtests.micro_broker [-n 2000]`. Unlike the rest of loadtests/, this
-builds the micro app in this process (the Flask test client, no sockets), because what it
-compares is a setting no server exposes. Per option, with a fresh data folder:
+`.venv/bin/python -m benchmarks.micro_broker [-n 2000]`. Unlike loadtests/, this builds the
+micro app in this process (the Flask test client, no sockets), because what it compares is
+a setting no server exposes. Per option, with a fresh data folder:
 1. N single-event posts with no worker running: the API's time per post (claim + publish);
 2. then the embedded worker starts: its time per message until all N events are stored.
 """

@@ -1,18 +1,13 @@
-"""`make bench-patterns`: adversarial plan patterns cost one tenant nothing and the others nothing.
+"""`make bench-patterns`, part 2: adversarial plan patterns cost the other tenants nothing.
 
-1. In process: each adversarial pattern judges a property holding a 32 KB string, through a
-   compiled plan (the fastjsonschema fast check, and jsonschema alone for a draft-2020-12 plan),
-   median and worst of RUNS judgements; Python's backtracking `re` on the first pattern with
-   short inputs shows what RE2 replaced.
-2. Over HTTP, on one micro-profile process (API, validation and worker share one GIL: the worst
-   case for isolation): app B's ingest latency while B posts alone, while app A posts 32 KB
-   events no pattern judges (the control: the same bytes to parse and hash), while A posts
-   32 KB strings against the classic adversarial patterns, and against the costliest patterns
-   within the caps; each client as fast as one connection goes.
+Over HTTP, on one micro-profile process (API, validation and worker share one GIL: the worst case
+for isolation): app B's ingest latency while B posts alone, while app A posts 32 KB events no
+pattern judges (the control: the same bytes to parse and hash), while A posts 32 KB strings
+against the classic adversarial patterns, and against the costliest patterns within the caps;
+each client as fast as one connection goes. Part 1, the judgement timed in process, is
+`benchmarks/patterns.py`.
 
 Everything runs on 127.0.0.1 in a temporary folder and stops by PID; about a minute.
-Part 1 imports the public entry points of app.validation (pure Python: it touches no Flask,
-Celery or database) to time the judgement itself ([tool.importlinter] in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -20,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,108 +25,11 @@ import uuid
 from http.client import HTTPConnection
 from pathlib import Path
 
+from loadtests.adversarial_patterns import CLASSIC, LONG, PATTERNS
 from stack.servers import free_port, stop_process_group, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-LONG = 32 * 1024
-# The adversarial patterns (each exponential or worse for a backtracking engine), then the
-# costliest ones found within the caps: counted repetitions whose DFA outgrows its memory, so
-# RE2 runs its NFA (linear, but input length x program size).
-PATTERNS = [
-    r"^(a+)+$",
-    r"(a|a)*b",
-    r"(.*a){20}",
-    r"^((a*)*)*$",
-    r"^(a|aa)+$",
-    r"(x+x+)+y",
-    r"^(\w+\s?)*$",
-    r"^([a-z0-9]+([-._][a-z0-9]+)*)*@x$",
-    r"(?:.{0,10}){1,9}z",
-    r"[a-q][^u-z]{50}x",
-    r"(?:a.{0,20}){12}z",
-    r"(?:[a-h][^z]{0,20}){12}$",
-]
-# The 5 ms target is for the classic adversarial patterns; the within-cap ones are reported.
-CLASSIC = PATTERNS[:8]
-TEXTS = {
-    "a*32K+b": "a" * LONG + "b",
-    "mixed": ("abcdefghxyz ." * LONG)[:LONG],
-    "a-h": ("abcdefgh" * LONG)[:LONG],
-}
-RUNS = 50
-
-
-def judge_in_process() -> list[dict]:
-    """Median and worst time to judge one 32 KB property, per pattern and validator path."""
-    sys.path.insert(0, str(ROOT))
-    from app.validation import compile_plan
-
-    rows = []
-    for index, pattern in enumerate(PATTERNS):
-        for path, extra in (("fast check", {}), ("jsonschema", {"$schema": _DRAFT_2020})):
-            schema = {**extra, "properties": {"s": {"type": "string", "pattern": pattern}}}
-            plan = compile_plan({"events": {"e": schema}}, index + 1)
-            times, cpu = [], []
-            for text in TEXTS.values():
-                for _ in range(RUNS):
-                    start, start_cpu = time.perf_counter(), time.thread_time()
-                    plan.validate("e", {"s": text})
-                    cpu.append(time.thread_time() - start_cpu)
-                    times.append(time.perf_counter() - start)
-            rows.append(
-                {
-                    "pattern": pattern,
-                    "path": path,
-                    "median_ms": statistics.median(times) * 1000,
-                    "max_ms": max(times) * 1000,
-                    "max_cpu_ms": max(cpu) * 1000,
-                }
-            )
-    return rows
-
-
-_DRAFT_2020 = "https://json-schema.org/draft/2020-12/schema"
-
-
-def gil_released(pattern: str) -> str:
-    """How often another Python thread ran per ms while RE2 judged the 32 KB strings."""
-    from app.validation import compile_pattern
-
-    regex = compile_pattern(pattern)
-    return _ticks_per_ms(lambda: [regex.search(text) for text in TEXTS.values()])
-
-
-def _ticks_per_ms(work) -> str:
-    """How often a thread sleeping 1 ms at a time ran per ms of work (1 when nothing blocks it)."""
-    ticks = [0]
-    stop = threading.Event()
-
-    def spin() -> None:
-        while not stop.is_set():
-            ticks[0] += 1
-            time.sleep(0.001)
-
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    time.sleep(0.01)
-    start, before = time.perf_counter(), ticks[0]
-    work()
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    ran = ticks[0] - before
-    stop.set()
-    spinner.join()
-    return f"{ran / elapsed_ms:.2f}"
-
-
-def backtracking_baseline() -> list[tuple[int, float]]:
-    """Python's re on `^(a+)+$` against n a's and a b: doubling per extra character."""
-    out = []
-    for n in (16, 18, 20, 22):
-        start = time.perf_counter()
-        re.search(r"^(a+)+$", "a" * n + "b")
-        out.append((n, (time.perf_counter() - start) * 1000))
-    return out
 
 
 def _post(conn: HTTPConnection, path: str, body: bytes) -> tuple[int, float]:
@@ -283,37 +179,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="length of each HTTP phase")
     args = parser.parse_args()
 
-    print("1. One 32 KB property judged in process (median / worst of "
-          f"{RUNS * len(TEXTS)} judgements)")  # fmt: skip
-    rows = judge_in_process()
-    width = max(len(row["pattern"]) for row in rows)
-    for row in rows:
-        print(
-            f"   {row['pattern']:<{width}}  {row['path']:<10}  "
-            f"median {row['median_ms']:6.3f} ms  worst {row['max_ms']:6.3f} ms "
-            f"(CPU {row['max_cpu_ms']:6.3f} ms)"
-        )
-    # The wall-clock worst includes the time the OS gave other processes of this shared
-    # machine; the thread's CPU time is the judgement's own cost.
-    worst = max((r for r in rows if r["pattern"] in CLASSIC), key=lambda r: r["max_cpu_ms"])
-    verdict = "under" if worst["max_cpu_ms"] < 5 else "OVER"
-    print(
-        f"   worst classic adversarial pattern: {worst['pattern']} ({worst['path']}) "
-        f"{worst['max_cpu_ms']:.3f} ms of CPU, {verdict} the 5 ms target"
-    )
-    costliest = max(rows, key=lambda r: r["max_cpu_ms"])
-    print(
-        f"   costliest within the caps: {costliest['pattern']} {costliest['max_cpu_ms']:.1f} ms "
-        f"of CPU; while it runs, another thread ticked {gil_released(costliest['pattern'])} "
-        "times a ms (RE2 releases the GIL; Python's re: see below)"
-    )
-    print("   Python's backtracking re, ^(a+)+$ against n a's and a b (what RE2 replaced):")
-    for n, ms in backtracking_baseline():
-        print(f"   n={n}: {ms:9.1f} ms")
-    held = _ticks_per_ms(lambda: re.search(r"^(a+)+$", "a" * 22 + "b"))
-    print(f"   while it runs (n=22), another thread ticked {held} times a ms: it holds the GIL")
-
-    print(f"\n2. App B's ingest on one micro process, {args.seconds:.0f} s per phase")
+    print(f"2. App B's ingest on one micro process, {args.seconds:.0f} s per phase")
     results = isolation(args.seconds)
     for phase, apps in results.items():
         for name, stats in apps.items():

@@ -23,7 +23,7 @@ import re2
 MAX_PATTERN_MEMORY = 1 << 20
 # Linear is not free: when a pattern's DFA outgrows its memory RE2 falls back to its NFA, whose
 # cost is (input length x program size). Capping the program bounds one 32 KB string to ~0.15 s
-# of CPU for the costliest pattern found (loadtests/patterns.py), and RE2 releases the GIL while
+# of CPU for the costliest pattern found (benchmarks/patterns.py), and RE2 releases the GIL while
 # it runs. Realistic patterns fit: `^.{1,255}$` is ~2,300 instructions, a UUID's 70.
 MAX_PATTERN_INSTRUCTIONS = 2_500
 
