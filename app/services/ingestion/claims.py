@@ -13,10 +13,10 @@ from typing import Protocol
 
 import redis
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import DedupClaim
+from app.models.dialect import insert
 from app.models.types import utcnow
 
 Item = tuple[str, str]  # (dedup key, the task id offered for it)
@@ -80,11 +80,10 @@ class TableClaims:
         if not items:
             return []
         now = now or utcnow()
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
         rows: dict[str, str] = {}  # one row per key, offered for its first item's task id
         for key, task_id in items:
             rows.setdefault(key, task_id)
-        insert = dialect.insert(DedupClaim).values(
+        statement = insert(DedupClaim).values(
             [
                 {
                     "app_id": app_id,
@@ -97,9 +96,12 @@ class TableClaims:
         )
         # Take over an expired claim; keep a live one. One statement, so it is atomic.
         db.session.execute(
-            insert.on_conflict_do_update(
+            statement.on_conflict_do_update(
                 index_elements=["app_id", "dedup_key"],
-                set_={"task_id": insert.excluded.task_id, "expires_at": insert.excluded.expires_at},
+                set_={
+                    "task_id": statement.excluded.task_id,
+                    "expires_at": statement.excluded.expires_at,
+                },
                 where=DedupClaim.expires_at <= now,
             )
         )
