@@ -23,6 +23,7 @@ from app.services.jobs import runner as jobs
 from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.statistics import aggregates as stats
+from app.services.statistics.aggregates import MAX_RECOUNT_HOURS
 from app.services.storage import dead_letters
 from app.task_states import JOB_ACTIVE, JOB_FINISHED, JOB_STATES
 from app.tasks.events import queue_events
@@ -412,7 +413,11 @@ def count_stats(as_json: bool) -> None:
 @stats_cli.command("recount")
 @click.argument("app_ref", metavar="APP")
 @click.option(
-    "--hours", default=1, show_default=True, type=click.IntRange(min=1), help="Hours to rebuild."
+    "--hours",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_RECOUNT_HOURS),
+    help="Hours to rebuild.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the count and seconds as JSON.")
 def recount_stats(app_ref: str, hours: int, as_json: bool) -> None:

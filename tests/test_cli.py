@@ -280,3 +280,15 @@ def test_stats_count_and_recount_count_the_stored_events(any_app, plan_file):
     assert recounted["counted"] == 2 and recounted["seconds"] >= 0
     missing = runner.invoke(args=["stats", "recount", "nope"])
     assert missing.exit_code == 1 and "no app" in missing.output
+    for hours in ("20000000", "9" * 20):  # past the calendar's start: refused, not a traceback
+        refused = runner.invoke(args=["stats", "recount", "shop", "--hours", hours])
+        assert refused.exit_code == 2 and "Invalid value for '--hours'" in refused.output
+        assert refused.exception is None or isinstance(refused.exception, SystemExit)
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a", "x" * 300 + "@example.com"])
+def test_users_create_refuses_what_the_sign_up_page_refuses(micro_app, email):
+    runner = micro_app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", email, "--password", "a good long password"])
+    assert result.exit_code == 1 and "e-mail address" in result.output, result.output
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback

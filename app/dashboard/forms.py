@@ -26,6 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.services.accounts.users import MAX_EMAIL_LENGTH
 from app.services.apps import name_problem
 from app.services.plans.starters import EMPTY, TEMPLATES
 from app.validation.property_rows import TYPES
@@ -35,26 +36,26 @@ NEW_PASSWORD = Length(min=10, max=200, message="Use a password of at least 10 ch
 
 
 class SignUpForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=MAX_EMAIL_LENGTH)])
     password = PasswordField("Password", validators=[DataRequired(), NEW_PASSWORD])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
 class VerifyForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH)])
     code = StringField("Code from the e-mail", validators=[DataRequired(), CODE])
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=MAX_EMAIL_LENGTH)])
 
 
 class ResetForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=MAX_EMAIL_LENGTH)])
     code = StringField("Code from the e-mail", validators=[DataRequired(), CODE])
     password = PasswordField("New password", validators=[DataRequired(), NEW_PASSWORD])
 

@@ -7,6 +7,7 @@ an error message is about ("body", "line").
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from app.errors import ServiceError
@@ -52,7 +53,11 @@ def parse_strict_json(raw: bytes, subject: str = "body") -> Any:
     except RecursionError:
         raise too_deep
     except ValueError as exc:
-        raise ServiceError("invalid", "invalid_json", f"The {subject} is not valid JSON: {exc}.")
+        if "integer string conversion" in str(exc):  # Python's guard against huge int parsing
+            reason = f"a number has more than {sys.get_int_max_str_digits()} digits"
+        else:
+            reason = str(exc)
+        raise ServiceError("invalid", "invalid_json", f"The {subject} is not valid JSON: {reason}.")
     if nests_deeper_than(value, MAX_JSON_DEPTH):
         raise too_deep
     return value

@@ -189,6 +189,11 @@ def count_new_events() -> int:
     return counted
 
 
+# Ten years: more than any retention keeps, and far from the calendar's end (a window of
+# millions of hours starts before year 1).
+MAX_RECOUNT_HOURS = 24 * 366 * 10
+
+
 def recount(app_id: int, hours: int, now: datetime | None = None) -> int:
     """Rebuild an app's statistics of the last `hours` whole hours and the current one from its
     stored events (up to the watermark); returns how many events they count."""

@@ -27,6 +27,13 @@ def test_errors_name_what_was_parsed(subject, raw, code, start):
     assert caught.value.message.startswith(f"The {subject} {start}")
 
 
+def test_a_number_too_long_to_parse_is_said_so_without_python_internals():
+    with pytest.raises(ServiceError) as caught:
+        parse_strict_json(b'{"n": ' + b"1" * 4301 + b"}")
+    assert caught.value.code == "invalid_json"
+    assert caught.value.message == "The body is not valid JSON: a number has more than 4300 digits."
+
+
 def test_one_member_is_a_body_and_any_number_a_file():
     data = gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"b": 2}\n') + b"\0" * 8
     assert b"".join(inflate(data, 100, "file", members=True)) == b'{"a": 1}\n{"b": 2}\n'
