@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from flask import current_app, request, url_for
 
-from app.api.routes import MAX_ID, MAX_LIMIT, api, authenticated_app, int_arg
+from app.api.routes import MAX_LIMIT, api, authenticated_app
 from app.errors import ApiError
 from app.models import Job, TrackedApp
+from app.request_args import MAX_ID, int_arg
 from app.services.ingestion.json_text import parse_strict_json
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs

@@ -7,10 +7,11 @@ from typing import Any
 from flask import request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from app.api.routes import MAX_ID, api, authenticated_app, int_arg
+from app.api.routes import api, authenticated_app
 from app.errors import ApiError
 from app.extensions import db
 from app.models import TrackedApp, TrackingPlan
+from app.request_args import MAX_ID, int_arg
 from app.services.ingestion.json_text import parse_strict_json
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans

@@ -21,6 +21,7 @@ from app.api.wait_slots import NoWaitSlot
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
+from app.request_args import MAX_BIG_ID, MAX_ID, int_arg
 from app.services.apps import app_by_read_key, apps_of, owned_app
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
@@ -49,10 +50,6 @@ from app.validation.verdict import STATUSES
 api = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
 MAX_RUNS = 100  # runs per page: each one's events are counted
-# The largest id a row can have (a PostgreSQL integer): a larger one names nothing, and the
-# databases would refuse to compare it rather than find no row.
-MAX_ID = 2**31 - 1
-MAX_INT_DIGITS = 30  # far above any bound here; int() of thousands of digits is refused anyway
 
 
 def authenticated_app(app_id: int | None = None) -> TrackedApp:
@@ -97,19 +94,6 @@ def _session_app(app_id: int | None) -> TrackedApp:
     if app is None:
         raise ApiError(404, "not_found", f"No app {app_id} is visible to you.")
     return app
-
-
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    # int() would also take "+3", " 3", "1_0" and other scripts' digits ("٣"): ASCII digits only.
-    if not (value.isascii() and value.isdigit()) or len(value) > MAX_INT_DIGITS:
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number in digits 0-9.")
-    number = int(value)
-    if not low <= number <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}.")
-    return number
 
 
 def cursor_arg() -> int | None:
@@ -430,8 +414,6 @@ def regressions(app_id: int):
 
 # --- tasks and dead letters (issue 8) -----------------------------------------------------------
 
-# The largest row id of a BIGINT column: a larger one names nothing (and would not bind).
-MAX_BIG_ID = 2**63 - 1
 # Statistics read every row of their window (for the latency percentiles): one day at most.
 STATS_DEFAULT_WINDOW = timedelta(hours=1)
 STATS_MAX_WINDOW = timedelta(hours=24)

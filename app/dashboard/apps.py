@@ -13,10 +13,10 @@ from flask_login import current_user, login_required
 from kombu.exceptions import KombuError
 
 from app.api.cursors import decode_id, encode_id
-from app.api.routes import MAX_BIG_ID, int_arg
 from app.dashboard import charts
 from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm
 from app.dashboard.sdk_snippets import sdk_snippets
+from app.request_args import MAX_BIG_ID, int_arg
 from app.services import alerts
 from app.services import apps as app_service
 from app.services.plans import starters

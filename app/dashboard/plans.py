@@ -14,9 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
-from app.api.routes import MAX_ID
 from app.dashboard.apps import owned_or_404
 from app.dashboard.forms import EmptyForm, EventForm
+from app.request_args import MAX_ID
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans
 from app.validation import PlanError
