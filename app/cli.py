@@ -53,9 +53,15 @@ def _load_plan(path: str) -> dict[str, Any]:
 
 
 def _app(ref: str) -> TrackedApp:
+    """The app an admin names by id or by name; a name several apps share must be an id."""
     app = apps.find_app(ref)
     if app is None:
         raise click.ClickException(f"no app with id or name {ref!r}")
+    if app.name == ref and not ref.isdigit():
+        named = apps.apps_called(ref)
+        if len(named) > 1:
+            ids = ", ".join(str(other.id) for other in named)
+            raise click.ClickException(f"several apps are called {ref!r} (ids {ids}): use an id")
     return app
 
 

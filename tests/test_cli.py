@@ -292,3 +292,14 @@ def test_users_create_refuses_what_the_sign_up_page_refuses(micro_app, email):
     result = runner.invoke(args=["users", "create", email, "--password", "a good long password"])
     assert result.exit_code == 1 and "e-mail address" in result.output, result.output
     assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+
+
+def test_a_name_two_apps_share_must_be_given_as_an_id(any_app, plan_file):
+    first, second = create(any_app, "shop", plan_file), create(any_app, "shop")
+    runner = any_app.test_cli_runner()
+    shared = runner.invoke(args=["plan", "show", "shop"])
+    ids = f"{first['id']}, {second['id']}"
+    assert shared.exit_code == 1
+    assert f"several apps are called 'shop' (ids {ids}): use an id" in shared.output
+    by_id = runner.invoke(args=["plan", "show", str(first["id"])])
+    assert by_id.exit_code == 0 and json.loads(by_id.output) == DEMO_PLAN

@@ -138,6 +138,12 @@ def find_app(ref: str | int) -> TrackedApp | None:
     ).first()
 
 
+def apps_called(name: str, limit: int = 5) -> list[TrackedApp]:
+    """Up to `limit` apps with this name, oldest first (names need not be unique)."""
+    query = select(TrackedApp).where(TrackedApp.name == name).order_by(TrackedApp.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
 def app_by_read_key(read_key: str) -> TrackedApp | None:
     """The app a read key belongs to."""
     return db.session.scalars(
