@@ -46,7 +46,6 @@ SYSTEM_FIXTURES = frozenset(
         "front_door",
     }
 )
-# Fixtures that reach real PostgreSQL or Redis, or another in-process server.
 # Fixtures that reach a database (PostgreSQL, Redis, the micro profile's SQLite file) or an
 # in-process server; any_app picks micro_app or full_app by name, so it is listed itself.
 INTEGRATION_FIXTURES = frozenset(

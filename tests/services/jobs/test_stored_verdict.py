@@ -16,30 +16,18 @@ from app.services.ingestion.verdicts import RequestInfo, prepare_native, prepare
 from app.services.jobs.revalidation import stored_verdict
 from app.services.storage.events import store_events
 from app.validation import compile_plan
-from tests.helpers import DEMO_PLAN
+from tests.helpers import DEMO_PLAN, SDK_PLAN
 from tests.support.profiles import add_app
 
+# The SDK tests' plan beside the demo plan's events; with unknown properties flagged, a page's
+# `path` is declared too.
 PLAN = {
     **DEMO_PLAN,
     "additional_properties": "flag",
-    "events": {
-        **DEMO_PLAN["events"],
-        "Order Completed": {
-            "type": "object",
-            "properties": {"revenue": {"type": "number", "minimum": 0}},
-            "required": ["revenue"],
-        },
-        "Home": {"type": "object", "properties": {"tab": {"enum": ["feed", "search"]}}},
-    },
+    "events": {**DEMO_PLAN["events"], **SDK_PLAN["events"]},
     "types": {
-        "identify": {
-            "type": "object",
-            "properties": {"email": {"type": "string", "format": "email"}},
-            "required": ["email"],
-        },
-        "group": {"type": "object", "properties": {"plan": {"enum": ["free", "pro"]}}},
+        **SDK_PLAN["types"],
         "page": {"type": "object", "required": ["path"], "properties": {"path": {}}},
-        "alias": {"type": "object", "properties": {"userId": {"type": "string"}}},
     },
 }
 NATIVE = [
