@@ -6,7 +6,7 @@ and each process drops the entries at once (and everything after a reconnect, wh
 missed an announcement).
 
 Compiling a plan takes up to ~2 s for the largest plan allowed, so it is kept off the request
-path where it can be: the process that publishes compiles before announcing (services/plans.py),
+path where it can be: the process that publishes compiles before announcing (plans/versions.py),
 the listener of every other process compiles the announced plans before dropping its entries
 (requests go on with the previous version meanwhile), and an entry that merely expired keeps its
 compiled plan when the version has not changed. Only a process's first request for an app, with
