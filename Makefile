@@ -16,8 +16,11 @@ $(RUNTIME): requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $(RUNTIME)
 
-$(DEV): $(RUNTIME) requirements-dev.txt
+# The CI client (client/, command `lvd`) is installed editable: its tests run the command, and
+# lint-imports checks its layer contract.
+$(DEV): $(RUNTIME) requirements-dev.txt client/pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e ./client
 	touch $(DEV)
 
 # npm ci only when the lock file changed since the last install (order-only: node/npm first).

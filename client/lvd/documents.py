@@ -1,0 +1,74 @@
+"""Files the commands read: a plan (JSON, with the line of every JSON pointer) and an
+expectations document (YAML or JSON)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lvd.source_map import SourceMap
+
+
+class DocumentError(Exception):
+    """A file that cannot be read or parsed; `line` where the parser stopped, if known."""
+
+    def __init__(self, path: str, message: str, line: int = 1) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.message, self.line = path, message, line
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A plan document as read from disk: its text (sent as is), value and source map."""
+
+    path: str
+    text: str
+    document: dict[str, Any]
+    lines: SourceMap
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        raise DocumentError(path, "the file is not UTF-8 text")
+
+
+def read_plan(path: str) -> PlanFile:
+    """The plan at `path` (a JSON object; DocumentError with the line otherwise)."""
+    text = _read_text(path)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(path, f"not valid JSON: {exc.msg}", exc.lineno)
+    except RecursionError:
+        raise DocumentError(path, "not valid JSON: nested too deeply")
+    if not isinstance(document, dict):
+        raise DocumentError(path, "a tracking plan is a JSON object")
+    return PlanFile(path, text, document, SourceMap(text))
+
+
+def read_expectations(path: str) -> Any:
+    """The expectations document at `path`: YAML (which includes JSON) parsed to plain data.
+    The server checks its fields and names the one at fault."""
+    text = _read_text(path)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DocumentError(path, f"not valid YAML: {problem}", mark.line + 1 if mark else 1)
+    if not isinstance(document, dict):
+        raise DocumentError(path, "expectations are a mapping (expect:, forbid:, order: …)")
+    try:
+        json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        # YAML dates, sets or .nan have no JSON form: say so here rather than send garbage.
+        raise DocumentError(path, f"a value has no JSON form ({exc}); quote it")
+    return document
