@@ -119,7 +119,7 @@ def _markdown(
 ) -> list[str]:
     icon = "❌" if answer["breaking"] else "✅"
     out = [
-        f"### {icon} Plan diff of {md.escape(file)}: {md.escape(summary(answer))}",
+        f"### {icon} Plan diff of {md.escape(file)}: {summary(answer)}",
         "",
     ]
     if changes:
