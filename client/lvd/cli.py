@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--event-names", choices=CONVENTIONS, metavar="CONV", help=_conv_help())
     lint.add_argument("--property-names", choices=CONVENTIONS, metavar="CONV")
     lint.add_argument("--strict", action="store_true", help="warnings fail too")
-    lint.set_defaults(run=plan_commands.lint)
+    lint.set_defaults(handler=plan_commands.lint)
 
     diff = plans.add_parser(
         "diff",
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds to wait for the impact job (default %(default)s)",
     )
-    diff.set_defaults(run=plan_commands.diff)
+    diff.set_defaults(handler=plan_commands.diff)
 
     push = plans.add_parser(
         "push",
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     push.add_argument("file", help="the plan document (JSON)")
     push.add_argument("--publish", action="store_true", help="validate new events against it")
-    push.set_defaults(run=plan_commands.push)
+    push.set_defaults(handler=plan_commands.push)
 
     run = groups.add_parser("run", help="wait for a test run and check its expectations")
     runs = run.add_subparsers(dest="command", required=True, metavar="{wait,expect}")
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument("--format", choices=("text", "json"), default="text")
     wait.add_argument("--close", action="store_true", help="close the run once it settled")
-    wait.set_defaults(run=run_commands.wait)
+    wait.set_defaults(handler=run_commands.wait)
 
     expect = runs.add_parser(
         "expect",
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     expect.add_argument("run", metavar="RUN", help="the test run's name")
     expect.add_argument("file", metavar="FILE", help="expectations (YAML or JSON)")
-    expect.set_defaults(run=run_commands.expect)
+    expect.set_defaults(handler=run_commands.expect)
 
     for leaf in (lint, diff, push, wait, expect):
         _connection(leaf)
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(_api(args), args)
+        return args.handler(_api(args), args)
     except CommandError as exc:
         message = str(exc)
     except ApiError as exc:
