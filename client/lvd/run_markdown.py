@@ -18,8 +18,9 @@ def render(outcome: Outcome) -> str:
         "",
     ]
     if not outcome.settled:
-        out += [f"**Did not settle:** {md.escape(outcome.pending_message())}.", ""]
-    out += [md.escape(counts_line(outcome)) + ".", ""]
+        out += [f"**Did not settle:** {outcome.pending_message()}.", ""]
+    # The client's own words and numbers: nothing to escape.
+    out += [counts_line(outcome) + ".", ""]
     results = outcome.expectations
     if results:
         met = sum(1 for r in results if r["met"])
