@@ -96,11 +96,13 @@ class Api:
         return self.request("GET", "/api/app")
 
     def lint(self, app_id: int, plan_text: str, conventions: dict[str, str | None]) -> dict:
+        """The lint findings of a plan document (the file's text, sent as it is)."""
         return self.request(
             "POST", f"/api/apps/{app_id}/plan/lint", query=conventions, raw=plan_text.encode()
         )
 
     def diff(self, app_id: int, plan_text: str, against: int | None) -> dict:
+        """The changes from a saved version (None: the published one) to a plan document."""
         return self.request(
             "POST",
             f"/api/apps/{app_id}/plan/diff",
@@ -109,25 +111,31 @@ class Api:
         )
 
     def push(self, app_id: int, plan_text: str, publish: bool) -> dict:
+        """Save a plan document as the next version: {"version", "status"}."""
         query = {"publish": "1"} if publish else None
         return self.request("POST", f"/api/apps/{app_id}/plan", query=query, raw=plan_text.encode())
 
     def start_revalidation(self, app_id: int, plan: dict, since: str) -> dict:
+        """Start re-judging the events stored since `since` against a draft plan: the job."""
         body = {"kind": "revalidate", "plan": plan, "since": since}
         return self.request("POST", f"/api/apps/{app_id}/jobs", body=body)
 
     def job(self, app_id: int, job_id: int, deadline: float) -> dict:
+        """The job, once finished or when the long-poll's time is up."""
         return self.long_poll(f"/api/apps/{app_id}/jobs/{job_id}", {}, deadline)
 
     def run_report(self, run: str, deadline: float) -> dict:
+        """The run's report, once settled or when the long-poll's time is up."""
         return self.long_poll("/api/test-runs", {"name": run}, deadline)
 
     def put_expectations(self, run: str, expectations: Any) -> dict:
+        """Set (replace) the run's expectations."""
         return self.request(
             "PUT", "/api/test-runs/expectations", query={"name": run}, body=expectations
         )
 
     def close_run(self, run: str) -> dict:
+        """Close the run: its verdict is judged on the events received until now."""
         return self.request("POST", "/api/test-runs/close", query={"name": run})
 
     def run_page(self, app_id: int, run: str) -> str:
