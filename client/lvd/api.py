@@ -4,6 +4,7 @@ service's `{"code", "message"}`."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -13,12 +14,14 @@ from urllib.parse import quote, urlencode
 from lvd import __version__
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-# Seconds of one long-poll: the service's default TASK_WAIT_MAX_SECONDS (30) caps `?wait=`; a
-# little under it, so an installation that lowered the cap a bit is still asked within it.
+# Seconds of one long-poll: under the service's default TASK_WAIT_MAX_SECONDS (30), which caps
+# `?wait=`; an installation with a lower cap says so in its 400, and is then asked within it.
 LONG_POLL = 25
 # Time a plain request may take before the client gives up on the service.
 REQUEST_TIMEOUT = 60
 MAX_RETRY_AFTER = 10  # seconds: a 429's Retry-After is honoured up to this
+# The service's answer to a `?wait=` above its TASK_WAIT_MAX_SECONDS.
+_WAIT_CAP = re.compile(r"wait must be between 0 and (\d+)\.")
 
 
 class ApiError(Exception):
@@ -39,6 +42,7 @@ class Api:
     def __init__(self, url: str, key: str) -> None:
         self.url = url.rstrip("/")
         self.key = key
+        self.long_poll_step = LONG_POLL
 
     def request(
         self,
@@ -78,12 +82,17 @@ class Api:
         """GET `path` with `?wait=` up to the time left before `deadline` (time.monotonic()),
         retrying a 429 `too_many_waits` after its Retry-After while time is left."""
         while True:
-            wait = max(0, min(LONG_POLL, int(deadline - time.monotonic())))
+            wait = max(0, min(self.long_poll_step, int(deadline - time.monotonic())))
             try:
                 return self.request(
                     "GET", path, query={**query, "wait": wait}, timeout=wait + REQUEST_TIMEOUT
                 )
             except ApiError as error:
+                cap = _WAIT_CAP.fullmatch(error.message) if error.status == 400 else None
+                if cap and int(cap.group(1)) < self.long_poll_step:
+                    # An installation with a lower TASK_WAIT_MAX_SECONDS: ask within it.
+                    self.long_poll_step = int(cap.group(1))
+                    continue
                 pause = min(error.retry_after or 1.0, MAX_RETRY_AFTER)
                 if error.status != 429 or time.monotonic() + pause >= deadline:
                     raise

@@ -379,3 +379,23 @@ def test_diff_impact_counts_the_stored_events_that_would_change(service, tmp_pat
     assert f"      e.g. event #{example['id']} valid → invalid: /properties/screen_name" in (
         text.stdout
     )
+
+
+@pytest.fixture
+def short_wait_micro(tmp_path) -> Iterator[MicroServer]:
+    """A micro server whose long-polls are capped at 3 s (TASK_WAIT_MAX_SECONDS)."""
+    server = MicroServer(tmp_path / "data")
+    server.env["TASK_WAIT_MAX_SECONDS"] = "3"
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def test_run_wait_asks_within_a_lower_wait_cap(short_wait_micro):
+    keys = short_wait_micro.keys()
+    url = short_wait_micro.url
+    send(url, keys["write"], "capped", [{"eventName": "user_login", "userId": 1}])
+    done = lvd("run", "wait", "capped", "--timeout", "20", url=url, key=keys["read"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Test run capped: PASSED")
