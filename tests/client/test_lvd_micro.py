@@ -382,8 +382,8 @@ def test_diff_impact_counts_the_stored_events_that_would_change(service, tmp_pat
 
 
 @pytest.fixture
-def short_wait_micro(tmp_path) -> Iterator[MicroServer]:
-    """A micro server whose long-polls are capped at 3 s (TASK_WAIT_MAX_SECONDS)."""
+def fresh_micro(tmp_path) -> Iterator[MicroServer]:
+    """A micro server of its own whose long-polls are capped at 3 s (TASK_WAIT_MAX_SECONDS)."""
     server = MicroServer(tmp_path / "data")
     server.env["TASK_WAIT_MAX_SECONDS"] = "3"
     server.start()
@@ -392,9 +392,9 @@ def short_wait_micro(tmp_path) -> Iterator[MicroServer]:
         server.stop()
 
 
-def test_run_wait_asks_within_a_lower_wait_cap(short_wait_micro):
-    keys = short_wait_micro.keys()
-    url = short_wait_micro.url
+def test_run_wait_asks_within_a_lower_wait_cap(fresh_micro):
+    keys = fresh_micro.keys()
+    url = fresh_micro.url
     send(url, keys["write"], "capped", [{"eventName": "user_login", "userId": 1}])
     done = lvd("run", "wait", "capped", "--timeout", "20", url=url, key=keys["read"])
     assert done.returncode == 0, done.stdout + done.stderr
