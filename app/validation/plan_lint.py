@@ -146,7 +146,7 @@ class _Linter:
     def add(self, rule: str, path: str, event: str | None, prop: str | None, text: str) -> None:
         subject = f"Property '{prop}' of '{event}'" if prop else f"Event '{event}'"
         if event is None:
-            subject = "The plan's lint settings"
+            subject = "The plan's lint settings:"
         self.findings.append(Finding(RULES[rule], rule, path, event, prop, f"{subject} {text}."))
 
     def read_config(self, config: Any) -> dict[str, Any]:
@@ -155,7 +155,11 @@ class _Linter:
             return {}
         if not isinstance(config, dict):
             self.add(
-                "lint-config", "/lint", None, None, f"must be an object, not {json_type(config)}"
+                "lint-config",
+                "/lint",
+                None,
+                None,
+                f"lint must be an object, not {json_type(config)}",
             )
             return {}
         usable: dict[str, Any] = {}
@@ -170,7 +174,7 @@ class _Linter:
                         where,
                         None,
                         None,
-                        f"{key}: {value!r} is not one of {', '.join(CONVENTIONS)}",
+                        f"{key} {value!r} is not one of {', '.join(CONVENTIONS)}",
                     )
             elif key == "ignore" and isinstance(value, list):
                 for index, rule in enumerate(value):
@@ -180,11 +184,14 @@ class _Linter:
                             f"{where}/{index}",
                             None,
                             None,
-                            f"ignore: {rule!r} is no rule id",
+                            f"ignore lists {rule!r}, which is no rule id",
                         )
                 usable[key] = [rule for rule in value if rule in RULES]
+            elif key == "ignore":
+                self.add("lint-config", where, None, None, "ignore must be a list of rule ids")
             else:
-                self.add("lint-config", where, None, None, f"has no setting {key!r} of this form")
+                settings = "event_names, property_names, ignore"
+                self.add("lint-config", where, None, None, f"{key!r} is no setting ({settings})")
         return usable
 
     def check_names(
