@@ -13,6 +13,7 @@ from typing import Any
 
 from .dialects import json_key
 from .plan import Plan, parse_plan
+from .plan_lint import quoted
 from .violations import escape_segment
 
 BREAKING, ADDITIVE = "breaking", "additive"
@@ -86,7 +87,11 @@ class _Differ:
     def add(self, kind: str, rule: str, where: str, event: str | None, prop: str | None,
             text: str, before: Any, after: Any) -> None:  # fmt: skip
         subject = (
-            f"Property '{prop}' of '{event}'" if prop else f"Event '{event}'" if event else "Plan"
+            f"Property {quoted(prop)} of {quoted(event)}"
+            if prop
+            else f"Event {quoted(event)}"
+            if event
+            else "Plan"
         )
         self.changes.append(
             Change(kind, rule, where, event, prop, f"{subject}: {text}.", before, after)

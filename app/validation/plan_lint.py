@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .dialects import json_key
+from .event_names import shown_name
 from .plan import parse_plan
 from .schema_walk import subschemas
 from .violations import escape_segment, json_type
@@ -144,7 +145,9 @@ class _Linter:
         self.property_convention = DEFAULT_CONVENTION
 
     def add(self, rule: str, path: str, event: str | None, prop: str | None, text: str) -> None:
-        subject = f"Property '{prop}' of '{event}'" if prop else f"Event '{event}'"
+        subject = (
+            f"Property {quoted(prop)} of {quoted(event)}" if prop else f"Event {quoted(event)}"
+        )
         if event is None:
             subject = "The plan's lint settings:"
         self.findings.append(Finding(RULES[rule], rule, path, event, prop, f"{subject} {text}."))
@@ -209,7 +212,7 @@ class _Linter:
                 self.add(f"{kind}-name-case", path, owner, prop, f"is not {convention}")
             folded = _SEPARATORS.sub("", name.casefold())
             if folded in seen:
-                text = f"differs from '{seen[folded]}' only by case or separators"
+                text = f"differs from {quoted(seen[folded])} only by case or separators"
                 self.add(f"{kind}-name-collision", path, owner, prop, text)
             else:
                 seen[folded] = name
@@ -382,3 +385,10 @@ def _shown(value: Any) -> str:
 
 def _or(types: set[str]) -> str:
     return "/".join(sorted(types))
+
+
+def quoted(name: str | None) -> str:
+    """A name for a message: in single quotes, cut at 100 characters, invisible characters
+    escaped (shown_name; it double-quotes a name with spaces at an end, which is kept)."""
+    text = shown_name(name or "")
+    return text if text.startswith('"') and not (name or "").startswith('"') else f"'{text}'"

@@ -1,6 +1,7 @@
 """The plan editor's checks in a real browser: a draft's lint findings and its changes against
 the published version, the breaking one first, above the Publish button; no CSP refusal; the
-table fits a phone's width. Screenshots: `plan-checks`, `plan-checks-phone`."""
+table fits a desktop's and a phone's width, even with a 255-character event name (shown cut at
+100 characters). Screenshots: `plan-checks`, `plan-checks-phone`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.helpers import DEMO_PLAN
 from tests.support.browser import LiveServer, screenshot
 
 EMAIL = "checks@example.com"
+LONG = "checkout_" + "x" * 246  # 255 characters, no space to break at
 
 
 def draft_of(published: dict) -> dict:
@@ -29,6 +31,7 @@ def draft_of(published: dict) -> dict:
     login["required"].append("plan")
     draft["events"]["Purchase"] = draft["events"].pop("purchase")
     draft["events"]["signup_started"] = {"description": "The signup form opened.", "type": "object"}
+    draft["events"][LONG] = {"type": "object"}  # no description: a finding with the long name
     return draft
 
 
@@ -63,6 +66,9 @@ def test_a_drafts_checks_on_the_plan_page(live_micro_server: LiveServer, page: P
         checks.bounding_box()["y"]
         < page.get_by_role("button", name="Publish", exact=True).bounding_box()["y"]
     )
+    warnings = page.locator("#lint-findings tr.warning")
+    expect(warnings.filter(has_text=LONG[:100] + "…")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     screenshot(page, "plan-checks")
 
     page.set_viewport_size({"width": 390, "height": 844})
