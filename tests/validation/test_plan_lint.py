@@ -327,3 +327,15 @@ def test_a_plan_that_does_not_parse_and_an_unknown_convention_raise() -> None:
         lint_plan({"lint": {}})
     with pytest.raises(ValueError, match="not a naming convention"):
         lint_plan(plan({}), event_names="UPPER")
+
+
+def test_messages_show_names_escaped_and_cut() -> None:
+    bell, long = "beep\x07", "x" * 250
+    document = plan({bell: {"type": "object"}, long: {"type": "object"}, " pad": event()})
+    messages = {(f.rule, f.event): f.message for f in lint_plan(document).findings}
+    assert messages[("event-description-missing", bell)] == "Event 'beep\\x07' has no description."
+    cut = "x" * 100 + "…"
+    assert messages[("event-description-missing", long)] == f"Event '{cut}' has no description."
+    assert messages[("name-whitespace", " pad")] == (
+        'Event " pad" has leading or trailing whitespace.'  # quoted as shown_name quotes it
+    )
