@@ -169,7 +169,7 @@ class _Linter:
         for key, value in config.items():
             where = f"/lint/{escape_segment(key)}"
             if key in ("event_names", "property_names"):
-                if value in CONVENTIONS:
+                if isinstance(value, str) and value in CONVENTIONS:
                     usable[key] = value
                 else:
                     self.add(
@@ -180,8 +180,9 @@ class _Linter:
                         f"{key} {value!r} is not one of {', '.join(CONVENTIONS)}",
                     )
             elif key == "ignore" and isinstance(value, list):
+                known = [rule for rule in value if isinstance(rule, str) and rule in RULES]
                 for index, rule in enumerate(value):
-                    if rule not in RULES:
+                    if rule not in known:
                         self.add(
                             "lint-config",
                             f"{where}/{index}",
@@ -189,7 +190,7 @@ class _Linter:
                             None,
                             f"ignore lists {rule!r}, which is no rule id",
                         )
-                usable[key] = [rule for rule in value if rule in RULES]
+                usable[key] = known
             elif key == "ignore":
                 self.add("lint-config", where, None, None, "ignore must be a list of rule ids")
             else:

@@ -200,6 +200,18 @@ CASES = [
         "/lint/ignore/1",
         plan({"E": event()}, lint={"ignore": ["event-name-case"]}),
     ),
+    (
+        "lint-config",  # not a string at all
+        plan({"E": event()}, lint={"property_names": {"snake": True}}),
+        "/lint/property_names",
+        plan({"E": event()}, lint={"property_names": "snake_case"}),
+    ),
+    (
+        "lint-config",
+        plan({"E": event()}, lint={"ignore": [["enum-empty"]]}),
+        "/lint/ignore/0",
+        plan({"E": event()}, lint={"ignore": ["enum-empty"]}),
+    ),
 ]
 
 
