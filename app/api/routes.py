@@ -294,7 +294,7 @@ def test_run_by_name():
       parameters:
         - {in: query, name: name, required: true, schema: {type: string},
            description: "The test run's name, percent-encoded."}
-        - {in: query, schema: TaskWaitQuerySchema}
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         400: BadRequest
@@ -317,7 +317,7 @@ def test_run(test_run: str):
     get:
       tags: [events]
       parameters:
-        - {in: query, schema: TaskWaitQuerySchema}
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         401: Unauthorized

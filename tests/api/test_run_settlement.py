@@ -21,6 +21,7 @@ from app.tasks.events import TASK_NAME, store_messages
 from stack.servers import wait_until
 from tests.helpers import (
     DEMO_PLAN,
+    assert_documented,
     assert_error,
     broker_messages,
     message_args,
@@ -92,6 +93,7 @@ def test_accepted_duplicates_and_blocked_are_counted_until_stored(any_app):
     answer = report(any_app, shop)
     assert answer.status_code == 200
     assert answer.json["total"] == 0 and answer.json["first_at"] is None
+    assert_documented(any_app, "TestRunReport", answer.json)
     assert answer.json["settlement"] == {
         "accepted": 2,
         "stored": 0,
@@ -112,6 +114,7 @@ def test_accepted_duplicates_and_blocked_are_counted_until_stored(any_app):
     }
     assert answer["counts"]["valid"] == 1 and answer["counts"]["invalid"] == 1
     assert answer["status"] == "FAILED"
+    assert_documented(any_app, "TestRunReport", answer)
 
 
 def test_a_blocked_event_alone_fails_the_run(any_app):
