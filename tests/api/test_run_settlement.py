@@ -5,6 +5,7 @@ stores them with the worker's own code (store_messages), so pending is seen befo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.helpers import (
     message_args,
     queued_events,
 )
+from tests.services.jobs.helpers import run_to_the_end
 from tests.support.profiles import add_app
 
 BLOCKING_PLAN = {**DEMO_PLAN, "unplanned_events": "block"}
@@ -246,3 +248,34 @@ def test_a_second_wait_of_one_app_is_429_while_its_slot_is_held(one_slot):
         drain(one_slot)
         thread.join(timeout=30)
     assert [a.json["settlement"]["settled"] for a in answers] == [True]
+
+
+def test_imported_events_of_a_run_count_as_accepted_and_stored(any_app):
+    shop = add_app(any_app, plan=BLOCKING_PLAN)
+    send(any_app, shop, [LOGIN])  # live, still queued
+    lines = [
+        {**LOGIN, "context": {"testRun": RUN}},  # the live event again: a duplicate
+        {**LOGIN, "userId": 2, "messageId": "imported", "context": {"testRun": RUN}},
+        {"eventName": "not_planned", "context": {"testRun": RUN}},  # blocked
+    ]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    created = any_app.test_client().post(
+        f"/api/apps/{shop.app.id}/jobs",
+        data=data,
+        content_type="application/x-ndjson",
+        headers={"Authorization": f"Bearer {shop.read_key}"},
+    )
+    assert created.status_code == 201, created.json
+    result = run_to_the_end(any_app, created.json["id"])["result"]
+    assert result["stored"] == 1 and result["counts"]["duplicate"] == 1
+    # The imported event is stored and counted; the live one is still pending.
+    assert settlement(any_app, shop) == {
+        "accepted": 2,
+        "stored": 1,
+        "dead_lettered": 0,
+        "blocked": 1,
+        "pending": 1,
+        "settled": False,
+    }
+    drain(any_app)
+    assert settlement(any_app, shop)["settled"] is True
