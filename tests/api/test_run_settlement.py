@@ -6,6 +6,7 @@ stores them with the worker's own code (store_messages), so pending is seen befo
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -279,3 +280,22 @@ def test_imported_events_of_a_run_count_as_accepted_and_stored(any_app):
     }
     drain(any_app)
     assert settlement(any_app, shop)["settled"] is True
+
+
+def test_micro_uncounts_a_request_its_broker_could_not_take(micro_app):
+    shop = add_app(micro_app, plan=BLOCKING_PLAN)
+    # Where the broker writes each message first: a file there fails every write, even as root.
+    broker = Path(micro_app.config["DATA_DIR"]) / "broker" / "tmp"
+    shutil.rmtree(broker)
+    broker.write_text("not a folder")
+    refused = micro_app.test_client().post(
+        f"/api/logs/{shop.app.write_key}/batch",
+        json=[LOGIN, {"eventName": "not_planned"}],
+        headers={"X-Test-Run": RUN},
+    )
+    assert_error(refused, 503, "unavailable")
+    assert_error(report(micro_app, shop), 404, "not_found")  # nothing of it was accepted
+    broker.unlink()
+    broker.mkdir()
+    send(micro_app, shop, [LOGIN])  # the retry: accepted, not a duplicate
+    assert settlement(micro_app, shop)["accepted"] == 1

@@ -125,9 +125,18 @@ class TableRunCounts:
             )
 
     def take_back(self, app_id: int, accepted: Counter[str], blocked: Counter[str]) -> None:
-        """Undo an `add` whose events were not queued after all (in the caller's transaction)."""
+        """Undo an `add` whose events were not queued after all (in the caller's transaction);
+        a run left with nothing counted is forgotten, as if never sent."""
         self.add(
             app_id,
-            Counter({r: -n for r, n in accepted.items()}),
-            Counter({r: -n for r, n in blocked.items()}),
+            Counter({run: -n for run, n in accepted.items()}),
+            Counter({run: -n for run, n in blocked.items()}),
+        )
+        db.session.execute(
+            delete(TestRunCount).where(
+                TestRunCount.app_id == app_id,
+                TestRunCount.test_run.in_(accepted.keys() | blocked.keys()),
+                TestRunCount.accepted == 0,
+                TestRunCount.blocked == 0,
+            )
         )
