@@ -199,6 +199,10 @@ def test_wait_returns_once_the_run_settles(any_app):
     started = time.monotonic()
     thread.start()
     wait_until(lambda: slots.in_use(shop.app.id) == 1, 10, "the wait holding a slot")
+    with any_app.app_context():
+        pool = db.engine.pool
+    # It polls every 0.1 s with queries of a millisecond: between polls nothing is out.
+    wait_until(lambda: pool.checkedout() == 0, 10, "the wait's connection back in the pool")
     assert not answers
     drain(any_app)
     thread.join(timeout=30)
