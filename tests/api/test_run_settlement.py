@@ -15,12 +15,15 @@ from urllib.parse import quote
 import pytest
 import redis
 from flask import Flask
+from sqlalchemy import select
 
 from app.extensions import db
+from app.models import TrackedApp, User
 from app.services.apps import NewApp
 from app.services.ingestion.event_stream import STREAM
 from app.tasks.events import TASK_NAME, store_messages
 from stack.servers import wait_until
+from tests.dashboard.helpers import sign_up_and_verify
 from tests.helpers import (
     DEMO_PLAN,
     assert_documented,
@@ -128,6 +131,15 @@ def test_a_blocked_event_alone_fails_the_run(any_app):
     assert answer["counts"]["unplanned"] == 0 and answer["counts"]["valid"] == 1
     assert answer["settlement"]["blocked"] == 1 and answer["settlement"]["settled"] is True
     assert (answer["passed"], answer["status"]) == (False, "FAILED")
+    # The run's page says the same to its owner.
+    browser = any_app.test_client()
+    sign_up_and_verify(browser, any_app, "owner@example.com")
+    with any_app.app_context():
+        user = db.session.scalars(select(User).where(User.email == "owner@example.com")).one()
+        db.session.get(TrackedApp, shop.app.id).owner_id = user.id
+        db.session.commit()
+    page = browser.get(f"/apps/{shop.app.id}/test-runs/report?name={quote(RUN, safe='')}")
+    assert 'id="verdict">\n  FAILED' in page.get_data(as_text=True)
 
 
 def test_each_event_counts_for_its_own_run(any_app):
