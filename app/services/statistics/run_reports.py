@@ -1,9 +1,10 @@
 """Test runs: what one test run (the `testRun` of its events) sent and whether it passed, and the
 list of an app's recent runs.
 
-A run passes when none of its events is invalid or unplanned: a build whose events the plan does
-not know is as broken, for a release gate, as one whose events break the plan. A run has no end:
-its status is that of the events stored so far.
+A run passes when none of its events is invalid or unplanned (nor blocked, which are unplanned
+events never stored): a build whose events the plan does not know is as broken, for a release
+gate, as one whose events break the plan. A run has no end: its status is that of the events
+stored so far, and its settlement (run_settlement.py) says whether any are still on their way.
 
 The list reads the index (app_id, test_run, id): a loose index scan finds the distinct runs (one
 probe each) and their newest event ids (one more probe each); only the page's runs are counted.
