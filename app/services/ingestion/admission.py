@@ -9,7 +9,8 @@ events that claimed their key are queued for storage together.
 The full profile does all of it in Redis in ONE round trip: a Lua script that also XADDs the
 events to the event stream and, when no drain is queued, LPUSHes the drain task's message
 (event_stream.py, task_message.py beside this module), and counts the events of each test run
-the request carries (run_counts.py), so the enqueue is the request's only I/O. Micro keeps claims in its database, counts requests in memory (it is one process) and
+the request carries (run_counts.py), so the enqueue is the request's only I/O. Micro keeps
+claims (and run counts) in its database, counts requests in memory (it is one process) and
 publishes one Celery message per request with `apply_async` to its file broker.
 """
 
