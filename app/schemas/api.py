@@ -268,10 +268,34 @@ class ViolationGroupSchema(Schema):
     examples = fields.List(fields.Nested(EventSchema), required=True)
 
 
+class RunSettlementSchema(Schema):
+    """Whether every event the run had accepted is stored or dead-lettered
+    (docs/test-run-wait.md)."""
+
+    accepted = fields.Integer(
+        required=True, metadata={"description": "Admitted for storage (not duplicate, blocked)."}
+    )
+    stored = fields.Integer(required=True)
+    dead_lettered = fields.Integer(
+        required=True, metadata={"description": "Dead letters of the run not queued again."}
+    )
+    blocked = fields.Integer(
+        required=True, metadata={"description": "Answered blocked, never stored; they fail it."}
+    )
+    pending = fields.Integer(required=True)
+    settled = fields.Boolean(required=True, metadata={"description": "Nothing is pending."})
+
+
 class TestRunReportSchema(TestRunSummarySchema):
-    """Whether a test run passed (no invalid or unplanned events), with its failures."""
+    """Whether a test run passed (no invalid, unplanned or blocked events), with its failures
+    and its settlement."""
 
     app_id = fields.Integer(required=True)
+    first_at = Time(
+        required=True, allow_none=True, metadata={"description": "None before one is stored."}
+    )
+    last_at = Time(required=True, allow_none=True)
+    settlement = fields.Nested(RunSettlementSchema, required=True)
     violations = fields.List(
         fields.Nested(ViolationGroupSchema),
         required=True,
@@ -610,6 +634,13 @@ class EventQuerySchema(Schema):
     since = Time(metadata={"description": "Only events received at or after this time."})
     limit = _limit(50)
     cursor = _cursor()
+
+
+class RunWaitQuerySchema(Schema):
+    wait = fields.Integer(
+        validate=validate.Range(0, 30),
+        metadata={"description": "Seconds to wait for the run to settle (long-poll)."},
+    )
 
 
 class TaskWaitQuerySchema(Schema):
