@@ -9,6 +9,7 @@ import select
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -23,10 +24,12 @@ from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
 from app.request_args import MAX_BIG_ID, MAX_ID, int_arg
 from app.services.apps import app_by_read_key, apps_of, owned_app
+from app.services.ingestion.run_counts import Counts
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
 from app.services.statistics.regressions import regression_report
 from app.services.statistics.run_reports import list_test_runs, test_run_report
+from app.services.statistics.run_settlement import settlement, stored_count
 from app.services.storage import task_history
 from app.services.storage.dead_letters import (
     dead_letter_detail,
@@ -176,9 +179,15 @@ def task(task_id: str):
         raise ApiError(404, "not_found", "No task with this id was issued to this app.")
     if wait == 0:
         return {"task_id": task_id, "state": "queued"}
+    return _long_poll(app_id, lambda: _wait_for_task(app_id, task_id, time.monotonic() + wait))
+
+
+def _long_poll(app_id: int, wait: Callable[[], dict]) -> dict:
+    """Run a long-poll in one of the app's wait slots (app/api/wait_slots.py); 429 when none
+    is free."""
     try:
         with current_app.extensions["wait_slots"].slot(app_id):
-            return _wait_for_task(app_id, task_id, time.monotonic() + wait)
+            return wait()
     except NoWaitSlot as full:
         raise ApiError(
             429,
@@ -277,18 +286,21 @@ def replay_app_dead_letters(app_id: int):
 
 @api.get("/test-runs")
 def test_run_by_name():
-    """The report of the run named by ?name= (every run, even "." or "..", which no path reaches).
+    """The report of the run named by ?name= (every run, even "." or "..", which no path reaches);
+    `?wait=S` long-polls until the run has settled.
     ---
     get:
       tags: [events]
       parameters:
         - {in: query, name: name, required: true, schema: {type: string},
            description: "The test run's name, percent-encoded."}
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         400: BadRequest
         401: Unauthorized
         404: NotFound
+        429: TooManyRequests
     """
     name = request.args.get("name")
     if not name:
@@ -298,20 +310,54 @@ def test_run_by_name():
 
 @api.get("/test-runs/<path:test_run>")
 def test_run(test_run: str):
-    """The pass/fail report of one test run of the read key's app (a CI job's release gate).
+    """The pass/fail report of one test run of the read key's app (a CI job's release gate),
+    with its settlement; `?wait=S` holds the answer until the run has settled (every event it
+    had accepted is stored or dead-lettered) or S seconds passed.
     ---
     get:
       tags: [events]
+      parameters:
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         401: Unauthorized
         404: NotFound
+        429: TooManyRequests
     """
     app = authenticated_app()
-    report = test_run_report(app.id, test_run)
-    if report is None:
-        raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
-    return report
+    app_id = app.id  # read once: the polls below end transactions, which expire `app`
+    wait = int_arg("wait", 0, 0, current_app.config["TASK_WAIT_MAX_SECONDS"])
+    counts = _run_counts(app_id, test_run)
+    if counts is None and stored_count(app_id, test_run) == 0:
+        raise ApiError(404, "not_found", f"App {app_id} has no events of test run {test_run!r}.")
+    if wait:
+        deadline = time.monotonic() + wait
+        counts = _long_poll(app_id, lambda: _wait_for_run(app_id, test_run, counts, deadline))
+    return test_run_report(app_id, test_run, counts)
+
+
+def _run_counts(app_id: int, test_run: str) -> Counts | None:
+    """The run's admission counts; 503 when Redis cannot be asked."""
+    try:
+        return current_app.extensions["run_counts"].read(app_id, test_run)
+    except redis.RedisError:
+        raise ApiError(
+            503, "unavailable", "Redis is unreachable; retry shortly.", headers={"Retry-After": "1"}
+        )
+
+
+def _wait_for_run(app_id: int, test_run: str, counts: Counts | None, deadline: float) -> dict:
+    """Poll the run's settlement (cheap: two counts) until it settles or the deadline passes,
+    holding no database connection while asleep; the run's counts as last read."""
+    while True:
+        done = settlement(app_id, test_run, counts, stored_count(app_id, test_run))["settled"]
+        # Ending the transaction returns its connection to the pool and lets the next poll
+        # see rows committed meanwhile.
+        db.session.rollback()
+        if done or time.monotonic() >= deadline or _client_hung_up():
+            return counts
+        time.sleep(0.1)
+        counts = _run_counts(app_id, test_run)
 
 
 @api.get("/apps/<int:app_id>/test-runs")
