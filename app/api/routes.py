@@ -310,7 +310,7 @@ def test_run(test_run: str):
     app = authenticated_app()
     report = test_run_report(app.id, test_run)
     if report is None:
-        raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
+        raise ApiError(404, "not_found", f"App {app.id} has never heard of test run {test_run!r}.")
     return report
 
 

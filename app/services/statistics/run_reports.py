@@ -2,8 +2,10 @@
 list of an app's recent runs.
 
 A run passes when none of its events is invalid or unplanned: a build whose events the plan does
-not know is as broken, for a release gate, as one whose events break the plan. A run has no end:
-its status is that of the events stored so far.
+not know is as broken, for a release gate, as one whose events break the plan. A run with
+expectations (run_expectations.py) passes when every one of them is met instead. An open run's
+status is that of the events stored so far; a closed run is judged on the events received up to
+its closing, and later ones are listed as late.
 
 The list reads the index (app_id, test_run, id): a loose index scan finds the distinct runs (one
 probe each) and their newest event ids (one more probe each); only the page's runs are counted.
@@ -14,11 +16,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 
 from app.extensions import db
 from app.models import Event
 from app.services.statistics.aggregates import as_time
+from app.services.statistics.run_expectations import (
+    check_run,
+    find_run,
+    late_events,
+    of_run,
+    runs_named,
+)
 from app.services.storage.events import event_to_dict
 from app.time_text import iso_z
 from app.validation.verdict import FAILING, STATUSES
@@ -39,9 +48,10 @@ _RUNS = text(
 )
 
 
-def _summary(test_run: str, counts: dict[str, int]) -> dict[str, Any]:
+def _summary(test_run: str, counts: dict[str, int], met: bool | None) -> dict[str, Any]:
+    """Counts by status and the verdict: `met` (the expectations) when the run has them."""
     by_status = {status: counts.get(status, 0) for status in STATUSES}
-    passed = by_status["invalid"] == 0 and by_status["unplanned"] == 0
+    passed = by_status["invalid"] == 0 and by_status["unplanned"] == 0 if met is None else met
     return {
         "test_run": test_run,
         "passed": passed,
@@ -67,6 +77,13 @@ def list_test_runs(
     if not page:
         return [], None
     names = [run for run, _ in page]
+    rows = runs_named(app_id, names)
+    closed = {name: row.closed_at for name, row in rows.items() if row.closed_at is not None}
+    # A closed run counts the events received up to its closing.
+    in_page = or_(
+        Event.test_run.in_([n for n in names if n not in closed]),
+        *(and_(Event.test_run == n, Event.received_at <= at) for n, at in closed.items()),
+    )
     counts: dict[str, dict[str, int]] = {name: {} for name in names}
     times: dict[str, list] = {name: [] for name in names}
     for run, status, n, first, last in db.session.execute(
@@ -77,30 +94,35 @@ def list_test_runs(
             func.min(Event.received_at),
             func.max(Event.received_at),
         )
-        .where(Event.app_id == app_id, Event.test_run.in_(names))
+        .where(Event.app_id == app_id, in_page)
         .group_by(Event.test_run, Event.status)
     ):
         counts[run][status] = n
         times[run] += [as_time(first), as_time(last)]
-    listed = [
-        {
-            **_summary(name, counts[name]),
-            "first_at": iso_z(min(times[name])),
-            "last_at": iso_z(max(times[name])),
-        }
-        for name in names
-    ]
+    listed = []
+    for name in names:
+        row = rows.get(name)
+        met = check_run(app_id, name, row, blocked=0)["met"] if row and row.expectations else None
+        listed.append(
+            {
+                **_summary(name, counts[name], met),
+                "first_at": iso_z(min(times[name])) if times[name] else None,
+                "last_at": iso_z(max(times[name])) if times[name] else None,
+                "closed_at": iso_z(row.closed_at if row else None),
+                "expectations_met": met,
+            }
+        )
     return listed, page[-1][1] if more else None
 
 
-def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
+def _groups(where: list[ColumnElement[bool]]) -> tuple[list[dict[str, Any]], bool]:
     """The run's violations, the same broken rule (event, rule, path, expected) as one group with
     a count, the first message, a few of the values that broke it and a few example events, the
     most frequent first; and whether events were left out (more than MAX_GROUPED violating
     events). Messages name the value sent, so they are not part of what makes two the same."""
     rows = db.session.execute(
         select(Event.id, Event.event_name, Event.status, Event.violations)
-        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .where(*where)
         .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_GROUPED + 1)
@@ -145,28 +167,37 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
 
 
 def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
-    """The run's counts by status, pass/fail, its violations grouped, and its violating events
-    (the first MAX_LISTED); None if it sent none."""
+    """The run's counts by status, pass/fail, its expectations checked, its violations
+    grouped, and its violating events (the first MAX_LISTED); None if the app never heard of
+    it (no events, no expectations, never closed)."""
+    row = find_run(app_id, test_run)
+    closed_at = row.closed_at if row else None
+    where = of_run(app_id, test_run, closed_at)
     stored = db.session.execute(
         select(Event.status, func.count(), func.min(Event.received_at), func.max(Event.received_at))
-        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .where(*where)
         .group_by(Event.status)
     ).all()
-    if not stored:
+    if not stored and row is None:
         return None
     failing = db.session.scalars(
         select(Event)
-        .where(Event.app_id == app_id, Event.test_run == test_run)
+        .where(*where)
         .where(Event.status.in_(FAILING))
         .order_by(Event.id)
         .limit(MAX_LISTED)
     )
-    groups, partial = _groups(app_id, test_run)
+    groups, partial = _groups(where)
+    # Blocked events are never stored; nothing counts them per run on this branch yet.
+    expectations = check_run(app_id, test_run, row, blocked=0)
     return {
-        **_summary(test_run, {status: n for status, n, _, _ in stored}),
+        **_summary(test_run, {status: n for status, n, _, _ in stored}, expectations["met"]),
         "app_id": app_id,
-        "first_at": iso_z(min(as_time(first) for _, _, first, _ in stored)),
-        "last_at": iso_z(max(as_time(last) for _, _, _, last in stored)),
+        "first_at": iso_z(min(as_time(first) for _, _, first, _ in stored)) if stored else None,
+        "last_at": iso_z(max(as_time(last) for _, _, _, last in stored)) if stored else None,
+        "closed_at": iso_z(closed_at),
+        "expectations": expectations,
+        "late": late_events(app_id, test_run, closed_at),
         "violations": groups,
         "violations_partial": partial,
         "failures": [event_to_dict(event) for event in failing],
