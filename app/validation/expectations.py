@@ -112,7 +112,9 @@ def parse_expectations(document: Any) -> Expectations:
     total = len(expect) + len(forbid) + len(order)
     if total > MAX_EXPECTATIONS:
         raise ExpectationsError(
-            "", f"{total} names under expect, forbid and order; at most {MAX_EXPECTATIONS}"
+            "",
+            f"The expectations name {total} events under expect, forbid and order; "
+            f"at most {MAX_EXPECTATIONS} are allowed",
         )
     expected = _no_repeats("expect", [e.event for e in expect])
     _no_repeats("forbid", list(forbid))
