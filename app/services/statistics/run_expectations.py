@@ -156,7 +156,10 @@ def _run_events(
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start : start + 1000]
         payloads.update(
-            db.session.execute(select(Event.id, Event.payload).where(Event.id.in_(chunk))).tuples()
+            (i, payload)
+            for i, payload in db.session.execute(
+                select(Event.id, Event.payload).where(Event.id.in_(chunk))
+            )
         )
     events = [
         RunEvent(
