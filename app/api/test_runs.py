@@ -38,6 +38,7 @@ def put_expectations():
       responses:
         200: SavedExpectations
         401: Unauthorized
+        404: NotFound
         409: Conflict
         413: PayloadTooLarge
     """
