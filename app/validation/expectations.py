@@ -203,7 +203,12 @@ def _expected(field: str, entry: Any) -> Expected:
     properties = entry.get("properties")
     if properties is not None:
         properties = _properties(f"{field}.properties", properties)
-    return Expected(name, low, high, properties)
+    expected = Expected(name, low, high, properties)
+    try:
+        parse_plan(_constraints_plan((expected,)))  # what a plan checks more: $ref, sizes
+    except PlanError as exc:
+        raise ExpectationsError(f"{field}.properties", str(exc)) from None
+    return expected
 
 
 def _properties(field: str, value: Any) -> dict[str, Any]:

@@ -211,6 +211,10 @@ BAD = [
         {"expect": [{"event": "A", "properties": {"p": {"pattern": "^(a+)+\\1$"}}}]},
         "expect[0].properties.p",
     ),
+    (
+        {"expect": [{"event": "A", "properties": {"p": {"$ref": "http://127.0.0.1:9/s"}}}]},
+        "expect[0].properties",
+    ),
     ({"forbid": [None]}, "forbid[0]"),
     ({"forbid": ["A", "A"]}, "forbid[1]"),
     ({"expect": ["A"], "forbid": ["A"]}, "forbid[0]"),
