@@ -16,7 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.ingest.endpoint_steps import request_info
 from app.models.types import utcnow
+from app.services.ingestion.verdicts import prepare_sdk
+from app.services.storage.events import store_events
 from tests.api.helpers import store
 from tests.helpers import DEMO_PLAN, assert_error
 from tests.support.profiles import add_app
@@ -262,3 +265,57 @@ def test_no_document_gives_a_server_error(any_app):
             assert _report(client, shop, "fuzz")["expectations"]["met"] in (True, False)
 
     put()
+
+
+def _store_sdk(any_app, shop, run: str, messages: list[dict[str, Any]]) -> None:
+    """Store Segment-format messages as a worker would (their properties live elsewhere)."""
+    with any_app.test_request_context():
+        entry = any_app.extensions["app_directory"].lookup(shop.app.write_key)
+        info = request_info(entry, shop.app.write_key)
+        queued = [
+            prepare_sdk({**m, "context": {"testRun": run}}, info).message.to_dict()
+            for m in messages
+        ]
+    with any_app.app_context():
+        assert store_events(queued) == len(queued)
+
+
+def test_sdk_messages_are_checked_on_their_properties_and_traits(any_app, shop):
+    client = any_app.test_client()
+    document = {
+        "expect": [
+            {"event": "purchase", "properties": {"currency": {"const": "EUR"}}},
+            {"event": "identify", "properties": {"plan": {"enum": ["pro"]}}},
+            {"event": "Home", "properties": {"path": {"const": "/"}}},
+        ],
+        "allow_unplanned": True,
+    }
+    _put(client, shop, "sdk", document)
+    _store_sdk(
+        any_app,
+        shop,
+        "sdk",
+        [
+            {
+                "type": "track",
+                "event": "purchase",
+                "userId": "u1",
+                "properties": {"price": 1, "currency": "EUR"},
+            },
+            {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+            {
+                "type": "track",
+                "event": "purchase",
+                "userId": "u1",
+                "properties": {"price": 1, "currency": "USD"},
+            },
+            {"type": "page", "name": "Home", "userId": "u1", "properties": {"path": "/"}},
+        ],
+    )
+    results = {r["id"]: r for r in _report(client, shop, "sdk")["expectations"]["results"]}
+    # Traits (identify) and a page's properties are what is checked.
+    assert results["properties:identify"]["met"] is True
+    assert results["properties:Home"]["met"] is True
+    purchase = results["properties:purchase"]
+    assert purchase["met"] is False and 'got "USD"' in purchase["message"]
+    assert [e["payload"]["properties"]["currency"] for e in purchase["events"]] == ["USD"]

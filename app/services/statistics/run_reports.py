@@ -188,7 +188,7 @@ def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
         .limit(MAX_LISTED)
     )
     groups, partial = _groups(where)
-    # Blocked events are never stored; nothing counts them per run on this branch yet.
+    # Blocked events are never stored, and nothing counts them per run yet.
     expectations = check_run(app_id, test_run, row, blocked=0)
     return {
         **_summary(test_run, {status: n for status, n, _, _ in stored}, expectations["met"]),
