@@ -98,7 +98,10 @@ def parse_expectations(document: Any) -> Expectations:
         )
     if nests_deeper_than(document, MAX_DEPTH):
         raise ExpectationsError("", f"The expectations nest deeper than {MAX_DEPTH} levels")
-    size = len(canonical_json(document).encode())
+    try:
+        size = len(canonical_json(document).encode())
+    except (TypeError, ValueError) as exc:
+        raise ExpectationsError("", f"The expectations are not JSON data: {exc}") from None
     if size > MAX_DOCUMENT_BYTES:
         raise ExpectationsError(
             "", f"The expectations are {size} bytes; at most {MAX_DOCUMENT_BYTES} are allowed"
@@ -122,7 +125,7 @@ def parse_expectations(document: Any) -> Expectations:
     for i, name in enumerate(forbid):
         if name in expected:
             raise ExpectationsError(
-                f"forbid[{i}]", f"{name!r} is also under expect (use max: 0 there instead)"
+                f"forbid[{i}]", f"{name!r} is also under expect (use max: 0 there to forbid it)"
             )
     for i, name in enumerate(order):
         if name in forbid:
@@ -148,9 +151,14 @@ def _no_unknown_keys(field: str, value: dict[str, Any], allowed: tuple[str, ...]
     if unknown:
         where = f"{field}." if field else ""
         raise ExpectationsError(
-            f"{where}{unknown[0]}",
+            f"{where}{_cut(unknown[0])}",
             f"unknown key (allowed: {', '.join(allowed)})",
         )
+
+
+def _cut(name: str) -> str:
+    """A name as part of a field path: long ones cut, so a message stays readable."""
+    return name if len(name) <= 80 else name[:80] + "…"
 
 
 def _list(document: dict[str, Any], key: str) -> list[Any]:
@@ -194,12 +202,13 @@ def _expected(field: str, entry: Any) -> Expected:
     if "event" not in entry:
         raise ExpectationsError(f"{field}.event", "is required")
     name = _name(f"{field}.event", entry["event"])
-    low = _count(f"{field}.min", entry.get("min", 1))
     high = entry.get("max")
     if high is not None:
         high = _count(f"{field}.max", high)
-        if low > high:
-            raise ExpectationsError(f"{field}.max", f"is {high}, less than min ({low})")
+    # `max: 0` alone means "never": min defaults to 1 otherwise.
+    low = _count(f"{field}.min", entry.get("min", 0 if high == 0 else 1))
+    if high is not None and low > high:
+        raise ExpectationsError(f"{field}.max", f"is {high}, less than min ({low})")
     properties = entry.get("properties")
     if properties is not None:
         properties = _properties(f"{field}.properties", properties)
@@ -217,13 +226,13 @@ def _properties(field: str, value: Any) -> dict[str, Any]:
             field, f"must be an object of property name to JSON Schema, got {json_type(value)}"
         )
     for name, schema in value.items():
-        where = f"{field}.{name}"
+        where = f"{field}.{_cut(str(name))}"
         if not isinstance(schema, dict | bool):
             raise ExpectationsError(where, f"must be a JSON Schema object, got {json_type(schema)}")
         try:
             Draft7Validator.check_schema(schema)
         except SchemaError as exc:
-            inside = "".join(f".{p}" for p in exc.path)
+            inside = "".join(f".{_cut(str(p))}" for p in exc.path)
             raise ExpectationsError(f"{where}{inside}", exc.message[:300]) from None
         problem = linear_problem(schema) if isinstance(schema, dict) else None
         if problem is not None:
@@ -332,7 +341,7 @@ def _bounds(entry: Expected) -> str:
     if high is None:
         return "at least once" if low == 1 else f"at least {low} times"
     if low == high:
-        return "never" if high == 0 else f"exactly {_times(high)}"
+        return f"exactly {_times(high)}"
     if low == 0:
         return f"at most {_times(high)}"
     return f"{low} to {high} times"
@@ -343,7 +352,11 @@ def _count_result(entry: Expected, seen: int, ids: list[int]) -> dict[str, Any]:
     met = entry.min <= seen and (entry.max is None or seen <= entry.max)
     # Too many: the events past the bound are the offending ones.
     offending = ids[entry.max :] if entry.max is not None and seen > entry.max else []
-    title = f"{entry.event} appears {_bounds(entry)}"
+    title = (
+        f"{entry.event} does not appear"
+        if entry.max == 0
+        else f"{entry.event} appears {_bounds(entry)}"
+    )
     return _result(f"{kind}:{entry.event}", kind, title, met, f"seen {_times(seen)}", offending)
 
 

@@ -179,6 +179,11 @@ def test_the_document_is_normalised_with_defaults():
         "allow_invalid": False,
         "allow_unplanned": False,
     }
+    # `max: 0` alone means "never": min follows.
+    never = parse_expectations({"expect": [{"event": "Debug", "max": 0}]})
+    assert (never.expect[0].min, never.expect[0].max) == (0, 0)
+    seen = _result(check(never, _events(("Debug",)), {("Debug", "valid"): 1}, 0), "count:Debug")
+    assert (seen["title"], seen["met"], seen["event_ids"]) == ("Debug does not appear", False, [1])
     # Normalising is stable: the normalised document parses to itself.
     assert parse_expectations(parsed.to_dict()).to_dict() == parsed.to_dict()
 
@@ -215,6 +220,7 @@ BAD = [
         {"expect": [{"event": "A", "properties": {"p": {"$ref": "http://127.0.0.1:9/s"}}}]},
         "expect[0].properties",
     ),
+    ({"expect": [{"event": "A", "k" * 500: 1}]}, "expect[0]." + "k" * 80 + "…"),
     ({"forbid": [None]}, "forbid[0]"),
     ({"forbid": ["A", "A"]}, "forbid[1]"),
     ({"expect": ["A"], "forbid": ["A"]}, "forbid[0]"),
