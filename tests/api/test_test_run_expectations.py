@@ -8,7 +8,7 @@ and, as a property, documents of any shape (never a 500)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -178,6 +178,11 @@ def test_closing_freezes_the_verdict_and_lists_late_events(any_app, shop):
     _send(any_app, shop, "gate", [LOGIN, LOGIN_BAD], received_at=utcnow() + timedelta(seconds=5))
     report = _report(client, shop, "gate")
     assert (report["status"], report["total"], report["closed_at"]) == ("PASSED", 1, closed_at)
+    # One received before the closing but stored after it (still queued) belongs to the run.
+    before = datetime.fromisoformat(closed_at.replace("Z", "+00:00")) - timedelta(seconds=1)
+    _send(any_app, shop, "gate", [SCREEN], received_at=before)
+    report = _report(client, shop, "gate")
+    assert (report["status"], report["total"], report["late"]["count"]) == ("PASSED", 2, 2)
     assert report["late"]["count"] == 2
     assert [e["status"] for e in report["late"]["events"]] == ["valid", "invalid"]
     # Closing again keeps the first time; a closed run's expectations cannot change.
@@ -189,7 +194,7 @@ def test_closing_freezes_the_verdict_and_lists_late_events(any_app, shop):
     assert client.post(url + "plain", headers=_auth(shop)).json["closed_at"]
     listed = client.get(f"/api/apps/{shop.app.id}/test-runs", headers=_auth(shop)).json
     by_name = {r["test_run"]: r for r in listed["test_runs"]}
-    assert by_name["gate"]["closed_at"] == closed_at and by_name["gate"]["total"] == 1
+    assert by_name["gate"]["closed_at"] == closed_at and by_name["gate"]["total"] == 2
     assert by_name["gate"]["expectations_met"] is True
     assert by_name["plain"]["expectations_met"] is None and by_name["plain"]["closed_at"]
 
