@@ -176,12 +176,34 @@ def _run_events(
     return events, more
 
 
+def run_met(app_id: int, name: str, row: TestRun | None, blocked: int) -> bool | None:
+    """Whether the run's expectations are met (None: it has none), for a list of runs."""
+    if row is None or row.expectations is None:
+        return None
+    return _checked(app_id, name, row, blocked)[0]["met"]
+
+
 def check_run(app_id: int, name: str, row: TestRun | None, blocked: int) -> dict[str, Any]:
     """The report's `expectations` object: {"met": None, "results": []} without expectations;
     else each result with its offending events (as /events shows them). `blocked` is how many
     of the run's events were answered `blocked` (never stored)."""
     if row is None or row.expectations is None:
         return {"met": None, "results": [], "partial": False}
+    checked, more = _checked(app_id, name, row, blocked)
+    shown_ids = {i for result in checked["results"] for i in result["event_ids"]}
+    shown = {
+        event.id: event_to_dict(event)
+        for event in db.session.scalars(select(Event).where(Event.id.in_(shown_ids)))
+    }
+    for result in checked["results"]:
+        result["events"] = [shown[i] for i in result.pop("event_ids")]
+    # partial: properties and order were checked on the first MAX_CHECKED events only.
+    return {**checked, "partial": more}
+
+
+def _checked(app_id: int, name: str, row: TestRun, blocked: int) -> tuple[dict[str, Any], bool]:
+    """The checker's answer (offending events by id) and whether the run had more events than
+    were read."""
     expectations: Expectations = parse_expectations(row.expectations)
     where = of_run(app_id, name, row.closed_at)
     counts = {
@@ -194,16 +216,7 @@ def check_run(app_id: int, name: str, row: TestRun | None, blocked: int) -> dict
     }
     constrained = {e.event for e in expectations.expect if e.properties}
     events, more = _run_events(where, constrained)
-    checked = check(expectations, events, counts, blocked)
-    shown_ids = {i for result in checked["results"] for i in result["event_ids"]}
-    shown = {
-        event.id: event_to_dict(event)
-        for event in db.session.scalars(select(Event).where(Event.id.in_(shown_ids)))
-    }
-    for result in checked["results"]:
-        result["events"] = [shown[i] for i in result.pop("event_ids")]
-    # partial: properties and order were checked on the first MAX_CHECKED events only.
-    return {**checked, "partial": more}
+    return check(expectations, events, counts, blocked), more
 
 
 def late_events(app_id: int, name: str, closed_at: datetime | None) -> dict[str, Any] | None:

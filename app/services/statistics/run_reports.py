@@ -26,6 +26,7 @@ from app.services.statistics.run_expectations import (
     find_run,
     late_events,
     of_run,
+    run_met,
     runs_named,
 )
 from app.services.storage.events import event_to_dict
@@ -102,7 +103,7 @@ def list_test_runs(
     listed = []
     for name in names:
         row = rows.get(name)
-        met = check_run(app_id, name, row, blocked=0)["met"] if row and row.expectations else None
+        met = run_met(app_id, name, row, blocked=0)
         listed.append(
             {
                 **_summary(name, counts[name], met),
