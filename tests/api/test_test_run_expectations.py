@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from app.ingest.endpoint_steps import request_info
 from app.models.types import utcnow
 from app.services.ingestion.verdicts import prepare_sdk
+from app.services.statistics import run_expectations
 from app.services.storage.events import store_events
 from tests.api.helpers import store
 from tests.helpers import DEMO_PLAN, assert_error
@@ -324,3 +325,17 @@ def test_sdk_messages_are_checked_on_their_properties_and_traits(any_app, shop):
     purchase = results["properties:purchase"]
     assert purchase["met"] is False and 'got "USD"' in purchase["message"]
     assert [e["payload"]["properties"]["currency"] for e in purchase["events"]] == ["USD"]
+
+
+def test_a_run_over_the_read_bound_is_counted_whole_and_says_partial(any_app, shop, monkeypatch):
+    monkeypatch.setattr(run_expectations, "MAX_CHECKED", 2)
+    client = any_app.test_client()
+    _put(client, shop, "big", {"expect": [{"event": "user_login", "max": 2}], "order": ["x"]})
+    _send(any_app, shop, "big", [LOGIN, LOGIN, LOGIN])
+    checked = _report(client, shop, "big")["expectations"]
+    assert checked["partial"] is True
+    count = next(r for r in checked["results"] if r["id"] == "count:user_login")
+    assert count["message"] == "seen 3 times"  # the counts cover every event
+    _put(client, shop, "small", {"expect": ["user_login"]})
+    _send(any_app, shop, "small", [LOGIN, LOGIN])
+    assert _report(client, shop, "small")["expectations"]["partial"] is False
