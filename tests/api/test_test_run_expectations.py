@@ -339,3 +339,33 @@ def test_a_run_over_the_read_bound_is_counted_whole_and_says_partial(any_app, sh
     _put(client, shop, "small", {"expect": ["user_login"]})
     _send(any_app, shop, "small", [LOGIN, LOGIN])
     assert _report(client, shop, "small")["expectations"]["partial"] is False
+
+
+def test_runs_waiting_for_their_first_event_head_the_first_page(any_app, shop):
+    client = any_app.test_client()
+    url = f"/api/apps/{shop.app.id}/test-runs"
+    _send(any_app, shop, "older", [LOGIN])
+    _send(any_app, shop, "old", [LOGIN])  # stored last: the most recently active
+    _put(client, shop, "waiting-1", {"expect": ["purchase"]})
+    _put(client, shop, "waiting-2", {})
+    listed = client.get(url, headers=_auth(shop)).json
+    assert [
+        (r["test_run"], r["total"], r["first_at"], r["expectations_met"], r["status"])
+        for r in listed["test_runs"]
+    ] == [
+        ("waiting-2", 0, None, True, "PASSED"),
+        ("waiting-1", 0, None, False, "FAILED"),
+        ("old", 1, listed["test_runs"][2]["first_at"], None, "PASSED"),
+        ("older", 1, listed["test_runs"][3]["first_at"], None, "PASSED"),
+    ]
+    # Pages of two: the waiting runs fill the first, the cursor goes on to the runs with events.
+    first = client.get(url + "?limit=2", headers=_auth(shop)).json
+    assert [r["test_run"] for r in first["test_runs"]] == ["waiting-2", "waiting-1"]
+    second = client.get(url + f"?limit=2&cursor={first['next_cursor']}", headers=_auth(shop)).json
+    assert [r["test_run"] for r in second["test_runs"]] == ["old", "older"]
+    assert second["next_cursor"] is None
+    # Its first event moves a run among the others.
+    _send(any_app, shop, "waiting-1", [PAY])
+    again = client.get(url, headers=_auth(shop)).json["test_runs"]
+    assert [r["test_run"] for r in again] == ["waiting-2", "waiting-1", "old", "older"]
+    assert again[1]["total"] == 1 and again[1]["status"] == "PASSED"

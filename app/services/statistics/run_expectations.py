@@ -59,6 +59,21 @@ def runs_named(app_id: int, names: list[str]) -> dict[str, TestRun]:
     return {row.name: row for row in rows}
 
 
+def waiting_runs(app_id: int, limit: int) -> list[str]:
+    """The app's runs known by a row but without any event yet, the newest first."""
+    has_events = (
+        select(Event.id).where(Event.app_id == app_id, Event.test_run == TestRun.name).exists()
+    )
+    return list(
+        db.session.scalars(
+            select(TestRun.name)
+            .where(TestRun.app_id == app_id, ~has_events)
+            .order_by(TestRun.created_at.desc(), TestRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def of_run(app_id: int, name: str, closed_at: datetime | None) -> list[ColumnElement[bool]]:
     """The conditions on Event of the run's events that count: up to closing when closed."""
     where = [Event.app_id == app_id, Event.test_run == name]

@@ -28,6 +28,7 @@ from app.services.statistics.run_expectations import (
     of_run,
     run_met,
     runs_named,
+    waiting_runs,
 )
 from app.services.storage.events import event_to_dict
 from app.time_text import iso_z
@@ -67,17 +68,20 @@ def list_test_runs(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """The app's runs whose newest event is older than `before_id` (all without it), the most
     recently active first, with counts by status and first/last event times; and the id to
-    continue after (None on the last page)."""
+    continue after (None on the last page). The first page starts with the runs still waiting
+    for their first event (known by their expectations), newest first."""
+    waiting = waiting_runs(app_id, limit) if before_id is None else []
     runs = [
         (run, last_id)
         for run, last_id in db.session.execute(_RUNS, {"app_id": app_id})
         if before_id is None or last_id < before_id
     ]
     runs.sort(key=lambda r: r[1], reverse=True)
-    page, more = runs[:limit], len(runs) > limit
-    if not page:
+    room = limit - len(waiting)
+    page, more = runs[:room], len(runs) > room
+    if not page and not waiting:
         return [], None
-    names = [run for run, _ in page]
+    names = waiting + [run for run, _ in page]
     rows = runs_named(app_id, names)
     closed = {name: row.closed_at for name, row in rows.items() if row.closed_at is not None}
     # A closed run counts the events received up to its closing.
@@ -113,7 +117,10 @@ def list_test_runs(
                 "expectations_met": met,
             }
         )
-    return listed, page[-1][1] if more else None
+    if not more:
+        return listed, None
+    # Waiting runs filled the first page: the next one starts at the newest run with events.
+    return listed, page[-1][1] if page else runs[0][1] + 1
 
 
 def _groups(where: list[ColumnElement[bool]]) -> tuple[list[dict[str, Any]], bool]:
