@@ -6,13 +6,15 @@
   const card = document.getElementById("impact-job");
   if (!card) return;
   const FINISHED = ["done", "failed", "cancelled"];
-  const WAIT_SECONDS = 10; // within the server's cap (TASK_WAIT_MAX_SECONDS)
+  // Short enough that the progress moves every few seconds; the answer comes at once when the
+  // job finishes whatever the wait.
+  const WAIT_SECONDS = 3;
   const RETRY_MS = 2000; // after an error or a 429: all wait slots taken
   if (FINISHED.includes(card.dataset.state)) return;
   const done = document.getElementById("impact-done");
   const total = document.getElementById("impact-total");
   const bar = document.getElementById("impact-progress");
-  const text = document.getElementById("impact-progress-text");
+  const state = document.getElementById("impact-state");
 
   function show(job) {
     done.textContent = String(job.done);
@@ -21,7 +23,8 @@
       bar.max = Math.max(job.total, 1);
     }
     bar.value = job.done;
-    text.firstChild.textContent = job.state.charAt(0).toUpperCase() + job.state.slice(1) + ": ";
+    // Between slices a job is queued again: once it has begun, it is judging all the same.
+    state.textContent = job.state === "queued" && !job.done ? "Waiting for a worker" : "Judging";
   }
 
   async function follow() {
