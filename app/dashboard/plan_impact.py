@@ -23,7 +23,7 @@ from app.task_states import JOB_FINISHED
 from app.tasks.jobs import queue_job
 
 web_plan_impact = Blueprint("plan_impact", __name__, url_prefix="/apps")
-MAX_DAYS = 90  # the retention of stored events is no longer than this by default
+MAX_DAYS = 90  # well past the default retention (EVENT_RETENTION_DAYS, 30): older events are gone
 
 
 class ImpactForm(FlaskForm):

@@ -84,9 +84,15 @@ def test_a_wait_that_times_out_answers_the_unfinished_job(capped):
     assert answer.status_code == 200 and answer.json["state"] == "queued"
     assert answer.json["id"] == job_id and answer.json["done"] == 0
     assert capped.extensions["wait_slots"].in_use() == 0
-    # A finished job is answered at once, even with a wait and no slot free.
+    # A finished job is answered at once, with no slot to wait in: the app's one is taken.
+    with capped.app_context():
+        other = revalidation.create(db.session.get(TrackedApp, app_id), {"plan_version": 1}).id
+        db.session.remove()
     run_to_the_end(capped, job_id)
-    assert ask(capped, app_id, job_id, read_key, 30).json["state"] == "done"
+    with waiting(capped, app_id, other, read_key) as answers:
+        assert ask(capped, app_id, job_id, read_key, 30).json["state"] == "done"
+        run_to_the_end(capped, other)
+    assert [a.json["state"] for a in answers] == ["done"]
 
 
 def test_no_free_slot_is_429_and_bad_waits_are_400(capped):
