@@ -75,8 +75,16 @@ def show(app_id: int, job_id: int):
         job=data,
         days=days,
         finished=job.state in JOB_FINISHED,
-        rows=[_with_links(app.id, row) for row in data["result"].get("by_event", [])],
+        rows=_rows(app.id, data["result"]),
     )
+
+
+def _rows(app_id: int, result: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The result's rows per event name with their links; None for a job begun before results
+    had them (or not begun yet)."""
+    if "by_event" not in result:
+        return None
+    return [_with_links(app_id, row) for row in result["by_event"]]
 
 
 def _with_links(app_id: int, row: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The plan page's impact preview form: offered for a draft only; a good form starts a
-re-validation of that draft since N days ago and shows its page; bad days or an unknown version
+re-validation of that draft since N days ago and shows its page (a range without events says
+so once done); bad days or an unknown version
 are refused with a message and start nothing; another user's app and jobs that are no preview
 are 404. (tests/browser/test_plan_impact.py follows a preview to its result.)"""
 
@@ -17,6 +18,7 @@ from app.services.jobs import imports
 from app.services.plans import versions as plans
 from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
+from tests.services.jobs.helpers import run_to_the_end
 
 
 @pytest.fixture
@@ -65,7 +67,11 @@ def test_a_draft_is_offered_a_preview_that_starts_a_job(micro_app, owner):
         assert job.kind == "revalidate" and job.params["plan_version"] == version
         since = datetime.fromisoformat(job.params["since"])
         assert abs(since - (datetime.now(UTC) - timedelta(days=3))) < timedelta(minutes=1)
+        job_id = job.id
         db.session.remove()
+    assert run_to_the_end(micro_app, job_id)["state"] == "done"
+    done = client.get(shown.request.path).get_data(as_text=True)
+    assert "No events were stored in that time." in done and "Waiting for a worker" not in done
 
 
 @pytest.mark.parametrize("days", ["0", "91", "soon", ""])
