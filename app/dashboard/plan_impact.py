@@ -16,6 +16,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from app.api.cursors import encode_id
 from app.dashboard.apps import owned_or_404
+from app.models import Job
 from app.request_args import MAX_ID
 from app.services.jobs import revalidation
 from app.services.jobs import runner as jobs
@@ -23,6 +24,8 @@ from app.task_states import JOB_FINISHED
 from app.tasks.jobs import queue_job
 
 web_plan_impact = Blueprint("plan_impact", __name__, url_prefix="/apps")
+# The plan page lists the latest previews of its draft among the app's latest re-validations.
+RECENT_JOBS, SHOWN_PREVIEWS = 20, 3
 MAX_DAYS = 90  # well past the default retention (EVENT_RETENTION_DAYS, 30): older events are gone
 
 
@@ -63,20 +66,35 @@ def show(app_id: int, job_id: int):
     if job is None or job.kind != "revalidate":
         abort(404)
     data = jobs.job_to_dict(job)
-    days = None
-    if job.params.get("since"):
-        since = datetime.fromisoformat(job.params["since"])
-        created = job.created_at
-        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created  # SQLite
-        days = round((created - since).total_seconds() / 86400)
     return render_template(
         "apps/plan_impact.html",
         app=app,
         job=data,
-        days=days,
+        days=_days(job),
         finished=job.state in JOB_FINISHED,
         rows=_rows(app.id, data["result"]),
     )
+
+
+@web_plan_impact.app_template_global()
+def impact_previews(app_id: int, version: int) -> list[dict[str, Any]]:
+    """The latest previews of plan `version` (for the plan page's include): id, state, days."""
+    found = jobs.list_jobs(app_id, kind="revalidate", limit=RECENT_JOBS)
+    return [
+        {"id": job.id, "state": job.state, "days": _days(job), "created_at": job.created_at}
+        for job in found
+        if job.params.get("plan_version") == version
+    ][:SHOWN_PREVIEWS]
+
+
+def _days(job: Job) -> int | None:
+    """The days before the job's start its range began (None: since the first event)."""
+    if not job.params.get("since"):
+        return None
+    created = job.created_at
+    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created  # SQLite
+    since = datetime.fromisoformat(job.params["since"])
+    return round((created - since).total_seconds() / 86400)
 
 
 def _rows(app_id: int, result: dict[str, Any]) -> list[dict[str, Any]] | None:

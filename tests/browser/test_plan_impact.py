@@ -1,9 +1,9 @@
 """The impact preview in a real browser: on the plan page of an app with a draft, preview the
 draft on the last 7 days; the preview's page shows the queued job's progress (no worker runs
 here), and once the test runs the job the page, long-polling the jobs API with the session,
-shows its numbers per event name, rules and examples that link to the events; no CSP rule is
-broken. Screenshots: `plan-impact-form`, `plan-impact-progress`, `plan-impact`,
-`plan-impact-phone`."""
+shows its numbers per event name, rules and examples that link to the events; the plan page
+then lists the preview; no CSP rule is broken. Screenshots: `plan-impact-form`,
+`plan-impact-progress`, `plan-impact`, `plan-impact-phone`, `plan-impact-previews`."""
 
 from __future__ import annotations
 
@@ -95,4 +95,10 @@ def test_previewing_a_drafts_impact(
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "plan-impact-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Back on the plan page, the draft's preview is listed.
+    page.get_by_role("link", name="← Tracking plan").click()
+    expect(page.locator("#impact-previews a")).to_contain_text("7 days (done)")
+    screenshot(page, "plan-impact-previews")
     assert refused == []

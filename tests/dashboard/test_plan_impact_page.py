@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Job, TrackedApp
-from app.services.jobs import imports
+from app.services.jobs import imports, revalidation
 from app.services.plans import versions as plans
 from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import DEMO_PLAN
@@ -72,6 +72,16 @@ def test_a_draft_is_offered_a_preview_that_starts_a_job(micro_app, owner):
     assert run_to_the_end(micro_app, job_id)["state"] == "done"
     done = client.get(shown.request.path).get_data(as_text=True)
     assert "No events were stored in that time." in done and "Waiting for a worker" not in done
+    # The plan page links the draft's previews.
+    page = client.get(plan_url).get_data(as_text=True)
+    assert f'href="{shown.request.path}"' in page and "3 days (done)" in page
+    # A job started through the API with an inline plan and no range shows too.
+    with micro_app.app_context():
+        app = db.session.get(TrackedApp, app_id)
+        inline = revalidation.create(app, {"plan": DEMO_PLAN}).id
+        db.session.remove()
+    text = client.get(f"{plan_url}/impact/{inline}").get_data(as_text=True)
+    assert "A plan sent to the API" in text and "against the stored events" in text
 
 
 @pytest.mark.parametrize("days", ["0", "91", "soon", ""])
