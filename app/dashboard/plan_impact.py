@@ -42,6 +42,8 @@ class ImpactForm(FlaskForm):
 def start(app_id: int, version: int):
     """Start a re-validation of plan `version` over the last `days` days; show its page."""
     app = owned_or_404(app_id)
+    if version > MAX_ID:  # plan versions are INTEGERs: a larger one names none (nor binds)
+        abort(404)
     form = ImpactForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
