@@ -136,12 +136,14 @@ def register_services(app: Flask) -> None:
     from app.services.ingestion.admission import LocalAdmission, RedisAdmission
     from app.services.ingestion.app_directory import AppDirectory
     from app.services.ingestion.claims import RedisClaims, TableClaims
+    from app.services.ingestion.run_counts import RedisRunCounts, TableRunCounts
     from app.services.ingestion.task_message import TaskMessage
     from app.tasks.events import queue_events
 
     config = app.config
     window, rate = config["DEDUP_WINDOW_SECONDS"], config["RATE_LIMIT_REQUESTS"]
     rate_window = config["RATE_LIMIT_WINDOW_SECONDS"]
+    run_ttl = config["TEST_RUN_COUNTS_SECONDS"]
     if config["REDIS_URL"]:
         timeout = config["BROKER_TIMEOUT_SECONDS"]
         options = {
@@ -159,13 +161,19 @@ def register_services(app: Flask) -> None:
         # Events go to a Redis stream; the admission script queues its drain task's messages.
         drain = TaskMessage(DRAIN_TASK, STORAGE_QUEUE)
         app.extensions["admission"] = RedisAdmission(
-            client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"], drain
+            client, window, rate, rate_window, config["QUEUE_BACKLOG_LIMIT"], drain, run_ttl
         )
         # The same claims for imports (jobs), outside a request's admission.
         app.extensions["claims"] = RedisClaims(client, window)
+        # Test runs' admission counts, read by a run's settlement and added to by imports.
+        app.extensions["run_counts"] = RedisRunCounts(client, run_ttl)
     else:
-        app.extensions["admission"] = LocalAdmission(window, rate, rate_window, queue_events)
+        run_counts = TableRunCounts(run_ttl)
+        app.extensions["admission"] = LocalAdmission(
+            window, rate, rate_window, queue_events, run_counts
+        )
         app.extensions["claims"] = TableClaims(window)
+        app.extensions["run_counts"] = run_counts
     # Failed logins and code tries, per address and per client IP, across all processes.
     window, client = config["LOGIN_FAILURE_WINDOW_SECONDS"], app.extensions.get("redis")
     app.extensions["account_throttle"] = Throttle(

@@ -150,6 +150,9 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "DEMO_APP_ID": None,
         "BROKER_TIMEOUT_SECONDS": float(env.get("BROKER_TIMEOUT_SECONDS", "0.5")),
         "TASK_WAIT_MAX_SECONDS": _int(env, "TASK_WAIT_MAX_SECONDS", 30),
+        # How long a test run's admission counts (accepted, blocked) are kept after its last
+        # event: a run's wait knows what is pending for this long (docs/test-run-wait.md).
+        "TEST_RUN_COUNTS_SECONDS": _int(env, "TEST_RUN_COUNTS_SECONDS", 7 * 24 * 3600),
         # Long-polls (`?wait=`) waiting at once per server process, in all and per app; more
         # are answered 429. gunicorn.conf.py gives each worker this many threads on top of its
         # own, so waits never take the threads ingestion needs.

@@ -1,6 +1,6 @@
-"""Long-polls of the API (`?wait=S` on a task, on a job): hold the answer until something is
-settled or S seconds passed, in one of the process's wait slots (wait_slots.py), holding no
-database connection while asleep, and giving up early when the client has hung up."""
+"""Long-polls of the API (`?wait=S` on a task, a test run, a job): hold the answer until
+something is settled or S seconds passed, in one of the process's wait slots (wait_slots.py),
+holding no database connection while asleep, and giving up early when the client hung up."""
 
 from __future__ import annotations
 

@@ -14,16 +14,18 @@ from flask_login import current_user
 from kombu.exceptions import KombuError
 
 from app.api.cursors import decode_id, decode_position, encode_id, encode_position
-from app.api.long_poll import poll, wait_slot
+from app.api.long_poll import client_hung_up, poll, wait_slot
 from app.errors import ApiError
-from app.extensions import csrf
+from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
 from app.request_args import MAX_BIG_ID, MAX_ID, int_arg
 from app.services.apps import app_by_read_key, apps_of, owned_app
+from app.services.ingestion.run_counts import Counts
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
 from app.services.statistics.regressions import regression_report
 from app.services.statistics.run_reports import list_test_runs, test_run_report
+from app.services.statistics.run_settlement import settlement, stored_count
 from app.services.storage import task_history
 from app.services.storage.dead_letters import (
     dead_letter_detail,
@@ -236,18 +238,21 @@ def replay_app_dead_letters(app_id: int):
 
 @api.get("/test-runs")
 def test_run_by_name():
-    """The report of the run named by ?name= (every run, even "." or "..", which no path reaches).
+    """The report of the run named by ?name= (every run, even "." or "..", which no path reaches);
+    `?wait=S` long-polls until the run has settled.
     ---
     get:
       tags: [events]
       parameters:
         - {in: query, name: name, required: true, schema: {type: string},
            description: "The test run's name, percent-encoded."}
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         400: BadRequest
         401: Unauthorized
         404: NotFound
+        429: TooManyRequests
     """
     name = request.args.get("name")
     if not name:
@@ -257,20 +262,55 @@ def test_run_by_name():
 
 @api.get("/test-runs/<path:test_run>")
 def test_run(test_run: str):
-    """The pass/fail report of one test run of the read key's app (a CI job's release gate).
+    """The pass/fail report of one test run of the read key's app (a CI job's release gate),
+    with its settlement; `?wait=S` holds the answer until the run has settled (every event it
+    had accepted is stored or dead-lettered) or S seconds passed.
     ---
     get:
       tags: [events]
+      parameters:
+        - {in: query, schema: RunWaitQuerySchema}
       responses:
         200: TestRunReport
         401: Unauthorized
         404: NotFound
+        429: TooManyRequests
     """
     app = authenticated_app()
-    report = test_run_report(app.id, test_run)
-    if report is None:
-        raise ApiError(404, "not_found", f"App {app.id} has no events of test run {test_run!r}.")
-    return report
+    app_id = app.id  # read once: the polls below end transactions, which expire `app`
+    wait = int_arg("wait", 0, 0, current_app.config["TASK_WAIT_MAX_SECONDS"])
+    counts = _run_counts(app_id, test_run)
+    if counts is None and stored_count(app_id, test_run) == 0:
+        raise ApiError(404, "not_found", f"App {app_id} has no events of test run {test_run!r}.")
+    if wait:
+        deadline = time.monotonic() + wait
+        with wait_slot(app_id):
+            counts = _wait_for_run(app_id, test_run, counts, deadline)
+    return test_run_report(app_id, test_run, counts)
+
+
+def _run_counts(app_id: int, test_run: str) -> Counts | None:
+    """The run's admission counts; 503 when Redis cannot be asked."""
+    try:
+        return current_app.extensions["run_counts"].read(app_id, test_run)
+    except redis.RedisError:
+        raise ApiError(
+            503, "unavailable", "Redis is unreachable; retry shortly.", headers={"Retry-After": "1"}
+        )
+
+
+def _wait_for_run(app_id: int, test_run: str, counts: Counts | None, deadline: float) -> dict:
+    """Poll the run's settlement (cheap: two counts) until it settles or the deadline passes,
+    holding no database connection while asleep; the run's counts as last read."""
+    while True:
+        done = settlement(app_id, test_run, counts, stored_count(app_id, test_run))["settled"]
+        # Ending the transaction returns its connection to the pool and lets the next poll
+        # see rows committed meanwhile.
+        db.session.rollback()
+        if done or time.monotonic() >= deadline or client_hung_up():
+            return counts
+        time.sleep(0.1)
+        counts = _run_counts(app_id, test_run)
 
 
 @api.get("/apps/<int:app_id>/test-runs")

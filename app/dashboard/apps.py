@@ -268,8 +268,10 @@ def test_run_by_name(app_id: int):
 def test_run(app_id: int, test_run: str):
     """A test run's pass/fail report, shareable by link with whoever can see the app."""
     app = owned_or_404(app_id)
-    report = test_run_report(app.id, test_run)
-    if report is None:
+    # With its admission counts, so blocked events fail the run here as in the API.
+    counts = current_app.extensions["run_counts"].read(app.id, test_run)
+    report = test_run_report(app.id, test_run, counts)
+    if report is None or not report["total"]:
         abort(404, description=f"No events of test run {test_run!r} were stored for this app.")
     return render_template("apps/test_run.html", app=app, report=report)
 

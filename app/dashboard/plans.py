@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired
 
 from app.dashboard.apps import owned_or_404
 from app.dashboard.forms import EmptyForm, EventForm
+from app.dashboard.plan_checks import plan_checks
 from app.request_args import MAX_ID
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans
@@ -75,6 +76,7 @@ def edit(app_id: int):
         working_version=working_version,
         events=working.get("events", {}),
         publish_form=EmptyForm(),
+        checks=plan_checks(working_version, working, app.plan_version, published),
     )
 
 

@@ -14,7 +14,10 @@ from marshmallow import Schema, fields, validate
 from app.schemas.native_event import NativeEventSchema
 from app.schemas.sdk_message import MESSAGE_TYPES, SdkBatchSchema, SdkMessageSchema
 from app.task_states import DEAD_LETTER_STATES, JOB_STATES, LISTED_TASK_STATES, TASK_STATES
+from app.validation.plan_lint import CONVENTIONS
 from app.validation.verdict import ANSWERS, FAILING, STATUSES
+
+NAMING_CONVENTIONS = tuple(CONVENTIONS)
 
 
 # Times are ISO 8601 text (UTC, `Z` or `+00:00`) as the routes write them.
@@ -265,10 +268,34 @@ class ViolationGroupSchema(Schema):
     examples = fields.List(fields.Nested(EventSchema), required=True)
 
 
+class RunSettlementSchema(Schema):
+    """Whether every event the run had accepted is stored or dead-lettered
+    (docs/test-run-wait.md)."""
+
+    accepted = fields.Integer(
+        required=True, metadata={"description": "Admitted for storage (not duplicate, blocked)."}
+    )
+    stored = fields.Integer(required=True)
+    dead_lettered = fields.Integer(
+        required=True, metadata={"description": "Dead letters of the run not queued again."}
+    )
+    blocked = fields.Integer(
+        required=True, metadata={"description": "Answered blocked, never stored; they fail it."}
+    )
+    pending = fields.Integer(required=True)
+    settled = fields.Boolean(required=True, metadata={"description": "Nothing is pending."})
+
+
 class TestRunReportSchema(TestRunSummarySchema):
-    """Whether a test run passed (no invalid or unplanned events), with its failures."""
+    """Whether a test run passed (no invalid, unplanned or blocked events), with its failures
+    and its settlement."""
 
     app_id = fields.Integer(required=True)
+    first_at = Time(
+        required=True, allow_none=True, metadata={"description": "None before one is stored."}
+    )
+    last_at = Time(required=True, allow_none=True)
+    settlement = fields.Nested(RunSettlementSchema, required=True)
     violations = fields.List(
         fields.Nested(ViolationGroupSchema),
         required=True,
@@ -446,6 +473,61 @@ class ObservedEventsSchema(Schema):
     events = fields.List(fields.Nested(ObservedEventSchema), required=True)
 
 
+class AppIdentitySchema(Schema):
+    """The app the credentials reach."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    plan_version = fields.Integer(required=True, allow_none=True)
+
+
+class LintFindingSchema(Schema):
+    """One lint finding; `path` is a JSON pointer into the document sent."""
+
+    severity = fields.String(required=True, validate=validate.OneOf(("error", "warning")))
+    rule = fields.String(required=True, metadata={"example": "event-name-case"})
+    path = fields.String(required=True)
+    event = fields.String(required=True, allow_none=True)
+    property = fields.String(required=True, allow_none=True)
+    message = fields.String(required=True)
+
+
+class LintConventionsSchema(Schema):
+    event_names = fields.String(required=True, validate=validate.OneOf(NAMING_CONVENTIONS))
+    property_names = fields.String(required=True, validate=validate.OneOf(NAMING_CONVENTIONS))
+
+
+class LintReportSchema(Schema):
+    """The lint findings of a plan document (docs/plan-checks.md)."""
+
+    findings = fields.List(fields.Nested(LintFindingSchema), required=True)
+    errors = fields.Integer(required=True)
+    warnings = fields.Integer(required=True)
+    conventions = fields.Nested(LintConventionsSchema, required=True)
+
+
+class PlanChangeSchema(Schema):
+    """One change; `path` is a JSON pointer into the document sent (the old one if removed)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(("breaking", "additive")))
+    rule = fields.String(required=True, metadata={"example": "event-removed"})
+    path = fields.String(required=True)
+    event = fields.String(required=True, allow_none=True)
+    property = fields.String(required=True, allow_none=True)
+    message = fields.String(required=True)
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+class PlanDiffSchema(Schema):
+    """The changes from a saved version to the document sent (docs/plan-checks.md)."""
+
+    against_version = fields.Integer(required=True, allow_none=True)
+    changes = fields.List(fields.Nested(PlanChangeSchema), required=True)
+    breaking = fields.Integer(required=True)
+    additive = fields.Integer(required=True)
+
+
 class RevalidateSchema(Schema):
     """Start a re-validation of stored events against a plan version or a given plan."""
 
@@ -554,6 +636,13 @@ class EventQuerySchema(Schema):
     cursor = _cursor()
 
 
+class RunWaitQuerySchema(Schema):
+    wait = fields.Integer(
+        validate=validate.Range(0, 30),
+        metadata={"description": "Seconds to wait for the run to settle (long-poll)."},
+    )
+
+
 class TaskWaitQuerySchema(Schema):
     wait = fields.Integer(
         validate=validate.Range(0, 30),
@@ -653,4 +742,29 @@ class InferQuerySchema(Schema):
     sample = fields.Integer(
         validate=validate.Range(1, 10_000),
         metadata={"description": "How many recent events to infer from (default 1000)."},
+    )
+
+
+class AppQuerySchema(Schema):
+    app_id = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "With a dashboard session: which of the user's apps."},
+    )
+
+
+class LintQuerySchema(Schema):
+    event_names = fields.String(
+        validate=validate.OneOf(NAMING_CONVENTIONS),
+        metadata={"description": "The event naming convention (overrides the plan's lint)."},
+    )
+    property_names = fields.String(
+        validate=validate.OneOf(NAMING_CONVENTIONS),
+        metadata={"description": "The property naming convention (overrides the plan's lint)."},
+    )
+
+
+class DiffQuerySchema(Schema):
+    against = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "The saved version to compare with (default: the published one)."},
     )

@@ -27,6 +27,7 @@ def job_settings() -> jobs.JobSettings:
         max_event_bytes=config["MAX_EVENT_BYTES"],
         max_upload_bytes=config["IMPORT_MAX_BYTES"],
         claims=current_app.extensions["claims"],
+        run_counts=current_app.extensions["run_counts"],
     )
 
 

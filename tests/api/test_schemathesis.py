@@ -67,6 +67,9 @@ STORED = [
 KNOWN_GOOD = {
     ("GET", "/api/apps/{app_id}/regressions"): {"query": {"base": "1.0", "head": "2.0"}},
     ("POST", "/api/apps/{app_id}/plan/infer"): {"body": {"events": ["mystery"]}},
+    # A plan with findings and changes, so both answers' item schemas are checked.
+    ("POST", "/api/apps/{app_id}/plan/lint"): {"body": {"events": {"a": {}, "A": {}}}},
+    ("POST", "/api/apps/{app_id}/plan/diff"): {"body": {"events": {"a": {}, "A": {}}}},
 }
 # Operations that must have answered 2xx at least once (their success schema was checked).
 MUST_SUCCEED = {
@@ -75,6 +78,7 @@ MUST_SUCCEED = {
     ("GET", "/api/apps/{app_id}/overview"),
     ("GET", "/api/apps/{app_id}/plan/observed"),
     ("GET", "/v1/projects/{write_key}/settings"),
+    ("GET", "/api/app"),
     *KNOWN_GOOD,
 }
 

@@ -23,6 +23,7 @@ TABLES = (
     "events",
     "dead_letters",
     "dedup_claims",
+    "test_run_counts",
     "event_stats",
     "event_version_stats",
     "event_minute_stats",

@@ -8,13 +8,15 @@ events that claimed their key are queued for storage together.
 
 The full profile does all of it in Redis in ONE round trip: a Lua script that also XADDs the
 events to the event stream and, when no drain is queued, LPUSHes the drain task's message
-(event_stream.py, task_message.py beside this module), so the enqueue is the request's only
-I/O. Micro keeps claims in its database, counts requests in memory (it is one process) and
+(event_stream.py, task_message.py beside this module), and counts the events of each test run
+the request carries (run_counts.py), so the enqueue is the request's only I/O. Micro keeps
+claims (and run counts) in its database, counts requests in memory (it is one process) and
 publishes one Celery message per request with `apply_async` to its file broker.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -27,6 +29,7 @@ from app.extensions import db
 from app.services.accounts.throttle import Throttle
 from app.services.ingestion.claims import LUA_CLAIM_ALL, TableClaims, claim_key
 from app.services.ingestion.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
+from app.services.ingestion.run_counts import TableRunCounts, run_key, runs_of
 from app.services.ingestion.stored_event import StoredEvent
 from app.services.ingestion.task_message import TaskMessage
 from app.services.ingestion.verdicts import Prepared, RequestInfo
@@ -52,20 +55,27 @@ class Admission(Protocol):
     """Decides whether a request's events may be queued, which are duplicates, and queues the
     others."""
 
-    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
+    def admit(
+        self, app_id: int, write_key: str, events: list[Event], blocked: Counter[str]
+    ) -> list[str | None]:
         """Per event: None if it was new and is now queued under the task id of its message,
-        else the task id of the event that owns its dedup key.
+        else the task id of the event that owns its dedup key. The queued events count as
+        accepted for their test runs, and `blocked` (events per run answered `blocked`) as
+        blocked (run_counts.py).
 
         Raises RateLimited or Backlogged, or the broker's or database's error; then nothing
-        was claimed or queued.
+        was claimed, queued or counted.
         """
 
 
-# KEYS: rate counter, event stream, drain flag, Celery queue, dedup keys...; ARGV: rate limit,
-# rate window, backlog limit, dedup window, drain flag TTL, drain message, task ids...,
-# event JSONs.... Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} |
-# {'ok', owner-or-'' per event}. The unclaimed events become ONE stream entry; if no drain is
-# queued yet, the drain task's message goes to the Celery queue too. The claims are claims.py's.
+# KEYS: rate counter, event stream, drain flag, Celery queue, dedup keys..., run count hashes...;
+# ARGV: rate limit, rate window, backlog limit, dedup window, drain flag TTL, drain message,
+# number of run hashes R, their TTL, task ids..., event JSONs..., and only when R > 0: each
+# event's run (index into the run hashes, 0 for none)..., blocked events per run....
+# Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} | {'ok', owner-or-'' per event}.
+# The unclaimed events become ONE stream entry; if no drain is queued yet, the drain task's
+# message goes to the Celery queue too. Each run's hash counts its unclaimed (accepted) and its
+# blocked events (run_counts.py). The claims are claims.py's.
 _ADMIT = (
     LUA_CLAIM_ALL
     + """
@@ -77,19 +87,35 @@ if limit > 0 then
 end
 local backlog = tonumber(ARGV[3])
 if backlog > 0 and redis.call('XLEN', KEYS[2]) >= backlog then return {'backlog'} end
-local events = #KEYS - 4
-local claimed = claim_all(KEYS, 5, ARGV, 7, events, ARGV[4])
+local runs = tonumber(ARGV[7])
+local events = #KEYS - 4 - runs
+local claimed = claim_all(KEYS, 5, ARGV, 9, events, ARGV[4])
 local owners = {'ok'}
 local new = {}
+local accepted = {}
+for r = 1, runs do accepted[r] = 0 end
 for i = 1, events do
   owners[i + 1] = claimed[i]
-  if claimed[i] == '' then new[#new + 1] = ARGV[i + 6 + events] end
+  if claimed[i] == '' then
+    new[#new + 1] = ARGV[i + 8 + events]
+    if runs > 0 then
+      local run = tonumber(ARGV[i + 8 + 2 * events])
+      if run > 0 then accepted[run] = accepted[run] + 1 end
+    end
+  end
 end
 if #new > 0 then
   redis.call('XADD', KEYS[2], '*', 'e', '[' .. table.concat(new, ',') .. ']')
   if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then
     redis.call('LPUSH', KEYS[4], ARGV[6])
   end
+end
+for r = 1, runs do
+  local key = KEYS[4 + events + r]
+  local blocked = tonumber(ARGV[8 + 3 * events + r])
+  if accepted[r] > 0 then redis.call('HINCRBY', key, 'accepted', accepted[r]) end
+  if blocked > 0 then redis.call('HINCRBY', key, 'blocked', blocked) end
+  if accepted[r] > 0 or blocked > 0 then redis.call('EXPIRE', key, ARGV[8]) end
 end
 return owners
 """
@@ -107,18 +133,33 @@ class RedisAdmission:
         rate_window: int,
         backlog_limit: int,
         drain: TaskMessage,
+        run_counts_ttl: int,
     ) -> None:
         self._client = client
         self._args = [rate_limit, rate_window, backlog_limit, dedup_window, DRAIN_FLAG_SECONDS]
         self._drain = drain
+        self._run_ttl = run_counts_ttl
         self._admit = client.register_script(_ADMIT)
 
-    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
+    def admit(
+        self, app_id: int, write_key: str, events: list[Event], blocked: Counter[str]
+    ) -> list[str | None]:
+        # The runs of this request, numbered from 1 for the script; most requests have none.
+        runs: dict[str, int] = {}
+        for _, message in events:
+            if message.test_run:
+                runs.setdefault(message.test_run, len(runs) + 1)
+        for run in blocked:
+            runs.setdefault(run, len(runs) + 1)
         keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
         keys += [claim_key(app_id, dedup_key) for dedup_key, _ in events]
-        args = [*self._args, self._drain.render()]
+        keys += [run_key(app_id, run) for run in runs]
+        args = [*self._args, self._drain.render(), len(runs), self._run_ttl]
         args += [message.task_id for _, message in events]
         args += [message.to_json() for _, message in events]
+        if runs:
+            args += [runs.get(message.test_run or "", 0) for _, message in events]
+            args += [blocked[run] for run in runs]
         answer = self._admit(keys=keys, args=args)
         if answer[0] == "rate":
             raise RateLimited(max(1, int(answer[1])))
@@ -141,37 +182,43 @@ class LocalAdmission:
         rate_limit: int,
         rate_window: int,
         publish: Callable[[list[dict[str, Any]]], None],
+        run_counts: TableRunCounts,
     ) -> None:
         self._publish = publish  # queues one message holding these events
         self._claims = TableClaims(dedup_window)
+        self._runs = run_counts
         # Requests per write key, counted in this process (micro is one); 0 turns it off.
         self._rate = Throttle(rate_limit, rate_window) if rate_limit > 0 else None
 
-    def admit(self, app_id: int, write_key: str, events: list[Event]) -> list[str | None]:
+    def admit(
+        self, app_id: int, write_key: str, events: list[Event], blocked: Counter[str]
+    ) -> list[str | None]:
         if self._rate is not None and (retry_after := self._rate.hit(write_key)):
             raise RateLimited(retry_after)
-        if not events:
+        if not events and not blocked:
             return []
-        owners = self._claim(app_id, events)
+        owners = self._claims.claim(app_id, [(key, message.task_id) for key, message in events])
         claimed = [event for event, owner in zip(events, owners, strict=True) if owner is None]
+        accepted = runs_of([message.test_run for _, message in claimed])
+        # Counted in the claims' transaction: both stand or fall together.
+        self._runs.add(app_id, accepted, blocked)
+        db.session.commit()
         if claimed:
             try:
                 self._publish([message.to_dict() for _, message in claimed])
             except Exception:
                 # Not queued, so not accepted: free the claims, or the client's retry would be
-                # answered `duplicate` of an event that was never stored.
-                self._release(app_id, claimed)
+                # answered `duplicate` of an event that was never stored; and uncount them.
+                self._release(app_id, claimed, accepted, blocked)
                 raise
         return owners
 
-    def _claim(self, app_id: int, events: list[Event]) -> list[str | None]:
-        owners = self._claims.claim(app_id, [(key, message.task_id) for key, message in events])
-        db.session.commit()
-        return owners
-
-    def _release(self, app_id: int, events: list[Event]) -> None:
+    def _release(
+        self, app_id: int, events: list[Event], accepted: Counter[str], blocked: Counter[str]
+    ) -> None:
         try:
             self._claims.release(app_id, [(key, message.task_id) for key, message in events])
+            self._runs.take_back(app_id, accepted, blocked)
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()  # the claims expire with the dedup window
@@ -186,8 +233,9 @@ def admit_request(info: RequestInfo, prepared: list[Prepared], admission: Admiss
     """Admit the request and queue its new events; duplicates' answers point at the original."""
     fresh = [p for p in prepared if not p.blocked]
     events = [(p.dedup_key, p.message) for p in fresh]
+    blocked = runs_of([p.message.test_run for p in prepared if p.blocked])
     try:
-        owners = admission.admit(info.entry.app_id, info.write_key, events)
+        owners = admission.admit(info.entry.app_id, info.write_key, events, blocked)
     except RateLimited as exc:
         raise ServiceError(
             "rate_limited",

@@ -35,6 +35,7 @@ from app.models.types import utcnow
 from app.services.ingestion.app_directory import AppEntry
 from app.services.ingestion.gzip_data import GZIP_MAGIC, PIECE, OverLimit, inflate
 from app.services.ingestion.json_text import parse_strict_json
+from app.services.ingestion.run_counts import runs_of
 from app.services.ingestion.stored_event import StoredEvent
 from app.services.ingestion.verdicts import EventError, Prepared, RequestInfo, judge_parsed
 from app.services.jobs.runner import JobError, JobFailed, JobSettings, Lost, Run, create_job
@@ -185,6 +186,7 @@ class Import:
         self.max_event_bytes = settings.max_event_bytes
         self.max_upload_bytes = settings.max_upload_bytes
         self.claims = settings.claims
+        self.run_counts = settings.run_counts
         if not run.result:
             run.result = empty_result(version)
 
@@ -211,6 +213,7 @@ class Import:
         counts = dict.fromkeys(COUNTED, 0)
         errors: list[dict[str, Any]] = []
         judged: list[tuple[int, Prepared]] = []  # (line number, judged event)
+        blocked: list[str | None] = []  # the test runs of blocked lines
         for number, line in enumerate(chunk, start=run.position + 1):
             if number == 1:
                 line = line.removeprefix(BOM)
@@ -224,6 +227,7 @@ class Import:
                 continue
             if prepared.blocked:
                 counts["blocked"] += 1
+                blocked.append(prepared.message.test_run)
                 continue
             prepared.message = prepared.message.with_task_id(
                 import_task_id(run.app_id, prepared.dedup_key)
@@ -246,8 +250,10 @@ class Import:
             # Some event's data was refused by the database: store what can be stored one by
             # one and list the rest (rare; these rows and the progress commit separately).
             db.session.rollback()
-            result = self._store_one_by_one(lines, run.result, counts, errors)
+            stored: list[StoredEvent] = []
+            result = self._store_one_by_one(lines, run.result, counts, errors, stored)
             run.save(position, done, result)
+            self._count_runs(stored, blocked)
             return True
         if inserted and inserted[0] < len(fresh):
             # Another import of the same events stored some of them meanwhile.
@@ -255,7 +261,20 @@ class Import:
             result["counts"] = {**result["counts"]}
             result["counts"]["duplicate"] += len(fresh) - inserted[0]
             run.save(position, done, result)
+            # Which of them this import stored is unknown; the other import counts its own.
+            runs = {message.test_run for message in fresh}
+            fresh = fresh[: inserted[0]] if len(runs) == 1 else []
+        self._count_runs(fresh, blocked)
         return True
+
+    def _count_runs(self, stored: list[StoredEvent], blocked: list[str | None]) -> None:
+        """Count the chunk's stored and blocked events for their test runs, as live admission
+        does, so a run's wait sees imported events as accepted (and settled: they are stored).
+        After the chunk's commit: a worker dying in between leaves them uncounted, never
+        counted twice."""
+        accepted = runs_of([message.test_run for message in stored])
+        self.run_counts.add(self.run.app_id, accepted, runs_of(blocked))
+        db.session.commit()  # micro counts in its database
 
     def _fresh(self, judged: list[tuple[int, Prepared]]) -> list[tuple[int, StoredEvent]]:
         """The (line number, message) of the chunk's events to store: not claimed by another
@@ -282,11 +301,16 @@ class Import:
         result: dict[str, Any],
         counts: dict[str, int],
         errors: list[dict[str, Any]],
+        new: list[StoredEvent],
     ) -> dict[str, Any]:
+        """Store the chunk's events one by one, listing those refused; `new` gets the
+        events stored."""
         stored = 0
         for number, message in lines:
             try:
-                stored += store_events([message])
+                if store_events([message]):
+                    stored += 1
+                    new.append(message)
             except OperationalError:
                 raise
             except Exception as exc:

@@ -33,6 +33,7 @@ from app.extensions import db
 from app.models import Job, JobFile
 from app.models.types import utcnow
 from app.services.ingestion.claims import Claims
+from app.services.ingestion.run_counts import RunCounts
 from app.task_states import JOB_ACTIVE, JOB_FINISHED
 from app.time_text import iso_z
 
@@ -62,6 +63,7 @@ class JobSettings:
     max_event_bytes: int  # MAX_EVENT_BYTES
     max_upload_bytes: int  # IMPORT_MAX_BYTES
     claims: Claims  # the dedup claims live admission makes too
+    run_counts: RunCounts  # test runs' counts, which live admission keeps too
 
 
 class JobFailed(Exception):

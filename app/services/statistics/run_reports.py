@@ -1,9 +1,10 @@
 """Test runs: what one test run (the `testRun` of its events) sent and whether it passed, and the
 list of an app's recent runs.
 
-A run passes when none of its events is invalid or unplanned: a build whose events the plan does
-not know is as broken, for a release gate, as one whose events break the plan. A run has no end:
-its status is that of the events stored so far.
+A run passes when none of its events is invalid or unplanned (nor blocked, which are unplanned
+events never stored): a build whose events the plan does not know is as broken, for a release
+gate, as one whose events break the plan. A run has no end: its status is that of the events
+stored so far, and its settlement (run_settlement.py) says whether any are still on their way.
 
 The list reads the index (app_id, test_run, id): a loose index scan finds the distinct runs (one
 probe each) and their newest event ids (one more probe each); only the page's runs are counted.
@@ -18,7 +19,9 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import Event
+from app.services.ingestion.run_counts import Counts
 from app.services.statistics.aggregates import as_time
+from app.services.statistics.run_settlement import settlement
 from app.services.storage.events import event_to_dict
 from app.time_text import iso_z
 from app.validation.verdict import FAILING, STATUSES
@@ -144,15 +147,18 @@ def _groups(app_id: int, test_run: str) -> tuple[list[dict[str, Any]], bool]:
     return ordered, len(rows) > MAX_GROUPED
 
 
-def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
-    """The run's counts by status, pass/fail, its violations grouped, and its violating events
-    (the first MAX_LISTED); None if it sent none."""
+def test_run_report(
+    app_id: int, test_run: str, counts: Counts | None = None
+) -> dict[str, Any] | None:
+    """The run's counts by status, pass/fail, its violations grouped, its violating events
+    (the first MAX_LISTED) and its settlement given its admission `counts`; None if it has
+    neither stored events nor counts."""
     stored = db.session.execute(
         select(Event.status, func.count(), func.min(Event.received_at), func.max(Event.received_at))
         .where(Event.app_id == app_id, Event.test_run == test_run)
         .group_by(Event.status)
     ).all()
-    if not stored:
+    if not stored and counts is None:
         return None
     failing = db.session.scalars(
         select(Event)
@@ -162,12 +168,17 @@ def test_run_report(app_id: int, test_run: str) -> dict[str, Any] | None:
         .limit(MAX_LISTED)
     )
     groups, partial = _groups(app_id, test_run)
+    summary = _summary(test_run, {status: n for status, n, _, _ in stored})
+    settled = settlement(app_id, test_run, counts, summary["total"])
+    if settled["blocked"]:  # blocked events are unplanned ones that were never stored
+        summary.update(passed=False, status="FAILED")
     return {
-        **_summary(test_run, {status: n for status, n, _, _ in stored}),
+        **summary,
         "app_id": app_id,
-        "first_at": iso_z(min(as_time(first) for _, _, first, _ in stored)),
-        "last_at": iso_z(max(as_time(last) for _, _, _, last in stored)),
+        "first_at": iso_z(min((as_time(first) for _, _, first, _ in stored), default=None)),
+        "last_at": iso_z(max((as_time(last) for _, _, _, last in stored), default=None)),
         "violations": groups,
         "violations_partial": partial,
         "failures": [event_to_dict(event) for event in failing],
+        "settlement": settled,
     }

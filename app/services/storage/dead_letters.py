@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import DeadLetter
 from app.models.dialect import insert
 from app.models.types import utcnow
-from app.services.ingestion.stored_event import text_problem
+from app.services.ingestion.stored_event import TEST_RUN_MAX, text_problem
 
 # A dead letter waits for a replay or a discard.
 PENDING = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
@@ -69,6 +69,14 @@ def _app_id(message: Any) -> int | None:
     return app_id if type(app_id) is int and 0 < app_id < 2**63 else None
 
 
+def _test_run(message: Any) -> str | None:
+    """The test run a message's event belongs to, when it names one that can be stored."""
+    run = message.get("test_run") if isinstance(message, dict) else None
+    if isinstance(run, str) and 0 < len(run) <= TEST_RUN_MAX and text_problem(run) is None:
+        return run
+    return None
+
+
 def record_dead_letter(task_id: str, task_name: str, message: Any, error: str) -> None:
     """Keep a message that cannot be processed, with its error (one row per task id; failing
     again adds an attempt). Never fails for the message's content (see the module docstring)."""
@@ -77,18 +85,25 @@ def record_dead_letter(task_id: str, task_name: str, message: Any, error: str) -
         digest = hashlib.blake2b(repr(message).encode("utf-8", "backslashreplace"), digest_size=16)
         task_id = f"dead:{digest.hexdigest()}"
     error = _plain(error[:_MAX_ERROR])
+    run = _test_run(message)  # of the message as it came, so an escaped copy keeps its run
     try:
-        _insert(task_id, task_name, message, error)
+        _insert(task_id, task_name, message, error, run)
     except OperationalError:
         raise
     except Exception:
         db.session.rollback()
         # The copy itself was refused: keep the escaped copy, which any database stores.
-        _insert(task_id, task_name, _escaped(message), error)
+        _insert(task_id, task_name, _escaped(message), error, run)
 
 
-def _insert(task_id: str, task_name: str, message: Any, error: str) -> None:
-    values = {"error": error, "created_at": utcnow(), "replayed_at": None, "discarded_at": None}
+def _insert(task_id: str, task_name: str, message: Any, error: str, run: str | None) -> None:
+    values = {
+        "error": error,
+        "created_at": utcnow(),
+        "replayed_at": None,
+        "discarded_at": None,
+        "test_run": run,
+    }
     db.session.execute(
         insert(DeadLetter)
         .values(
