@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import redis
 from flask import Blueprint, current_app, request
@@ -24,6 +25,7 @@ from app.services.ingestion.run_counts import Counts
 from app.services.ingestion.task_ids import issued_at
 from app.services.statistics import overview
 from app.services.statistics.regressions import regression_report
+from app.services.statistics.run_expectations import find_run
 from app.services.statistics.run_reports import list_test_runs, test_run_report
 from app.services.statistics.run_settlement import settlement, stored_count
 from app.services.storage import task_history
@@ -280,13 +282,20 @@ def test_run(test_run: str):
     app_id = app.id  # read once: the polls below end transactions, which expire `app`
     wait = int_arg("wait", 0, 0, current_app.config["TASK_WAIT_MAX_SECONDS"])
     counts = _run_counts(app_id, test_run)
-    if counts is None and stored_count(app_id, test_run) == 0:
-        raise ApiError(404, "not_found", f"App {app_id} has no events of test run {test_run!r}.")
+    if (
+        counts is None
+        and stored_count(app_id, test_run) == 0
+        and find_run(app_id, test_run) is None
+    ):
+        raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
     if wait:
         deadline = time.monotonic() + wait
         with wait_slot(app_id):
             counts = _wait_for_run(app_id, test_run, counts, deadline)
-    return test_run_report(app_id, test_run, counts)
+    report = test_run_report(app_id, test_run, counts)
+    if report is None:  # it was known before the wait: only a race with retention gets here
+        raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
+    return report
 
 
 def _run_counts(app_id: int, test_run: str) -> Counts | None:
@@ -330,7 +339,7 @@ def app_test_runs(app_id: int):
     app = authenticated_app(app_id)
     limit = int_arg("limit", 20, 1, MAX_RUNS)
     before_id = cursor_arg()
-    runs, next_id = list_test_runs(app.id, limit, before_id)
+    runs, next_id = list_test_runs(app.id, limit, before_id, partial(_run_counts, app.id))
     return {
         "test_runs": runs,
         "next_cursor": encode_id(next_id) if next_id is not None else None,

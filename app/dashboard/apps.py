@@ -5,6 +5,7 @@ does not exist (tests/dashboard/test_ownership.py tries every route)."""
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 import redis
@@ -229,7 +230,9 @@ def test_runs(app_id: int):
         before = decode_id(cursor) if cursor else None
     except ValueError:
         before = None  # a link mangled by hand: the first page
-    runs, next_id = list_test_runs(app.id, RUNS_PER_PAGE, before)
+    runs, next_id = list_test_runs(
+        app.id, RUNS_PER_PAGE, before, partial(current_app.extensions["run_counts"].read, app.id)
+    )
     return render_template(
         "apps/test_runs.html",
         app=app,

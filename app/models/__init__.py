@@ -11,6 +11,7 @@ from app.models.event_stat import (
     ViolationStat,
 )
 from app.models.job import Job, JobFile
+from app.models.test_run import TestRun
 from app.models.test_run_count import TestRunCount
 from app.models.tracked_app import TrackedApp
 from app.models.tracking_plan import TrackingPlan
@@ -28,6 +29,7 @@ __all__ = [
     "Job",
     "JobFile",
     "StatWatermark",
+    "TestRun",
     "TestRunCount",
     "TrackingPlan",
     "User",

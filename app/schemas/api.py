@@ -240,14 +240,30 @@ class TestRunSummarySchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TEST_RUN_STATUSES))
     total = fields.Integer(required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    first_at = Time(required=True, metadata={"description": "When its first event came."})
-    last_at = Time(required=True, metadata={"description": "When its newest event came."})
+    first_at = _nullable_time(
+        required=True, metadata={"description": "When its first event came (null: none yet)."}
+    )
+    last_at = _nullable_time(
+        required=True, metadata={"description": "When its newest event came (null: none yet)."}
+    )
+    closed_at = _nullable_time(
+        required=True,
+        metadata={"description": "When it was closed (null: open); see docs/expectations.md."},
+    )
+
+
+class TestRunListedSchema(TestRunSummarySchema):
+    """A run of the list: its verdict, counts and whether its expectations are met."""
+
+    expectations_met = fields.Boolean(
+        required=True, allow_none=True, metadata={"description": "null: it has no expectations."}
+    )
 
 
 class TestRunPageSchema(Schema):
     """The app's test runs, the most recently active first."""
 
-    test_runs = fields.List(fields.Nested(TestRunSummarySchema), required=True)
+    test_runs = fields.List(fields.Nested(TestRunListedSchema), required=True)
     next_cursor = fields.String(
         required=True, allow_none=True, metadata={"description": "Pass as ?cursor= for more."}
     )
@@ -266,6 +282,40 @@ class ViolationGroupSchema(Schema):
     )
     count = fields.Integer(required=True)
     examples = fields.List(fields.Nested(EventSchema), required=True)
+
+
+EXPECTATION_KINDS = ("present", "absent", "count", "properties", "order", "invalid", "unplanned")
+
+
+class ExpectationResultSchema(Schema):
+    """One expectation of a run, met or not, with the events that break it."""
+
+    id = fields.String(required=True, metadata={"description": "Stable, e.g. `present:Signup`."})
+    kind = fields.String(required=True, validate=validate.OneOf(EXPECTATION_KINDS))
+    title = fields.String(required=True)
+    met = fields.Boolean(required=True)
+    message = fields.String(required=True)
+    events = fields.List(
+        fields.Nested(EventSchema), required=True, metadata={"description": "At most 20."}
+    )
+
+
+class RunExpectationsSchema(Schema):
+    """A run's expectations checked; `met` null when it has none."""
+
+    met = fields.Boolean(required=True, allow_none=True)
+    results = fields.List(fields.Nested(ExpectationResultSchema), required=True)
+    partial = fields.Boolean(
+        required=True,
+        metadata={"description": "Properties and order checked on its first 20,000 events only."},
+    )
+
+
+class LateEventsSchema(Schema):
+    """Events of a closed run received after it was closed (they change nothing)."""
+
+    count = fields.Integer(required=True)
+    events = fields.List(fields.Nested(EventSchema), required=True)
 
 
 class RunSettlementSchema(Schema):
@@ -287,15 +337,18 @@ class RunSettlementSchema(Schema):
 
 
 class TestRunReportSchema(TestRunSummarySchema):
-    """Whether a test run passed (no invalid, unplanned or blocked events), with its failures
-    and its settlement."""
+    """Whether a test run passed (its expectations met; without any, no invalid, unplanned or
+    blocked events), with its failures and its settlement."""
 
     app_id = fields.Integer(required=True)
-    first_at = Time(
-        required=True, allow_none=True, metadata={"description": "None before one is stored."}
-    )
-    last_at = Time(required=True, allow_none=True)
     settlement = fields.Nested(RunSettlementSchema, required=True)
+    expectations = fields.Nested(RunExpectationsSchema, required=True)
+    late = fields.Nested(
+        LateEventsSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null while the run is open."},
+    )
     violations = fields.List(
         fields.Nested(ViolationGroupSchema),
         required=True,
@@ -419,6 +472,33 @@ class PlanDocumentSchema(Schema):
         unknown = "include"
 
     events = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+
+
+class ExpectationsDocumentSchema(Schema):
+    """A run's expectations (see docs/expectations.md)."""
+
+    class Meta:
+        unknown = "include"
+
+    expect = fields.List(fields.Raw())
+    forbid = fields.List(fields.String())
+    order = fields.List(fields.String())
+    only_expected = fields.Boolean()
+    allow_invalid = fields.Boolean()
+    allow_unplanned = fields.Boolean()
+
+
+class SavedExpectationsSchema(Schema):
+    """The run and its expectations as stored (defaults filled in)."""
+
+    test_run = fields.String(required=True)
+    expectations = fields.Dict(required=True)
+
+
+class RunNameQuerySchema(Schema):
+    name = fields.String(
+        required=True, metadata={"description": "The test run's name, percent-encoded."}
+    )
 
 
 class SavedVersionSchema(Schema):

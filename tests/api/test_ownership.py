@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import DeadLetter, Event, Job, TrackedApp, TrackingPlan
+from app.models import DeadLetter, Event, Job, TestRun, TrackedApp, TrackingPlan
 from app.services.accounts.users import find_user
 from app.services.apps import NewApp, create_app_record
 from app.services.jobs import revalidation
@@ -60,6 +60,7 @@ ROUTES = [
     Route("GET", "/api/tasks/<task_id>", "/api/tasks/{task_id}"),
     Route("GET", "/api/test-runs/<path:test_run>", "/api/test-runs/{run}"),
     Route("GET", "/api/test-runs", "/api/test-runs?name={run}"),
+    Route("POST", "/api/test-runs/close", "/api/test-runs/close?name={run}"),
     Route("GET", "/api/apps/<int:app_id>/dead-letters", "/api/apps/{app_id}/dead-letters"),
     Route(
         "POST",
@@ -124,6 +125,11 @@ ROUTES = [
         "/api/apps/<int:app_id>/tasks/stats",
         "/api/apps/{app_id}/tasks/stats?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z",
     ),
+]
+# Routes that make a run of the caller's own app: another app's key or session makes one of
+# theirs rather than a 404 (test_expectations_are_set_on_the_callers_own_app).
+OWN_RUN_ROUTES = [
+    Route("PUT", "/api/test-runs/expectations", "/api/test-runs/expectations?name={run}", {}),
 ]
 GETS = [route for route in ROUTES if route.method == "GET"]
 POSTS = [route for route in ROUTES if route.method == "POST"]
@@ -200,6 +206,11 @@ def snapshot(flask_app: Flask, app_id: int) -> dict[str, Any]:
             ).all(),
             "jobs": db.session.execute(
                 select(Job.id, Job.state, Job.cancel_requested).where(Job.app_id == app_id)
+            ).all(),
+            "test_runs": db.session.execute(
+                select(TestRun.name, TestRun.expectations, TestRun.closed_at)
+                .where(TestRun.app_id == app_id)
+                .order_by(TestRun.name)
             ).all(),
         }
         db.session.remove()
@@ -282,12 +293,13 @@ def test_the_table_covers_every_api_route_that_takes_an_app(micro_app):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert served, "no API route found"
-    missing = served - {(route.method, route.rule) for route in ROUTES}
+    table = {(route.method, route.rule) for route in ROUTES + OWN_RUN_ROUTES}
+    missing = served - table
     assert not missing, f"API routes without a row in ROUTES: {sorted(missing)}"
-    assert {(route.method, route.rule) for route in ROUTES} <= served, "a row for no route"
+    assert table <= served, "a row for no route"
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", ROUTES + OWN_RUN_ROUTES, ids=route_id)
 def test_each_sample_path_reaches_its_rule(micro_app, route):
     adapter = micro_app.url_map.bind("localhost")
     path = route.sample.split("?")[0].format(
@@ -309,7 +321,7 @@ def test_another_users_session_gets_404(micro_app, world, route):
     token = csrf_token(world.stranger, "/apps")  # a valid token of the stranger's session
     assert_not_found(call(world.stranger, route, path, token=token))
     if not route.in_path:  # their only app is theirs to use, but has no such task or run
-        assert_not_found(call(world.stranger, route, route.path(world, world.app_id)))
+        assert_not_found(call(world.stranger, route, route.path(world, world.app_id), token=token))
     assert snapshot(micro_app, world.app_id) == before
 
 
@@ -388,8 +400,28 @@ def test_a_session_with_several_apps_names_the_app(micro_app, world, route):
         assert response.status_code == 400 and response.json["code"] == "invalid_parameter"
 
 
+def test_expectations_are_set_on_the_callers_own_app(micro_app, world):
+    (route,) = OWN_RUN_ROUTES
+    before = snapshot(micro_app, world.app_id)
+    path = route.path(world, world.app_id)
+    response = call(world.stranger, route, path, world.other_read_key)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    token = csrf_token(world.stranger, "/apps")
+    assert_not_found(call(world.stranger, route, with_app_id(path, world.app_id), token=token))
+    assert snapshot(micro_app, world.app_id) == before  # the owner's app is untouched
+    with micro_app.app_context():
+        owners = db.session.scalars(select(TestRun.app_id).where(TestRun.name == world.run))
+        assert list(owners) == [world.other_id]
+        db.session.remove()
+    # The owner's session needs its CSRF token too.
+    response = call(world.owner, route, path)
+    assert response.status_code == 400 and response.json["code"] == "csrf_failed"
+    response = call(world.owner, route, path, token=csrf_token(world.owner, "/apps"))
+    assert response.status_code == 200 and snapshot(micro_app, world.app_id) != before
+
+
 def test_without_a_session_or_a_key_the_api_is_401(micro_app, world):
     anonymous = micro_app.test_client()
-    for route in ROUTES:
+    for route in ROUTES + OWN_RUN_ROUTES:
         response = call(anonymous, route, route.path(world, world.app_id))
         assert response.status_code == 401 and response.json["code"] == "unauthorized", route

@@ -1,7 +1,8 @@
 """A test session in a real browser: the app's test runs are listed from the app's menu, a
 failed run's report shows each violation once with its count and opens an example, and the
-overview draws the last hour per minute with the plan publish marked. Screenshots: `test-runs`,
-`test-run-grouped`, `overview-minutes`."""
+overview draws the last hour per minute with the plan publish marked; a closed run shows its
+expectations met or not. Screenshots: `test-runs`, `test-run-grouped`, `overview-minutes`,
+`test-runs-expectations`, `test-run-expectations`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.services.accounts.users import find_user, sign_up, verify_email_now
 from app.services.apps import create_app_record
 from app.services.plans.versions import save_plan
 from app.services.statistics.aggregates import count_new_events
+from app.services.statistics.run_expectations import close_run, set_expectations
 from app.services.storage.events import store_events
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
@@ -108,3 +110,90 @@ def test_runs_are_listed_reported_grouped_and_drawn_per_minute(
     expect(page.locator("#volume-chart line.publish")).to_have_count(1)
     expect(page.locator("#publish-legend")).to_contain_text("v2")
     screenshot(page, "overview-minutes")
+
+
+GATE_EMAIL = "qa-gate@example.com"  # the live server's database is shared by this module's tests
+EXPECTATIONS = {
+    "expect": [
+        {"event": "user_login"},
+        {"event": "purchase", "min": 1, "max": 1, "properties": {"currency": {"const": "EUR"}}},
+        {"event": "screen_view"},
+    ],
+    "forbid": ["checkout_started"],
+    "order": ["user_login", "purchase"],
+}
+
+
+def test_a_runs_expectations_show_met_or_not_with_the_events_at_fault(
+    live_micro_server: LiveServer, page: Page
+) -> None:
+    """A closed run with expectations: the ones not met first, each with its offending events
+    (folded, opened on a click, linked to the live view), and the events that came too late.
+    Screenshots: `test-run-expectations`, `test-runs-expectations`."""
+    flask_app, url = live_micro_server.app, live_micro_server.url
+    with flask_app.app_context():
+        verify_email_now(sign_up(GATE_EMAIL, PASSWORD))
+        new = create_app_record("Checkout app", DEMO_PLAN, owner_id=find_user(GATE_EMAIL).id)
+        app_id, key = new.app.id, new.app.write_key
+        set_expectations(app_id, "pr-230-checkout", EXPECTATIONS)
+        set_expectations(app_id, "pr-229-login", {"expect": ["user_login"]})
+        db.session.remove()
+    usd = {**PURCHASE, "currency": "USD"}
+    sent = [
+        ("pr-229-login", -60, LOGIN),
+        ("pr-230-checkout", -30, LOGIN),
+        ("pr-230-checkout", -29, SCREEN),
+        ("pr-230-checkout", -28, usd),
+        ("pr-230-checkout", -27, PURCHASE),
+        ("pr-230-checkout", -26, {"eventName": "checkout_started"}),
+    ]
+    now = utcnow()
+    messages = []
+    for run, seconds, raw in sent:
+        message = queued_message(flask_app, key, {**raw, "context": {"testRun": run}})
+        message["received_at"] = (now + timedelta(seconds=seconds)).isoformat()
+        messages.append(message)
+    late = queued_message(flask_app, key, {**LOGIN, "context": {"testRun": "pr-230-checkout"}})
+    late["received_at"] = (now + timedelta(seconds=30)).isoformat()
+    with flask_app.app_context():
+        store_events(messages)
+        assert close_run(app_id, "pr-230-checkout")
+        store_events([late])  # received after the closing
+        db.session.remove()
+
+    page.goto(f"{url}/login")
+    page.get_by_label("E-mail").fill(GATE_EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/apps")
+    page.goto(f"{url}/apps/{app_id}/test-runs")
+    rows = page.locator("#test-runs tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).locator(".expectations-met")).to_have_text("not met")
+    expect(rows.nth(0).locator(".closed-at")).to_contain_text("closed")
+    expect(rows.nth(1).locator(".expectations-met")).to_have_text("met")
+    expect(rows.nth(1).locator(".closed-at")).to_have_text("open")
+    screenshot(page, "test-runs-expectations")
+
+    rows.nth(0).get_by_role("link", name="pr-230-checkout").click()
+    expect(page.locator("#verdict")).to_have_text("FAILED")
+    expect(page.locator("#run-state")).to_contain_text("1 event came later")
+    expect(page.locator("#expectations-summary")).to_have_text("4 of 8 met · 4 not met")
+    items = page.locator("#expectations li.expectation")
+    expect(items).to_have_count(8)
+    expect(page.locator("#expectations li.unmet")).to_have_count(4)
+    first = items.nth(0)  # not met come first, in the document's order
+    expect(first).to_have_attribute("data-id", "count:purchase")
+    expect(first).to_contain_text("purchase appears exactly once")
+    expect(first).to_contain_text("seen 2 times")
+    properties = page.locator('li[data-id="properties:purchase"]')
+    expect(properties).to_contain_text("1 of 2 do not match")
+    properties.locator("details summary").first.click()
+    expect(properties.locator("details[open] pre")).to_contain_text('"currency": "USD"')
+    expect(
+        properties.get_by_role("link", name="All purchase events of this run")
+    ).to_have_attribute("href", f"/apps/{app_id}/live?test_run=pr-230-checkout&event_name=purchase")
+    expect(page.locator('li[data-id="order"]')).to_have_class("expectation met")
+    expect(page.locator("#late-events")).to_be_visible()
+    expect(page.locator("#counts td[data-status=valid]")).to_have_text("4")  # the late one left out
+    screenshot(page, "test-run-expectations")

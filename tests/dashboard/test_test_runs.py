@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import TrackedApp, User
 from app.services.apps import create_app_record
+from app.services.statistics.run_expectations import set_expectations
 from app.services.storage.events import store_events
 from tests.dashboard.helpers import sign_up_and_verify
 from tests.helpers import DEMO_PLAN, queued_message
@@ -181,3 +182,18 @@ def test_runs_with_dots_slashes_and_escapes_are_linked_and_reached_by_name(micro
     assert client.get(f"/apps/{app_id}/test-runs/report").status_code == 404
     missing = client.get("/api/test-runs", headers={"Authorization": f"Bearer {read_key}"})
     assert (missing.status_code, missing.json["code"]) == (400, "invalid_parameter")
+
+
+def test_a_run_known_only_by_its_expectations_has_a_page(micro_app, shop):
+    app_id, _ = shop
+    with micro_app.app_context():
+        set_expectations(app_id, "run-early", {"expect": ["purchase"]})
+    client = _owner(micro_app, app_id)
+    page = client.get(f"/apps/{app_id}/test-runs/run-early").get_data(as_text=True)
+    assert 'id="verdict">\n  FAILED' in page and "First event" not in page
+    assert re.search(r'data-id="present:purchase">\s*<span class="badge unmet">not met', page)
+    assert "purchase appears at least once" in page and "seen 0 times" in page
+    assert 'id="run-state">Open' in page
+    # A run without expectations says how it is judged instead.
+    plain = client.get(f"/apps/{app_id}/test-runs/run-2").get_data(as_text=True)
+    assert 'id="no-expectations"' in plain and 'id="expectations"' not in plain
