@@ -270,6 +270,7 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard.accounts import web_accounts
     from app.dashboard.apps import web_apps
     from app.dashboard.operations import web_operations
+    from app.dashboard.plan_impact import web_plan_impact
     from app.dashboard.plans import web_plans
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
@@ -282,6 +283,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_accounts)
     app.register_blueprint(web_apps)
     app.register_blueprint(web_plans)
+    app.register_blueprint(web_plan_impact)
     app.register_blueprint(web_operations)
     # Browsers ask for /favicon.ico whatever the page links: answer with the icon, not a 404.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))

@@ -10,8 +10,11 @@ that its cancel came too late.
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, request, url_for
 
+from app.api.long_poll import poll, wait_slot
 from app.api.routes import MAX_LIMIT, api, authenticated_app
 from app.errors import ApiError
 from app.models import Job, TrackedApp
@@ -19,7 +22,7 @@ from app.request_args import MAX_ID, int_arg
 from app.services.ingestion.json_text import parse_strict_json
 from app.services.jobs import imports, revalidation
 from app.services.jobs import runner as jobs
-from app.task_states import JOB_STATES
+from app.task_states import JOB_FINISHED, JOB_STATES
 from app.tasks.jobs import queue_job
 
 RAW_UPLOAD_TYPES = (
@@ -148,17 +151,29 @@ def start_job(app_id: int):
 
 @api.get("/apps/<int:app_id>/jobs/<int:job_id>")
 def app_job(app_id: int, job_id: int):
-    """One job: state, progress (done, total, percent, rate, ETA), result, error, times.
+    """One job: state, progress (done, total, percent, rate, ETA), result, error, times;
+    `?wait=S` holds the answer until the job is finished (done, failed or cancelled) or S
+    seconds passed.
     ---
     get:
       tags: [jobs]
+      parameters:
+        - {in: query, schema: JobWaitQuerySchema}
       responses:
         200: Job
         401: Unauthorized
         404: NotFound
+        429: TooManyRequests
     """
     app = authenticated_app(app_id)
-    return jobs.job_to_dict(_job_or_404(app, job_id))
+    app_id = app.id  # read once: the polls below end transactions, which expire `app`
+    wait = int_arg("wait", 0, 0, current_app.config["TASK_WAIT_MAX_SECONDS"])
+    job = _job_or_404(app, job_id)
+    if wait and job.state not in JOB_FINISHED:
+        with wait_slot(app_id):
+            poll(lambda: jobs.finished_job(app_id, job_id), time.monotonic() + wait)
+        job = _job_or_404(app, job_id)  # as it is now, finished or not
+    return jobs.job_to_dict(job)
 
 
 @api.post("/apps/<int:app_id>/jobs/<int:job_id>/cancel")

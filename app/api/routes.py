@@ -5,11 +5,7 @@ A request is authenticated by the app's read key or by the dashboard session of 
 
 from __future__ import annotations
 
-import select
-import socket
-import ssl
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -19,7 +15,7 @@ from flask_login import current_user
 from kombu.exceptions import KombuError
 
 from app.api.cursors import decode_id, decode_position, encode_id, encode_position
-from app.api.wait_slots import NoWaitSlot
+from app.api.long_poll import client_hung_up, poll, wait_slot
 from app.errors import ApiError
 from app.extensions import csrf, db
 from app.models import DeadLetter, TrackedApp
@@ -181,53 +177,9 @@ def task(task_id: str):
         raise ApiError(404, "not_found", "No task with this id was issued to this app.")
     if wait == 0:
         return {"task_id": task_id, "state": "queued"}
-    return _long_poll(app_id, lambda: _wait_for_task(app_id, task_id, time.monotonic() + wait))
-
-
-def _long_poll(app_id: int, wait: Callable[[], dict]) -> dict:
-    """Run a long-poll in one of the app's wait slots (app/api/wait_slots.py); 429 when none
-    is free."""
-    try:
-        with current_app.extensions["wait_slots"].slot(app_id):
-            return wait()
-    except NoWaitSlot as full:
-        raise ApiError(
-            429,
-            "too_many_waits",
-            f"{full.limit} long-polls are already waiting {full.scope}: retry shortly, "
-            "or ask without ?wait=.",
-            headers={"Retry-After": "1"},
-        )
-
-
-def _wait_for_task(app_id: int, task_id: str, deadline: float) -> dict:
-    """Poll until the task settles or the deadline passes, holding no database connection
-    while asleep (the pool is shared with every other request of this process)."""
-    while True:
-        # Ending the transaction returns its connection to the pool and lets the next poll
-        # see rows committed meanwhile.
-        db.session.rollback()
-        if time.monotonic() >= deadline or _client_hung_up():
-            return {"task_id": task_id, "state": "queued"}
-        time.sleep(0.1)
-        state = task_state(app_id, task_id)
-        if state is not None:
-            return state
-
-
-def _client_hung_up() -> bool:
-    """Whether the client closed its connection, so a wait can give its slot back now rather
-    than at its deadline (behind nginx too: nginx closes its upstream connection then)."""
-    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-    if not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket):
-        return False  # no socket to look at (a test client), or TLS (no peeking): keep waiting
-    try:
-        poller = select.poll()  # not select.select: descriptors above 1023 are common here
-        poller.register(sock, select.POLLIN)
-        # Readable with nothing to read is the end of the stream; data is a pipelined request.
-        return bool(poller.poll(0)) and sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):  # reset by the peer, or closed under us
-        return True
+    with wait_slot(app_id):
+        state = poll(lambda: task_state(app_id, task_id), time.monotonic() + wait)
+    return state if state is not None else {"task_id": task_id, "state": "queued"}
 
 
 @api.get("/apps/<int:app_id>/dead-letters")
@@ -338,7 +290,8 @@ def test_run(test_run: str):
         raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
     if wait:
         deadline = time.monotonic() + wait
-        counts = _long_poll(app_id, lambda: _wait_for_run(app_id, test_run, counts, deadline))
+        with wait_slot(app_id):
+            counts = _wait_for_run(app_id, test_run, counts, deadline)
     report = test_run_report(app_id, test_run, counts)
     if report is None:  # it was known before the wait: only a race with retention gets here
         raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
@@ -363,7 +316,7 @@ def _wait_for_run(app_id: int, test_run: str, counts: Counts | None, deadline: f
         # Ending the transaction returns its connection to the pool and lets the next poll
         # see rows committed meanwhile.
         db.session.rollback()
-        if done or time.monotonic() >= deadline or _client_hung_up():
+        if done or time.monotonic() >= deadline or client_hung_up():
             return counts
         time.sleep(0.1)
         counts = _run_counts(app_id, test_run)

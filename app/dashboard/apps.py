@@ -274,8 +274,8 @@ def test_run(app_id: int, test_run: str):
     # With its admission counts, so blocked events fail the run here as in the API.
     counts = current_app.extensions["run_counts"].read(app.id, test_run)
     report = test_run_report(app.id, test_run, counts)
-    if report is None or not report["total"]:
-        abort(404, description=f"No events of test run {test_run!r} were stored for this app.")
+    if report is None:
+        abort(404, description=f"This app has never heard of test run {test_run!r}.")
     return render_template("apps/test_run.html", app=app, report=report)
 
 

@@ -764,6 +764,13 @@ class JobQuerySchema(Schema):
     limit = _limit(50)
 
 
+class JobWaitQuerySchema(Schema):
+    wait = fields.Integer(
+        validate=validate.Range(0, 30),
+        metadata={"description": "Seconds to wait for the job to finish (long-poll)."},
+    )
+
+
 class JobStartQuerySchema(Schema):
     kind = fields.String(
         validate=validate.OneOf(("import",)), metadata={"description": "For a raw upload."}

@@ -87,6 +87,12 @@ ROUTES = [
         "/api/apps/{app_id}/plan/versions/2/publish",
     ),
     Route("POST", "/api/apps/<int:app_id>/plan/infer", "/api/apps/{app_id}/plan/infer"),
+    Route(
+        "POST", "/api/apps/<int:app_id>/plan/lint", "/api/apps/{app_id}/plan/lint", {"events": {}}
+    ),
+    Route(
+        "POST", "/api/apps/<int:app_id>/plan/diff", "/api/apps/{app_id}/plan/diff", {"events": {}}
+    ),
     Route("GET", "/api/apps/<int:app_id>/test-runs", "/api/apps/{app_id}/test-runs"),
     Route("GET", "/api/apps/<int:app_id>/overview", "/api/apps/{app_id}/overview?window=1h"),
     Route("GET", "/api/apps/<int:app_id>/plan/observed", "/api/apps/{app_id}/plan/observed"),
@@ -131,6 +137,10 @@ ROUTES = [
 OWN_RUN_ROUTES = [
     Route("PUT", "/api/test-runs/expectations", "/api/test-runs/expectations?name={run}", {}),
 ]
+# The caller's own app, whichever it is (test_who_am_i_answers_the_callers_own_app).
+WHO_AM_I = Route("GET", "/api/app", "/api/app")
+# POSTs that only compute an answer (plan checks): they need the token, and change nothing.
+READ_ONLY_POSTS = {"/api/apps/<int:app_id>/plan/lint", "/api/apps/<int:app_id>/plan/diff"}
 GETS = [route for route in ROUTES if route.method == "GET"]
 POSTS = [route for route in ROUTES if route.method == "POST"]
 
@@ -293,7 +303,7 @@ def test_the_table_covers_every_api_route_that_takes_an_app(micro_app):
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert served, "no API route found"
-    table = {(route.method, route.rule) for route in ROUTES + OWN_RUN_ROUTES}
+    table = {(route.method, route.rule) for route in [*ROUTES, *OWN_RUN_ROUTES, WHO_AM_I]}
     missing = served - table
     assert not missing, f"API routes without a row in ROUTES: {sorted(missing)}"
     assert table <= served, "a row for no route"
@@ -385,7 +395,8 @@ def test_the_owners_session_changes_data_only_with_its_csrf_token(micro_app, wor
     assert snapshot(micro_app, world.app_id) == before
     response = call(world.owner, route, path, token=csrf_token(world.owner, "/apps"))
     assert response.status_code in (200, 201), response.get_data(as_text=True)
-    assert snapshot(micro_app, world.app_id) != before
+    changed = snapshot(micro_app, world.app_id) != before
+    assert changed != (route.rule in READ_ONLY_POSTS)
 
 
 @pytest.mark.parametrize("route", [r for r in GETS if not r.in_path], ids=route_id)
@@ -420,8 +431,18 @@ def test_expectations_are_set_on_the_callers_own_app(micro_app, world):
     assert response.status_code == 200 and snapshot(micro_app, world.app_id) != before
 
 
+def test_who_am_i_answers_the_callers_own_app(micro_app, world):
+    response = call(world.stranger, WHO_AM_I, "/api/app", world.other_read_key)
+    assert response.status_code == 200 and response.json["id"] == world.other_id
+    token = csrf_token(world.stranger, "/apps")
+    path = with_app_id("/api/app", world.app_id)
+    assert_not_found(call(world.stranger, WHO_AM_I, path, token=token))
+    response = call(world.owner, WHO_AM_I, path)
+    assert response.status_code == 200 and response.json["id"] == world.app_id
+
+
 def test_without_a_session_or_a_key_the_api_is_401(micro_app, world):
     anonymous = micro_app.test_client()
-    for route in ROUTES + OWN_RUN_ROUTES:
+    for route in [*ROUTES, *OWN_RUN_ROUTES, WHO_AM_I]:
         response = call(anonymous, route, route.path(world, world.app_id))
         assert response.status_code == 401 and response.json["code"] == "unauthorized", route

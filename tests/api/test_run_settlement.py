@@ -126,20 +126,25 @@ def test_accepted_duplicates_and_blocked_are_counted_until_stored(any_app):
 def test_a_blocked_event_alone_fails_the_run(any_app):
     shop = add_app(any_app, plan=BLOCKING_PLAN)
     send(any_app, shop, [{"eventName": "not_planned"}, LOGIN])
-    drain(any_app)
-    answer = report(any_app, shop).json
-    assert answer["counts"]["unplanned"] == 0 and answer["counts"]["valid"] == 1
-    assert answer["settlement"]["blocked"] == 1 and answer["settlement"]["settled"] is True
-    assert (answer["passed"], answer["status"]) == (False, "FAILED")
-    # The run's page says the same to its owner.
+    # The run's page says what the API says to its owner, before and after storage.
     browser = any_app.test_client()
     sign_up_and_verify(browser, any_app, "owner@example.com")
     with any_app.app_context():
         user = db.session.scalars(select(User).where(User.email == "owner@example.com")).one()
         db.session.get(TrackedApp, shop.app.id).owner_id = user.id
         db.session.commit()
-    page = browser.get(f"/apps/{shop.app.id}/test-runs/report?name={quote(RUN, safe='')}")
-    assert 'id="verdict">\n  FAILED' in page.get_data(as_text=True)
+    page_url = f"/apps/{shop.app.id}/test-runs/report?name={quote(RUN, safe='')}"
+    page = browser.get(page_url).get_data(as_text=True)
+    assert "Not settled yet: 1 of 1 accepted events are still on their way" in page
+    drain(any_app)
+    answer = report(any_app, shop).json
+    assert answer["counts"]["unplanned"] == 0 and answer["counts"]["valid"] == 1
+    assert answer["settlement"]["blocked"] == 1 and answer["settlement"]["settled"] is True
+    assert (answer["passed"], answer["status"]) == (False, "FAILED")
+    page = browser.get(page_url).get_data(as_text=True)
+    assert 'id="verdict">\n  FAILED' in page
+    assert "Settled: every event accepted for this run (1) is stored." in page
+    assert "<strong>1 event was blocked</strong>" in page
 
 
 def test_each_event_counts_for_its_own_run(any_app):

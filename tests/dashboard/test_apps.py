@@ -9,8 +9,8 @@ import pytest
 
 from tests.dashboard.helpers import csrf_token, sign_up_and_verify, submit
 
-# Every route that names an app: (method, path template); {run}, {version} and {dead} are filled
-# with run-1, 1 and 1, which exist for the owner's app in no test (the 404 must come from
+# Every route that names an app: (method, path template); {run}, {version}, {dead} and {job} are
+# filled with run-1, 1, 1 and 1, which exist for the owner's app in no test (the 404 must come from
 # ownership).
 APP_ROUTES = [
     ("GET", "/apps/{id}"),
@@ -28,6 +28,8 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/plan/event"),
     ("GET", "/apps/{id}/plan/infer"),
     ("POST", "/apps/{id}/plan/infer"),
+    ("POST", "/apps/{id}/plan/{version}/impact"),
+    ("GET", "/apps/{id}/plan/impact/{job}"),
     ("POST", "/apps/{id}/rotate-write-key"),
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),
@@ -84,7 +86,7 @@ def test_rotating_the_write_key_retires_the_old_one(micro_app, owner):
 
 
 def _url(path: str, app_id: int) -> str:
-    return path.format(id=app_id, run="run-1", version=1, dead=1)
+    return path.format(id=app_id, run="run-1", version=1, dead=1, job=1)
 
 
 def test_the_table_covers_every_route_of_an_app(micro_app):
@@ -94,6 +96,7 @@ def test_the_table_covers_every_route_of_an_app(micro_app):
         "<path:test_run>": "{run}",
         "<int:version>": "{version}",
         "<int:dead_letter_id>": "{dead}",
+        "<int:job_id>": "{job}",
     }
     routes = set()
     for rule in micro_app.url_map.iter_rules():

@@ -3,7 +3,8 @@
 The job walks the app's events of a time range (of `received_at`) by id, from `position` up to
 the newest id when it began (events stored meanwhile are not its business), judges each one
 against the draft exactly as ingestion would have, and counts what would change against the
-verdict stored with it: by status, and by (rule, path) the events that gain or lose a violation.
+verdict stored with it: by status, and by (rule, path) the events that gain or lose a violation;
+the same per event name in `by_event` (impact.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Event, Job, TrackedApp
 from app.services.ingestion.verdicts import judge
+from app.services.jobs.impact import EventTally, merged_by_event
 from app.services.jobs.runner import JobError, JobFailed, JobSettings, Run, create_job
 from app.services.plans import versions as plans
 from app.services.statistics.aggregates import general_path
@@ -132,12 +134,18 @@ def empty_result(upto: int, plan_version: int | None) -> dict[str, Any]:
         "unchanged": 0,
         "would_block": 0,
         "violations": [],
+        "by_event": [],
     }
 
 
-def _merged(result: dict[str, Any], batch: dict[str, Any], rules: Counter) -> dict[str, Any]:
+def _merged(
+    result: dict[str, Any], batch: dict[str, Any], rules: Counter, by_event: EventTally
+) -> dict[str, Any]:
     """`result` plus one batch's counts (a new dict: the saved one stays as it was)."""
     merged = {**result}
+    # A job begun before results had `by_event` goes on without it rather than claim a part.
+    if "by_event" in result:
+        merged["by_event"] = merged_by_event(result["by_event"], by_event)
     for side in ("before", "after"):
         merged[side] = dict(Counter(result[side]) + batch[side])
         for status in STATUSES:
@@ -214,6 +222,7 @@ class Revalidation:
         batch.update(dict.fromkeys(("newly_invalid", "newly_valid", "newly_unplanned"), 0))
         batch.update(unchanged=0, would_block=0)
         rules: Counter = Counter()  # ((rule, path), 0 gained | 1 lost) → events
+        by_event = EventTally()
         for row in rows:
             verdict = stored_verdict(self.plan, row.type, row.event_name, row.payload)
             batch["before"][row.status] += 1
@@ -228,5 +237,7 @@ class Revalidation:
                 rules[key, 0] += 1
             for key in old - new:
                 rules[key, 1] += 1
-        run.save(rows[-1].id, run.done + len(rows), _merged(run.result, batch, rules))
+            by_event.add(row.id, row.event_name, row.status, verdict, new - old, old - new)
+        merged = _merged(run.result, batch, rules, by_event)
+        run.save(rows[-1].id, run.done + len(rows), merged)
         return True

@@ -169,6 +169,12 @@ def get_job(app_id: int, job_id: int) -> Job | None:
     return db.session.scalar(select(Job).where(Job.id == job_id, Job.app_id == app_id))
 
 
+def finished_job(app_id: int, job_id: int) -> Job | None:
+    """The app's job if it is finished (done, failed, cancelled), else None (a long-poll's look)."""
+    job = get_job(app_id, job_id)
+    return job if job is not None and job.state in JOB_FINISHED else None
+
+
 def list_jobs(
     app_id: int | None, state: str | None = None, kind: str | None = None, limit: int = 50
 ) -> list[Job]:
