@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from lvd import __version__, plan_commands, run_commands
 from lvd.api import DEFAULT_URL, Api, ApiError, Unreachable
-from lvd.plan_commands import CONVENTIONS, CommandError
+from lvd.errors import CommandError
+from lvd.plan_commands import CONVENTIONS
 from lvd.terminal import printable
 
 USAGE_ERROR = 3  # bad arguments, an unreadable file, no answer, or an error status

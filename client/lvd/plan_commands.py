@@ -12,6 +12,7 @@ from lvd import diff_output, lint_output, polling
 from lvd.annotations import annotation
 from lvd.api import Api, ApiError
 from lvd.documents import DocumentError, read_plan
+from lvd.errors import CommandError
 from lvd.terminal import printable
 
 CONVENTIONS = (
@@ -23,12 +24,9 @@ CONVENTIONS = (
     "kebab-case",
     "any",
 )
+# The service's finished job states ("succeeded": the contract draft's word for "done").
 JOB_FINISHED = ("done", "succeeded", "failed", "cancelled")
 UNFINISHED = 2  # exit code: the impact job did not finish within --wait
-
-
-class CommandError(Exception):
-    """A failure the command explains in one message (exit 3)."""
 
 
 class Unfinished(Exception):

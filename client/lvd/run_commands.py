@@ -10,8 +10,8 @@ from pathlib import Path
 from lvd import junit, polling, run_markdown, run_text
 from lvd.api import Api, ApiError
 from lvd.documents import DocumentError, read_expectations
+from lvd.errors import CommandError
 from lvd.outcome import UNSETTLED, Outcome
-from lvd.plan_commands import CommandError
 from lvd.terminal import printable
 
 
