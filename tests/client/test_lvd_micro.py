@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lvd.api import Api
 
 from stack.servers import free_port
 from tests.client.helpers import JUNIT_XSD
 from tests.client.live import get, lvd, send, write_json
 from tests.helpers import DEMO_PLAN
 from tests.support.micro import MicroServer
+from tests.support.plan_changes import CASES, A, B
 
 ANNOTATION = re.compile(r"^::(error|warning|notice) file=([^,]*),line=(\d+),title=([^:]*)::(.*)$")
 
@@ -399,3 +401,21 @@ def test_run_wait_asks_within_a_lower_wait_cap(fresh_micro):
     done = lvd("run", "wait", "capped", "--timeout", "20", url=url, key=keys["read"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("Test run capped: PASSED")
+
+
+def test_the_service_classifies_every_change_of_the_table_both_ways(service):
+    """The client's own calls (lvd.api), in process for speed, against the running service:
+    each plan change of the shared table saved as a version, then diffed from the other side
+    (the `lvd plan diff --against` request), in both directions."""
+    url, read_key, _, app_id = service
+    api = Api(url, read_key)
+
+    def saved(plan: dict) -> int:
+        return api.push(app_id, json.dumps(plan), publish=False)["version"]
+
+    for old, new, forward, backward, path, prop_name in CASES:
+        for before, after, (rule, kind) in ((old, new, forward), (new, old, backward)):
+            answer = api.diff(app_id, json.dumps(after), against=saved(before))
+            found = [(c["rule"], c["kind"], c["path"], c["property"]) for c in answer["changes"]]
+            assert found == [(rule, kind, path, prop_name)], (before, after)
+            assert answer[kind] == 1 and answer[B if kind == A else A] == 0
