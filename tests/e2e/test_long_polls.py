@@ -136,10 +136,10 @@ def test_a_client_that_hangs_up_gives_its_slot_back(full_app, one_slot_gunicorn)
     gone.request(
         "GET", f"/api/tasks/{new_task_id(SECRET.encode(), shop.app.id)}?wait=30", headers=headers
     )
-    # Bounds for a loaded machine (the whole suite beside other work): conditions, not sleeps.
+    # A loaded machine may take a while to hand the first request its slot.
     wait_until(lambda: ask(0) == 200 and ask(1) == 429, 30, "the one slot taken")
     gone.close()  # hangs up long before its 30 s
-    wait_until(lambda: ask(1) == 200, 30, "the slot given back")
+    wait_until(lambda: ask(1) == 200, 10, "the slot given back")  # well before its 30 s
 
 
 @pytest.mark.system  # starts a process in its own body
