@@ -26,6 +26,11 @@ MAX_DOCUMENT_BYTES = 64 * 1024  # of the canonical JSON
 MAX_EXPECTATIONS = 200  # names under expect, forbid and order together
 MAX_DEPTH = 32
 MAX_LISTED = 20  # offending events named per result
+# Property checks (an event times the properties constrained for its name) one check of a run
+# may make: what a document can ask is bounded by this, not by the run's size or the number of
+# constraints, so one read of a report costs at most about a second of a server's CPU. Beyond
+# it, the events left are not checked and the answer says so (`partial`).
+MAX_PROPERTY_CHECKS = 20_000
 KEYS = ("expect", "forbid", "order", "only_expected", "allow_invalid", "allow_unplanned")
 ENTRY_KEYS = ("event", "min", "max", "properties")
 MAX_COUNT = 2**31 - 1
@@ -261,11 +266,28 @@ def _constraints_plan(expect: tuple[Expected, ...]) -> dict[str, Any]:
     }
 
 
+class Budget:
+    """Property checks left to make (MAX_PROPERTY_CHECKS for one report; a page of runs shares
+    one)."""
+
+    def __init__(self, checks: int | None = None) -> None:
+        self.left = MAX_PROPERTY_CHECKS if checks is None else checks
+
+    def take(self, checks: int) -> bool:
+        """Spend `checks` if that many are left."""
+        if checks > self.left:
+            self.left = 0
+            return False
+        self.left -= checks
+        return True
+
+
 def check(
     expectations: Expectations,
     events: list[RunEvent],
     counts: dict[tuple[str, str], int],
     blocked: int,
+    budget: Budget | None = None,
 ) -> dict[str, Any]:
     """Each expectation met or not, over the run's `counts` by (event name, status) and the
     `events` loaded (for properties, order and the offending events named; may be fewer than
@@ -280,11 +302,15 @@ def check(
         ids_of.setdefault(event.event_name, []).append(event.id)
     results: list[dict[str, Any]] = []
     compiled = expectations.compiled()
+    budget = budget or Budget()
+    unchecked = 0
     for entry in expectations.expect:
         results.append(_count_result(entry, by_name[entry.event], ids_of.get(entry.event, [])))
         if entry.properties:
             named = [e for e in events if e.event_name == entry.event]
-            results.append(_properties_result(entry, named, compiled))
+            result, left_out = _properties_result(entry, named, compiled, budget)
+            results.append(result)
+            unchecked += left_out
     for name in expectations.forbid:
         seen = by_name[name]
         results.append(
@@ -316,7 +342,8 @@ def check(
     if blocked:
         unplanned_result["message"] += f" ({blocked} blocked, never stored)"
     results.append(unplanned_result)
-    return {"met": all(r["met"] for r in results), "results": results}
+    # unchecked: events whose properties were left unchecked (over the budget, or not loaded).
+    return {"met": all(r["met"] for r in results), "results": results, "unchecked": unchecked}
 
 
 def _times(n: int) -> str:
@@ -361,10 +388,17 @@ def _count_result(entry: Expected, seen: int, ids: list[int]) -> dict[str, Any]:
 
 
 def _properties_result(
-    entry: Expected, events: list[RunEvent], compiled: CompiledPlan
-) -> dict[str, Any]:
+    entry: Expected, events: list[RunEvent], compiled: CompiledPlan, budget: Budget
+) -> tuple[dict[str, Any], int]:
+    """The result over the events the budget (and the properties loaded) allows, in id order,
+    and how many were left unchecked."""
     broken: list[tuple[int, list[dict[str, Any]]]] = []
+    cost = len(entry.properties or {})
+    checked = 0
     for event in sorted(events, key=lambda e: e.id):
+        if event.properties is None or not budget.take(cost):
+            break
+        checked += 1
         violations = compiled.validate_schema_only(entry.event, event.properties)
         if violations:
             broken.append((event.id, violations))
@@ -373,14 +407,19 @@ def _properties_result(
     if not events:
         message = f"no {entry.event} event to check"
     elif not broken:
-        message = f"all {len(events)} match"
+        message = (
+            f"all {checked} match" if checked == len(events) else f"{checked} checked, all match"
+        )
     else:
         first = broken[0][1][0]
         message = (
-            f"{len(broken)} of {len(events)} do not match; event #{broken[0][0]}: "
-            f"{first['message']}"
+            f"{len(broken)} of {checked} do not match; event #{broken[0][0]}: {first['message']}"
         )
-    return _result(
+    left_out = len(events) - checked
+    if left_out:
+        limit = f"{MAX_PROPERTY_CHECKS:,}"
+        message += f" ({left_out} not checked: over the {limit} property checks of a report)"
+    result = _result(
         f"properties:{entry.event}",
         "properties",
         title,
@@ -388,6 +427,7 @@ def _properties_result(
         message,
         [event_id for event_id, _ in broken],
     )
+    return result, left_out
 
 
 def _only_expected(

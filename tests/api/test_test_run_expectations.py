@@ -21,6 +21,7 @@ from app.models.types import utcnow
 from app.services.ingestion.verdicts import prepare_sdk
 from app.services.statistics import run_expectations
 from app.services.storage.events import store_events
+from app.validation import expectations
 from tests.api.helpers import store
 from tests.helpers import DEMO_PLAN, assert_error
 from tests.support.profiles import add_app
@@ -369,3 +370,26 @@ def test_runs_waiting_for_their_first_event_head_the_first_page(any_app, shop):
     again = client.get(url, headers=_auth(shop)).json["test_runs"]
     assert [r["test_run"] for r in again] == ["waiting-2", "waiting-1", "old", "older"]
     assert again[1]["total"] == 1 and again[1]["status"] == "PASSED"
+
+
+def test_a_report_and_a_page_of_runs_check_properties_within_one_budget(any_app, shop, monkeypatch):
+    """However many events and constraints, one report (and one page of the run list, its runs
+    together) makes at most MAX_PROPERTY_CHECKS property checks; the rest is `partial`."""
+    monkeypatch.setattr(expectations, "MAX_PROPERTY_CHECKS", 3)
+    client = any_app.test_client()
+    document = {"expect": [{"event": "purchase", "properties": {"currency": {"const": "EUR"}}}]}
+    for run in ("big-1", "big-2"):
+        _put(client, shop, run, document)
+        # The USD purchase comes fourth: past the three checks a report may make.
+        _send(any_app, shop, run, [PAY, PAY, PAY, PAY_USD])
+    report = _report(client, shop, "big-1")
+    (result,) = [r for r in report["expectations"]["results"] if r["kind"] == "properties"]
+    assert result["met"] is True and "1 not checked" in result["message"]
+    assert report["expectations"]["partial"] is True
+    monkeypatch.setattr(expectations, "MAX_PROPERTY_CHECKS", 4)
+    assert _report(client, shop, "big-1")["expectations"]["met"] is False
+    # The list's page shares one budget: the newest run spends it all, the older one is left
+    # with nothing to check (each checked alone, both would fail).
+    listed = client.get(f"/api/apps/{shop.app.id}/test-runs", headers=_auth(shop)).json
+    met = {r["test_run"]: r["expectations_met"] for r in listed["test_runs"]}
+    assert met == {"big-2": False, "big-1": True}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from app.validation.expectations import (
     MAX_LISTED,
+    Budget,
     ExpectationsError,
     RunEvent,
     check,
@@ -276,3 +277,26 @@ def test_any_document_parses_or_raises_expectations_error(document):
         return
     checked = check(parsed, _events(("A",), ("B", "invalid")), {("A", "valid"): 1}, 0)
     assert isinstance(checked["met"], bool)
+
+
+def test_property_checks_stop_at_the_budget_and_say_how_many_were_left():
+    """A document cannot make one report check more than a budget of (event, property)
+    pairs, whatever the run's size or the number of constraints (a CPU bound per read)."""
+    document = {"expect": [{"event": "E", "properties": {"a": {"const": 1}, "b": {}}}]}
+    fine, bad = {"a": 1, "b": 0}, {"a": 2, "b": 0}
+    events = _events(*[("E", "valid", fine)] * 5, ("E", "valid", bad), ("E", "valid", fine))
+    expectations = parse_expectations(document)
+    # 2 checks per event: a budget of 11 checks the first five events (10), not the sixth.
+    checked = check(expectations, events, _counts(events), 0, Budget(11))
+    props = _result(checked, "properties:E")
+    assert props["met"] is True and checked["unchecked"] == 2
+    assert props["message"] == (
+        "5 checked, all match (2 not checked: over the 20,000 property checks of a report)"
+    )
+    whole = check(expectations, events, _counts(events), 0, Budget(14))
+    assert _result(whole, "properties:E")["event_ids"] == [6] and whole["unchecked"] == 0
+    # One budget shared by two checks (a page of runs): the second gets what is left.
+    shared = Budget(16)
+    check(expectations, events, _counts(events), 0, shared)
+    second = check(expectations, events, _counts(events), 0, shared)
+    assert second["unchecked"] == 6 and shared.left == 0

@@ -21,6 +21,7 @@ from app.schemas.native_event import native_properties
 from app.services.ingestion.stored_event import text_problem
 from app.services.storage.events import event_to_dict
 from app.validation.expectations import (
+    Budget,
     Expectations,
     ExpectationsError,
     RunEvent,
@@ -154,10 +155,11 @@ def event_properties(event_type: str, event_name: str, payload: dict[str, Any]) 
 
 
 def _run_events(
-    where: list[ColumnElement[bool]], constrained: set[str]
+    where: list[ColumnElement[bool]], constrained: set[str], payloads_left: int
 ) -> tuple[list[RunEvent], bool]:
-    """The run's first MAX_CHECKED events (properties only of constrained names), and whether
-    there are more."""
+    """The run's first MAX_CHECKED events (properties only of constrained names, and of no more
+    than `payloads_left` of them: each costs a check of the budget), and whether there are
+    more."""
     rows = db.session.execute(
         select(Event.id, Event.type, Event.event_name, Event.status, Event.timestamp)
         .where(*where)
@@ -166,7 +168,7 @@ def _run_events(
     ).all()
     more = len(rows) > MAX_CHECKED
     rows = rows[:MAX_CHECKED]
-    wanted = [r.id for r in rows if r.event_name in constrained]
+    wanted = [r.id for r in rows if r.event_name in constrained][:payloads_left]
     payloads: dict[int, dict[str, Any]] = {}
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start : start + 1000]
@@ -191,11 +193,14 @@ def _run_events(
     return events, more
 
 
-def run_met(app_id: int, name: str, row: TestRun | None, blocked: int) -> bool | None:
-    """Whether the run's expectations are met (None: it has none), for a list of runs."""
+def run_met(
+    app_id: int, name: str, row: TestRun | None, blocked: int, budget: Budget
+) -> bool | None:
+    """Whether the run's expectations are met (None: it has none), for a list of runs, whose
+    runs share one `budget` of property checks (a page costs what one report may)."""
     if row is None or row.expectations is None:
         return None
-    return _checked(app_id, name, row, blocked)[0]["met"]
+    return _checked(app_id, name, row, blocked, budget)[0]["met"]
 
 
 def check_run(app_id: int, name: str, row: TestRun | None, blocked: int) -> dict[str, Any]:
@@ -204,7 +209,7 @@ def check_run(app_id: int, name: str, row: TestRun | None, blocked: int) -> dict
     of the run's events were answered `blocked` (never stored)."""
     if row is None or row.expectations is None:
         return {"met": None, "results": [], "partial": False}
-    checked, more = _checked(app_id, name, row, blocked)
+    checked, more = _checked(app_id, name, row, blocked, Budget())
     shown_ids = {i for result in checked["results"] for i in result["event_ids"]}
     shown = {
         event.id: event_to_dict(event)
@@ -212,11 +217,15 @@ def check_run(app_id: int, name: str, row: TestRun | None, blocked: int) -> dict
     }
     for result in checked["results"]:
         result["events"] = [shown[i] for i in result.pop("event_ids")]
-    # partial: properties and order were checked on the first MAX_CHECKED events only.
-    return {**checked, "partial": more}
+    # partial: properties and order were checked on the first MAX_CHECKED events only, or
+    # properties on fewer (the budget of property checks).
+    unchecked = checked.pop("unchecked")
+    return {**checked, "partial": more or unchecked > 0}
 
 
-def _checked(app_id: int, name: str, row: TestRun, blocked: int) -> tuple[dict[str, Any], bool]:
+def _checked(
+    app_id: int, name: str, row: TestRun, blocked: int, budget: Budget
+) -> tuple[dict[str, Any], bool]:
     """The checker's answer (offending events by id) and whether the run had more events than
     were read."""
     expectations: Expectations = parse_expectations(row.expectations)
@@ -230,8 +239,8 @@ def _checked(app_id: int, name: str, row: TestRun, blocked: int) -> tuple[dict[s
         )
     }
     constrained = {e.event for e in expectations.expect if e.properties}
-    events, more = _run_events(where, constrained)
-    return check(expectations, events, counts, blocked), more
+    events, more = _run_events(where, constrained, budget.left)
+    return check(expectations, events, counts, blocked, budget), more
 
 
 def late_events(app_id: int, name: str, closed_at: datetime | None) -> dict[str, Any] | None:
