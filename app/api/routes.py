@@ -288,7 +288,8 @@ def test_run(test_run: str):
         and find_run(app_id, test_run) is None
     ):
         raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
-    if wait:
+    # A run already settled is answered at once, without taking one of the slots others wait in.
+    if wait and not _settled(app_id, test_run, counts):
         deadline = time.monotonic() + wait
         with wait_slot(app_id):
             counts = _wait_for_run(app_id, test_run, counts, deadline)
@@ -308,11 +309,15 @@ def _run_counts(app_id: int, test_run: str) -> Counts | None:
         )
 
 
+def _settled(app_id: int, test_run: str, counts: Counts | None) -> bool:
+    return settlement(app_id, test_run, counts, stored_count(app_id, test_run))["settled"]
+
+
 def _wait_for_run(app_id: int, test_run: str, counts: Counts | None, deadline: float) -> dict:
     """Poll the run's settlement (cheap: two counts) until it settles or the deadline passes,
     holding no database connection while asleep; the run's counts as last read."""
     while True:
-        done = settlement(app_id, test_run, counts, stored_count(app_id, test_run))["settled"]
+        done = _settled(app_id, test_run, counts)
         # Ending the transaction returns its connection to the pool and lets the next poll
         # see rows committed meanwhile.
         db.session.rollback()

@@ -255,6 +255,8 @@ def one_slot(request, make_app) -> Flask:
 
 def test_a_second_wait_of_one_app_is_429_while_its_slot_is_held(one_slot):
     shop = add_app(one_slot, plan=DEMO_PLAN)
+    send(one_slot, shop, [LOGIN], run="done")
+    drain(one_slot)
     send(one_slot, shop, [LOGIN])
     slots = one_slot.extensions["wait_slots"]
     answers: list = []
@@ -266,6 +268,9 @@ def test_a_second_wait_of_one_app_is_429_while_its_slot_is_held(one_slot):
         assert_error(refused, 429, "too_many_waits")
         assert int(refused.headers["Retry-After"]) >= 1
         assert report(one_slot, shop).status_code == 200  # without ?wait= nothing is refused
+        # A run already settled is answered at once, though the app's one slot is taken.
+        answer = report(one_slot, shop, "done", wait=5)
+        assert answer.status_code == 200 and answer.json["settlement"]["settled"] is True
     finally:
         drain(one_slot)
         thread.join(timeout=30)
