@@ -104,9 +104,14 @@ def parse_expectations(document: Any) -> Expectations:
     if nests_deeper_than(document, MAX_DEPTH):
         raise ExpectationsError("", f"The expectations nest deeper than {MAX_DEPTH} levels")
     try:
-        size = len(canonical_json(document).encode())
+        text = canonical_json(document)
     except (TypeError, ValueError) as exc:
         raise ExpectationsError("", f"The expectations are not JSON data: {exc}") from None
+    if "\\u0000" in text:  # as plans and events: no database column can hold it
+        raise ExpectationsError(
+            "", "The expectations contain a NUL character (\\u0000), which cannot be stored"
+        )
+    size = len(text.encode())
     if size > MAX_DOCUMENT_BYTES:
         raise ExpectationsError(
             "", f"The expectations are {size} bytes; at most {MAX_DOCUMENT_BYTES} are allowed"

@@ -232,6 +232,8 @@ BAD = [
     ({"allow_unplanned": None}, "allow_unplanned"),
     ({"forbid": [f"E{i}" for i in range(201)]}, ""),
     ({"forbid": ["x" * 250] * 300}, ""),  # over 64 KB
+    ({"expect": ["a\u0000b"]}, ""),  # NUL: refused like plans and events
+    ({"expect": [{"event": "a", "properties": {"p\u0000": {"const": "x"}}}]}, ""),
 ]
 
 
