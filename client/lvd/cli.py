@@ -180,7 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; its exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(_api(args), args)
+        code = args.handler(_api(args), args)
+        sys.stdout.flush()  # here, where a reader that went away is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`lvd … | head`): nothing more can be said on stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return USAGE_ERROR
     except CommandError as exc:
         message = str(exc)
     except ApiError as exc:

@@ -21,6 +21,10 @@ class DocumentError(Exception):
         self.path, self.message, self.line = path, message, line
 
 
+class UnreadableFile(DocumentError):
+    """A file that is missing or cannot be read at all (a usage error, not a finding)."""
+
+
 @dataclass(frozen=True)
 class PlanFile:
     """A plan document as read from disk: its text (sent as is), value and source map."""
@@ -35,7 +39,7 @@ def _read_text(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}")
+        raise UnreadableFile(path, f"cannot read the file: {exc.strerror or exc}")
     except UnicodeDecodeError:
         raise DocumentError(path, "the file is not UTF-8 text")
 
@@ -55,15 +59,18 @@ def read_plan(path: str) -> PlanFile:
 
 
 def read_expectations(path: str) -> Any:
-    """The expectations document at `path`: YAML (which includes JSON) parsed to plain data.
-    The server checks its fields and names the one at fault."""
+    """The expectations document at `path`: JSON for a .json file, else YAML (which includes
+    JSON) parsed to plain data. The server checks its fields and names the one at fault."""
     text = _read_text(path)
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise DocumentError(path, f"not valid YAML: {problem}", mark.line + 1 if mark else 1)
+    if path.endswith(".json"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DocumentError(path, f"not valid JSON: {exc.msg}", exc.lineno)
+        except RecursionError:
+            raise DocumentError(path, "not valid JSON: nested too deeply")
+    else:
+        document = _yaml(path, text)
     if not isinstance(document, dict):
         raise DocumentError(path, "expectations are a mapping (expect:, forbid:, order: …)")
     try:
@@ -71,4 +78,23 @@ def read_expectations(path: str) -> Any:
     except (TypeError, ValueError) as exc:
         # YAML dates, sets or .nan have no JSON form: say so here rather than send garbage.
         raise DocumentError(path, f"a value has no JSON form ({exc}); quote it")
+    except RecursionError:
+        raise DocumentError(path, "nested too deeply")
     return document
+
+
+def _yaml(path: str, text: str) -> Any:
+    """YAML without aliases: a few lines of anchors and aliases can expand to gigabytes (a
+    "billion laughs"), and an expectations file has no use for them."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise DocumentError(path, "YAML aliases (*name) are not allowed here", line)
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DocumentError(path, f"not valid YAML: {problem}", mark.line + 1 if mark else 1)
+    except RecursionError:
+        raise DocumentError(path, "not valid YAML: nested too deeply")

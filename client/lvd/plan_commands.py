@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from lvd import diff_output, lint_output, polling
 from lvd.annotations import annotation
 from lvd.api import Api, ApiError
-from lvd.documents import DocumentError, read_plan
+from lvd.documents import DocumentError, UnreadableFile, read_plan
 from lvd.errors import CommandError
 from lvd.terminal import printable
 
@@ -56,7 +56,9 @@ def lint(api: Api, args: argparse.Namespace) -> int:
     """Exit 1 on errors (and warnings with --strict), 0 otherwise."""
     try:
         plan = read_plan(args.file)
-    except DocumentError as exc:
+    except UnreadableFile as exc:
+        raise CommandError(str(exc))
+    except DocumentError as exc:  # a plan that does not parse is the lint's first finding
         print(_broken_plan(exc.path, exc.message, exc.line, args.format))
         return 1
     app_id = api.whoami()["id"]

@@ -307,6 +307,8 @@ def test_run_wait_errors_exit_3(service, tmp_path):
     nobody = lvd("plan", "push", "x.json", url=f"http://127.0.0.1:{free_port()}", key=read_key)
     assert nobody.returncode == 3
     assert "cannot read the file" in nobody.stderr  # the file is read before any request
+    missing = lvd("plan", "lint", "missing.json", url=url, key=read_key)
+    assert missing.returncode == 3 and "cannot read the file" in missing.stderr
     path = write_json(tmp_path / "plan.json", DEMO_PLAN)
     nobody = lvd("plan", "push", path, url=f"http://127.0.0.1:{free_port()}", key=read_key)
     assert nobody.returncode == 3
