@@ -13,11 +13,18 @@ SHOWN_EVENTS = 20  # failing events printed in text; the JUnit and JSON outputs 
 def counts_line(outcome: Outcome) -> str:
     report, s = outcome.report, outcome.settlement
     counts = report["counts"]
-    return (
+    line = (
         f"{plural(report['total'], 'event')} stored (valid {counts['valid']}, invalid "
         f"{counts['invalid']}, unplanned {counts['unplanned']}); {s['blocked']} blocked, "
         f"{s['dead_lettered']} dead-lettered, {s['pending']} pending of {s['accepted']} accepted"
     )
+    if report["closed_at"]:
+        # A closed run is judged on what came before closing; later events are only listed.
+        late = (report["late"] or {}).get("count", 0)
+        line += f"; closed {report['closed_at']}"
+        if late:
+            line += f", {plural(late, 'later event')} stored but not judged"
+    return line
 
 
 def render_text(outcome: Outcome) -> str:

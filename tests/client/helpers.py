@@ -58,6 +58,7 @@ def report(
         "counts": counts,
         "app_id": 1,
         "closed_at": None,
+        "late": None,
         "failures": failures,
         "settlement": {
             "accepted": accepted,

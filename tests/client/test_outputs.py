@@ -283,3 +283,19 @@ def test_bad_expectation_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(DocumentError, match=message):
         read_expectations(str(path))
+
+
+def test_a_closed_run_says_so_and_counts_the_events_that_came_later():
+    data = {
+        **report(),
+        "closed_at": "2026-12-04T22:45:08.053369Z",
+        "late": {"count": 2, "events": []},
+    }
+    line = run_text.render_text(Outcome(data, "http://x/r", 1.0)).splitlines()[1]
+    assert line.endswith(
+        "; closed 2026-12-04T22:45:08.053369Z, 2 later events stored but not judged"
+    )
+    on_time = {**data, "late": {"count": 0, "events": []}}
+    assert run_text.counts_line(Outcome(on_time, "http://x/r", 1.0)).endswith(
+        "accepted; closed 2026-12-04T22:45:08.053369Z"
+    )
