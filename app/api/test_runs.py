@@ -45,7 +45,7 @@ def put_expectations():
     app = authenticated_app()
     name = _name()
     request.max_content_length = MAX_DOCUMENT_BYTES
-    document = parse_strict_json(request.get_data(), "expectations")
+    document = parse_strict_json(request.get_data(), "expectations document")
     return run_expectations.set_expectations(app.id, name, document)
 
 

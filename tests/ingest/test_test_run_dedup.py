@@ -3,6 +3,8 @@ one run and is sent again in the next is judged there, and the next run cannot p
 
 from __future__ import annotations
 
+import pytest
+
 from app.services.storage.events import store_events
 from tests.helpers import DEMO_PLAN, assert_error, queued_events
 from tests.support.profiles import add_app
@@ -101,3 +103,15 @@ def test_a_test_run_name_longer_than_255_is_refused_not_cut(any_app):
     # Exactly 255 characters is a name.
     fits = {**BROKEN, "context": {"testRun": "r" * 254 + "é"}}
     assert client.post(f"/api/logs/{key}", json=fits).status_code == 202
+
+
+@pytest.mark.parametrize("value", [True, 123, {"name": "r"}, ["r"]])
+def test_a_test_run_that_is_not_a_string_is_refused(any_app, value):
+    """A number or `true` would make a run named after Python's spelling of it, an object
+    would silently belong to no run: a name is a string."""
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    event = {**BROKEN, "context": {"testRun": value}}
+    response = any_app.test_client().post(f"/api/logs/{shop.app.write_key}", json=event)
+    body = assert_error(response, 400, "invalid_event")
+    assert body["errors"][0]["field"] == "context.testRun"
+    assert "must be a string" in body["errors"][0]["message"]

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from app.validation.violations import json_type
+
 # Times an event may carry (client timestamp, sentAt, and so the corrected event time).
 TIME_MIN = datetime(1900, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(3000, 1, 1, tzinfo=UTC)
@@ -126,6 +128,14 @@ def _client_text(value: Any, column: str) -> str | None:
     return text
 
 
+def _run_name(value: Any) -> str | None:
+    """`context.testRun`: a name, so a string (a number or `true` would become a run named
+    after Python's spelling of it; an object would silently belong to no run)."""
+    if value is not None and not isinstance(value, str):
+        raise Unstorable(_CLIENT_FIELD["test_run"], f"must be a string, got {json_type(value)}")
+    return _client_text(value, "test_run")
+
+
 def _context_value(context: dict[str, Any], section: str, key: str) -> Any:
     part = context.get(section)
     return part.get(key) if isinstance(part, dict) else None
@@ -224,7 +234,7 @@ class StoredEvent(NamedTuple):
             library_version=_client_text(
                 _context_value(context, "library", "version"), "library_version"
             ),
-            test_run=_client_text(context.get("testRun"), "test_run") or test_run,
+            test_run=_run_name(context.get("testRun")) or test_run,
         )
 
     @classmethod
