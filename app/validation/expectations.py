@@ -152,8 +152,24 @@ def parse_expectations(document: Any) -> Expectations:
         # The plan's own caps (distinct patterns, size) over every constraint together.
         parse_plan(_constraints_plan(expect))
     except PlanError as exc:
-        raise ExpectationsError("expect", str(exc)) from None
+        raise ExpectationsError("expect", _as_constraints(exc)) from None
     return result
+
+
+_REWORDED = (
+    ("The tracking plan uses", "The property constraints use"),
+    ("The tracking plan is", "The property constraints are"),
+    ("The tracking plan has", "The property constraints have"),
+    ("The tracking plan", "The property constraints"),
+)
+
+
+def _as_constraints(error: PlanError) -> str:
+    """A plan check's message about the constraints (checked as a plan of their events)."""
+    text = str(error)
+    for plan, constraints in _REWORDED:
+        text = text.replace(plan, constraints, 1)
+    return text
 
 
 def _no_unknown_keys(field: str, value: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -226,7 +242,7 @@ def _expected(field: str, entry: Any) -> Expected:
     try:
         parse_plan(_constraints_plan((expected,)))  # what a plan checks more: $ref, sizes
     except PlanError as exc:
-        raise ExpectationsError(f"{field}.properties", str(exc)) from None
+        raise ExpectationsError(f"{field}.properties", _as_constraints(exc)) from None
     return expected
 
 

@@ -302,3 +302,11 @@ def test_property_checks_stop_at_the_budget_and_say_how_many_were_left():
     check(expectations, events, _counts(events), 0, shared)
     second = check(expectations, events, _counts(events), 0, shared)
     assert second["unchecked"] == 6 and shared.left == 0
+
+
+def test_a_cap_of_the_plan_format_is_worded_for_expectations():
+    properties = {f"p{i}": {"type": "string", "pattern": f"^x{i}$"} for i in range(201)}
+    with pytest.raises(ExpectationsError) as refused:
+        parse_expectations({"expect": [{"event": "E", "properties": properties}]})
+    assert refused.value.field == "expect[0].properties"
+    assert str(refused.value).startswith("expect[0].properties: The property constraints use 201")
