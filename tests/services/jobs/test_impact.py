@@ -5,25 +5,23 @@ summed under the name None. Both profiles (the bound: micro)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 
 from app.extensions import db
 from app.ingest.endpoint_steps import request_info
-from app.models import Event, TrackedApp
+from app.models import TrackedApp
 from app.services.ingestion.verdicts import prepare_sdk
 from app.services.jobs import impact, revalidation, work
 from app.services.storage.events import store_events
 from app.tasks.jobs import run_slice
-from app.validation import compile_plan
 from tests.services.jobs.helpers import (
     draft_plan,
-    general,
     job_dict,
     raw_event,
+    rejudged,
+    shaped,
     shop_with_draft,
     store_raw_events,
 )
@@ -57,63 +55,6 @@ def run_in_slices_of_one_batch(flask_app: Flask, job_id: int) -> dict[str, Any]:
         db.session.remove()
     job["slices"] = slices
     return job
-
-
-def rejudged(flask_app: Flask, app_id: int, plan_body: dict, version: int) -> dict[Any, dict]:
-    """What the draft says of each stored event, by event name, computed here: judged with
-    revalidation.stored_verdict, compared with the status and violations stored with it."""
-    plan = compile_plan(plan_body, version=version)
-    table: dict[Any, dict] = {}
-    with flask_app.app_context():
-        rows = db.session.execute(
-            select(Event.id, Event.type, Event.event_name, Event.status, Event.violations)
-            .add_columns(Event.payload)
-            .where(Event.app_id == app_id)
-            .order_by(Event.id)
-        ).all()
-        db.session.remove()
-    for row in rows:
-        verdict = revalidation.stored_verdict(plan, row.type, row.event_name, row.payload)
-        entry = table.setdefault(
-            row.event_name, {"counts": Counter(), "rules": Counter(), "examples": []}
-        )
-        entry["counts"]["events"] += 1
-        if verdict.status != row.status:
-            entry["counts"]["changed"] += 1
-            entry["counts"][f"newly_{verdict.status}"] += 1
-            if len(entry["examples"]) < 3:
-                entry["examples"].append(
-                    {
-                        "id": row.id,
-                        "before": row.status,
-                        "after": verdict.status,
-                        "violations": verdict.violations[:10],
-                    }
-                )
-        old = {(v["rule"], general(v["path"])) for v in row.violations}
-        new = {(v["rule"], general(v["path"])) for v in verdict.violations}
-        for key in new - old:
-            entry["rules"][key, "gained"] += 1
-        for key in old - new:
-            entry["rules"][key, "lost"] += 1
-    return table
-
-
-def shaped(rows: list[dict[str, Any]]) -> dict[Any, dict]:
-    """The job's by_event rows in the shape of rejudged()."""
-    table = {}
-    for row in rows:
-        counts = Counter({key: row[key] for key in impact.COUNTS})
-        rules = Counter()
-        for rule in row["rules"]:
-            rules[(rule["rule"], rule["path"]), "gained"] += rule["gained"]
-            rules[(rule["rule"], rule["path"]), "lost"] += rule["lost"]
-        table[row["event_name"]] = {
-            "counts": +counts,
-            "rules": +rules,
-            "examples": row["examples"],
-        }
-    return table
 
 
 def test_impact_per_event_name_equals_a_direct_rejudgement(any_app, monkeypatch):
