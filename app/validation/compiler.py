@@ -85,6 +85,22 @@ class CompiledPlan:
         """The violations of properties against a planned event's schema (KeyError: unplanned)."""
         return self._check(self._validators[event_name], properties, root)
 
+    def matches(self, event_name: str, properties: Any) -> bool:
+        """Whether properties meet a planned event's schema, the look ending at the first
+        violation (listing every one of them costs far more on a badly broken event)."""
+        validator = self._validators[event_name]
+        fast = self._fast.get(id(validator))
+        try:
+            if fast is not None:
+                try:
+                    fast(properties)
+                    return True
+                except (JsonSchemaException, ArithmeticError):
+                    pass  # jsonschema judges, as in _judge
+            return next(iter(validator.iter_errors(properties)), None) is None
+        except RecursionError:
+            return False
+
     def endless_events(self) -> list[str]:
         """Events and types whose schema recurses without end (a `$ref` that leads back to
         itself without consuming the instance) on one of a few simple instances."""

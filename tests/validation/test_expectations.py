@@ -233,6 +233,11 @@ BAD = [
     ({"forbid": [f"E{i}" for i in range(201)]}, ""),
     ({"forbid": ["x" * 250] * 300}, ""),  # over 64 KB
     ({"expect": ["a\u0000b"]}, ""),  # NUL: refused like plans and events
+    ({"expect": ["\ud800"]}, ""),  # a lone surrogate: no UTF-8 for it
+    (
+        {"expect": [{"event": f"E{i}", "properties": {"a": {}, "b": {}}} for i in range(51)]},
+        "expect",
+    ),
     ({"expect": [{"event": "a", "properties": {"p\u0000": {"const": "x"}}}]}, ""),
 ]
 

@@ -36,7 +36,6 @@ from app.services.statistics.run_expectations import (
 from app.services.statistics.run_settlement import settlement, stored_count
 from app.services.storage.events import event_to_dict
 from app.time_text import iso_z
-from app.validation.expectations import Budget
 from app.validation.verdict import FAILING, STATUSES
 
 MAX_LISTED = 500  # violating events listed in a report; the counts cover them all
@@ -114,12 +113,11 @@ def list_test_runs(
         counts[run][status] = n
         times[run] += [as_time(first), as_time(last)]
     listed = []
-    page_budget = Budget()  # the page's runs share what one report may check
     for name in names:
         row = rows.get(name)
         admitted = counts_of(name) if counts_of else None
         blocked = admitted.blocked if admitted else 0
-        met = run_met(app_id, name, row, blocked, page_budget)
+        met = run_met(app_id, name, row, blocked)
         summary = _summary(name, counts[name], met)
         if blocked and met is None:
             summary.update(passed=False, status="FAILED")  # blocked: unplanned, never stored
