@@ -12,6 +12,9 @@ import yaml
 
 from lvd.source_map import SourceMap
 
+# Deeper than any expectations document can be (the service allows 32 levels).
+MAX_DEPTH = 64
+
 
 class DocumentError(Exception):
     """A file that cannot be read or parsed; `line` where the parser stopped, if known."""
@@ -87,10 +90,17 @@ def _yaml(path: str, text: str) -> Any:
     """YAML without aliases: a few lines of anchors and aliases can expand to gigabytes (a
     "billion laughs"), and an expectations file has no use for them."""
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark else 1
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise DocumentError(path, "YAML aliases (*name) are not allowed here", line)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:  # before building anything of it, as the JSON reader
+                    raise DocumentError(path, "not valid YAML: nested too deeply", line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -48,6 +48,8 @@ def render(outcome: Outcome, now: datetime | None = None) -> bytes:
         ("url", outcome.url),
         ("status", outcome.verdict),
         ("closed_at", report["closed_at"] or ""),
+        # Events that came after closing: stored, not judged (the counts line says so too).
+        ("late_events", str((report["late"] or {}).get("count", 0))),
     ):
         ET.SubElement(properties, "property", name=name, value=xml_text(value))
 

@@ -4,9 +4,10 @@ contract's shapes; and the files the commands read."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
-from lvd import diff_output, lint_output, run_text
+from lvd import diff_output, junit, lint_output, run_text
 from lvd.documents import DocumentError, read_expectations, read_plan
 from lvd.outcome import Outcome
 from lvd.source_map import SourceMap
@@ -299,3 +300,11 @@ def test_a_closed_run_says_so_and_counts_the_events_that_came_later():
     assert run_text.counts_line(Outcome(on_time, "http://x/r", 1.0)).endswith(
         "accepted; closed 2026-12-04T22:45:08.053369Z"
     )
+
+
+def test_the_junit_report_of_a_closed_run_counts_its_late_events(tmp_path):
+    data = {**report(), "closed_at": "2026-12-04T22:45:08Z", "late": {"count": 2, "events": []}}
+    xml = junit.render(Outcome(data, "http://x/r", 1.0))
+    root = ET.fromstring(xml)
+    values = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert (values["closed_at"], values["late_events"]) == ("2026-12-04T22:45:08Z", "2")
