@@ -36,7 +36,17 @@ def _positive(value: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number")
     if not 0 < number < 10**7:
-        raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
+        raise argparse.ArgumentTypeError(f"{value!r} must be above 0 and below 10000000")
+    return number
+
+
+MAX_IMPACT_DAYS = 36_500  # a hundred years: more than any service keeps, and a valid date
+
+
+def _days(value: str) -> float:
+    number = _positive(value)
+    if number > MAX_IMPACT_DAYS:
+        raise argparse.ArgumentTypeError(f"{value!r} days is more than {MAX_IMPACT_DAYS}")
     return number
 
 
@@ -95,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: %(default)s",
     )
     diff.add_argument(
-        "--impact", type=_positive, metavar="DAYS", help="re-judge the stored events of DAYS days"
+        "--impact", type=_days, metavar="DAYS", help="re-judge the stored events of DAYS days"
     )
     diff.add_argument(
         "--wait",
