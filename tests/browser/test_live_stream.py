@@ -23,7 +23,7 @@ from app.services.accounts import users as accounts
 from app.services.apps import create_app_record
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN
-from tests.support.browser import screenshot
+from tests.support.browser import log_in, screenshot
 
 XSS = ["<script>window.pwned = 1</script>", '"><img src=x onerror="window.pwned = 2">']
 PHONE = {"width": 390, "height": 844}
@@ -52,11 +52,7 @@ def phone(browser):
 
 
 def _log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, email, PASSWORD)
 
 
 def _post(page, url: str, key: str, **event) -> None:

@@ -16,7 +16,7 @@ from app.services.storage.dead_letters import list_dead_letters, record_dead_let
 from app.tasks.events import TASK_NAME
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.support.browser import LiveServer, screenshot
+from tests.support.browser import LiveServer, log_in, screenshot
 
 EMAIL = "ops@example.com"
 SCRIPT = '<script>document.title="pwned"</script>'
@@ -42,11 +42,7 @@ def test_dead_letters_are_shown_inert_and_handled_with_the_buttons(
             record_dead_letter(message["task_id"], TASK_NAME, message, f"IntegrityError {MARKUP}")
             db.session.remove()
 
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, EMAIL, PASSWORD)
 
     page.get_by_role("link", name="Operations").click()
     expect(page.locator("#workers-micro")).to_contain_text("In-process worker")

@@ -14,7 +14,7 @@ from app.services.apps import create_app_record
 from app.services.plans import versions as plans
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN
-from tests.support.browser import LiveServer, screenshot
+from tests.support.browser import LiveServer, csp_refusals, log_in, screenshot
 
 EMAIL = "checks@example.com"
 LONG = "checkout_" + "x" * 246  # 255 characters, no space to break at
@@ -42,14 +42,9 @@ def test_a_drafts_checks_on_the_plan_page(live_micro_server: LiveServer, page: P
         new = create_app_record("Shop", DEMO_PLAN, owner_id=find_user(EMAIL).id)
         app_id = new.app.id
         plans.save_plan(new.app, draft_of(DEMO_PLAN), publish=False)
-    refused = []  # the browser's CSP reports, if any
-    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    refused = csp_refusals(page)
 
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, EMAIL, PASSWORD)
     page.goto(f"{url}/apps/{app_id}/plan")
 
     checks = page.locator("#plan-checks")

@@ -23,7 +23,7 @@ from app.tasks.jobs import run_slice
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
 from tests.services.jobs.helpers import draft_plan, raw_event, run_to_the_end
-from tests.support.browser import LiveServer, screenshot
+from tests.support.browser import LiveServer, csp_refusals, log_in, screenshot
 
 EMAIL = "impact@example.com"
 
@@ -39,14 +39,9 @@ def test_previewing_a_drafts_impact(
         plans.save_plan(db.session.get(TrackedApp, app_id), draft_plan(), publish=False)
         store_events([queued_message(flask_app, key, raw_event(i)) for i in range(120)])
         db.session.remove()
-    refused = []  # the browser's CSP reports, if any
-    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    refused = csp_refusals(page)
 
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, EMAIL, PASSWORD)
     page.goto(f"{url}/apps/{app_id}/plan")
     expect(page.locator("#impact h2")).to_have_text("Impact of draft v2")
     page.get_by_label("Preview impact on the last").fill("7")

@@ -14,7 +14,7 @@ from app.services.apps import create_app_record
 from app.services.storage.events import store_events
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.support.browser import LiveServer, screenshot
+from tests.support.browser import LiveServer, csp_refusals, log_in, screenshot
 
 EMAIL = "inference@example.com"
 JUNK = '<img id="injected" src=x onerror="window.pwned = 1">'
@@ -40,14 +40,9 @@ def test_picking_observed_events_for_a_draft(live_micro_server: LiveServer, page
             for raw in TRAFFIC
         ]
         store_events(messages)
-    refused = []  # the browser's CSP reports, if any
-    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    refused = csp_refusals(page)
 
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, EMAIL, PASSWORD)
     page.goto(f"{url}/apps/{app_id}/plan")
     page.get_by_role("link", name="Infer a draft from recent traffic").click()
     page.wait_for_url(f"**/apps/{app_id}/plan/infer")

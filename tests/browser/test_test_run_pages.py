@@ -22,7 +22,7 @@ from app.services.statistics.run_expectations import close_run, set_expectations
 from app.services.storage.events import store_events
 from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN, queued_message
-from tests.support.browser import LiveServer, screenshot
+from tests.support.browser import LiveServer, log_in, screenshot
 
 EMAIL = "qa-runs@example.com"
 LOGIN = {"eventName": "user_login", "userId": 7}
@@ -79,11 +79,7 @@ def test_runs_are_listed_reported_grouped_and_drawn_per_minute(
 ) -> None:
     url = live_micro_server.url
     app_id = _session(live_micro_server.app)
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, EMAIL, PASSWORD)
 
     page.goto(f"{url}/apps/{app_id}/overview?window=1h")
     page.locator(".app-nav").get_by_role("link", name="Test runs").click()
@@ -161,11 +157,7 @@ def test_a_runs_expectations_show_met_or_not_with_the_events_at_fault(
         store_events([late])  # received after the closing
         db.session.remove()
 
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(GATE_EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/apps")
+    log_in(page, url, GATE_EMAIL, PASSWORD)
     page.goto(f"{url}/apps/{app_id}/test-runs")
     rows = page.locator("#test-runs tbody tr")
     expect(rows).to_have_count(2)

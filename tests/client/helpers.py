@@ -85,3 +85,18 @@ def result(kind: str, title: str, met: bool, message: str, events: list | None =
         "message": message,
         "events": events or [],
     }
+
+
+def failing_purchase_report() -> dict[str, Any]:
+    """A run with one expectation met, one not: invalid event #7 (a purchase whose price is
+    not a number), the one failing event."""
+    bad = event(
+        7, "purchase", "invalid", [violation("/properties/price", "price must be a number")]
+    )
+    return report(
+        results=[
+            result("present", "purchase appears", True, "seen 1 time"),
+            result("invalid", "no invalid event", False, "1 invalid event", [bad]),
+        ],
+        failures=[bad],
+    )

@@ -7,7 +7,7 @@ from lvd import markdown as md
 from lvd import run_markdown
 from lvd.outcome import Outcome
 
-from tests.client.helpers import HOSTILE, event, report, result, violation
+from tests.client.helpers import HOSTILE, event, failing_purchase_report, report, result, violation
 
 URL = "http://127.0.0.1:8080/apps/1/test-runs/report?name=a%20%28b%29"
 
@@ -47,16 +47,7 @@ def test_escape_neutralises_table_html_links_mentions_and_lines():
 
 
 def test_a_failing_run_lists_expectations_and_failing_events():
-    bad = event(
-        7, "purchase", "invalid", [violation("/properties/price", "price must be a number")]
-    )
-    data = report(
-        results=[
-            result("present", "purchase appears", True, "seen 1 time"),
-            result("invalid", "no invalid event", False, "1 invalid event", [bad]),
-        ],
-        failures=[bad],
-    )
+    data = failing_purchase_report()
     text = run_markdown.render(Outcome(data, URL, 2.0))
     assert text.startswith("### ❌ Test run checkout\\-42: FAILED\n")
     assert "**Expectations:** 1 of 2 met" in text

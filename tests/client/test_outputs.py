@@ -12,7 +12,7 @@ from lvd.documents import DocumentError, read_expectations, read_plan
 from lvd.outcome import Outcome
 from lvd.source_map import SourceMap
 
-from tests.client.helpers import HOSTILE, event, report, result, violation
+from tests.client.helpers import HOSTILE, event, failing_purchase_report, report, violation
 
 PLAN = """{
   "events": {
@@ -206,16 +206,7 @@ def test_diff_json_includes_lines_and_the_impact_job():
 
 
 def test_run_text_shows_verdict_expectations_events_and_the_report():
-    bad = event(
-        7, "purchase", "invalid", [violation("/properties/price", "price must be a number")]
-    )
-    data = report(
-        results=[
-            result("present", "purchase appears", True, "seen 1 time"),
-            result("invalid", "no invalid event", False, "1 invalid event", [bad]),
-        ],
-        failures=[bad],
-    )
+    data = failing_purchase_report()
     text = run_text.render_text(Outcome(data, "http://x/r", 1.0))
     assert text.splitlines() == [
         "Test run checkout-42: FAILED",

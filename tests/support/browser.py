@@ -27,3 +27,20 @@ class LiveServer:
 
     url: str
     app: Flask
+
+
+def log_in(page: Page, url: str, email: str, password: str) -> None:
+    """Sign in through the login form, as a user does, and wait for the apps page."""
+    page.goto(f"{url}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/apps")
+
+
+def csp_refusals(page: Page) -> list[str]:
+    """A list that fills with the browser's Content-Security-Policy refusals on this page (a
+    test asserts it stays empty: an inline script or style the policy blocked)."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    return refused
