@@ -15,9 +15,9 @@ from flask_login import current_user
 from kombu.exceptions import KombuError
 
 from app.api.cursors import decode_id, decode_position, encode_id, encode_position
-from app.api.long_poll import client_hung_up, poll, wait_slot
+from app.api.long_poll import poll, wait_slot
 from app.errors import ApiError
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.models import DeadLetter, TrackedApp
 from app.request_args import MAX_BIG_ID, MAX_ID, int_arg
 from app.services.apps import app_by_read_key, apps_of, owned_app
@@ -290,9 +290,10 @@ def test_run(test_run: str):
         raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
     # A run already settled is answered at once, without taking one of the slots others wait in.
     if wait and not _settled(app_id, test_run, counts):
-        deadline = time.monotonic() + wait
         with wait_slot(app_id):
-            counts = _wait_for_run(app_id, test_run, counts, deadline)
+            # The counts once settled, or None at the deadline (or when the client hung up).
+            settled = poll(lambda: _settled_counts(app_id, test_run), time.monotonic() + wait)
+        counts = settled or _run_counts(app_id, test_run)
     report = test_run_report(app_id, test_run, counts)
     if report is None:  # it was known before the wait: only a race with retention gets here
         raise ApiError(404, "not_found", f"App {app_id} has never heard of test run {test_run!r}.")
@@ -313,18 +314,10 @@ def _settled(app_id: int, test_run: str, counts: Counts | None) -> bool:
     return settlement(app_id, test_run, counts, stored_count(app_id, test_run))["settled"]
 
 
-def _wait_for_run(app_id: int, test_run: str, counts: Counts | None, deadline: float) -> dict:
-    """Poll the run's settlement (cheap: two counts) until it settles or the deadline passes,
-    holding no database connection while asleep; the run's counts as last read."""
-    while True:
-        done = _settled(app_id, test_run, counts)
-        # Ending the transaction returns its connection to the pool and lets the next poll
-        # see rows committed meanwhile.
-        db.session.rollback()
-        if done or time.monotonic() >= deadline or client_hung_up():
-            return counts
-        time.sleep(0.1)
-        counts = _run_counts(app_id, test_run)
+def _settled_counts(app_id: int, test_run: str) -> Counts | None:
+    """One look of the run's long-poll (cheap: two counts): its counts if it has settled."""
+    counts = _run_counts(app_id, test_run)
+    return counts if counts is not None and _settled(app_id, test_run, counts) else None
 
 
 @api.get("/apps/<int:app_id>/test-runs")
