@@ -170,6 +170,10 @@ def test_a_runs_expectations_show_met_or_not_with_the_events_at_fault(
     rows.nth(0).get_by_role("link", name="pr-230-checkout").click()
     expect(page.locator("#verdict")).to_have_text("FAILED")
     expect(page.locator("#run-state")).to_contain_text("1 event came later")
+    # Stored here without passing admission (nothing counted): nothing is said to be on its way.
+    expect(page.locator("#settlement")).to_have_text(
+        "Settled: nothing of this run is on its way to storage."
+    )
     expect(page.locator("#expectations-summary")).to_have_text("4 of 8 met · 4 not met")
     items = page.locator("#expectations li.expectation")
     expect(items).to_have_count(8)
