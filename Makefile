@@ -8,6 +8,9 @@ DEV := $(VENV)/.installed-dev
 # The real JavaScript SDKs tests/sdk drives (pinned in their package-lock.json).
 JS_DIR := tests/sdk/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
+# The Kotlin compiler (npm kotlin-compiler, on the JDK) that compiles the generated Kotlin in tests/codegen.
+KOTLIN_DIR := tests/codegen/kotlin
+KOTLIN_STAMP := $(KOTLIN_DIR)/node_modules/.installed-lock
 
 .PHONY: run test test-unit test-integration test-system up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
@@ -28,6 +31,10 @@ $(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
 	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
+$(KOTLIN_STAMP): $(KOTLIN_DIR)/package-lock.json | system-packages
+	cd $(KOTLIN_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(KOTLIN_STAMP)
+
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
 run: $(RUNTIME)
 	$(PY) run.py
@@ -36,8 +43,8 @@ run: $(RUNTIME)
 # (tests of one file stay together in one process).
 TEST_WORKERS ?= 2
 
-## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
-test: $(DEV) system-packages $(JS_STAMP)
+## test: install what the tests need (Python and npm packages, the Kotlin compiler, Redis, PostgreSQL, nginx, node) and run them all
+test: $(DEV) system-packages $(JS_STAMP) $(KOTLIN_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -52,7 +59,7 @@ test-integration: $(DEV) system-packages
 	$(PY) -m pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile
 
 ## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs)
-test-system: $(DEV) system-packages $(JS_STAMP)
+test-system: $(DEV) system-packages $(JS_STAMP) $(KOTLIN_STAMP)
 	$(PY) -m pytest -q -m system -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)
