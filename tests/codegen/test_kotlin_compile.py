@@ -76,7 +76,7 @@ def kotlinc(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def kotlin_source(plan: dict, package: str) -> str:
     """The generated file, moved to its own package so several plans compile side by side."""
-    (file,) = generate(plan, "kotlin", plan_version=4, app_name="Shop")
+    (file,) = generate(plan, "kotlin", plan_version=4, app_name="Shop */ /* app $x")
     assert file.path == "trackingplan/TrackingPlan.kt"
     assert "\npackage trackingplan\n" in file.content
     return file.content.replace("\npackage trackingplan\n", f"\npackage {package}\n", 1)
