@@ -270,7 +270,7 @@ RESERVED = frozenset(
     indirect prefix postfix left right none Bool Optional description hashValue
     Record Promise Partial Required Readonly Pick Omit Exclude Extract Literal Final TypedDict
     NotRequired Protocol Mapping Sequence Union Callable TypeVar Generic track analytics
-    when nil rawValue stringValue intValue
+    when nil rawValue stringValue intValue borrowing consuming nonisolated
     """.split()
 )
 # Type names the generators declare themselves, kept out of the model's type names.
