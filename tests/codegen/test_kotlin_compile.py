@@ -44,6 +44,9 @@ EVERY_PLAN = json.loads((ROOT / "tests" / "codegen" / "every_construct_plan.json
 EXAMPLES = json.loads((ROOT / "tests" / "codegen" / "every_construct_examples.json").read_text())
 EVERY_EXAMPLES = EXAMPLES["every_construct_plan.json"]
 
+# Kotlin's hard keywords (Kotlin language specification, "Keywords and operators").
+KOTLIN_KEYWORDS = """as break class continue do else false for fun if in interface is null object
+package return super this throw true try typealias typeof val var when while""".split()
 # Names Kotlin must escape or rename: "$" starts a template, "*/" and "/*" end or nest a comment.
 HOSTILE_EVENT = 'Paid "$total" */ /* \\(x) ünï 🚀'
 HOSTILE_PLAN = {
@@ -66,6 +69,7 @@ HOSTILE_PLAN = {
                 },
                 "source": {"const": "app"},
                 "skipped": {"type": "string"},
+                **{word: {"type": "string"} for word in KOTLIN_KEYWORDS},
             },
             "required": ["$amount", "price €", "kind", "note", "line", "source", "when"],
         }

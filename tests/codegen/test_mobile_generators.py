@@ -175,6 +175,22 @@ def test_generated_swift_parses_without_an_error_node(plan_name: str) -> None:
     assert "\nimport Segment\n" in code
 
 
+def test_swift_keywords_and_its_own_member_names_become_other_names() -> None:
+    names = sorted(SWIFT_KEYWORDS | {"rawValue", "stringValue", "intValue", "encode", "Type"})
+    props = {name: {"type": "string"} for name in names}
+    enum = {"type": "string", "enum": names}
+    plan = {
+        "events": {
+            name: {"type": "object", "properties": {**props, "e": enum}, "required": ["self"]}
+            for name in ("nil", "init", "self", "analytics", "track")
+        }
+    }
+    code = source(plan, "swift")
+    assert swift_problems(code) == []
+    for name in names:
+        assert f"case {name} = " not in code and f"var {name}:" not in code
+
+
 @pytest.mark.parametrize(
     ("break_it", "found"),
     [
