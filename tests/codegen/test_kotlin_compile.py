@@ -69,7 +69,7 @@ HOSTILE_PLAN = {
                 },
                 "source": {"const": "app"},
                 "skipped": {"type": "string"},
-                **{word: {"type": "string"} for word in KOTLIN_KEYWORDS},
+                **{word: {"type": "string"} for word in KOTLIN_KEYWORDS if word != "when"},
             },
             "required": ["$amount", "price €", "kind", "note", "line", "source", "when"],
         }
