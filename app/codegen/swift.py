@@ -84,6 +84,37 @@ def _same_kind_consts(node: UnionOf) -> bool:
     return all(isinstance(v, Const) for v in node.variants) and len(kinds) == 1
 
 
+def _recursive_objects(model: TrackingModel) -> set[str]:
+    """Objects that hold themselves other than through an array: Swift stores a struct's
+    properties inline (optionals too), so those must be classes."""
+    held: dict[str, set[str]] = {}
+    for definition in model.definitions:
+        if isinstance(definition, ObjectDef):
+            held[definition.name] = {
+                ref for p in definition.properties for ref in _direct_refs(p.type)
+            }
+    found = set()
+    for start in held:
+        seen, todo = set(), list(held[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                found.add(start)
+                break
+            if name not in seen and name in held:
+                seen.add(name)
+                todo.extend(held[name])
+    return found
+
+
+def _direct_refs(node: TypeNode) -> list[str]:
+    if isinstance(node, Ref):
+        return [node.name]
+    if isinstance(node, UnionOf):
+        return [ref for v in node.variants for ref in _direct_refs(v)]
+    return []  # an array holds its items on the heap
+
+
 def _doc(lines: list[str], indent: str) -> list[str]:
     while lines and not lines[0]:
         lines = lines[1:]
@@ -93,6 +124,7 @@ def _doc(lines: list[str], indent: str) -> list[str]:
 class _Writer:
     def __init__(self, model: TrackingModel) -> None:
         self.model = model
+        self.recursive = _recursive_objects(model)
 
     # ---- types
 
@@ -184,8 +216,14 @@ class _Writer:
             doc += ["", rules]
         if not obj.additional:
             doc += ["", "Keys that are not declared here are refused by the plan."]
+        if obj.name in self.recursive:
+            doc += [
+                "",
+                "A class, not a struct: it holds itself (a struct cannot, even optionally).",
+            ]
         lines = _doc(doc, "")
-        lines.append(f"public struct {obj.name}: Encodable {{")
+        kind = "final class" if obj.name in self.recursive else "struct"
+        lines.append(f"public {kind} {obj.name}: Encodable {{")
         for p in params:
             lines += _doc([self.property_doc(p)] if self.property_doc(p) else [], "    ")
             kind = self.type_of(p.type)

@@ -248,3 +248,33 @@ def test_swift_structs_send_required_keys_always_and_optional_ones_when_set(plan
                 assert f"try container.encode(self.{name}, forKey: .{name})" in code
             else:  # a fixed value, sent without a parameter
                 assert re.search(rf"try container\.encode(Nil)?\(.*forKey: \.{name}\)", code)
+
+
+def test_swift_objects_that_hold_themselves_are_classes() -> None:
+    # Swift stores a struct's properties inline, optionals too: a struct holding itself (or a
+    # struct holding one that holds it) does not compile; through an array it does.
+    schema = {
+        "type": "object",
+        "definitions": {
+            "a": {"type": "object", "properties": {"b": {"$ref": "#/definitions/b"}}},
+            "b": {"type": "object", "properties": {"a": {"$ref": "#/definitions/a"}}},
+            "tree": {
+                "type": "object",
+                "properties": {"kids": {"type": "array", "items": {"$ref": "#/definitions/tree"}}},
+            },
+        },
+        "properties": {
+            "again": {"$ref": "#"},
+            "a": {"$ref": "#/definitions/a"},
+            "tree": {"$ref": "#/definitions/tree"},
+        },
+    }
+    code = source({"events": {"e": schema}}, "swift")
+    model = build_model({"events": {"e": schema}}, plan_version=4)
+    declared = re.findall(r"^public (struct|final class) (\w+): Encodable", code, re.M)
+    kinds = {name: kind for kind, name in declared}
+    objects = {d.name for d in model.definitions if getattr(d, "properties", ())}
+    assert set(kinds) == objects
+    assert kinds.pop("ETree") == "struct"
+    assert set(kinds.values()) == {"final class"}, kinds
+    assert swift_problems(code) == []
