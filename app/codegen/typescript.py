@@ -109,7 +109,7 @@ def ts_type(node: TypeNode) -> str:
     if isinstance(node, Const):
         return _const(node)
     if isinstance(node, ArrayOf):
-        return f"Array<{ts_type(node.items)}>"
+        return f"ReadonlyArray<{ts_type(node.items)}>"  # mutable arrays fit too
     if isinstance(node, UnionOf):
         return " | ".join(dict.fromkeys(ts_type(v) for v in node.variants))
     if isinstance(node, Ref):

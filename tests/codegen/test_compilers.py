@@ -145,6 +145,8 @@ browser.track("user_login", { userId: 1, method: "yahoo" }); // MISUSE
 browser.track("no_such_event", {}); // MISUSE
 node.screenView({}, { screen_name: "home" }); // MISUSE
 node.userLogin({ userId: "u1" }, { userId: 1.5, method: UserLoginMethod.Apple });
+const items: readonly { sku: string }[] = [{ sku: "a" }];
+browser.purchase({ price: 1, currency: "EUR", items });
 export const returned: string = browser.screenView({ screen_name: "home" }); // MISUSE
 """,
     "every_construct_plan.json": """\
