@@ -77,7 +77,10 @@ class TrackOptions(typing.TypedDict, total=False):
 
 def render(model: TrackingModel) -> list[CodeFile]:
     """tracking_plan.py for the model."""
-    out = [f"# {line}" for line in model.header_lines("python")]
+    # The header names the app, and Python reads an encoding from a "coding: ..." comment on
+    # the first two lines: declaring UTF-8 first means an app name cannot pick another.
+    out = ["# -*- coding: utf-8 -*-"]
+    out += [f"# {line}" for line in model.header_lines("python")]
     out += ['"""Typed track calls of a tracking plan, for segment-analytics-python."""', ""]
     out += [_PRELUDE, ""]
     version = "None" if model.plan_version is None else str(model.plan_version)
@@ -167,7 +170,9 @@ def _refs(node: TypeNode) -> set[str]:
 
 
 def _comment(lines: list[str], indent: str = "") -> list[str]:
-    return [f"{indent}# {line}".rstrip() for line in lines]
+    """Comment lines of plan text, as "#: text": a description such as "type: int" or
+    "mypy: ignore-errors" must not read as a type comment or a mypy directive."""
+    return [f"{indent}#: {line}".rstrip() for line in lines]
 
 
 def _docstring(lines: list[str], indent: str) -> list[str]:

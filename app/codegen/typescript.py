@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from .model import (
     AnyValue,
@@ -28,6 +29,8 @@ from .model import (
 )
 
 FILE_NAME = "tracking_plan.ts"
+# tsc reads a comment whose text starts with (slashes or stars and) @ts-... as a directive.
+_AT_START = re.compile(r"^([\s/*]*)@")
 
 _PRIMITIVES = {
     "string": "string",
@@ -129,8 +132,9 @@ def _const(node: Const) -> str:
 
 
 def _doc(lines: list[str], indent: str = "") -> list[str]:
-    """A JSDoc comment of lines (already free of line breaks); */ inside is broken up."""
-    safe = [line.replace("*/", "*\\/") for line in lines]
+    """A JSDoc comment of lines (already free of line breaks); */ inside is broken up, and an
+    @ starting a line is escaped: "@ts-expect-error" there would be a compiler directive."""
+    safe = [_AT_START.sub(r"\g<1>\\@", line.replace("*/", "*\\/")) for line in lines]
     if not safe:
         return []
     if len(safe) == 1:

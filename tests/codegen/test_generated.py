@@ -12,6 +12,7 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mypy.util import get_mypy_comments
 from segment.analytics.client import Client
 
 from app.codegen import build_model, generate
@@ -159,3 +160,16 @@ def test_any_names_give_valid_python_with_exact_keys(events):
     }
     for name, props in events.items():
         assert name in literals and set(props) <= literals
+
+
+def test_plan_text_never_reads_as_a_python_directive(tmp_path):
+    """Descriptions such as "type: int" or "mypy: ignore-errors" stay comments, and an app
+    name such as "coding: latin-1" does not change how Python decodes the file."""
+    plan = load_plan("every_construct_plan.json")
+    (file,) = generate(plan, "python", plan_version=1, app_name="coding: latin-1")
+    ast.parse(file.content, type_comments=True)  # a stray "# type: int" is a syntax error here
+    assert get_mypy_comments(file.content) == []
+    path = tmp_path / file.path
+    path.write_bytes(file.content.encode("utf-8"))
+    module = _load_module(path, f"tracking_plan_{tmp_path.name}")
+    assert list(module.EVENT_NAMES) == sorted(plan["events"])  # "Café ünïcode" read as UTF-8
