@@ -210,13 +210,17 @@ def _definition(definition: ObjectDef | EnumDef, defined: set[str]) -> list[str]
         values = ", ".join(py_string(c.value) for c in definition.cases)
         return [
             *_comment(doc_lines(definition.description)),
-            f"{definition.name} = typing.Literal[{values}]",
+            f"{definition.name}: typing.TypeAlias = typing.Literal[{values}]",
             "",
         ]
     checked = service_rules(definition.rules)
     doc = _paragraphs(doc_lines(definition.description), [checked] if checked else [])
     if not definition.properties and definition.additional:  # an empty TypedDict takes no key
-        return [*_comment(doc), f"{definition.name} = dict[str, typing.Any]", ""]
+        values = "typing.Any" if definition.values is None else py_type(definition.values)
+        alias = f"dict[str, {values}]"
+        if definition.values is not None and _refs(definition.values) - defined:
+            alias = py_string(alias)  # a recursive type: refer to it before it is defined
+        return [*_comment(doc), f"{definition.name}: typing.TypeAlias = {alias}", ""]
     body = [line for prop in definition.properties for line in _property(prop, defined)]
     return [
         *_comment(doc),

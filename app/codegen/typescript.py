@@ -189,7 +189,10 @@ def _definition(model: TrackingModel, definition: ObjectDef | EnumDef) -> list[s
     doc = _doc(_paragraphs(doc_lines(definition.description), [checked] if checked else []))
     if not definition.properties:  # {} would accept any value but null and undefined
         record = "unknown" if definition.additional else "never"
-        return [*doc, f"export type {definition.name} = Record<string, {record}>;", ""]
+        if definition.values is not None:  # a map: additionalProperties is a schema
+            record = ts_type(definition.values)
+        # An index signature rather than Record<>: a map may hold itself.
+        return [*doc, f"export type {definition.name} = {{ [key: string]: {record} }};", ""]
     body = [line for prop in definition.properties for line in _property(prop)]
     return [*doc, f"export type {definition.name} = {{", *body, "};", ""]
 

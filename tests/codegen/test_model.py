@@ -237,6 +237,15 @@ def test_nested_objects_required_optional_and_closed():
     assert inner.additional is False and inner.rules == ("minProperties 1",)
 
 
+def test_an_object_whose_additional_properties_is_a_schema_is_a_map():
+    model, prop = _one_property({"type": "object", "additionalProperties": {"type": "integer"}})
+    inner = model.object(prop.type.name)
+    assert (inner.properties, inner.values) == ((), INTEGER)
+    assert inner.rules == ('additionalProperties {"type": "integer"}',)
+    model, prop = _one_property({"type": "object", "additionalProperties": True})
+    assert model.object(prop.type.name).values is None
+
+
 def test_refs_share_one_definition_and_may_recur():
     plan = _plan(
         {
