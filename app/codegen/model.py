@@ -143,6 +143,9 @@ class ObjectDef:
     additional: bool  # may the object carry keys it does not declare
     description: str | None = None
     rules: tuple[str, ...] = ()
+    # The type of undeclared keys' values when additionalProperties is a schema (its rule is
+    # also in rules): an object that declares no property is then a map to this type.
+    values: TypeNode | None = None
 
 
 Definition = ObjectDef | EnumDef
@@ -333,6 +336,11 @@ def base_names(text: str, fallback: str) -> Names:
     return Names(_safe(camel), _safe(pascal), _safe(snake), _safe(snake.upper()))
 
 
+def _hint(text: str, fallback: str) -> str:
+    """text in PascalCase, to build a type name from (type_name() makes the whole safe)."""
+    return "".join(w[:1].upper() + w[1:].lower() for w in words(text) or [fallback])
+
+
 class _Scope:
     """Hands out names unique within one scope, per convention; suffixes count from 2."""
 
@@ -427,8 +435,15 @@ class _Builder:
         self._resolving: set[str] = set()
         type_name = self.types.type_name(names.pascal + "Properties")
         self._refs[""] = (Ref(type_name), ())  # "#" refers to the event's properties
-        self._object(schema, type_name, names.pascal)
-        return Event(name, names, type_name, _description(schema))
+        body = schema
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#") and "properties" not in schema:
+            target = _resolve(schema, ref[1:])  # the event's properties are defined there
+            if isinstance(target, dict) and _looks_like_object(target):
+                body = target
+                self._refs[ref[1:]] = self._refs[""]
+        self._object(body, type_name, names.pascal)
+        return Event(name, names, type_name, _description(schema) or _description(body))
 
     def _object(self, schema: dict[str, Any], type_name: str, hint: str) -> Ref:
         """Define schema as an object named type_name (its non-object parts become rules)."""
@@ -444,7 +459,7 @@ class _Builder:
                 continue
             prop_names = scope.names(wire, "property")
             prop_rules: list[str] = []
-            node = self.node(sub, hint + prop_names.pascal, prop_rules, "")
+            node = self.node(sub, hint + _hint(wire, "Property"), prop_rules, "")
             props.append(
                 Property(
                     wire_name=wire,
@@ -456,12 +471,15 @@ class _Builder:
                 )
             )
         additional = schema.get("additionalProperties", True) is not False
+        extra = schema.get("additionalProperties")
+        values = self.node(extra, hint + "Value", [], "") if isinstance(extra, dict) else None
         self._rules_of(schema, rules, "", skip={"type"})
         kinds = schema.get("type")
         if kinds is not None and "object" not in ([kinds] if isinstance(kinds, str) else kinds):
             rules.append(_rule("type", kinds))
+        description = _description(schema)
         self.definitions.append(
-            ObjectDef(type_name, tuple(props), additional, _description(schema), tuple(rules))
+            ObjectDef(type_name, tuple(props), additional, description, tuple(rules), values)
         )
         return Ref(type_name)
 
@@ -503,7 +521,9 @@ class _Builder:
             self._rules_of(schema, rules, where)
         return _union(variants)
 
-    def _combination(self, schema: dict[str, Any], hint: str, rules: list[str], where: str):
+    def _combination(
+        self, schema: dict[str, Any], hint: str, rules: list[str], where: str
+    ) -> TypeNode:
         """A schema without type: anyOf/oneOf become a union, allOf of one its member."""
         for keyword in ("anyOf", "oneOf"):
             members = schema.get(keyword)
@@ -571,7 +591,7 @@ class _Builder:
     def _target(self, target: Any, pointer: str) -> tuple[TypeNode, tuple[str, ...]]:
         """The type of a $ref's target and its rules (an object's are on its definition)."""
         last = unquote(pointer.rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
-        hint = self._root_hint + base_names(last, "Type").pascal
+        hint = self._root_hint + _hint(last, "Type")
         if isinstance(target, dict) and _looks_like_object(target) and "$ref" not in target:
             name = self.types.type_name(hint)
             self._refs[pointer] = (Ref(name), ())  # before converting: the object may recur

@@ -77,7 +77,10 @@ class TrackOptions(typing.TypedDict, total=False):
 
 def render(model: TrackingModel) -> list[CodeFile]:
     """tracking_plan.py for the model."""
-    out = [f"# {line}" for line in model.header_lines("python")]
+    # The header names the app, and Python reads an encoding from a "coding: ..." comment on
+    # the first two lines: declaring UTF-8 first means an app name cannot pick another.
+    out = ["# -*- coding: utf-8 -*-"]
+    out += [f"# {line}" for line in model.header_lines("python")]
     out += ['"""Typed track calls of a tracking plan, for segment-analytics-python."""', ""]
     out += [_PRELUDE, ""]
     version = "None" if model.plan_version is None else str(model.plan_version)
@@ -167,7 +170,9 @@ def _refs(node: TypeNode) -> set[str]:
 
 
 def _comment(lines: list[str], indent: str = "") -> list[str]:
-    return [f"{indent}# {line}".rstrip() for line in lines]
+    """Comment lines of plan text, as "#: text": a description such as "type: int" or
+    "mypy: ignore-errors" must not read as a type comment or a mypy directive."""
+    return [f"{indent}#: {line}".rstrip() for line in lines]
 
 
 def _docstring(lines: list[str], indent: str) -> list[str]:
@@ -205,13 +210,17 @@ def _definition(definition: ObjectDef | EnumDef, defined: set[str]) -> list[str]
         values = ", ".join(py_string(c.value) for c in definition.cases)
         return [
             *_comment(doc_lines(definition.description)),
-            f"{definition.name} = typing.Literal[{values}]",
+            f"{definition.name}: typing.TypeAlias = typing.Literal[{values}]",
             "",
         ]
     checked = service_rules(definition.rules)
     doc = _paragraphs(doc_lines(definition.description), [checked] if checked else [])
     if not definition.properties and definition.additional:  # an empty TypedDict takes no key
-        return [*_comment(doc), f"{definition.name} = dict[str, typing.Any]", ""]
+        values = "typing.Any" if definition.values is None else py_type(definition.values)
+        alias = f"dict[str, {values}]"
+        if definition.values is not None and _refs(definition.values) - defined:
+            alias = py_string(alias)  # a recursive type: refer to it before it is defined
+        return [*_comment(doc), f"{definition.name}: typing.TypeAlias = {alias}", ""]
     body = [line for prop in definition.properties for line in _property(prop, defined)]
     return [
         *_comment(doc),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from .model import (
     AnyValue,
@@ -28,6 +29,8 @@ from .model import (
 )
 
 FILE_NAME = "tracking_plan.ts"
+# tsc reads a comment whose text starts with (slashes or stars and) @ts-... as a directive.
+_AT_START = re.compile(r"^([\s/*]*)@")
 
 _PRIMITIVES = {
     "string": "string",
@@ -109,7 +112,7 @@ def ts_type(node: TypeNode) -> str:
     if isinstance(node, Const):
         return _const(node)
     if isinstance(node, ArrayOf):
-        return f"Array<{ts_type(node.items)}>"
+        return f"ReadonlyArray<{ts_type(node.items)}>"  # mutable arrays fit too
     if isinstance(node, UnionOf):
         return " | ".join(dict.fromkeys(ts_type(v) for v in node.variants))
     if isinstance(node, Ref):
@@ -129,8 +132,9 @@ def _const(node: Const) -> str:
 
 
 def _doc(lines: list[str], indent: str = "") -> list[str]:
-    """A JSDoc comment of lines (already free of line breaks); */ inside is broken up."""
-    safe = [line.replace("*/", "*\\/") for line in lines]
+    """A JSDoc comment of lines (already free of line breaks); */ inside is broken up, and an
+    @ starting a line is escaped: "@ts-expect-error" there would be a compiler directive."""
+    safe = [_AT_START.sub(r"\g<1>\\@", line.replace("*/", "*\\/")) for line in lines]
     if not safe:
         return []
     if len(safe) == 1:
@@ -185,7 +189,10 @@ def _definition(model: TrackingModel, definition: ObjectDef | EnumDef) -> list[s
     doc = _doc(_paragraphs(doc_lines(definition.description), [checked] if checked else []))
     if not definition.properties:  # {} would accept any value but null and undefined
         record = "unknown" if definition.additional else "never"
-        return [*doc, f"export type {definition.name} = Record<string, {record}>;", ""]
+        if definition.values is not None:  # a map: additionalProperties is a schema
+            record = ts_type(definition.values)
+        # An index signature rather than Record<>: a map may hold itself.
+        return [*doc, f"export type {definition.name} = {{ [key: string]: {record} }};", ""]
     body = [line for prop in definition.properties for line in _property(prop)]
     return [*doc, f"export type {definition.name} = {{", *body, "};", ""]
 

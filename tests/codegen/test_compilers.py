@@ -145,6 +145,8 @@ browser.track("user_login", { userId: 1, method: "yahoo" }); // MISUSE
 browser.track("no_such_event", {}); // MISUSE
 node.screenView({}, { screen_name: "home" }); // MISUSE
 node.userLogin({ userId: "u1" }, { userId: 1.5, method: UserLoginMethod.Apple });
+const items: readonly { sku: string }[] = [{ sku: "a" }];
+browser.purchase({ price: 1, currency: "EUR", items });
 export const returned: string = browser.screenView({ screen_name: "home" }); // MISUSE
 """,
     "every_construct_plan.json": """\
@@ -163,6 +165,8 @@ browser.track("Order Completed", { order_id: "ord_1", total: 1, quantity: 1, cur
 browser.track("Order Completed", { order_id: "ord_1", total: 1, quantity: 1, currency: "JPY", products: [] }); // MISUSE
 browser.track("Order Completed", { order_id: "ord_1", total: 1, quantity: 1, currency: "EUR", products: [], shipping: { address: { city: "B" }, extra: 1 } }); // MISUSE
 browser.event({ "\\ud83c\\udf89": "party" }); // MISUSE
+browser.unionsAndReferences({ price: { amount: 1, currency: "EUR" }, id: 1, declared_only_by_required: 1, metadata: { k: 1 } }); // MISUSE
+browser.unionsAndReferences({ price: { amount: 1, currency: "EUR" }, id: 1, declared_only_by_required: 1, nested_map: { a: { b: 2 } } }); // MISUSE
 browser._1stPurchase({ "2nd": "x" });
 """,
 }
@@ -252,6 +256,8 @@ tp.track(rec, "Order Completed", {"order_id": "o", "total": 1, "quantity": 1, "c
 tp.track(rec, "Order Completed", {"order_id": "o", "total": 1, "quantity": 1.0, "currency": "EUR", "products": []}, user_id="u")  # MISUSE
 tp.track(rec, "Order Completed", {"order_id": "o", "total": 1, "quantity": 1, "currency": "EUR", "products": [], "rating": 6}, user_id="u")  # MISUSE
 tp.track_event(rec, {"\\U0001F389": "party"}, user_id="u")  # MISUSE
+tp.track_unions_and_references(rec, {"price": {"amount": 1, "currency": "EUR"}, "id": 1, "declared_only_by_required": 1, "metadata": {"k": 1}}, user_id="u")  # MISUSE
+tp.track_unions_and_references(rec, {"price": {"amount": 1, "currency": "EUR"}, "id": 1, "declared_only_by_required": 1, "nested_map": {"a": {"b": 2}}}, user_id="u")  # MISUSE
 tp.track_1st_purchase(rec, {"2nd": "x"}, user_id="u")
 """,
 }

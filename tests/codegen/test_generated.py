@@ -10,6 +10,9 @@ import re
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mypy.util import get_mypy_comments
 from segment.analytics.client import Client
 
 from app.codegen import build_model, generate
@@ -128,3 +131,45 @@ def test_generated_python_sends_each_example_through_the_real_client(plan_name, 
         _, message = module.track(client, event.name, properties, anonymous_id="a1")
         assert (message["event"], message["properties"]) == (event.name, properties)
         assert message["anonymousId"] == "a1"
+
+
+# Any string, lone surrogates and controls included: names are data.
+NAMES = st.text(min_size=1, max_size=12).filter(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.dictionaries(NAMES, st.lists(st.text(max_size=8), max_size=4), max_size=5))
+def test_any_names_give_valid_python_with_exact_keys(events):
+    plan = {
+        "events": {
+            name: {"type": "object", "properties": {p: {"type": "string"} for p in props}}
+            for name, props in events.items()
+        }
+    }
+    (file,) = generate(plan, "python", plan_version=1)
+    file.content.encode("utf-8")  # writable as UTF-8: nothing unencodable escaped the literals
+    tree = ast.parse(file.content)
+    model = build_model(plan, plan_version=1)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {function_name(e) for e in model.events} <= functions
+    assert len(functions) == len(model.events) + (1 if model.events else 0)
+    literals = {
+        ast.literal_eval(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    for name, props in events.items():
+        assert name in literals and set(props) <= literals
+
+
+def test_plan_text_never_reads_as_a_python_directive(tmp_path):
+    """Descriptions such as "type: int" or "mypy: ignore-errors" stay comments, and an app
+    name such as "coding: latin-1" does not change how Python decodes the file."""
+    plan = load_plan("every_construct_plan.json")
+    (file,) = generate(plan, "python", plan_version=1, app_name="coding: latin-1")
+    ast.parse(file.content, type_comments=True)  # a stray "# type: int" is a syntax error here
+    assert get_mypy_comments(file.content) == []
+    path = tmp_path / file.path
+    path.write_bytes(file.content.encode("utf-8"))
+    module = _load_module(path, f"tracking_plan_{tmp_path.name}")
+    assert list(module.EVENT_NAMES) == sorted(plan["events"])  # "Café ünïcode" read as UTF-8
