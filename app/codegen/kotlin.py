@@ -116,9 +116,17 @@ class _Writer:
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
 
     def _is_empty_object(self, name: str) -> bool:
-        """An object declaring no properties: the caller hands a JsonObject of its own."""
+        """An object declaring no properties: a map (see _map_values) or a JsonObject."""
         found = self.model.definition(name)
         return isinstance(found, ObjectDef) and not found.properties
+
+    def _map_values(self, name: str) -> TypeNode | None:
+        """The value type of an object that declares no property but a schema for the values
+        of any key: a Map<String, T> (None when T would contain the map itself)."""
+        found = self.model.definition(name)
+        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
+            return None
+        return None if _mentions(found.values, name) else found.values
 
     def _params(self, obj: ObjectDef) -> list[Property]:
         """The properties a caller passes: required first, then optional (wire-name order)."""
@@ -139,6 +147,9 @@ class _Writer:
         if isinstance(node, ArrayOf):
             return f"List<{self.type_of(node.items)}>"
         if isinstance(node, Ref):
+            values = self._map_values(node.name)
+            if values is not None:
+                return f"Map<String, {self.type_of(values)}>"
             return "JsonObject" if self._is_empty_object(node.name) else node.name
         if isinstance(node, UnionOf) and _same_kind_consts(node):
             return self._base(node.variants[0])
@@ -194,6 +205,11 @@ class _Writer:
             found = self.model.definition(node.name)
             if isinstance(found, EnumDef):
                 return f"JsonPrimitive({expr}.wireValue)"
+            values = self._map_values(node.name)
+            if values is not None:
+                entry = f"entry{depth}_"
+                inner = self.encode(values, f"{entry}.value", depth + 1)
+                return f"JsonObject({expr}.mapValues {{ {entry} -> {inner} }})"
             return expr if self._is_empty_object(node.name) else f"encode_({expr})"
         return expr  # a JsonElement already
 
@@ -268,7 +284,13 @@ class _Writer:
         doc += [f"@param {p.names.camel} {self.property_doc(p)}".rstrip() for p in params]
         lines = kdoc(doc, "    ")
         name = string_literal(event.name)
-        if not obj.properties and obj.additional:  # the plan names no property: any may come
+        values = self._map_values(obj.name)
+        if values is not None:  # any key, each value of one type
+            kind = f"Map<String, {self.type_of(values)}>"
+            lines.append(f"    fun {event.names.camel}(properties: {kind} = emptyMap()) {{")
+            encoded = self.encode(Ref(obj.name), "properties")
+            lines.append(f"        this.analytics.track({name}, {encoded})")
+        elif not obj.properties and obj.additional:  # the plan names no property: any may come
             lines.append(
                 f"    fun {event.names.camel}(properties: JsonObject = JsonObject(emptyMap())) {{"
             )
@@ -329,6 +351,16 @@ class _Writer:
             out += self.method(event)
         out.append("}")
         return "\n".join(out) + "\n"
+
+
+def _mentions(node: TypeNode, name: str) -> bool:
+    if isinstance(node, Ref):
+        return node.name == name
+    if isinstance(node, ArrayOf):
+        return _mentions(node.items, name)
+    if isinstance(node, UnionOf):
+        return any(_mentions(v, name) for v in node.variants)
+    return False
 
 
 def _same_kind_consts(node: UnionOf) -> bool:

@@ -115,6 +115,16 @@ def _direct_refs(node: TypeNode) -> list[str]:
     return []  # an array holds its items on the heap
 
 
+def _mentions(node: TypeNode, name: str) -> bool:
+    if isinstance(node, Ref):
+        return node.name == name
+    if isinstance(node, ArrayOf):
+        return _mentions(node.items, name)
+    if isinstance(node, UnionOf):
+        return any(_mentions(v, name) for v in node.variants)
+    return False
+
+
 def _doc(lines: list[str], indent: str) -> list[str]:
     while lines and not lines[0]:
         lines = lines[1:]
@@ -131,6 +141,14 @@ class _Writer:
     def _fixed(self, prop: Property) -> bool:
         """A required property with one possible value: sent without a parameter."""
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
+
+    def _map_values(self, name: str) -> TypeNode | None:
+        """The value type of an object that declares no property but a schema for the values
+        of any key: a [String: T] (None when T would contain the dictionary itself)."""
+        found = self.model.definition(name)
+        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
+            return None
+        return None if _mentions(found.values, name) else found.values
 
     def _is_empty_object(self, name: str) -> bool:
         found = self.model.definition(name)
@@ -151,6 +169,9 @@ class _Writer:
         if isinstance(node, ArrayOf):
             return f"[{self.type_of(node.items)}]"
         if isinstance(node, Ref):
+            values = self._map_values(node.name)
+            if values is not None:
+                return f"[String: {self.type_of(values)}]"
             return "[String: JSON]" if self._is_empty_object(node.name) else node.name
         if isinstance(node, UnionOf) and _same_kind_consts(node):
             return self._base(node.variants[0])

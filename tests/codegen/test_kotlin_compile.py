@@ -193,9 +193,10 @@ class ExampleCalls:
     def call(self, event_name: str, example: dict) -> tuple[str, dict]:
         event = next(e for e in self.model.events if e.name == event_name)
         obj = self.model.object(event.properties)
-        if not obj.properties:  # the method takes any properties as a JsonObject
+        if not obj.properties:  # the method takes a Map<String, T> or a JsonObject
             method = f"{self.package}.TrackingPlan(analytics).{event.names.camel}"
-            return f"{method}({json_element(example)})", example
+            expr, sent = self.value(Ref(obj.name), example)
+            return f"{method}({expr})", sent
         args, sent = self._arguments(obj, example)
         return f"{self.package}.TrackingPlan(analytics).{event.names.camel}({args})", sent
 
@@ -240,6 +241,19 @@ class ExampleCalls:
             if isinstance(found, EnumDef):
                 case = next(c for c in found.cases if c.value == value)
                 return f"{self.package}.{found.name}.{case.names.constant}", value
+            if (
+                not found.properties
+                and found.values is not None
+                and rest
+                not in (
+                    found.values,
+                    *getattr(found.values, "variants", ()),
+                    getattr(found.values, "items", None),
+                )
+            ):  # a Map<String, T> (unless T holds the map: a JsonObject then)
+                pairs = [(k, self.value(found.values, v)) for k, v in value.items()]  # type: ignore[union-attr]
+                exprs = ", ".join(f"{string_literal(k)} to {e}" for k, (e, _) in pairs)
+                return f"mapOf({exprs})", {k: wire for k, (_, wire) in pairs}
             if not found.properties:
                 return json_element(value), value
             args, sent = self._arguments(found, value)  # type: ignore[arg-type]
