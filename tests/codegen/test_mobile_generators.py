@@ -90,6 +90,12 @@ def test_a_lone_surrogate_is_refused_for_swift_and_escaped_for_kotlin() -> None:
     assert decode_kotlin(kotlin_generator.string_literal("a\ud800b")) == "a\ud800b"
     with pytest.raises(CodegenError, match="surrogate"):
         swift_generator.string_literal("a\ud800b")
+    # A whole plan: the Kotlin file is valid UTF-8 (escapes and comments hold no surrogate).
+    schema = {"type": "object", "description": "d\udc00", "properties": {"k\ud800": {}}}
+    plan = {"events": {"a\ud800": schema}}
+    source(plan, "kotlin").encode("utf-8")
+    with pytest.raises(CodegenError, match="surrogate"):
+        source(plan, "swift")
 
 
 @pytest.mark.parametrize("language", ["kotlin", "swift"])
