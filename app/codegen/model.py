@@ -308,6 +308,7 @@ GENERATED_TYPE_NAMES = frozenset(
         "Encoder",
         "CodingKey",
         "CodingKeys",
+        "TrackingPlanKt",  # the JVM class of TrackingPlan.kt's top-level functions
     }
 )
 
@@ -345,17 +346,19 @@ class _Scope:
     """Hands out names unique within one scope, per convention; suffixes count from 2."""
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
-        self._taken: dict[str, set[str]] = {
-            c: set(taken) for c in ("camel", "pascal", "snake", "constant")
-        }
+        self._taken: dict[str, set[str]] = {c: set(taken) for c in ("camel", "snake", "constant")}
+        self._taken["pascal"] = {name.lower() for name in taken}
 
     def _claim(self, convention: str, name: str) -> str:
         taken = self._taken[convention]
         sep = "_" if convention in ("snake", "constant") and not name.endswith("_") else ""
+        # Type names become file names on the JVM (one .class file per Kotlin class): two that
+        # differ only in case would overwrite each other on macOS and Windows file systems.
+        fold = str.lower if convention == "pascal" else str
         candidate, n = name, 2
-        while candidate in taken:
+        while fold(candidate) in taken:
             candidate, n = f"{name}{sep}{n}", n + 1
-        taken.add(candidate)
+        taken.add(fold(candidate))
         return candidate
 
     def names(self, text: str, fallback: str) -> Names:
