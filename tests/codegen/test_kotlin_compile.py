@@ -72,7 +72,14 @@ HOSTILE_PLAN = {
                 **{word: {"type": "string"} for word in KOTLIN_KEYWORDS if word != "when"},
             },
             "required": ["$amount", "price €", "kind", "note", "line", "source", "when"],
-        }
+        },
+        # Class names that differ only in case, and one the file's own JVM class has.
+        "aBc": {"type": "object", "properties": {"x": {"type": "string"}}},
+        "abc": {"type": "object", "properties": {"x": {"type": "string"}}},
+        "Tracking": {
+            "type": "object",
+            "properties": {"plan kt": {"type": "object", "properties": {"y": {"type": "string"}}}},
+        },
     }
 }
 
@@ -296,6 +303,10 @@ def test_generated_kotlin_compiles_for_both_plans_and_hostile_names(compiled) ->
     assert result.returncode == 0, result.stdout + result.stderr
     assert (folder / "classes" / "demo" / "TrackingPlan.class").is_file()
     assert (folder / "classes" / "every" / "TrackingPlan.class").is_file()
+    # One .class file per class: none may differ from another only in case (macOS, Windows).
+    for package in ("demo", "every", "hostile"):
+        names = [p.name for p in (folder / "classes" / package).iterdir()]
+        assert len({n.lower() for n in names}) == len(names), sorted(names)
 
 
 def test_the_generated_calls_hand_analytics_kotlin_the_exact_wire_json(compiled) -> None:
