@@ -286,12 +286,14 @@ MISUSED_LINES = {3, 4, 5, 6}
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     folder = tmp_path_factory.mktemp("kotlin")
     sources = {
-        "Demo.kt": kotlin_source(DEMO_PLAN, "demo"),
-        "Every.kt": kotlin_source(EVERY_PLAN, "every"),
-        "Hostile.kt": kotlin_source(HOSTILE_PLAN, "hostile"),
+        # The generated file name: its top-level functions are the JVM class TrackingPlanKt.
+        "demo/TrackingPlan.kt": kotlin_source(DEMO_PLAN, "demo"),
+        "every/TrackingPlan.kt": kotlin_source(EVERY_PLAN, "every"),
+        "hostile/TrackingPlan.kt": kotlin_source(HOSTILE_PLAN, "hostile"),
         "Main.kt": main_source(),
     }
     for name, text in sources.items():
+        (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_text(text)
     # -Werror: the generated code compiles without a single warning.
     result = kotlinc("-Werror", *STUBS, *sources, "-d", "classes", cwd=folder)
