@@ -1,0 +1,644 @@
+"""The language-neutral model of a tracking plan that every generator renders.
+
+build_model() reads a plan document (app.validation's parse_plan checks it) and returns a
+TrackingModel: one Event per planned event, in event-name order, each pointing at an ObjectDef
+of its properties; nested objects and string enums become named definitions (ObjectDef, EnumDef)
+referenced by Ref. Every identifier is ASCII, valid in TypeScript, Python, Kotlin and Swift,
+not a keyword of any of them, and unique in its scope; wire names stay exact. What a type system
+cannot say (patterns, ranges, formats, ...) is kept as text in `rules`, for doc comments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from app.validation import PlanError, parse_plan
+
+Scalar = str | int | float | bool | None
+PrimitiveKind = Literal["string", "number", "integer", "boolean", "null"]
+PRIMITIVE_KINDS: tuple[PrimitiveKind, ...] = ("string", "number", "integer", "boolean", "null")
+
+
+class CodegenError(ValueError):
+    """Code cannot be generated: unknown language, or a malformed plan (the message says)."""
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    """One generated source file. path is relative and "/"-separated, never leaving its folder."""
+
+    path: str
+    content: str
+
+    def __post_init__(self) -> None:
+        parts = self.path.split("/")
+        if not self.path or self.path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"Unsafe generated file path {self.path!r}")
+
+
+@dataclass(frozen=True)
+class Names:
+    """One name in each convention; each is a valid, non-reserved identifier, unique in its
+    scope (uniqueness is per convention: camel names are unique among camel names)."""
+
+    camel: str  # purchaseCompleted
+    pascal: str  # PurchaseCompleted
+    snake: str  # purchase_completed
+    constant: str  # PURCHASE_COMPLETED
+
+
+# ---- Types: a tree of these nodes; objects and string enums are definitions, named by Ref.
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """string, number (any JSON number, integers included), integer, boolean or null."""
+
+    kind: PrimitiveKind
+
+
+@dataclass(frozen=True)
+class Const:
+    """Exactly this scalar value (JSON Schema const, or one member of a non-string enum)."""
+
+    value: Scalar
+
+    @property
+    def kind(self) -> PrimitiveKind:
+        """The primitive type of the value, for languages without literal types."""
+        return const_kind(self.value)
+
+
+@dataclass(frozen=True)
+class ArrayOf:
+    items: TypeNode
+
+
+@dataclass(frozen=True)
+class UnionOf:
+    """Any of the variants (anyOf/oneOf, a list of types, nullable: a variant is null)."""
+
+    variants: tuple[TypeNode, ...]
+
+
+@dataclass(frozen=True)
+class AnyValue:
+    """Any JSON value: the plan does not say (or says something no type here expresses)."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A named definition of the model (an ObjectDef or an EnumDef); may be recursive."""
+
+    name: str
+
+
+TypeNode = Primitive | Const | ArrayOf | UnionOf | AnyValue | Ref
+
+
+@dataclass(frozen=True)
+class EnumCase:
+    value: str  # exact wire value
+    names: Names  # unique within its enum
+
+
+@dataclass(frozen=True)
+class EnumDef:
+    """A string enum (a schema's enum whose members are all strings)."""
+
+    name: str  # PascalCase type name, unique in the model
+    cases: tuple[EnumCase, ...]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Property:
+    wire_name: str  # exact key sent
+    names: Names  # unique within its object
+    type: TypeNode
+    required: bool
+    description: str | None = None
+    rules: tuple[str, ...] = ()  # checked by the service only, as text
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    """An object with declared properties (in wire-name order)."""
+
+    name: str  # PascalCase type name, unique in the model
+    properties: tuple[Property, ...]
+    additional: bool  # may the object carry keys it does not declare
+    description: str | None = None
+    rules: tuple[str, ...] = ()
+
+
+Definition = ObjectDef | EnumDef
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str  # exact event name sent
+    names: Names  # unique among the events
+    properties: str  # name of its ObjectDef
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingModel:
+    events: tuple[Event, ...]  # sorted by event name
+    definitions: tuple[Definition, ...]  # a definition comes after those it uses (but cycles)
+    plan_version: int | None  # None: a draft
+    app_name: str | None = None
+    _by_name: dict[str, Definition] = field(default_factory=dict, compare=False, repr=False)
+
+    def definition(self, name: str) -> Definition:
+        """The definition a Ref names (KeyError if there is none: a bug of the model)."""
+        if not self._by_name:
+            self._by_name.update((d.name, d) for d in self.definitions)
+        return self._by_name[name]
+
+    def object(self, name: str) -> ObjectDef:
+        found = self.definition(name)
+        if not isinstance(found, ObjectDef):
+            raise TypeError(f"{name} is an enum, not an object")
+        return found
+
+    def header_lines(self, language: str) -> list[str]:
+        """The lines every generated file starts with (plain text: wrap them in comments)."""
+        source = (
+            f"plan version {self.plan_version}"
+            if self.plan_version is not None
+            else "a draft plan (not a published version)"
+        )
+        app = f" of app {one_line(self.app_name)}" if self.app_name else ""
+        return [
+            f"Generated by the Live Validation Dashboard from {source}{app}.",
+            "Do not edit: regenerate with",
+            f"  lvd codegen --language {language} --out DIR",
+        ]
+
+
+def const_kind(value: Scalar) -> PrimitiveKind:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def without_null(node: TypeNode) -> tuple[TypeNode | None, bool]:
+    """(the node without its null variant, whether null was allowed); (None, True) for null."""
+    if node == Primitive("null"):
+        return None, True
+    if isinstance(node, UnionOf) and Primitive("null") in node.variants:
+        rest = tuple(v for v in node.variants if v != Primitive("null"))
+        return (rest[0] if len(rest) == 1 else UnionOf(rest)), True
+    return node, False
+
+
+# ---- Text for comments and literals.
+
+# Everything str.splitlines() breaks at, and the other controls, would end a line comment in
+# some language (U+2028/U+2029 end a // comment in JavaScript).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def doc_lines(text: str | None) -> list[str]:
+    """A description as lines with no line breaks or control characters in them (comment
+    terminators such as */ are each generator's to escape)."""
+    if not text:
+        return []
+    lines = [_CONTROLS.sub(" ", line).rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return lines
+
+
+def one_line(text: str) -> str:
+    """text on one line, fit for a line comment."""
+    return " ".join(_CONTROLS.sub(" ", part).strip() for part in text.splitlines()).strip()
+
+
+# ---- Identifiers.
+
+# Keywords (and names that break generated code when used as members) of TypeScript/JavaScript,
+# Python, Kotlin and Swift: an identifier equal to one gets a trailing underscore.
+RESERVED = frozenset(
+    """
+    abstract any arguments as assert async await boolean break byte case catch char class const
+    constructor continue debugger declare default delete do double else enum eval export extends
+    false final finally float for from function get goto if implements import in infer instanceof
+    int interface is keyof let long module namespace native never new null number object of
+    package private protected public readonly require return set short static string super switch
+    symbol synchronized this throw throws transient true try type typeof undefined unique unknown
+    var void volatile while with yield prototype __proto__ toString valueOf hasOwnProperty
+    and def del elif except global lambda nonlocal not or pass raise None True False match
+    print self cls str bytes list dict tuple float bool
+    actual annotation companion crossinline data dynamic expect external field file fun infix init
+    inline inner internal lateinit noinline open operator out override reified sealed suspend
+    tailrec typealias val value vararg where it by constructor Unit Nothing Any String Int Long
+    Double Boolean Float List Map Set Array equals hashCode copy
+    associatedtype deinit extension fileprivate func inout init let operator precedencegroup
+    protocol repeat rethrows Self self struct subscript Type Protocol defer fallthrough guard
+    some convenience didSet willSet lazy mutating nonmutating optional required unowned weak
+    indirect prefix postfix left right none Bool Optional description hashValue
+    Record Promise Partial Required Readonly Pick Omit Exclude Extract Literal Final TypedDict
+    NotRequired Protocol Mapping Sequence Union Callable
+    """.split()
+)
+# Type names the generators declare themselves, kept out of the model's type names.
+GENERATED_TYPE_NAMES = frozenset(
+    {
+        "BrowserAnalytics",
+        "NodeAnalytics",
+        "NodeTrackMessage",
+        "NodeIdentity",
+        "BrowserTracker",
+        "NodeTracker",
+        "JsonValue",
+        "SegmentClient",
+        "TrackingPlan",
+        "Analytics",
+        "JsonObject",
+        "JsonElement",
+        "Any",
+        "Codable",
+        "Encodable",
+        "Decodable",
+    }
+)
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """The ASCII words of text: accents dropped, split at non-alphanumerics and camelCase."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _WORDS.findall(ascii_text)
+
+
+def _safe(name: str) -> str:
+    if name[0].isdigit():
+        name = "_" + name
+    return name + "_" if name in RESERVED else name
+
+
+def base_names(text: str, fallback: str) -> Names:
+    """Names of text in each convention before uniqueness (fallback when text has no words)."""
+    found = words(text) or [fallback]
+    lower = [w.lower() for w in found]
+    pascal = "".join(w[:1].upper() + w[1:] for w in lower)
+    camel = lower[0] + pascal[len(lower[0]) :]
+    snake = "_".join(lower)
+    return Names(_safe(camel), _safe(pascal), _safe(snake), _safe(snake.upper()))
+
+
+class _Scope:
+    """Hands out names unique within one scope, per convention; suffixes count from 2."""
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._taken: dict[str, set[str]] = {
+            c: set(taken) for c in ("camel", "pascal", "snake", "constant")
+        }
+
+    def _claim(self, convention: str, name: str) -> str:
+        taken = self._taken[convention]
+        sep = "_" if convention in ("snake", "constant") and not name.endswith("_") else ""
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name}{sep}{n}", n + 1
+        taken.add(candidate)
+        return candidate
+
+    def names(self, text: str, fallback: str) -> Names:
+        base = base_names(text, fallback)
+        return Names(
+            camel=self._claim("camel", base.camel),
+            pascal=self._claim("pascal", base.pascal),
+            snake=self._claim("snake", base.snake),
+            constant=self._claim("constant", base.constant),
+        )
+
+    def type_name(self, pascal: str) -> str:
+        return self._claim("pascal", _safe(pascal))
+
+
+# ---- Reading schemas.
+
+# Keywords the generated types express (or that say nothing about values); every other keyword
+# of a schema is listed in `rules` as text, for the service to check.
+_EXPRESSED = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "const",
+        "$ref",
+        "description",
+        "title",
+        "$schema",
+        "$id",
+        "id",
+        "$comment",
+        "definitions",
+        "$defs",
+        "examples",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "pii",
+    }
+)
+_RULE_TEXT_MAX = 160
+
+
+def _rule(keyword: str, value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if len(text) > _RULE_TEXT_MAX:
+        text = text[: _RULE_TEXT_MAX - 1] + "…"
+    return f"{keyword} {text}"
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _looks_like_object(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    if kinds == "object" or (isinstance(kinds, list) and "object" in kinds):
+        return True
+    return kinds is None and any(k in schema for k in ("properties", "required"))
+
+
+class _Builder:
+    """Builds the model's types for one plan; one instance per build_model call."""
+
+    def __init__(self) -> None:
+        self.types = _Scope(GENERATED_TYPE_NAMES)
+        self.definitions: list[Definition] = []
+
+    # One event: refs resolve within the event's own schema.
+    def event(self, name: str, names: Names, schema: dict[str, Any]) -> Event:
+        self._root = schema
+        self._refs: dict[str, TypeNode] = {}
+        self._resolving: set[str] = set()
+        type_name = self.types.type_name(names.pascal + "Properties")
+        self._refs[""] = Ref(type_name)  # "#" refers to the event's properties
+        self._object(schema, type_name, names.pascal)
+        return Event(name, names, type_name, _description(schema))
+
+    def _object(self, schema: dict[str, Any], type_name: str, hint: str) -> Ref:
+        """Define schema as an object named type_name (its non-object parts become rules)."""
+        rules: list[str] = []
+        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        declared = schema.get("properties", {})
+        scope = _Scope()
+        props: list[Property] = []
+        for wire in sorted(set(declared) | set(required)):
+            sub = declared.get(wire, True)
+            if sub is False:
+                rules.append(f"property {json.dumps(wire, ensure_ascii=False)} must not be sent")
+                continue
+            prop_names = scope.names(wire, "property")
+            prop_rules: list[str] = []
+            node = self.node(sub, hint + prop_names.pascal, prop_rules, "")
+            props.append(
+                Property(
+                    wire_name=wire,
+                    names=prop_names,
+                    type=node,
+                    required=wire in required,
+                    description=_description(sub),
+                    rules=tuple(prop_rules),
+                )
+            )
+        additional = schema.get("additionalProperties", True) is not False
+        skip = {"type", "additionalProperties"} if additional else {"type"}
+        self._rules_of(schema, rules, "", skip=skip | {"anyOf", "oneOf", "allOf"})
+        for keyword in ("anyOf", "oneOf", "allOf"):
+            if keyword in schema:
+                rules.append(_rule(keyword, schema[keyword]))
+        kinds = schema.get("type")
+        if isinstance(kinds, list | str) and kinds not in ("object", ["object"]):
+            others = [k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "object"]
+            if others and "properties" not in schema and "object" not in kinds:
+                rules.append(_rule("type", kinds))
+        self.definitions.append(
+            ObjectDef(type_name, tuple(props), additional, _description(schema), tuple(rules))
+        )
+        return Ref(type_name)
+
+    def node(self, schema: Any, hint: str, rules: list[str], where: str) -> TypeNode:
+        """The type of schema; rules it cannot express are appended (prefixed by where)."""
+        if schema is True or schema == {}:
+            return AnyValue()
+        if not isinstance(schema, dict):  # False is handled by the object holding it
+            rules.append(_rule(where + "schema", schema))
+            return AnyValue()
+        if "$ref" in schema:
+            return self._ref(schema, hint, rules, where)
+        if "enum" in schema:
+            return self._enum(schema, hint, rules, where)
+        if "const" in schema:
+            self._rules_of(schema, rules, where, skip={"type"})
+            if _is_scalar(schema["const"]):
+                return Const(schema["const"])
+            rules.append(_rule(where + "const", schema["const"]))
+            return AnyValue()
+        kinds = schema.get("type")
+        if kinds is None:
+            if _looks_like_object(schema):
+                kinds = "object"
+            elif "items" in schema:
+                kinds = "array"
+            else:
+                return self._combination(schema, hint, rules, where)
+        variants: list[TypeNode] = []
+        kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
+        for kind in kind_list:
+            if kind == "object":
+                variants.append(self._object(schema, self.types.type_name(hint), hint))
+            elif kind == "array":
+                variants.append(self._array(schema, hint, rules, where))
+            elif kind in PRIMITIVE_KINDS:
+                variants.append(Primitive(kind))
+        self._rules_of(
+            schema,
+            rules,
+            where,
+            skip={"additionalProperties", "minProperties", "maxProperties", "patternProperties"}
+            if "object" in kind_list
+            else set(),
+        )
+        return _union(variants)
+
+    def _combination(self, schema: dict[str, Any], hint: str, rules: list[str], where: str):
+        """A schema without type: anyOf/oneOf become a union, allOf of one its member."""
+        for keyword in ("anyOf", "oneOf"):
+            members = schema.get(keyword)
+            if isinstance(members, list) and members:
+                self._rules_of(schema, rules, where, skip={keyword})
+                variants = [
+                    self.node(
+                        m,
+                        f"{hint}{i + 1}" if len(members) > 1 else hint,
+                        rules,
+                        f"{where}{keyword}[{i}]: ",
+                    )
+                    for i, m in enumerate(members)
+                ]
+                return _union(variants)
+        members = schema.get("allOf")
+        if isinstance(members, list) and len(members) == 1:
+            self._rules_of(schema, rules, where, skip={"allOf"})
+            return self.node(members[0], hint, rules, where)
+        self._rules_of(schema, rules, where)
+        return AnyValue()
+
+    def _array(self, schema: dict[str, Any], hint: str, rules: list[str], where: str) -> TypeNode:
+        items = schema.get("items", True)
+        if isinstance(items, list):  # tuple form (draft-07): a rule, items of any type
+            return ArrayOf(AnyValue())
+        return ArrayOf(self.node(items, hint + "Item", rules, where + "each item: "))
+
+    def _enum(self, schema: dict[str, Any], hint: str, rules: list[str], where: str) -> TypeNode:
+        values = schema["enum"]
+        self._rules_of(schema, rules, where, skip={"type"})
+        if not all(_is_scalar(v) for v in values):
+            rules.append(_rule(where + "enum", values))
+            return AnyValue()
+        strings = [v for v in values if isinstance(v, str)]
+        if strings and len(strings) + values.count(None) == len(values):
+            name = self.types.type_name(hint)
+            scope = _Scope()
+            cases = tuple(EnumCase(v, scope.names(v, "value")) for v in dict.fromkeys(strings))
+            self.definitions.append(EnumDef(name, cases, _description(schema)))
+            return _union([Ref(name)] + ([Primitive("null")] if None in values else []))
+        return _union([Const(v) for v in values])
+
+    def _ref(self, schema: dict[str, Any], hint: str, rules: list[str], where: str) -> TypeNode:
+        ref = schema["$ref"]
+        pointer = ref[1:] if isinstance(ref, str) and ref.startswith("#") else None
+        target = _resolve(self._root, pointer) if pointer is not None else None
+        if target is None:
+            rules.append(_rule(where + "$ref", ref))
+            return AnyValue()
+        if pointer in self._refs:
+            return self._refs[pointer]
+        if pointer in self._resolving or not isinstance(target, dict | bool):
+            rules.append(_rule(where + "$ref (recursive)", ref))
+            return AnyValue()
+        self._resolving.add(pointer)
+        try:
+            last = unquote(pointer.rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
+            ref_hint = self._root_hint + base_names(last, "Type").pascal
+            if isinstance(target, dict) and _looks_like_object(target) and "$ref" not in target:
+                name = self.types.type_name(ref_hint)
+                self._refs[pointer] = Ref(name)  # before converting: the object may recur
+                ref_rules: list[str] = []
+                node = self._object(target, name, ref_hint)
+                rules.extend(ref_rules)
+            else:
+                node = self.node(target, ref_hint, rules, where)
+                self._refs[pointer] = node
+        finally:
+            self._resolving.discard(pointer)
+        return node
+
+    @property
+    def _root_hint(self) -> str:
+        ref = self._refs[""]
+        assert isinstance(ref, Ref)
+        return ref.name.removesuffix("Properties")
+
+    def _rules_of(
+        self, schema: dict[str, Any], rules: list[str], where: str, skip: Iterable[str] = ()
+    ) -> None:
+        skipped = set(skip)
+        for keyword in sorted(schema):
+            if keyword in _EXPRESSED or keyword in skipped:
+                continue
+            if keyword == "additionalProperties" and isinstance(schema[keyword], bool):
+                continue
+            rules.append(_rule(where + keyword, schema[keyword]))
+        items = schema.get("items")
+        if isinstance(items, list):
+            rules.append(_rule(where + "items", items))
+
+
+def _union(variants: list[TypeNode]) -> TypeNode:
+    flat: list[TypeNode] = []
+    for v in variants:
+        for part in v.variants if isinstance(v, UnionOf) else (v,):
+            if part not in flat:
+                flat.append(part)
+    if any(isinstance(v, AnyValue) for v in flat):
+        return AnyValue()
+    if Primitive("number") in flat and Primitive("integer") in flat:
+        flat.remove(Primitive("integer"))
+    if not flat:
+        return AnyValue()
+    return flat[0] if len(flat) == 1 else UnionOf(tuple(flat))
+
+
+def _resolve(root: dict[str, Any], pointer: str) -> Any:
+    """The node a JSON pointer (within one event's schema) names, or None."""
+    if pointer == "":
+        return root
+    if not pointer.startswith("/"):
+        return None
+    node: Any = root
+    for raw in pointer[1:].split("/"):
+        key = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return None
+    return node
+
+
+def _description(schema: Any) -> str | None:
+    if not isinstance(schema, dict):
+        return None
+    for key in ("description", "title"):
+        if isinstance(schema.get(key), str) and schema[key].strip():
+            return schema[key]
+    return None
+
+
+def build_model(
+    plan: dict[str, Any], *, plan_version: int | None, app_name: str | None = None
+) -> TrackingModel:
+    """The model of a plan document; CodegenError if the plan is malformed."""
+    try:
+        parsed = parse_plan(plan, saving=False)
+    except PlanError as exc:
+        raise CodegenError(f"The plan is not valid: {exc}") from None
+    builder = _Builder()
+    scope = _Scope()
+    events = []
+    for name in sorted(parsed.events):
+        events.append(builder.event(name, scope.names(name, "event"), parsed.events[name]))
+    return TrackingModel(
+        events=tuple(events),
+        definitions=tuple(builder.definitions),
+        plan_version=plan_version,
+        app_name=app_name,
+    )
