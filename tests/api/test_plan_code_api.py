@@ -15,13 +15,13 @@ import io
 import json
 import re
 import zipfile
-from email.message import Message
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
+from werkzeug.http import parse_options_header
 
 from app.codegen import LANGUAGES, generate
 from app.extensions import db
@@ -79,12 +79,13 @@ def zip_files(data: bytes) -> dict[str, str]:
 
 
 def download_names(header: str) -> tuple[str, str]:
-    """The plain `filename` and the RFC 5987 `filename*`, as a mail/HTTP parser reads them."""
-    message = Message()
-    message["Content-Disposition"] = header
-    plain = re.search(r'filename="([^"]*)"', header)
+    """The plain `filename`, and the name a browser reads (werkzeug's parser decodes the RFC
+    5987 `filename*`, which comes after the plain one and wins)."""
+    plain = re.fullmatch(r'attachment; filename="([^"]*)"; filename\*=[^;]*', header)
     assert plain, header
-    return plain.group(1), message.get_filename()
+    kind, options = parse_options_header(header)
+    assert kind == "attachment"
+    return plain.group(1), options["filename"]
 
 
 # --- saved versions ------------------------------------------------------------------------------

@@ -58,8 +58,8 @@ class GeneratedCode:
         name with its own letters as RFC 5987 `filename*` for browsers that read it."""
         version = "draft" if self.plan_version is None else f"v{self.plan_version}"
         tail = f"-plan-{version}-{self.language}.zip"
-        ascii_name = _slug(_ascii(self.app_name)) + tail
         unicode_name = _slug(self.app_name) + tail
+        ascii_name = _slug(_ascii(_slug(self.app_name))) + tail
         return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(unicode_name)}"
 
 
