@@ -17,8 +17,8 @@ from wtforms.validators import DataRequired
 from app.dashboard.apps import owned_or_404
 from app.dashboard.forms import EmptyForm, EventForm
 from app.dashboard.plan_checks import plan_checks
-from app.request_args import MAX_ID
 from app.errors import ServiceError
+from app.request_args import MAX_ID
 from app.services.plans import code as plan_code
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans

@@ -26,8 +26,8 @@ from werkzeug.http import parse_options_header
 from app.codegen import LANGUAGES, generate
 from app.extensions import db
 from app.models import TrackedApp
-from app.services.accounts.users import find_user
 from app.schemas import api as schemas
+from app.services.accounts.users import find_user
 from app.services.apps import NewApp
 from app.services.plans import code as plan_code
 from app.validation.plan import MAX_PLAN_BYTES
@@ -251,9 +251,7 @@ HOSTILE_NAMES = [
 
 
 @pytest.mark.parametrize(("name", "ascii_slug", "unicode_slug"), HOSTILE_NAMES)
-def test_hostile_app_names_give_safe_file_names(
-    micro_app, client, name, ascii_slug, unicode_slug
-):
+def test_hostile_app_names_give_safe_file_names(micro_app, client, name, ascii_slug, unicode_slug):
     new = add_app(micro_app, "placeholder", plan=DEMO_PLAN)
     with micro_app.app_context():  # the column holds any text; the API may not assume better
         db.session.execute(update(TrackedApp).where(TrackedApp.id == new.app.id).values(name=name))
