@@ -210,7 +210,8 @@ def without_null(node: TypeNode) -> tuple[TypeNode | None, bool]:
 
 # Everything str.splitlines() breaks at, and the other controls, would end a line comment in
 # some language (U+2028/U+2029 end a // comment in JavaScript).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Lone surrogates (possible in a parsed JSON string) cannot be written as UTF-8.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def doc_lines(text: str | None) -> list[str]:
@@ -224,6 +225,12 @@ def doc_lines(text: str | None) -> list[str]:
     while lines and not lines[0]:
         lines.pop(0)
     return lines
+
+
+def service_rules(rules: Iterable[str]) -> str | None:
+    """The sentence listing the rules only the service checks, or None when there are none."""
+    found = [one_line(rule) for rule in rules]
+    return f"Checked by the service: {'; '.join(found)}." if found else None
 
 
 def one_line(text: str) -> str:
@@ -255,7 +262,7 @@ RESERVED = frozenset(
     some convenience didSet willSet lazy mutating nonmutating optional required unowned weak
     indirect prefix postfix left right none Bool Optional description hashValue
     Record Promise Partial Required Readonly Pick Omit Exclude Extract Literal Final TypedDict
-    NotRequired Protocol Mapping Sequence Union Callable
+    NotRequired Protocol Mapping Sequence Union Callable TypeVar Generic track analytics
     """.split()
 )
 # Type names the generators declare themselves, kept out of the model's type names.
@@ -265,6 +272,10 @@ GENERATED_TYPE_NAMES = frozenset(
         "NodeAnalytics",
         "NodeTrackMessage",
         "NodeIdentity",
+        "NodeTrackExtra",
+        "BrowserTrackOptions",
+        "PlanEvents",
+        "EventName",
         "BrowserTracker",
         "NodeTracker",
         "JsonValue",
