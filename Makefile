@@ -8,6 +8,9 @@ DEV := $(VENV)/.installed-dev
 # The real JavaScript SDKs tests/sdk drives (pinned in their package-lock.json).
 JS_DIR := tests/sdk/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
+# The TypeScript compiler tests/codegen runs on the generated code (pinned in its package-lock.json).
+TS_DIR := tests/codegen/typescript
+TS_STAMP := $(TS_DIR)/node_modules/.installed-lock
 
 .PHONY: run test test-unit test-integration test-system up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
@@ -28,6 +31,10 @@ $(JS_STAMP): $(JS_DIR)/package-lock.json | system-packages
 	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
+$(TS_STAMP): $(TS_DIR)/package-lock.json | system-packages
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
+
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
 run: $(RUNTIME)
 	$(PY) run.py
@@ -37,7 +44,7 @@ run: $(RUNTIME)
 TEST_WORKERS ?= 2
 
 ## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
-test: $(DEV) system-packages $(JS_STAMP)
+test: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -51,8 +58,8 @@ test-unit: $(DEV)
 test-integration: $(DEV) system-packages
 	$(PY) -m pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile
 
-## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs)
-test-system: $(DEV) system-packages $(JS_STAMP)
+## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs, tsc, mypy)
+test-system: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP)
 	$(PY) -m pytest -q -m system -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)

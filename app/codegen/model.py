@@ -63,7 +63,7 @@ class Primitive:
     kind: PrimitiveKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const:
     """Exactly this scalar value (JSON Schema const, or one member of a non-string enum)."""
 
@@ -73,6 +73,13 @@ class Const:
     def kind(self) -> PrimitiveKind:
         """The primitive type of the value, for languages without literal types."""
         return const_kind(self.value)
+
+    # By type too: in Python True == 1, but JSON's true is not 1.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Const) and (self.kind, self.value) == (other.kind, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.value))
 
 
 @dataclass(frozen=True)
@@ -280,6 +287,7 @@ GENERATED_TYPE_NAMES = frozenset(
         "NodeTracker",
         "JsonValue",
         "SegmentClient",
+        "TrackOptions",
         "TrackingPlan",
         "Analytics",
         "JsonObject",
@@ -291,7 +299,7 @@ GENERATED_TYPE_NAMES = frozenset(
     }
 )
 
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+[a-z]*")
 
 
 def words(text: str) -> list[str]:
@@ -406,10 +414,10 @@ class _Builder:
     # One event: refs resolve within the event's own schema.
     def event(self, name: str, names: Names, schema: dict[str, Any]) -> Event:
         self._root = schema
-        self._refs: dict[str, TypeNode] = {}
+        self._refs: dict[str, tuple[TypeNode, tuple[str, ...]]] = {}
         self._resolving: set[str] = set()
         type_name = self.types.type_name(names.pascal + "Properties")
-        self._refs[""] = Ref(type_name)  # "#" refers to the event's properties
+        self._refs[""] = (Ref(type_name), ())  # "#" refers to the event's properties
         self._object(schema, type_name, names.pascal)
         return Event(name, names, type_name, _description(schema))
 
@@ -439,16 +447,10 @@ class _Builder:
                 )
             )
         additional = schema.get("additionalProperties", True) is not False
-        skip = {"type", "additionalProperties"} if additional else {"type"}
-        self._rules_of(schema, rules, "", skip=skip | {"anyOf", "oneOf", "allOf"})
-        for keyword in ("anyOf", "oneOf", "allOf"):
-            if keyword in schema:
-                rules.append(_rule(keyword, schema[keyword]))
+        self._rules_of(schema, rules, "", skip={"type"})
         kinds = schema.get("type")
-        if isinstance(kinds, list | str) and kinds not in ("object", ["object"]):
-            others = [k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "object"]
-            if others and "properties" not in schema and "object" not in kinds:
-                rules.append(_rule("type", kinds))
+        if kinds is not None and "object" not in ([kinds] if isinstance(kinds, str) else kinds):
+            rules.append(_rule("type", kinds))
         self.definitions.append(
             ObjectDef(type_name, tuple(props), additional, _description(schema), tuple(rules))
         )
@@ -488,14 +490,8 @@ class _Builder:
                 variants.append(self._array(schema, hint, rules, where))
             elif kind in PRIMITIVE_KINDS:
                 variants.append(Primitive(kind))
-        self._rules_of(
-            schema,
-            rules,
-            where,
-            skip={"additionalProperties", "minProperties", "maxProperties", "patternProperties"}
-            if "object" in kind_list
-            else set(),
-        )
+        if "object" not in kind_list:  # else the object definition lists the rules
+            self._rules_of(schema, rules, where)
         return _union(variants)
 
     def _combination(self, schema: dict[str, Any], hint: str, rules: list[str], where: str):
@@ -523,7 +519,7 @@ class _Builder:
 
     def _array(self, schema: dict[str, Any], hint: str, rules: list[str], where: str) -> TypeNode:
         items = schema.get("items", True)
-        if isinstance(items, list):  # tuple form (draft-07): a rule, items of any type
+        if isinstance(items, list) or items is False:  # tuple form: a rule, items of any type
             return ArrayOf(AnyValue())
         return ArrayOf(self.node(items, hint + "Item", rules, where + "each item: "))
 
@@ -543,39 +539,42 @@ class _Builder:
         return _union([Const(v) for v in values])
 
     def _ref(self, schema: dict[str, Any], hint: str, rules: list[str], where: str) -> TypeNode:
+        self._rules_of(schema, rules, where)  # keywords beside $ref (draft 2019-09 and later)
         ref = schema["$ref"]
         pointer = ref[1:] if isinstance(ref, str) and ref.startswith("#") else None
         target = _resolve(self._root, pointer) if pointer is not None else None
-        if target is None:
+        if pointer is None or target is None:
             rules.append(_rule(where + "$ref", ref))
             return AnyValue()
-        if pointer in self._refs:
-            return self._refs[pointer]
-        if pointer in self._resolving or not isinstance(target, dict | bool):
-            rules.append(_rule(where + "$ref (recursive)", ref))
-            return AnyValue()
-        self._resolving.add(pointer)
-        try:
-            last = unquote(pointer.rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
-            ref_hint = self._root_hint + base_names(last, "Type").pascal
-            if isinstance(target, dict) and _looks_like_object(target) and "$ref" not in target:
-                name = self.types.type_name(ref_hint)
-                self._refs[pointer] = Ref(name)  # before converting: the object may recur
-                ref_rules: list[str] = []
-                node = self._object(target, name, ref_hint)
-                rules.extend(ref_rules)
-            else:
-                node = self.node(target, ref_hint, rules, where)
-                self._refs[pointer] = node
-        finally:
-            self._resolving.discard(pointer)
+        if pointer not in self._refs:
+            if pointer in self._resolving:  # a non-object that contains itself
+                rules.append(_rule(where + "$ref (recursive)", ref))
+                return AnyValue()
+            self._resolving.add(pointer)
+            try:
+                self._refs[pointer] = self._target(target, pointer)
+            finally:
+                self._resolving.discard(pointer)
+        node, target_rules = self._refs[pointer]
+        rules.extend(where + rule for rule in target_rules)
         return node
+
+    def _target(self, target: Any, pointer: str) -> tuple[TypeNode, tuple[str, ...]]:
+        """The type of a $ref's target and its rules (an object's are on its definition)."""
+        last = unquote(pointer.rsplit("/", 1)[-1]).replace("~1", "/").replace("~0", "~")
+        hint = self._root_hint + base_names(last, "Type").pascal
+        if isinstance(target, dict) and _looks_like_object(target) and "$ref" not in target:
+            name = self.types.type_name(hint)
+            self._refs[pointer] = (Ref(name), ())  # before converting: the object may recur
+            return self._object(target, name, hint), ()
+        target_rules: list[str] = []
+        return self.node(target, hint, target_rules, ""), tuple(target_rules)
 
     @property
     def _root_hint(self) -> str:
-        ref = self._refs[""]
-        assert isinstance(ref, Ref)
-        return ref.name.removesuffix("Properties")
+        root = self._refs[""][0]
+        assert isinstance(root, Ref)
+        return root.name.removesuffix("Properties")
 
     def _rules_of(
         self, schema: dict[str, Any], rules: list[str], where: str, skip: Iterable[str] = ()
@@ -588,7 +587,7 @@ class _Builder:
                 continue
             rules.append(_rule(where + keyword, schema[keyword]))
         items = schema.get("items")
-        if isinstance(items, list):
+        if isinstance(items, list) or items is False:
             rules.append(_rule(where + "items", items))
 
 

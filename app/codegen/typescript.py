@@ -86,8 +86,21 @@ def render(model: TrackingModel) -> list[CodeFile]:
 
 
 def ts_string(text: str) -> str:
-    """A TypeScript string literal of text (JSON's escapes are JavaScript's)."""
-    return json.dumps(text, ensure_ascii=True)
+    """A double-quoted TypeScript string literal of text; characters that are not printable
+    (controls, line separators, lone surrogates) are written as \\u escapes."""
+    return '"' + "".join(_escape(c) for c in text) + '"'
+
+
+def _escape(char: str) -> str:
+    if char in ('"', "\\"):
+        return "\\" + char
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code > 0xFFFF:  # a surrogate pair, as JavaScript strings are UTF-16
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def ts_type(node: TypeNode) -> str:
@@ -147,7 +160,7 @@ def _mentions_integer(node: TypeNode) -> bool:
 def _property(prop: Property) -> list[str]:
     rules = list(prop.rules)
     if _mentions_integer(prop.type):
-        rules.insert(0, "an integer (TypeScript's number type cannot say so)")
+        rules.insert(0, "numbers are integers (TypeScript's number type cannot say so)")
     checked = service_rules(rules)
     doc = _doc(_paragraphs(doc_lines(prop.description), [checked] if checked else []), "  ")
     optional = "" if prop.required else "?"
@@ -170,6 +183,9 @@ def _definition(model: TrackingModel, definition: ObjectDef | EnumDef) -> list[s
         ]
     checked = service_rules(definition.rules)
     doc = _doc(_paragraphs(doc_lines(definition.description), [checked] if checked else []))
+    if not definition.properties:  # {} would accept any value but null and undefined
+        record = "unknown" if definition.additional else "never"
+        return [*doc, f"export type {definition.name} = Record<string, {record}>;", ""]
     body = [line for prop in definition.properties for line in _property(prop)]
     return [*doc, f"export type {definition.name} = {{", *body, "};", ""]
 
