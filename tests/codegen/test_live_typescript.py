@@ -21,20 +21,9 @@ import pytest
 from app.codegen import build_model
 from stack.servers import wait_until
 from tests.client.live import get, lvd
+from tests.codegen.helpers import PLAN_FILES, SDK_NODE_MODULES, TSC, load_examples, run_tsc
 from tests.support.micro import MicroServer
 
-HERE = Path(__file__).parent
-TSC = HERE / "typescript" / "node_modules" / ".bin" / "tsc"
-SDK_MODULES = HERE.parent / "sdk" / "js" / "node_modules"
-DEMO_PLAN_FILE = HERE.parents[1] / "app" / "validation" / "demo_plan.json"
-EVERY_PLAN_FILE = HERE / "every_construct_plan.json"
-EVERY_EXAMPLES_FILE = HERE / "every_construct_examples.json"
-# One valid properties object per event of the demo plan.
-DEMO_EXAMPLES = {
-    "purchase": {"price": 9.99, "currency": "EUR", "items": [{"sku": "hat-1", "quantity": 2}]},
-    "screen_view": {"screen_name": "Home"},
-    "user_login": {"userId": 42, "method": "email"},
-}
 # The demo plan's purchase with a currency its pattern (^[A-Z]{3}$) refuses: it compiles.
 BROKEN = ("purchase", {"price": 1, "currency": "euro"})
 USER = {"userId": "codegen-live-test"}
@@ -42,7 +31,7 @@ USER = {"userId": "codegen-live-test"}
 
 @pytest.fixture(scope="module")
 def micro_server(tmp_path_factory) -> Iterator[MicroServer]:
-    for needed, how in ((TSC, "tests/codegen/typescript"), (SDK_MODULES, "tests/sdk/js")):
+    for needed, how in ((TSC, "tests/codegen/typescript"), (SDK_NODE_MODULES, "tests/sdk/js")):
         if not needed.exists():
             pytest.fail(f"{needed} is missing: run `cd {how} && npm ci` (make test does)")
     server = MicroServer(tmp_path_factory.mktemp("codegen") / "data")
@@ -89,25 +78,17 @@ def program(url: str, write_key: str, calls: list[tuple[str, dict[str, Any], str
     return "\n".join(lines)
 
 
-def run(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout}\n{done.stderr}"
+def checked(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, f"{done.args[0]} failed:\n{done.stdout}\n{done.stderr}"
 
 
-def plans() -> list[tuple[str, Path, dict[str, Any]]]:
-    every = json.loads(EVERY_EXAMPLES_FILE.read_text()) if EVERY_EXAMPLES_FILE.exists() else {}
-    return [("demo", DEMO_PLAN_FILE, DEMO_EXAMPLES), ("every-construct", EVERY_PLAN_FILE, every)]
-
-
-@pytest.mark.parametrize(
-    ("label", "plan_file", "examples"), plans(), ids=["demo", "every-construct"]
-)
-def test_generated_typescript_sends_every_event_valid(
-    micro_server, tmp_path, label, plan_file, examples
-):
-    plan = json.loads(plan_file.read_text())
+@pytest.mark.parametrize("plan_name", sorted(PLAN_FILES))
+def test_generated_typescript_sends_every_event_valid(micro_server, tmp_path, plan_name):
+    plan_file = PLAN_FILES[plan_name]
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    examples = load_examples()[plan_name]
     assert set(examples) == set(plan["events"]), "every planned event needs an example"
-    app = create_app(micro_server, f"codegen {label}", plan_file)
+    app = create_app(micro_server, f"codegen {plan_name}", plan_file)
     url, read_key = micro_server.url, app["read_key"]
 
     out = tmp_path / "src"
@@ -121,27 +102,16 @@ def test_generated_typescript_sends_every_event_valid(
     # Method names as the generator gives them (any event name has a valid, unique one).
     methods = {event.name: event.names.camel for event in build_model(plan, plan_version=1).events}
     calls = [(methods[name], examples[name], f"ok-{n}") for n, name in enumerate(sorted(methods))]
-    broken = label == "demo"
-    if broken:
+    if plan_name == "demo_plan.json":
         calls.append((methods[BROKEN[0]], BROKEN[1], "broken"))
-    (out / "main.ts").write_text(program(url, app["write_key"], calls))
-    (out / "node_modules").symlink_to(SDK_MODULES, target_is_directory=True)
-    run(
-        [
-            str(TSC),
-            "--strict",
-            "--module",
-            "nodenext",
-            "--target",
-            "es2022",
-            "--skipLibCheck",
-            "--outDir",
-            "build",
-            "main.ts",
-        ],
-        out,
+    (out / "main.ts").write_text(program(url, app["write_key"], calls), encoding="utf-8")
+    # The real SDK, for tsc (its type declarations) and for node alike.
+    (out / "node_modules").symlink_to(SDK_NODE_MODULES, target_is_directory=True)
+    checked(run_tsc(out, ["main.ts"], outDir="build", skipLibCheck=True))
+    node = subprocess.run(
+        ["node", "build/main.js"], cwd=out, capture_output=True, text=True, timeout=120
     )
-    run(["node", "build/main.js"], out)
+    checked(node)
 
     path = f"/api/apps/{app['id']}/events?limit=500"
     wait_until(lambda: len(get(url, read_key, path)["events"]) == len(calls), 30, "the events")
