@@ -11,6 +11,9 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed-lock
 # The TypeScript compiler tests/codegen runs on the generated code (pinned in its package-lock.json).
 TS_DIR := tests/codegen/typescript
 TS_STAMP := $(TS_DIR)/node_modules/.installed-lock
+# The Kotlin compiler (npm kotlin-compiler, on the JDK) that compiles the generated Kotlin in tests/codegen.
+KOTLIN_DIR := tests/codegen/kotlin
+KOTLIN_STAMP := $(KOTLIN_DIR)/node_modules/.installed-lock
 
 .PHONY: run test test-unit test-integration test-system up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
 
@@ -35,6 +38,10 @@ $(TS_STAMP): $(TS_DIR)/package-lock.json | system-packages
 	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(TS_STAMP)
 
+$(KOTLIN_STAMP): $(KOTLIN_DIR)/package-lock.json | system-packages
+	cd $(KOTLIN_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(KOTLIN_STAMP)
+
 ## run: the API and dashboard in the micro profile (no servers needed) on 127.0.0.1:$${PORT:-5000}
 run: $(RUNTIME)
 	$(PY) run.py
@@ -43,8 +50,8 @@ run: $(RUNTIME)
 # (tests of one file stay together in one process).
 TEST_WORKERS ?= 2
 
-## test: install what the tests need (Python and npm packages, Redis, PostgreSQL, nginx, node) and run them all
-test: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP)
+## test: install what the tests need (Python and npm packages, the Kotlin compiler, Redis, PostgreSQL, nginx, node) and run them all
+test: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP) $(KOTLIN_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -58,8 +65,8 @@ test-unit: $(DEV)
 test-integration: $(DEV) system-packages
 	$(PY) -m pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile
 
-## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs, tsc, mypy)
-test-system: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP)
+## test-system: the system tier (gunicorn, Celery, beat, nginx, run.py, chromium, the npm SDKs, tsc, mypy, kotlinc)
+test-system: $(DEV) system-packages $(JS_STAMP) $(TS_STAMP) $(KOTLIN_STAMP)
 	$(PY) -m pytest -q -m system -n $(TEST_WORKERS) --dist loadfile
 
 ## up / down: the full profile (nginx :8080 → gunicorn :8000 → Redis → Celery → PostgreSQL)

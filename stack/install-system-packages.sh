@@ -12,6 +12,8 @@ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromi
 # Node.js runs the JavaScript SDKs of tests/sdk (npm installs them from tests/sdk/js).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# The JVM that runs the Kotlin compiler of tests/codegen (npm kotlin-compiler needs Java 11 or newer).
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 # The shell scripts of the CI examples in docs/ci (tests/test_ci_docs.py).
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 [ ${#need[@]} -eq 0 ] && exit 0

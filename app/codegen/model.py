@@ -270,6 +270,7 @@ RESERVED = frozenset(
     indirect prefix postfix left right none Bool Optional description hashValue
     Record Promise Partial Required Readonly Pick Omit Exclude Extract Literal Final TypedDict
     NotRequired Protocol Mapping Sequence Union Callable TypeVar Generic track analytics
+    when nil rawValue stringValue intValue
     """.split()
 )
 # Type names the generators declare themselves, kept out of the model's type names.
@@ -296,6 +297,14 @@ GENERATED_TYPE_NAMES = frozenset(
         "Codable",
         "Encodable",
         "Decodable",
+        "JsonArray",
+        "JsonPrimitive",
+        "JsonNull",
+        "LinkedHashMap",
+        "JSON",
+        "Encoder",
+        "CodingKey",
+        "CodingKeys",
     }
 )
 

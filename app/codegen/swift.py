@@ -1,0 +1,276 @@
+"""Swift: one file, TrackingPlan.swift, wrapping analytics-swift (docs/codegen.md).
+
+The calls are those of segmentio/analytics-swift 1.10.0, Sources/Segment/Events.swift:
+`public func track<P: Encodable>(name: String, properties: P?)` and `public func track(name:
+String)`, on `Analytics` of the module `Segment`; values the plan leaves open are that module's
+`JSON` enum (Sources/Segment/Utilities/JSON.swift, Codable). Per event a method of the struct
+`TrackingPlan`; its properties are an Encodable struct whose `encode(to:)` writes the exact wire
+names (CodingKeys with string raw values): required properties always (null included, for a
+required nullable one), optional ones only when not nil. String enums are `String` enums whose
+raw values are the wire values, nested objects structs, integers Int, numbers Double. What
+Swift's types cannot say is listed in the `///` comments as "checked by the service".
+"""
+
+from __future__ import annotations
+
+from .model import (
+    AnyValue,
+    ArrayOf,
+    CodeFile,
+    CodegenError,
+    Const,
+    EnumDef,
+    Event,
+    ObjectDef,
+    Primitive,
+    Property,
+    Ref,
+    Scalar,
+    TrackingModel,
+    TypeNode,
+    UnionOf,
+    doc_lines,
+    one_line,
+    service_rules,
+    without_null,
+)
+
+PATH = "TrackingPlan.swift"
+_PRIMITIVES = {"string": "String", "integer": "Int", "number": "Double", "boolean": "Bool"}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def render(model: TrackingModel) -> list[CodeFile]:
+    """The Swift source of the model."""
+    return [CodeFile(PATH, _Writer(model).file())]
+
+
+def string_literal(text: str) -> str:
+    """text as a Swift string literal (a backslash is escaped, so "\\(" never interpolates)."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise CodegenError(f"{text!r} holds a lone surrogate, which no Swift string can")
+        else:
+            out.append(f"\\u{{{ord(ch):X}}}")
+    return '"' + "".join(out) + '"'
+
+
+def _literal(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(c in text for c in ".eE") else text + ".0"
+    return string_literal(str(value))
+
+
+def _shown(value: Scalar) -> str:
+    if isinstance(value, str):
+        return '"' + one_line(value) + '"'
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return str(value)
+
+
+def _same_kind_consts(node: UnionOf) -> bool:
+    kinds = {v.kind for v in node.variants if isinstance(v, Const)}
+    return all(isinstance(v, Const) for v in node.variants) and len(kinds) == 1
+
+
+def _doc(lines: list[str], indent: str) -> list[str]:
+    while lines and not lines[0]:
+        lines = lines[1:]
+    return [f"{indent}///{' ' + line if line else ''}" for line in lines]
+
+
+class _Writer:
+    def __init__(self, model: TrackingModel) -> None:
+        self.model = model
+
+    # ---- types
+
+    def _fixed(self, prop: Property) -> bool:
+        """A required property with one possible value: sent without a parameter."""
+        return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
+
+    def _is_empty_object(self, name: str) -> bool:
+        found = self.model.definition(name)
+        return isinstance(found, ObjectDef) and not found.properties
+
+    def _params(self, obj: ObjectDef) -> list[Property]:
+        props = [p for p in obj.properties if not self._fixed(p)]
+        return [p for p in props if p.required] + [p for p in props if not p.required]
+
+    def type_of(self, node: TypeNode) -> str:
+        rest, nullable = without_null(node)
+        base = "JSON" if rest is None else self._base(rest)
+        return base + "?" if nullable and rest is not None else base
+
+    def _base(self, node: TypeNode) -> str:
+        if isinstance(node, Primitive | Const):
+            return _PRIMITIVES.get(node.kind, "JSON")
+        if isinstance(node, ArrayOf):
+            return f"[{self.type_of(node.items)}]"
+        if isinstance(node, Ref):
+            return "[String: JSON]" if self._is_empty_object(node.name) else node.name
+        if isinstance(node, UnionOf) and _same_kind_consts(node):
+            return self._base(node.variants[0])
+        return "JSON"  # AnyValue, or a union Swift has no type for
+
+    def describe(self, node: TypeNode) -> str | None:
+        rest, _ = without_null(node)
+        if isinstance(rest, Const):
+            return f"Must be {_shown(rest.value)}."
+        if isinstance(rest, UnionOf):
+            if _same_kind_consts(rest):
+                values = ", ".join(_shown(v.value) for v in rest.variants)  # type: ignore[union-attr]
+                return f"One of {values}."
+            return f"Any of: {' | '.join(self._variant(v) for v in rest.variants)}."
+        if isinstance(rest, AnyValue):
+            return "Any JSON value."
+        return None
+
+    def _variant(self, node: TypeNode) -> str:
+        if isinstance(node, Const):
+            return _shown(node.value)
+        if isinstance(node, Primitive):
+            return node.kind
+        if isinstance(node, ArrayOf):
+            return "array"
+        if isinstance(node, Ref):
+            return "object" if isinstance(self.model.definition(node.name), ObjectDef) else "string"
+        return "any"
+
+    def property_doc(self, prop: Property) -> str:
+        parts = [" ".join(doc_lines(prop.description))]
+        if not prop.required:
+            parts.append("Optional: nil leaves it out.")
+        parts.append(self.describe(prop.type) or "")
+        parts.append(service_rules(prop.rules) or "")
+        return " ".join(p for p in parts if p)
+
+    def signature(self, params: list[Property]) -> str:
+        out = []
+        for p in params:
+            kind = self.type_of(p.type)
+            if p.required:
+                out.append(f"{p.names.camel}: {kind}")
+            else:
+                optional = kind if kind.endswith("?") else kind + "?"
+                out.append(f"{p.names.camel}: {optional} = nil")
+        return ", ".join(out)
+
+    # ---- declarations
+
+    def enum(self, enum: EnumDef) -> list[str]:
+        lines = _doc(doc_lines(enum.description), "")
+        lines.append(f"public enum {enum.name}: String, Encodable {{")
+        for case in enum.cases:
+            lines.append(f"    case {case.names.camel} = {string_literal(case.value)}")
+        return [*lines, "}"]
+
+    def struct(self, obj: ObjectDef) -> list[str]:
+        params = self._params(obj)
+        doc = doc_lines(obj.description)
+        rules = service_rules(obj.rules)
+        if rules:
+            doc += ["", rules]
+        if not obj.additional:
+            doc += ["", "Keys that are not declared here are refused by the plan."]
+        lines = _doc(doc, "")
+        lines.append(f"public struct {obj.name}: Encodable {{")
+        for p in params:
+            lines += _doc([self.property_doc(p)] if self.property_doc(p) else [], "    ")
+            kind = self.type_of(p.type)
+            if not p.required and not kind.endswith("?"):
+                kind += "?"
+            lines.append(f"    public var {p.names.camel}: {kind}")
+        lines += ["", f"    public init({self.signature(params)}) {{"]
+        lines += [f"        self.{p.names.camel} = {p.names.camel}" for p in params]
+        lines += ["    }", "", "    private enum CodingKeys: String, CodingKey {"]
+        lines += [
+            f"        case {p.names.camel} = {string_literal(p.wire_name)}" for p in obj.properties
+        ]
+        lines += [
+            "    }",
+            "",
+            "    public func encode(to encoder: Encoder) throws {",
+            "        var container = encoder.container(keyedBy: CodingKeys.self)",
+        ]
+        for p in obj.properties:
+            key = f".{p.names.camel}"
+            if self._fixed(p):
+                rest, _ = without_null(p.type)
+                if isinstance(rest, Const) and rest.value is not None:
+                    value = _literal(rest.value)
+                    lines.append(f"        try container.encode({value}, forKey: {key})")
+                else:
+                    lines.append(f"        try container.encodeNil(forKey: {key})")
+            elif p.required:
+                lines.append(f"        try container.encode(self.{p.names.camel}, forKey: {key})")
+            else:
+                lines.append(
+                    f"        try container.encodeIfPresent(self.{p.names.camel}, forKey: {key})"
+                )
+        return [*lines, "    }", "}"]
+
+    def method(self, event: Event) -> list[str]:
+        obj = self.model.object(event.properties)
+        params = self._params(obj)
+        doc = doc_lines(event.description)
+        doc += ["", f"Sends the event {_shown(event.name)}."]
+        rules = service_rules(obj.rules)
+        if rules:
+            doc.append(rules)
+        if params:
+            doc.append("- Parameters:")
+            doc += [f"  - {p.names.camel}: {self.property_doc(p)}".rstrip() for p in params]
+        lines = _doc(doc, "    ")
+        name = string_literal(event.name)
+        lines.append(f"    public func {event.names.camel}({self.signature(params)}) {{")
+        if not obj.properties:
+            lines.append(f"        self.analytics.track(name: {name})")
+        else:
+            args = ", ".join(f"{p.names.camel}: {p.names.camel}" for p in params)
+            lines.append(
+                f"        self.analytics.track(name: {name}, properties: {obj.name}({args}))"
+            )
+        return [*lines, "    }"]
+
+    def file(self) -> str:
+        model = self.model
+        version = "nil" if model.plan_version is None else str(model.plan_version)
+        out = [
+            *(f"// {line}" for line in model.header_lines("swift")),
+            "",
+            "import Segment",
+            "",
+            "/// The plan version this file was generated from (nil: a draft plan).",
+            f"public let trackingPlanVersion: Int? = {version}",
+        ]
+        for definition in model.definitions:
+            if isinstance(definition, EnumDef):
+                out += ["", *self.enum(definition)]
+            elif definition.properties:
+                out += ["", *self.struct(definition)]
+        out += [
+            "",
+            "/// Per event of the tracking plan a method sending it with analytics-swift.",
+            "public struct TrackingPlan {",
+            "    public let analytics: Analytics",
+            "",
+            "    public init(analytics: Analytics) {",
+            "        self.analytics = analytics",
+            "    }",
+        ]
+        for event in model.events:
+            out += ["", *self.method(event)]
+        out.append("}")
+        return "\n".join(out) + "\n"

@@ -1,0 +1,226 @@
+"""Generated Kotlin compiled by kotlinc (npm kotlin-compiler, tests/codegen/kotlin) against stubs
+of analytics-kotlin 1.25.0 and kotlinx-serialization-json 1.5.1 (tests/codegen/kotlin/stubs: the
+exact signatures it calls, copied from segmentio/analytics-kotlin core/.../core/Analytics.kt and
+Kotlin/kotlinx.serialization formats/json/.../JsonElement.kt; neither library is on a registry
+reachable here). One kotlinc run compiles the code of the demo plan, of the every-construct
+plan and of a plan of hostile names together with a small main, which the JVM then runs: what
+track() received must be the exact wire JSON, and valid against the plan. A second run compiles
+code that misuses the generated API and must fail on each misuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from app.codegen import build_model, generate
+from app.validation import VALID, compile_plan
+
+pytestmark = pytest.mark.system
+
+ROOT = Path(__file__).resolve().parents[2]
+KOTLIN_DIR = ROOT / "tests" / "codegen" / "kotlin"
+COMPILER = KOTLIN_DIR / "node_modules" / "kotlin-compiler"
+STUBS = sorted((KOTLIN_DIR / "stubs").glob("*.kt"))
+DEMO_PLAN = json.loads((ROOT / "app" / "validation" / "demo_plan.json").read_text())
+EVERY_PLAN = json.loads((ROOT / "tests" / "codegen" / "every_construct_plan.json").read_text())
+
+# Names Kotlin must escape or rename: "$" starts a template, "*/" and "/*" end or nest a comment.
+HOSTILE_EVENT = 'Paid "$total" */ /* \\(x) ünï 🚀'
+HOSTILE_PLAN = {
+    "events": {
+        HOSTILE_EVENT: {
+            "type": "object",
+            "description": "Ends */ early /* or nests; ${x} is no template",
+            "properties": {
+                "$amount": {"type": "integer", "minimum": 1},
+                "price €": {"type": "number"},
+                "kind": {"enum": ['a"b', "$c", "\\(d)", "ü", "A B", "a-b"]},
+                "note": {"type": ["string", "null"]},
+                "when": {"type": "boolean"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "line": {
+                    "type": "object",
+                    "properties": {"sku id": {"type": "string"}, "qty": {"type": "integer"}},
+                    "required": ["sku id"],
+                    "additionalProperties": False,
+                },
+                "source": {"const": "app"},
+                "skipped": {"type": "string"},
+            },
+            "required": ["$amount", "price €", "kind", "note", "line", "source", "when"],
+        }
+    }
+}
+
+
+def kotlinc(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    if not (COMPILER / "bin" / "kotlinc").is_file():
+        pytest.fail(f"{COMPILER} is missing: run `cd {KOTLIN_DIR} && npm ci` (make test does)")
+    # One short compile: the client compiler only and a serial collector halve its CPU time.
+    env = {**os.environ, "JAVA_OPTS": "-Xmx1G -Xms256M -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+    return subprocess.run(
+        [str(COMPILER / "bin" / "kotlinc"), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def kotlin_source(plan: dict, package: str) -> str:
+    """The generated file, moved to its own package so several plans compile side by side."""
+    (file,) = generate(plan, "kotlin", plan_version=4, app_name="Shop */ /* app $x")
+    assert file.path == "trackingplan/TrackingPlan.kt"
+    assert "\npackage trackingplan\n" in file.content
+    return file.content.replace("\npackage trackingplan\n", f"\npackage {package}\n", 1)
+
+
+def _names(plan: dict, event: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The generated method name, parameter names by wire name and type names by wire name."""
+    model = build_model(plan, plan_version=4)
+    found = next(e for e in model.events if e.name == event)
+    props = model.object(found.properties).properties
+    types = {p.wire_name: getattr(p.type, "name", "") for p in props}
+    return found.names.camel, {p.wire_name: p.names.camel for p in props}, types
+
+
+def main_source() -> str:
+    """A main that sends one event of each plan with the generated API and prints what
+    track() received as JSON lines (the stubbed JsonObject prints as the library does)."""
+    method, arg, types = _names(HOSTILE_PLAN, HOSTILE_EVENT)
+    model = build_model(HOSTILE_PLAN, plan_version=4)
+    kind = model.definition(types["kind"])
+    dollar_c = next(c.names.constant for c in kind.cases if c.value == "$c")  # type: ignore[union-attr]
+    line = model.object(types["line"])
+    sku = next(p.names.camel for p in line.properties if p.wire_name == "sku id")
+    return f"""
+import com.segment.analytics.kotlin.core.Analytics
+import com.segment.analytics.kotlin.core.Configuration
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+
+fun main() {{
+    val analytics = Analytics(Configuration("write-key"))
+    val demoPlan = demo.TrackingPlan(analytics)
+    demoPlan.purchase(
+        currency = "EUR",
+        price = 9.5,
+        items = listOf(
+            demo.PurchaseItemsItem(sku = "A-1", quantity = 2L),
+            demo.PurchaseItemsItem(sku = "B\\"2\\" \\$x"),
+        ),
+    )
+    demoPlan.userLogin(userId = 42L, method = demo.UserLoginMethod.GOOGLE)
+    demoPlan.screenView(screenName = "Home")
+    hostile.TrackingPlan(analytics).{method}(
+        {arg["$amount"]} = 3L,
+        {arg["price €"]} = 1.25,
+        {arg["kind"]} = hostile.{types["kind"]}.{dollar_c},
+        {arg["note"]} = null,
+        {arg["when"]} = false,
+        {arg["line"]} = hostile.{line.name}({sku} = "s 1"),
+        {arg["tags"]} = listOf("x", "${{'$'}}y"),
+    )
+    for ((name, properties) in analytics.tracked) {{
+        println(JsonObject(mapOf("event" to JsonPrimitive(name), "properties" to properties)))
+    }}
+}}
+"""
+
+
+# Each line misuses the demo plan's generated API once; kotlinc must refuse every one.
+MISUSE = """
+fun misuse(plan: demo.TrackingPlan) {
+    plan.screenView()
+    plan.userLogin(userId = 1L, method = "google")
+    plan.userLogin(userId = "42")
+    plan.purchase(currency = "EUR", price = 1.0, items = listOf("A-1"))
+}
+"""
+MISUSED_LINES = {3, 4, 5, 6}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    folder = tmp_path_factory.mktemp("kotlin")
+    sources = {
+        "Demo.kt": kotlin_source(DEMO_PLAN, "demo"),
+        "Every.kt": kotlin_source(EVERY_PLAN, "every"),
+        "Hostile.kt": kotlin_source(HOSTILE_PLAN, "hostile"),
+        "Main.kt": main_source(),
+    }
+    for name, text in sources.items():
+        (folder / name).write_text(text)
+    # -Werror: the generated code compiles without a single warning.
+    result = kotlinc("-Werror", *STUBS, *sources, "-d", "classes", cwd=folder)
+    return folder, result
+
+
+def test_generated_kotlin_compiles_for_both_plans_and_hostile_names(compiled) -> None:
+    folder, result = compiled
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (folder / "classes" / "demo" / "TrackingPlan.class").is_file()
+    assert (folder / "classes" / "every" / "TrackingPlan.class").is_file()
+
+
+def test_the_generated_calls_hand_analytics_kotlin_the_exact_wire_json(compiled) -> None:
+    folder, result = compiled
+    assert result.returncode == 0, result.stdout + result.stderr
+    classpath = f"classes:{COMPILER / 'lib' / 'kotlin-stdlib.jar'}"
+    run = subprocess.run(
+        ["java", "-cp", classpath, "MainKt"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    sent = [json.loads(line) for line in run.stdout.splitlines()]
+    assert sent == [
+        {
+            "event": "purchase",
+            "properties": {
+                "currency": "EUR",
+                "items": [{"quantity": 2, "sku": "A-1"}, {"sku": 'B"2" $x'}],
+                "price": 9.5,
+            },
+        },
+        {"event": "user_login", "properties": {"method": "google", "userId": 42}},
+        {"event": "screen_view", "properties": {"screen_name": "Home"}},
+        {
+            "event": HOSTILE_EVENT,
+            "properties": {
+                "$amount": 3,
+                "kind": "$c",
+                "line": {"sku id": "s 1"},
+                "note": None,
+                "price €": 1.25,
+                "source": "app",
+                "tags": ["x", "$y"],
+                "when": False,
+            },
+        },
+    ]
+    # Integers go out as JSON integers, not 3.0.
+    assert '"$amount":3,' in run.stdout
+    for message in sent:
+        plan = HOSTILE_PLAN if message["event"] == HOSTILE_EVENT else DEMO_PLAN
+        verdict = compile_plan(plan, version=4).validate(message["event"], message["properties"])
+        assert verdict.status == VALID, verdict.violations
+
+
+def test_misusing_the_generated_api_does_not_compile(compiled) -> None:
+    folder, result = compiled
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder / "Misuse.kt").write_text(MISUSE)
+    bad = kotlinc("-cp", "classes", "Misuse.kt", "-d", "misuse", cwd=folder)
+    assert bad.returncode != 0
+    failing = {int(m) for m in re.findall(r"Misuse\.kt:(\d+):\d+: error", bad.stderr)}
+    assert failing == MISUSED_LINES, bad.stderr
