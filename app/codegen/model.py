@@ -427,8 +427,15 @@ class _Builder:
         self._resolving: set[str] = set()
         type_name = self.types.type_name(names.pascal + "Properties")
         self._refs[""] = (Ref(type_name), ())  # "#" refers to the event's properties
-        self._object(schema, type_name, names.pascal)
-        return Event(name, names, type_name, _description(schema))
+        body = schema
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#") and "properties" not in schema:
+            target = _resolve(schema, ref[1:])  # the event's properties are defined there
+            if isinstance(target, dict) and _looks_like_object(target):
+                body = target
+                self._refs[ref[1:]] = self._refs[""]
+        self._object(body, type_name, names.pascal)
+        return Event(name, names, type_name, _description(schema) or _description(body))
 
     def _object(self, schema: dict[str, Any], type_name: str, hint: str) -> Ref:
         """Define schema as an object named type_name (its non-object parts become rules)."""
@@ -503,7 +510,9 @@ class _Builder:
             self._rules_of(schema, rules, where)
         return _union(variants)
 
-    def _combination(self, schema: dict[str, Any], hint: str, rules: list[str], where: str):
+    def _combination(
+        self, schema: dict[str, Any], hint: str, rules: list[str], where: str
+    ) -> TypeNode:
         """A schema without type: anyOf/oneOf become a union, allOf of one its member."""
         for keyword in ("anyOf", "oneOf"):
             members = schema.get(keyword)

@@ -10,6 +10,8 @@ import re
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from segment.analytics.client import Client
 
 from app.codegen import build_model, generate
@@ -128,3 +130,32 @@ def test_generated_python_sends_each_example_through_the_real_client(plan_name, 
         _, message = module.track(client, event.name, properties, anonymous_id="a1")
         assert (message["event"], message["properties"]) == (event.name, properties)
         assert message["anonymousId"] == "a1"
+
+
+# Any string, lone surrogates and controls included: names are data.
+NAMES = st.text(min_size=1, max_size=12).filter(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.dictionaries(NAMES, st.lists(st.text(max_size=8), max_size=4), max_size=5))
+def test_any_names_give_valid_python_with_exact_keys(events):
+    plan = {
+        "events": {
+            name: {"type": "object", "properties": {p: {"type": "string"} for p in props}}
+            for name, props in events.items()
+        }
+    }
+    (file,) = generate(plan, "python", plan_version=1)
+    file.content.encode("utf-8")  # writable as UTF-8: nothing unencodable escaped the literals
+    tree = ast.parse(file.content)
+    model = build_model(plan, plan_version=1)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert {function_name(e) for e in model.events} <= functions
+    assert len(functions) == len(model.events) + (1 if model.events else 0)
+    literals = {
+        ast.literal_eval(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    for name, props in events.items():
+        assert name in literals and set(props) <= literals

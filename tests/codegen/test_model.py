@@ -271,6 +271,33 @@ def test_refs_share_one_definition_and_may_recur():
     assert c.rules == d.rules == ('pattern "^[A-Z]$"',)
 
 
+def test_an_event_whose_schema_is_a_ref_takes_the_referenced_object():
+    plan = _plan(
+        {
+            "e": {
+                "$ref": "#/definitions/body",
+                "definitions": {
+                    "body": {
+                        "type": "object",
+                        "description": "The body.",
+                        "properties": {
+                            "a": {"type": "string"},
+                            "me": {"$ref": "#/definitions/body"},
+                        },
+                        "required": ["a"],
+                    }
+                },
+            }
+        }
+    )
+    model = build_model(plan, plan_version=1)
+    (event,) = model.events
+    root = model.object(event.properties)
+    assert [(p.wire_name, p.required) for p in root.properties] == [("a", True), ("me", False)]
+    assert root.properties[1].type == Ref(root.name)
+    assert event.description == "The body." and len(model.definitions) == 1
+
+
 def test_doc_lines_keep_text_but_no_line_breaks_or_controls():
     assert doc_lines("a\r\nb\u2028c\x00d\n\n") == ["a", "b", "c d"]
     assert doc_lines(None) == [] and doc_lines("  \n") == []
