@@ -268,7 +268,12 @@ class _Writer:
         doc += [f"@param {p.names.camel} {self.property_doc(p)}".rstrip() for p in params]
         lines = kdoc(doc, "    ")
         name = string_literal(event.name)
-        if not params:
+        if not obj.properties and obj.additional:  # the plan names no property: any may come
+            lines.append(
+                f"    fun {event.names.camel}(properties: JsonObject = JsonObject(emptyMap())) {{"
+            )
+            lines.append(f"        this.analytics.track({name}, properties)")
+        elif not params:
             value = "JsonObject(emptyMap())" if not obj.properties else f"encode_({obj.name})"
             lines.append(f"    fun {event.names.camel}() {{")
             lines.append(f"        this.analytics.track({name}, {value})")

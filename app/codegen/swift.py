@@ -234,6 +234,12 @@ class _Writer:
             doc += [f"  - {p.names.camel}: {self.property_doc(p)}".rstrip() for p in params]
         lines = _doc(doc, "    ")
         name = string_literal(event.name)
+        if not obj.properties and obj.additional:  # the plan names no property: any may come
+            lines.append(
+                f"    public func {event.names.camel}(properties: [String: JSON] = [:]) {{"
+            )
+            lines.append(f"        self.analytics.track(name: {name}, properties: properties)")
+            return [*lines, "    }"]
         lines.append(f"    public func {event.names.camel}({self.signature(params)}) {{")
         if not obj.properties:
             lines.append(f"        self.analytics.track(name: {name})")

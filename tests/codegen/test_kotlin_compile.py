@@ -19,6 +19,18 @@ from pathlib import Path
 import pytest
 
 from app.codegen import build_model, generate
+from app.codegen.kotlin import string_literal
+from app.codegen.model import (
+    ArrayOf,
+    Const,
+    EnumDef,
+    ObjectDef,
+    Primitive,
+    Ref,
+    TrackingModel,
+    TypeNode,
+    without_null,
+)
 from app.validation import VALID, compile_plan
 
 pytestmark = pytest.mark.system
@@ -29,6 +41,8 @@ COMPILER = KOTLIN_DIR / "node_modules" / "kotlin-compiler"
 STUBS = sorted((KOTLIN_DIR / "stubs").glob("*.kt"))
 DEMO_PLAN = json.loads((ROOT / "app" / "validation" / "demo_plan.json").read_text())
 EVERY_PLAN = json.loads((ROOT / "tests" / "codegen" / "every_construct_plan.json").read_text())
+EXAMPLES = json.loads((ROOT / "tests" / "codegen" / "every_construct_examples.json").read_text())
+EVERY_EXAMPLES = EXAMPLES["every_construct_plan.json"]
 
 # Names Kotlin must escape or rename: "$" starts a template, "*/" and "/*" end or nest a comment.
 HOSTILE_EVENT = 'Paid "$total" */ /* \\(x) ünï 🚀'
@@ -100,9 +114,14 @@ def main_source() -> str:
     dollar_c = next(c.names.constant for c in kind.cases if c.value == "$c")  # type: ignore[union-attr]
     line = model.object(types["line"])
     sku = next(p.names.camel for p in line.properties if p.wire_name == "sku id")
+    every = ExampleCalls(EVERY_PLAN, "every")
+    calls = "\n    ".join(every.call(name, example)[0] for name, example in EVERY_EXAMPLES.items())
     return f"""
 import com.segment.analytics.kotlin.core.Analytics
 import com.segment.analytics.kotlin.core.Configuration
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 
@@ -128,11 +147,102 @@ fun main() {{
         {arg["line"]} = hostile.{line.name}({sku} = "s 1"),
         {arg["tags"]} = listOf("x", "${{'$'}}y"),
     )
+    {calls}
     for ((name, properties) in analytics.tracked) {{
         println(JsonObject(mapOf("event" to JsonPrimitive(name), "properties" to properties)))
     }}
 }}
 """
+
+
+def json_element(value: object) -> str:
+    """A Kotlin expression building value as a JsonElement (for parameters typed so)."""
+    if value is None:
+        return "JsonNull"
+    if isinstance(value, bool | int | float):
+        return f"JsonPrimitive({kotlin_number(value)})"
+    if isinstance(value, str):
+        return f"JsonPrimitive({string_literal(value)})"
+    if isinstance(value, list):
+        return f"JsonArray(listOf<JsonElement>({', '.join(map(json_element, value))}))"
+    assert isinstance(value, dict)
+    pairs = ", ".join(f"{string_literal(k)} to {json_element(v)}" for k, v in value.items())
+    return f"JsonObject(mapOf<String, JsonElement>({pairs}))"
+
+
+def kotlin_number(value: object, kind: str | None = None) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if kind == "number" or isinstance(value, float):
+        return repr(float(value))  # type: ignore[arg-type]
+    return f"{value}L"
+
+
+class ExampleCalls:
+    """Kotlin calls of a plan's generated API that send each example, and the JSON each sends:
+    the example without the optional properties it sets to null (null leaves a key out)."""
+
+    def __init__(self, plan: dict, package: str) -> None:
+        self.model: TrackingModel = build_model(plan, plan_version=4)
+        self.package = package
+
+    def call(self, event_name: str, example: dict) -> tuple[str, dict]:
+        event = next(e for e in self.model.events if e.name == event_name)
+        obj = self.model.object(event.properties)
+        if not obj.properties:  # the method takes any properties as a JsonObject
+            method = f"{self.package}.TrackingPlan(analytics).{event.names.camel}"
+            return f"{method}({json_element(example)})", example
+        args, sent = self._arguments(obj, example)
+        return f"{self.package}.TrackingPlan(analytics).{event.names.camel}({args})", sent
+
+    def _arguments(self, obj: ObjectDef, value: dict) -> tuple[str, dict]:
+        args, sent = [], {}
+        declared = {p.wire_name: p for p in obj.properties}
+        assert set(value) <= set(declared), f"undeclared keys in the example of {obj.name}"
+        for prop in obj.properties:
+            if prop.wire_name not in value or (value[prop.wire_name] is None and not prop.required):
+                continue
+            fixed = prop.required and (
+                isinstance(prop.type, Const) or prop.type == Primitive("null")
+            )
+            expr, wire = self.value(prop.type, value[prop.wire_name])
+            if not fixed:
+                args.append(f"{prop.names.camel} = {expr}")
+            sent[prop.wire_name] = wire
+        for prop in obj.properties:  # fixed values are sent without being passed
+            if prop.required and isinstance(prop.type, Const):
+                sent[prop.wire_name] = prop.type.value
+        return ", ".join(args), sent
+
+    def value(self, node: TypeNode, value: object) -> tuple[str, object]:
+        rest, nullable = without_null(node)
+        if value is None:  # a nullable parameter takes null, a JsonElement one JsonNull
+            return ("null" if nullable and rest is not None else "JsonNull"), None
+        if isinstance(rest, Primitive):
+            if rest.kind == "string":
+                return string_literal(value), value  # type: ignore[arg-type]
+            return kotlin_number(value, rest.kind), value
+        consts = [rest] if isinstance(rest, Const) else getattr(rest, "variants", [])
+        kinds = {c.kind for c in consts if isinstance(c, Const)}
+        if consts and all(isinstance(c, Const) for c in consts) and len(kinds) == 1:
+            if isinstance(value, str):
+                return string_literal(value), value
+            return kotlin_number(value, kinds.pop()), value
+        if isinstance(rest, ArrayOf):
+            items = [self.value(rest.items, v) for v in value]  # type: ignore[union-attr]
+            return f"listOf({', '.join(i[0] for i in items)})", [i[1] for i in items]
+        if isinstance(rest, Ref):
+            found = self.model.definition(rest.name)
+            if isinstance(found, EnumDef):
+                case = next(c for c in found.cases if c.value == value)
+                return f"{self.package}.{found.name}.{case.names.constant}", value
+            if not found.properties:
+                return json_element(value), value
+            args, sent = self._arguments(found, value)  # type: ignore[arg-type]
+            if not any(not p.required or not isinstance(p.type, Const) for p in found.properties):
+                return f"{self.package}.{found.name}", sent
+            return f"{self.package}.{found.name}({args})", sent
+        return json_element(value), value  # JsonElement: any value, or a union
 
 
 # Each line misuses the demo plan's generated API once; kotlinc must refuse every one.
@@ -183,7 +293,12 @@ def test_the_generated_calls_hand_analytics_kotlin_the_exact_wire_json(compiled)
         check=True,
     )
     sent = [json.loads(line) for line in run.stdout.splitlines()]
-    assert sent == [
+    every = ExampleCalls(EVERY_PLAN, "every")
+    assert sent[4:] == [
+        {"event": name, "properties": every.call(name, example)[1]}
+        for name, example in EVERY_EXAMPLES.items()
+    ]
+    assert sent[:4] == [
         {
             "event": "purchase",
             "properties": {
@@ -210,8 +325,8 @@ def test_the_generated_calls_hand_analytics_kotlin_the_exact_wire_json(compiled)
     ]
     # Integers go out as JSON integers, not 3.0.
     assert '"$amount":3,' in run.stdout
-    for message in sent:
-        plan = HOSTILE_PLAN if message["event"] == HOSTILE_EVENT else DEMO_PLAN
+    for i, message in enumerate(sent):
+        plan = HOSTILE_PLAN if i == 3 else DEMO_PLAN if i < 3 else EVERY_PLAN
         verdict = compile_plan(plan, version=4).validate(message["event"], message["properties"])
         assert verdict.status == VALID, verdict.violations
 

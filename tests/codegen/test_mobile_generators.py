@@ -204,5 +204,29 @@ def test_generated_swift_calls_analytics_swift_track_as_declared(plan_name: str)
     for event in model.events:
         obj = model.object(event.properties)
         call = f"self.analytics.track(name: {swift_generator.string_literal(event.name)}"
-        assert (f"{call}, properties: {obj.name}(" if obj.properties else f"{call})\n") in code
+        if obj.properties:
+            assert f"{call}, properties: {obj.name}(" in code
+        else:  # a [String: JSON] of the caller's when any property may come, else none
+            assert (
+                f"{call}, properties: properties)" in code
+                if obj.additional
+                else f"{call})\n" in code
+            )
     assert "[String: Any]" not in code
+
+
+@pytest.mark.parametrize("plan_name", PLANS)
+def test_swift_structs_send_required_keys_always_and_optional_ones_when_set(plan_name: str) -> None:
+    code = source(PLANS[plan_name], "swift")
+    model = build_model(PLANS[plan_name], plan_version=4)
+    for definition in model.definitions:
+        for prop in getattr(definition, "properties", ()):
+            name = prop.names.camel
+            wire = swift_generator.string_literal(prop.wire_name)
+            assert f"case {name} = {wire}\n" in code
+            if not prop.required:
+                assert f"try container.encodeIfPresent(self.{name}, forKey: .{name})" in code
+            elif f"self.{name}, forKey" in code:  # required: sent even when nil (as null)
+                assert f"try container.encode(self.{name}, forKey: .{name})" in code
+            else:  # a fixed value, sent without a parameter
+                assert re.search(rf"try container\.encode(Nil)?\(.*forKey: \.{name}\)", code)
