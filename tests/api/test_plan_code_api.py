@@ -266,3 +266,22 @@ def test_hostile_app_names_give_safe_file_names(micro_app, client, name, ascii_s
     assert re.fullmatch(r"[a-z0-9.-]+", plain)
     assert full == f"{unicode_slug or ascii_slug}-plan-v1-{LANGUAGE}.zip"
     assert "/" not in full and ".." not in full.removesuffix(".zip")
+
+
+def test_lone_surrogates_in_a_draft_are_code_or_a_400_never_a_500(client, shop):
+    """JSON escapes can name a lone surrogate, which UTF-8 (a zip entry, a file) cannot hold."""
+    raw = b'{"events": {"a\\ud800b": {"type": "object", "properties": {"p\\udfff": {}}}}}'
+    for language in LANGUAGES:
+        for format_ in ("json", "zip"):
+            answer = client.post(
+                code_url(shop),
+                data=raw,
+                query_string={"language": language, "format": format_},
+                content_type="application/json",
+                headers=bearer(shop.read_key),
+            )
+            assert answer.status_code in (200, 400), (language, answer.get_data(as_text=True))
+            if answer.status_code == 400:
+                assert_error(answer, 400, "invalid_plan")
+            elif format_ == "zip":
+                assert zip_files(answer.data)
