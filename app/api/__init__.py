@@ -2,4 +2,4 @@
 
 # Importing the package registers every route on the `api` blueprint, whichever module the
 # blueprint is taken from.
-from app.api import jobs, plan_checks, plans, routes, test_runs  # noqa: F401
+from app.api import jobs, plan_checks, plan_code, plans, routes, test_runs  # noqa: F401

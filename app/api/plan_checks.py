@@ -58,7 +58,7 @@ def lint_plan_document(app_id: int):
     """
     authenticated_app(app_id)
     conventions = {name: _convention_arg(name) for name in ("event_names", "property_names")}
-    body = _plan_body()
+    body = plan_body()
     try:
         report = lint_plan(body, **conventions)
     except PlanTooLarge as exc:
@@ -95,7 +95,7 @@ def diff_plan_document(app_id: int):
         if found is None:
             raise ApiError(404, "not_found", f"App {app.id} has no plan version {against}.")
         before = found.body
-    body = _plan_body()
+    body = plan_body()
     try:
         report = diff_plans(before, body)
     except PlanTooLarge as exc:
@@ -105,7 +105,8 @@ def diff_plan_document(app_id: int):
     return report.to_dict(against)
 
 
-def _plan_body() -> dict[str, Any]:
+def plan_body() -> dict[str, Any]:
+    """The request's body as a plan document to check (400 when it is no JSON object)."""
     body = parse_strict_json(request.get_data())
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_plan", "A tracking plan is a JSON object.")

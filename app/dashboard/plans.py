@@ -8,7 +8,7 @@ import json
 import math
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -17,7 +17,9 @@ from wtforms.validators import DataRequired
 from app.dashboard.apps import owned_or_404
 from app.dashboard.forms import EmptyForm, EventForm
 from app.dashboard.plan_checks import plan_checks
+from app.errors import ServiceError
 from app.request_args import MAX_ID
+from app.services.plans import code as plan_code
 from app.services.plans import inference as plan_inference
 from app.services.plans import versions as plans
 from app.validation import PlanError
@@ -32,6 +34,14 @@ from app.validation.property_rows import (
 
 web_plans = Blueprint("plans", __name__, url_prefix="/apps")
 BLANK_ROWS = 3  # empty rows under an event's properties, to add new ones
+MAX_DIGITS = 12  # of a version in a URL: more names no version (and int() of thousands is slow)
+# The plan page's code languages, as its select names them (app/codegen generates them).
+CODE_LANGUAGES = {
+    "typescript": "TypeScript (analytics-next, analytics-node)",
+    "python": "Python (analytics-python)",
+    "kotlin": "Kotlin (analytics-kotlin)",
+    "swift": "Swift (analytics-swift; syntax-checked only)",
+}
 
 
 class PlanForm(FlaskForm):
@@ -77,6 +87,32 @@ def edit(app_id: int):
         events=working.get("events", {}),
         publish_form=EmptyForm(),
         checks=plan_checks(working_version, working, app.plan_version, published),
+        code_languages=CODE_LANGUAGES,
+    )
+
+
+@web_plans.get("/<int:app_id>/plan/code.zip")
+@login_required
+def code_zip(app_id: int):
+    """Typed tracking code of the published plan (or `?version=`) in `?language=`, as a zip
+    (docs/codegen.md)."""
+    app = owned_or_404(app_id)
+    version_text = request.args.get("version", "")
+    if version_text and not (
+        version_text.isascii() and version_text.isdigit() and len(version_text) <= MAX_DIGITS
+    ):
+        abort(400, description="version must be a whole number.")
+    version = int(version_text) if version_text else None
+    if version is not None and not 0 < version <= MAX_ID:
+        abort(404, description=f"App {app.id} has no plan version {version}.")
+    try:
+        code = plan_code.saved_plan_code(app, request.args.get("language"), version)
+    except ServiceError as exc:
+        abort(exc.status, description=exc.message)
+    return Response(
+        code.zip_bytes(),
+        mimetype="application/zip",
+        headers={"Content-Disposition": code.content_disposition()},
     )
 
 

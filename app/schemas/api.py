@@ -18,6 +18,10 @@ from app.validation.plan_lint import CONVENTIONS
 from app.validation.verdict import ANSWERS, FAILING, STATUSES
 
 NAMING_CONVENTIONS = tuple(CONVENTIONS)
+# The languages of app/codegen (LANGUAGES; tests/api/test_plan_code_api.py checks the copy:
+# schemas import nothing above them) and the answer formats of app/api/plan_code.py.
+CODE_LANGUAGES = ("typescript", "python", "kotlin", "swift")
+CODE_FORMATS = ("json", "zip")
 
 
 # Times are ISO 8601 text (UTC, `Z` or `+00:00`) as the routes write them.
@@ -608,6 +612,22 @@ class PlanDiffSchema(Schema):
     additive = fields.Integer(required=True)
 
 
+class CodeFileSchema(Schema):
+    """One generated source file: its path inside the output folder and its text."""
+
+    path = fields.String(required=True, metadata={"example": "tracking_plan.ts"})
+    content = fields.String(required=True)
+
+
+class PlanCodeSchema(Schema):
+    """Typed tracking code generated from a plan (docs/codegen.md); `plan_version` null for a
+    draft sent in the body."""
+
+    language = fields.String(required=True, validate=validate.OneOf(CODE_LANGUAGES))
+    plan_version = fields.Integer(required=True, allow_none=True)
+    files = fields.List(fields.Nested(CodeFileSchema), required=True)
+
+
 class RevalidateSchema(Schema):
     """Start a re-validation of stored events against a plan version or a given plan."""
 
@@ -782,6 +802,21 @@ class PublishQuerySchema(Schema):
     publish = fields.String(
         validate=validate.OneOf(("1", "true", "0", "false")),
         metadata={"description": "Publish the saved version at once."},
+    )
+
+
+class PlanCodeQuerySchema(Schema):
+    language = fields.String(required=True, validate=validate.OneOf(CODE_LANGUAGES))
+    format = fields.String(
+        validate=validate.OneOf(CODE_FORMATS),
+        metadata={"description": "`json` (default) or `zip` (the files in a zip archive)."},
+    )
+
+
+class PlanCodeVersionQuerySchema(PlanCodeQuerySchema):
+    version = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "A saved plan version (default: the published one)."},
     )
 
 

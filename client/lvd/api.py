@@ -124,6 +124,20 @@ class Api:
         query = {"publish": "1"} if publish else None
         return self.request("POST", f"/api/apps/{app_id}/plan", query=query, raw=plan_text.encode())
 
+    def plan_code(self, app_id: int, language: str, version: int | None) -> dict:
+        """Typed code of a saved version (None: the published one): {"files": [...], ...}."""
+        query = {"language": language, "version": version}
+        return self.request("GET", f"/api/apps/{app_id}/plan/code", query=query)
+
+    def draft_code(self, app_id: int, plan_text: str, language: str) -> dict:
+        """Typed code of a plan document that is not saved (`plan_version` null)."""
+        return self.request(
+            "POST",
+            f"/api/apps/{app_id}/plan/code",
+            query={"language": language},
+            raw=plan_text.encode(),
+        )
+
     def start_revalidation(self, app_id: int, plan: dict, since: str) -> dict:
         """Start re-judging the events stored since `since` against a draft plan: the job."""
         body = {"kind": "revalidate", "plan": plan, "since": since}

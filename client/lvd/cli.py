@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lvd import __version__, plan_commands, run_commands
+from lvd import __version__, codegen_command, plan_commands, run_commands
 from lvd.api import DEFAULT_URL, Api, ApiError, Unreachable
 from lvd.errors import CommandError
 from lvd.plan_commands import CONVENTIONS
@@ -16,8 +16,8 @@ from lvd.terminal import printable
 USAGE_ERROR = 3  # bad arguments, an unreadable file, no answer, or an error status
 
 DESCRIPTION = f"""\
-The Live Validation Dashboard's CI client: check a tracking plan kept in your repository, and
-gate a CI job on the events a test run sent.
+The Live Validation Dashboard's CI client: check a tracking plan kept in your repository, gate a
+CI job on the events a test run sent, and generate typed tracking code from the plan.
 
 Configuration: --url or LVD_URL (default {DEFAULT_URL}), --key or LVD_READ_KEY (the app's read
 key). Exit codes: 0 success, 1 the check failed, 2 not finished within the time given, 3 usage,
@@ -28,6 +28,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse exits 2, which means "not settled" here
         self.print_usage(sys.stderr)
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _version(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**31:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a plan version (a whole number above 0)"
+        )
+    return int(value)
 
 
 def _positive(value: str) -> float:
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lvd {__version__}")
     parser.add_argument("--url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--key", default=None, help=argparse.SUPPRESS)
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{plan,run}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{plan,run,codegen}")
 
     plan = groups.add_parser("plan", help="lint, diff or push a tracking plan file (JSON)")
     plans = plan.add_subparsers(dest="command", required=True, metavar="{lint,diff,push}")
@@ -158,7 +166,28 @@ def build_parser() -> argparse.ArgumentParser:
     expect.add_argument("file", metavar="FILE", help="expectations (YAML or JSON)")
     expect.set_defaults(handler=run_commands.expect)
 
-    for leaf in (lint, diff, push, wait, expect):
+    codegen = groups.add_parser(
+        "codegen",
+        help="write typed tracking code of the plan into a folder",
+        description="Generate typed tracking functions, one per planned event, from the app's "
+        "published plan (or --version, or a plan file sent as a draft) and write them under "
+        "--out. Files of the same name are replaced; nothing outside --out is written.",
+    )
+    codegen.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a plan file (JSON)")
+    codegen.add_argument(
+        "--language",
+        "--lang",
+        required=True,
+        metavar="L",
+        help="typescript, python, kotlin or swift",
+    )
+    codegen.add_argument("--out", required=True, metavar="DIR", help="the folder to write into")
+    codegen.add_argument(
+        "--version", type=_version, metavar="N", help="a saved plan version (default: published)"
+    )
+    codegen.set_defaults(handler=codegen_command.codegen)
+
+    for leaf in (lint, diff, push, wait, expect, codegen):
         _connection(leaf)
     return parser
 

@@ -93,6 +93,17 @@ ROUTES = [
     Route(
         "POST", "/api/apps/<int:app_id>/plan/diff", "/api/apps/{app_id}/plan/diff", {"events": {}}
     ),
+    Route(
+        "GET",
+        "/api/apps/<int:app_id>/plan/code",
+        "/api/apps/{app_id}/plan/code?language=typescript&version=2",
+    ),
+    Route(
+        "POST",
+        "/api/apps/<int:app_id>/plan/code",
+        "/api/apps/{app_id}/plan/code?language=typescript",
+        {"events": {"a": {}}},
+    ),
     Route("GET", "/api/apps/<int:app_id>/test-runs", "/api/apps/{app_id}/test-runs"),
     Route("GET", "/api/apps/<int:app_id>/overview", "/api/apps/{app_id}/overview?window=1h"),
     Route("GET", "/api/apps/<int:app_id>/plan/observed", "/api/apps/{app_id}/plan/observed"),
@@ -139,8 +150,13 @@ OWN_RUN_ROUTES = [
 ]
 # The caller's own app, whichever it is (test_who_am_i_answers_the_callers_own_app).
 WHO_AM_I = Route("GET", "/api/app", "/api/app")
-# POSTs that only compute an answer (plan checks): they need the token, and change nothing.
-READ_ONLY_POSTS = {"/api/apps/<int:app_id>/plan/lint", "/api/apps/<int:app_id>/plan/diff"}
+# POSTs that only compute an answer (plan checks, code of a draft): they need the token, and
+# change nothing.
+READ_ONLY_POSTS = {
+    "/api/apps/<int:app_id>/plan/lint",
+    "/api/apps/<int:app_id>/plan/diff",
+    "/api/apps/<int:app_id>/plan/code",
+}
 GETS = [route for route in ROUTES if route.method == "GET"]
 POSTS = [route for route in ROUTES if route.method == "POST"]
 

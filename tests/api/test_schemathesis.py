@@ -70,6 +70,12 @@ KNOWN_GOOD = {
     # A plan with findings and changes, so both answers' item schemas are checked.
     ("POST", "/api/apps/{app_id}/plan/lint"): {"body": {"events": {"a": {}, "A": {}}}},
     ("POST", "/api/apps/{app_id}/plan/diff"): {"body": {"events": {"a": {}, "A": {}}}},
+    # The published plan's code, and a draft's (generated ones name no version or no plan).
+    ("GET", "/api/apps/{app_id}/plan/code"): {"query": {"language": "typescript"}},
+    ("POST", "/api/apps/{app_id}/plan/code"): {
+        "query": {"language": "python"},
+        "body": {"events": {"a": {"type": "object", "properties": {"b": {"type": "string"}}}}},
+    },
 }
 # Operations that must have answered 2xx at least once (their success schema was checked).
 MUST_SUCCEED = {

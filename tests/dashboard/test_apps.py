@@ -28,6 +28,7 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/plan/event"),
     ("GET", "/apps/{id}/plan/infer"),
     ("POST", "/apps/{id}/plan/infer"),
+    ("GET", "/apps/{id}/plan/code.zip"),
     ("POST", "/apps/{id}/plan/{version}/impact"),
     ("GET", "/apps/{id}/plan/impact/{job}"),
     ("POST", "/apps/{id}/rotate-write-key"),
