@@ -106,6 +106,19 @@ class AlertSettingsForm(FlaskForm):
         )
 
 
+class PiiPolicyForm(FlaskForm):
+    """What personal data found in an app's property values does (docs/pii.md)."""
+
+    policy = SelectField(
+        "Personal data in property values",
+        choices=[
+            SelectChoice("warn", "Warn: a pii warning on the event, its status unchanged"),
+            SelectChoice("fail", "Fail: the event is invalid (runs and release gates fail)"),
+            SelectChoice("off", "Off: values are not looked at"),
+        ],
+    )
+
+
 class EmptyForm(FlaskForm):
     """A button that posts (logout, rotate key): only the CSRF token."""
 
