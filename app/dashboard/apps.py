@@ -184,6 +184,7 @@ def overview(app_id: int):
         chart=charts,
         health=health,
         violations=app_overview.top_violations(app.id, WINDOWS[window]),
+        pii_findings=app_overview.pii_findings(app.id, WINDOWS[window]),
         updated=app_overview.last_aggregated(),
         form=EmptyForm(),
         versions=versions,

@@ -479,6 +479,40 @@ def masked_payload(payload: Any, violations: Any) -> Any:
     return shown
 
 
+def masked_field(value: Any, violations: Any, name: str) -> Any:
+    """A field copied out of the payload (the user id column) as shown: masked when a `pii`
+    violation points at the property `name`."""
+    if not isinstance(value, str):
+        return value
+    for v in violations or ():
+        if (
+            isinstance(v, dict)
+            and v.get("rule") == RULE
+            and v.get("path")
+            in (
+                f"/properties/{name}",
+                f"/traits/{name}",
+                f"/{name}",
+            )
+        ):
+            return mask_text(value, name)
+    return value
+
+
+def masked_message(message: Any) -> Any:
+    """A queued event's message (a dead letter's) as shown: its payload and user id masked
+    like a stored event's; an escaped copy (`escaped`, JSON text) has all it holds masked."""
+    if not isinstance(message, dict):
+        return message
+    shown = dict(message)
+    if isinstance(shown.get("payload"), dict):
+        shown["payload"] = masked_payload(shown["payload"], shown.get("violations"))
+        shown["user_id"] = masked_field(shown.get("user_id"), shown.get("violations"), "userId")
+    if isinstance(shown.get("escaped"), str):
+        shown["escaped"] = mask_text(shown["escaped"])
+    return shown
+
+
 def _mask_at(document: Any, path: str) -> None:
     parts = [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
     if not parts:
