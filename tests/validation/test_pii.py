@@ -169,7 +169,7 @@ def test_a_finding_is_a_warning_violation_in_the_contract_format():
             "rule": "pii",
             "expected": "no personal data",
             "actual": "write to a•••@e•••.com",
-            "message": 'note looks like an e-mail address (write to a•••@e•••.com); mark the '
+            "message": "note looks like an e-mail address (write to a•••@e•••.com); mark the "
             'property "pii": true in the plan if it may hold personal data',
             "plan_version": 3,
             "severity": "warning",
@@ -206,7 +206,8 @@ def test_an_unknown_policy_is_refused():
 def test_a_card_sent_as_a_number_is_found_and_masked_when_shown():
     verdict = judged({"note": 4242424242424242})
     assert verdict.violations[0]["actual"] == "•••• 4242"
-    shown = pii.masked_payload({"eventName": "signup", "note": 4242424242424242}, verdict.violations)
+    payload = {"eventName": "signup", "note": 4242424242424242}
+    shown = pii.masked_payload(payload, verdict.violations)
     assert shown["note"] == "•••• 4242"
 
 
@@ -250,11 +251,15 @@ def test_masking_never_returns_a_raw_match(text, key):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=20,
-))  # fmt: skip
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
 def test_any_properties_are_scanned_without_crashing(properties):
     verdict = pii.judged(Verdict(VALID), properties, "/properties", {}, "warn", 1)
     for v in verdict.violations:
