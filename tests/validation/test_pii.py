@@ -43,6 +43,7 @@ NOT_FOUND = [
     ("1234567890123456", "account_id"),  # 16 digits, Luhn fails
     ("9999999999999999", "id"),
     ("1234567812345670", "id"),  # Luhn passes, but no card starts with 1
+    ("4111111111111112", "id"),  # a Visa prefix, Luhn fails
     ("2024-01-15T10:30:00Z", "ts"),
     ("2024-01-15T10:30:00.123+02:00", "ts"),
     ("2024-01-15 10:30:00", "ts"),
