@@ -39,13 +39,27 @@ KIND_NAMES = {
 DOT = "•"
 # Bounds per event, so a large event costs a bounded scan: strings looked at, characters of
 # them read (a longer string is scanned in its first MAX_CHARS), findings listed.
-MAX_STRINGS = 1_000
-MAX_CHARS = 64 * 1024
+MAX_STRINGS = 200
+MAX_CHARS = 8 * 1024
 MAX_FINDINGS = 20
 
-# One cheap look per string: no detector can match a string this does not match (each
-# needs an "@", a ":" or two digits close together), so most strings stop here.
-_PREFILTER = re.compile(r"[@:]|\d[\s().\-/]{0,2}\d")
+# Cheap looks per string say which detectors could match at all (what every match of a
+# family contains): "@" (e-mail); eight digits close together (card, SSN, phone, IBAN, and
+# an IPv4 address read as digits); a dotted quad (IPv4); "::" or seven colons (IPv6). Most
+# strings stop there; simple patterns, as Python's engine is slow on alternations.
+_DIGITS = re.compile(r"\d(?:[ ().\-/]{0,2}\d){7}")
+_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+# Digits and dots only (versions, build numbers, addresses): only an IPv4 address is possible.
+_DOTTED = re.compile(r"\d+(?:\.\d+)+")
+# Whole values of the common shapes that hold no personal data, let through at once: ISO
+# dates and times, UUIDs, hex digests.
+_SAFE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
+    r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"|[0-9a-f]{32,128}|[0-9A-F]{32,128}"
+)
+# The shortest value any detector matches ("a@b.cd").
+_MIN_CHARS = 6
 
 # Bounded quantifiers keep every pattern's backtracking small on hostile input.
 _EMAIL = re.compile(
@@ -189,12 +203,14 @@ def _cards(text: str, key: str | None) -> Iterator[Match]:
 
 
 def _ssns(text: str, key: str | None) -> Iterator[Match]:
+    if "-" not in text:
+        return
     for m in _SSN.finditer(text):
         yield Match("ssn", m.start(), m.end(), m.group(), _mask_ssn(m.group()))
 
 
 def _phones(text: str, key: str | None) -> Iterator[Match]:
-    for m in _PHONE_INTL.finditer(text):
+    for m in _PHONE_INTL.finditer(text) if "+" in text else ():
         raw = m.group()
         if 8 <= sum(ch.isdigit() for ch in raw) <= 15:
             yield Match("phone", m.start(), m.end(), raw, _mask_digits(raw, 2, "+"))
@@ -228,23 +244,36 @@ def _ips(text: str, key: str | None) -> Iterator[Match]:
                 yield Match("ip", m.start(), m.end(), m.group(), _mask_ip(m.group()))
 
 
-# In order of precedence: a later detector's match overlapping an earlier one is dropped
-# (an IBAN's digits are not also a card, an e-mail's digits not a phone).
-_DETECTORS = (_emails, _ibans, _cards, _ssns, _phones, _ips)
+# Detectors run in this order, a later one's match overlapping an earlier one dropped (an
+# IBAN's digits are not also a card, an e-mail's digits not a phone): e-mail, IBAN, card, SSN,
+# phone, IP (find).
 
 
 def find(text: str, key: str | None = None) -> list[Match]:
     """The personal data inside `text` (its first MAX_CHARS characters), sorted by start;
     `key` is the name of the property holding it (a version's "1.2.3.4" is no address)."""
-    text = text[:MAX_CHARS]
-    if not _PREFILTER.search(text):
+    if len(text) < _MIN_CHARS:
+        return []
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    if _DOTTED.fullmatch(text):
+        return list(_ips(text, key))
+    detectors = []
+    if "@" in text:
+        detectors.append(_emails)
+    if _DIGITS.search(text):
+        detectors += (_ibans, _cards, _ssns, _phones, _ips)
+    elif ("." in text and _QUAD.search(text)) or "::" in text or text.count(":") >= 7:
+        detectors.append(_ips)
+    if not detectors or _SAFE.fullmatch(text):
         return []
     found: list[Match] = []
-    for detector in _DETECTORS:
+    for detector in detectors:
         for match in detector(text, key):
             if all(match.end <= f.start or match.start >= f.end for f in found):
                 found.append(match)
-    found.sort(key=lambda m: m.start)
+    if len(found) > 1:
+        found.sort(key=lambda m: m.start)
     return found
 
 
@@ -354,34 +383,56 @@ def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
     """The values of `subject` (the properties judged at pointer `root`) holding personal
     data outside the paths `allowed` permits; at most MAX_FINDINGS, bounded work."""
     findings: list[Finding] = []
-    budget = [MAX_STRINGS, MAX_CHARS]
-    # (value, pointer, property name, allowed-tree nodes that still apply below)
-    stack: list[tuple[Any, str, str, tuple[dict, ...]]] = [
-        (subject, root, root.rsplit("/", 1)[-1], (allowed,) if allowed else ())
+    strings, chars = MAX_STRINGS, MAX_CHARS
+    # (value, its name in its parent, the parent's entry, the property name it is under,
+    # allowed-tree nodes that still apply); pointers are written only for findings.
+    stack: list[tuple] = [
+        (subject, None, None, root.rsplit("/", 1)[-1], (allowed,) * bool(allowed))
     ]
-    while stack and len(findings) < MAX_FINDINGS and budget[0] > 0 and budget[1] > 0:
-        value, where, key, nodes = stack.pop()
+    while stack:
+        entry = stack.pop()
+        value = entry[0]
         if isinstance(value, str):
-            budget[0] -= 1
-            budget[1] -= len(value)
-            matches = find(value, key)
+            if len(value) < _MIN_CHARS:
+                continue
+            strings -= 1
+            chars -= len(value)
+            matches = find(value, entry[3])
             if matches:
-                findings.append(Finding(where, key, value, matches))
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+                findings.append(Finding(_pointer(root, entry), entry[3], value, matches))
+        elif isinstance(value, dict):
+            nodes = entry[4]
+            for name, sub in value.items():
+                below = _below(nodes, name) if nodes else nodes
+                if below is not None and not isinstance(sub, (bool, float, type(None))):
+                    stack.append((sub, name, entry, name, below))
+        elif isinstance(value, list):
+            below = _below(entry[4], ANY) if entry[4] else entry[4]
+            if below is not None:
+                stack.extend((sub, i, entry, entry[3], below) for i, sub in enumerate(value))
+        elif isinstance(value, int) and abs(value) >= 10**12:
             matches = _number_matches(value)
             if matches:
-                findings.append(Finding(where, key, str(value), matches))
-        elif isinstance(value, dict):
-            for name, sub in reversed(list(value.items())):
-                below = _below(nodes, name)
-                if below is not None:
-                    stack.append((sub, f"{where}/{escape_segment(name)}", name, below))
-        elif isinstance(value, list):
-            for index in range(len(value) - 1, -1, -1):
-                below = _below(nodes, ANY)
-                if below is not None:
-                    stack.append((value[index], f"{where}/{index}", key, below))
+                findings.append(Finding(_pointer(root, entry), entry[3], str(value), matches))
+        if len(findings) >= MAX_FINDINGS or strings <= 0 or chars <= 0:
+            break
+    findings.sort(key=lambda f: _order(f.path))
     return findings
+
+
+def _pointer(root: str, entry: tuple) -> str:
+    """The JSON pointer of a scanned value, from its chain of parents."""
+    parts = []
+    while entry[2] is not None:
+        name = entry[1]
+        parts.append(str(name) if isinstance(name, int) else escape_segment(name))
+        entry = entry[2]
+    return root + "".join(f"/{p}" for p in reversed(parts))
+
+
+def _order(path: str) -> list:
+    """Findings in document order: array indices compared as numbers."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in path.split("/")]
 
 
 def _below(nodes: tuple[dict, ...], name: Any) -> tuple[dict, ...] | None:
