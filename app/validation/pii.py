@@ -403,14 +403,19 @@ def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
         elif isinstance(value, dict):
             nodes = entry[4]
             for name, sub in value.items():
+                if _skipped(sub):
+                    continue
                 below = _below(nodes, name) if nodes else nodes
-                if below is not None and not isinstance(sub, (bool, float, type(None))):
+                if below is not None:
                     stack.append((sub, name, entry, name, below))
         elif isinstance(value, list):
             below = _below(entry[4], ANY) if entry[4] else entry[4]
             if below is not None:
-                stack.extend((sub, i, entry, entry[3], below) for i, sub in enumerate(value))
-        elif isinstance(value, int) and abs(value) >= 10**12:
+                key = entry[3]
+                stack.extend(
+                    (sub, i, entry, key, below) for i, sub in enumerate(value) if not _skipped(sub)
+                )
+        elif isinstance(value, int):  # a big one (_skipped)
             matches = _number_matches(value)
             if matches:
                 findings.append(Finding(_pointer(root, entry), entry[3], str(value), matches))
@@ -418,6 +423,16 @@ def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
             break
     findings.sort(key=lambda f: _order(f.path))
     return findings
+
+
+def _skipped(value: Any) -> bool:
+    """Whether a value cannot hold anything found (most values): not walked at all."""
+    kind = type(value)
+    if kind is str:
+        return len(value) < _MIN_CHARS
+    if kind is int:
+        return -(10**12) < value < 10**12
+    return kind is not dict and kind is not list
 
 
 def _pointer(root: str, entry: tuple) -> str:
