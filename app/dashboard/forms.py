@@ -135,6 +135,7 @@ class PropertyRowForm(Form):
     minimum = StringField("Min", validators=[Length(max=40)])
     maximum = StringField("Max", validators=[Length(max=40)])
     description = StringField("Description", validators=[Length(max=500)])
+    pii = BooleanField("May hold personal data")
     remove = BooleanField("Remove")
 
 

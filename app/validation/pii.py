@@ -43,17 +43,23 @@ MAX_STRINGS = 200
 MAX_CHARS = 8 * 1024
 MAX_FINDINGS = 20
 
+
+def _ascii(pattern: str) -> re.Pattern[str]:
+    """A pattern whose \\d and \\w are ASCII: "٤٢" or "²" are no digits of a card or phone."""
+    return re.compile(pattern, re.ASCII)
+
+
 # Cheap looks per string say which detectors could match at all (what every match of a
 # family contains): "@" (e-mail); eight digits close together (card, SSN, phone, IBAN, and
 # an IPv4 address read as digits); a dotted quad (IPv4); "::" or seven colons (IPv6). Most
 # strings stop there; simple patterns, as Python's engine is slow on alternations.
-_DIGITS = re.compile(r"\d(?:[ ().\-/]{0,2}\d){7}")
-_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+_DIGITS = _ascii(r"\d(?:[ ().\-/]{0,2}\d){7}")
+_QUAD = _ascii(r"\d\.\d{1,3}\.\d{1,3}\.\d")
 # Digits and dots only (versions, build numbers, addresses): only an IPv4 address is possible.
-_DOTTED = re.compile(r"\d+(?:\.\d+)+")
+_DOTTED = _ascii(r"\d+(?:\.\d+)+")
 # Whole values of the common shapes that hold no personal data, let through at once: ISO
 # dates and times, UUIDs, hex digests.
-_SAFE = re.compile(
+_SAFE = _ascii(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
     r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
     r"|[0-9a-f]{32,128}|[0-9A-F]{32,128}"
@@ -62,28 +68,28 @@ _SAFE = re.compile(
 _MIN_CHARS = 6
 
 # Bounded quantifiers keep every pattern's backtracking small on hostile input.
-_EMAIL = re.compile(
+_EMAIL = _ascii(
     r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}"
     r"[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}(?![A-Za-z0-9])")
-_CARD = re.compile(r"(?<![\w\-.,/+])\d(?:[ \-]?\d){12,18}(?![\w\-/]|[.,]\d)")
-_SSN = re.compile(r"(?<![\w\-./])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-/]|\.\d)")
-_PHONE_INTL = re.compile(r"(?<![\w+])\+\d[\d \-.()]{6,22}\d(?![\w\-]|\.\d)")
-_PHONE_NATIONAL = re.compile(
+_IBAN = _ascii(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}(?![A-Za-z0-9])")
+_CARD = _ascii(r"(?<![\w\-.,/+])\d(?:[ \-]?\d){12,18}(?![\w\-/]|[.,]\d)")
+_SSN = _ascii(r"(?<![\w\-./])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-/]|\.\d)")
+_PHONE_INTL = _ascii(r"(?<![\w+])\+\d[\d \-.()]{6,22}\d(?![\w\-]|\.\d)")
+_PHONE_NATIONAL = _ascii(
     r"(?<![\w\-./:+])(?:\(\d{2,5}\) ?\d{3,4}[ \-.]?\d{3,5}"  # (555) 123-4567, (030) 1234 567
     r"|\d{3}[\-.]\d{3}[\-.]\d{4}"  # 555-123-4567
     r"|0\d{2,4}[ \-/]\d{3,8}(?:[ \-]\d{2,6})?)"  # 030 1234567, 020 7946 0958
     r"(?![\w\-/:]|\.\d)"
 )
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f:]{2,39}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)")
+_IPV4 = _ascii(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+_IPV6 = _ascii(r"(?<![\w:.])[0-9A-Fa-f:]{2,39}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)")
 # A property named so holds versions: "1.2.3.4" there is a build number, not an address.
-_VERSION_KEY = re.compile(r"(?i)version|build|release|(?:^|[_\-.])ver(?:$|[_\-.])")
+_VERSION_KEY = _ascii(r"(?i)version|build|release|(?:^|[_\-.])ver(?:$|[_\-.])")
 
 # Card prefixes (issuer ranges): Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay,
 # Maestro. A digit run with none of them (an id, an epoch in ms) is never a card.
-_CARD_PREFIX = re.compile(
+_CARD_PREFIX = _ascii(
     r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|6(?:011|4[4-9]|5|2)"
     r"|35(?:2[89]|[3-8]\d)|3(?:0[0-5]|[68])|5[06-9]"
 )
@@ -359,7 +365,7 @@ def _resolve(root: Any, ref: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif isinstance(node, list) and _is_index(part) and int(part) < len(node):
             node = node[int(part)]
         else:
             return None
@@ -447,7 +453,12 @@ def _pointer(root: str, entry: tuple) -> str:
 
 def _order(path: str) -> list:
     """Findings in document order: array indices compared as numbers."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in path.split("/")]
+    return [(0, int(p), "") if _is_index(p) else (1, 0, p) for p in path.split("/")]
+
+
+def _is_index(part: str) -> bool:
+    """Whether a pointer segment is an array index ("²".isdigit() is true, but no index)."""
+    return part.isascii() and part.isdigit()
 
 
 def _below(nodes: tuple[dict, ...], name: Any) -> tuple[dict, ...] | None:
@@ -591,16 +602,16 @@ def _mask_at(document: Any, path: str) -> None:
     last = parts[-1]
     if isinstance(node, dict) and last in node:
         node[last] = _mask_value(node[last], last)
-    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
+    elif isinstance(node, list) and _is_index(last) and int(last) < len(node):
         # An array item was scanned under the name of the property holding the array.
-        holder = next((p for p in reversed(parts[:-1]) if not p.isdigit()), None)
+        holder = next((p for p in reversed(parts[:-1]) if not _is_index(p)), None)
         node[int(last)] = _mask_value(node[int(last)], holder)
 
 
 def _step(node: Any, part: str) -> Any:
     if isinstance(node, dict):
         return node.get(part)
-    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+    if isinstance(node, list) and _is_index(part) and int(part) < len(node):
         return node[int(part)]
     return None
 
