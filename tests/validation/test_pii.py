@@ -4,11 +4,14 @@ that masking never gives the raw value back."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.validation import compile_plan, pii
+from app.validation.expectations import Budget, RunEvent, check, parse_expectations
 from app.validation.verdict import INVALID, UNPLANNED, VALID, Verdict
 
 # (value, kind found, the raw match, its mask)
@@ -267,3 +270,14 @@ def test_any_properties_are_scanned_without_crashing(properties):
         assert v["rule"] == "pii" and v["kind"] in pii.KINDS
     shown = pii.masked_payload({"eventName": "e", "p": properties}, verdict.violations)
     assert isinstance(shown, dict)
+
+
+def test_a_run_expectation_quoting_a_value_masks_it():
+    expectations = parse_expectations(
+        {"expect": [{"event": "E", "properties": {"code": {"type": "string", "pattern": "^x$"}}}]}
+    )
+    events = [RunEvent(1, "E", "valid", {"code": EMAIL}, datetime.now(UTC))]
+    results = check(expectations, events, {("E", "valid"): 1}, 0, Budget(100))["results"]
+    [result] = [r for r in results if r["kind"] == "properties"]
+    assert not result["met"] and "a•••@e•••.com" in result["message"]
+    assert EMAIL not in result["message"]
