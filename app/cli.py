@@ -28,7 +28,7 @@ from app.services.storage import dead_letters
 from app.task_states import JOB_ACTIVE, JOB_FINISHED, JOB_STATES
 from app.tasks.events import queue_events
 from app.tasks.jobs import queue_job
-from app.validation import PlanError
+from app.validation import PlanError, pii
 
 apps_cli = AppGroup("apps", help="Create, list, re-key and give apps an owner.")
 plan_cli = AppGroup("plan", help="Publish and show tracking plans.")
@@ -137,6 +137,17 @@ def set_owner(app_ref: str, email: str, as_json: bool) -> None:
         click.echo(json.dumps({"id": app.id, "name": app.name, "owner": user.email}))
         return
     click.echo(f"app {app.id} {app.name!r} now belongs to {user.email}")
+
+
+@apps_cli.command("pii-policy")
+@click.argument("app_ref", metavar="APP")
+@click.argument("policy", type=click.Choice(pii.POLICIES))
+def pii_policy(app_ref: str, policy: str) -> None:
+    """What personal data in APP's property values does: warn, fail or off (docs/pii.md)."""
+    upgrade_if_micro()
+    app = _app(app_ref)
+    apps.set_pii_policy(app, policy)
+    click.echo(f"app {app.id} {app.name!r}: PII policy {policy}")
 
 
 @apps_cli.command("rotate-key")

@@ -116,7 +116,7 @@ SDK_PLAN = {
     "types": {
         "identify": {
             "type": "object",
-            "properties": {"email": {"type": "string", "format": "email"}},
+            "properties": {"email": {"type": "string", "format": "email", "pii": True}},
             "required": ["email"],
         },
         "group": {"type": "object", "properties": {"plan": {"enum": ["free", "pro"]}}},

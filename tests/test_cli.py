@@ -175,6 +175,19 @@ def test_apps_set_owner_gives_an_app_to_an_account(any_app):
     assert plain.output == f"app {shop['id']} 'shop' now belongs to owner@example.com\n"
 
 
+def test_apps_pii_policy_applies_to_the_next_event(micro_app, plan_file):
+    """`apps pii-policy`: the policy the app page sets (docs/pii.md)."""
+    shop = create(micro_app, "shop", plan_file)
+    runner = micro_app.test_cli_runner()
+    result = runner.invoke(args=["apps", "pii-policy", "shop", "fail"])
+    assert result.output == f"app {shop['id']} 'shop': PII policy fail\n", result.output
+    event = {"eventName": "user_login", "userId": 1, "note": "ann@example.com"}
+    answer = micro_app.test_client().post(f"/api/logs/{shop['write_key']}", json=event)
+    assert answer.json["status"] == "invalid" and answer.json["errors"][-1]["rule"] == "pii"
+    refused = runner.invoke(args=["apps", "pii-policy", "shop", "loud"])
+    assert refused.exit_code == 2 and "'loud' is not one of" in refused.output
+
+
 @pytest.mark.parametrize(
     ("app_ref", "email", "message"),
     [

@@ -15,7 +15,7 @@ from kombu.exceptions import KombuError
 
 from app.api.cursors import decode_id, encode_id
 from app.dashboard import charts
-from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm
+from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm, PiiPolicyForm
 from app.dashboard.sdk_snippets import sdk_snippets
 from app.request_args import MAX_BIG_ID, int_arg
 from app.services import alerts
@@ -123,6 +123,7 @@ def show(app_id: int):
         base=base,
         form=EmptyForm(),
         alerts=AlertSettingsForm.of(app),
+        pii_form=PiiPolicyForm(policy=app.pii_policy),
         read_key=read_key,
         snippets=sdk_snippets(app.write_key, http_url, https_url),
         https_url=https_url,
@@ -183,6 +184,7 @@ def overview(app_id: int):
         chart=charts,
         health=health,
         violations=app_overview.top_violations(app.id, WINDOWS[window]),
+        pii_findings=app_overview.pii_findings(app.id, WINDOWS[window]),
         updated=app_overview.last_aggregated(),
         form=EmptyForm(),
         versions=versions,
@@ -312,6 +314,20 @@ def alert_settings(app_id: int):
         flash("Alert settings saved.", "info")
     else:
         flash("Alert settings not saved: " + "; ".join(sum(form.errors.values(), [])), "error")
+    return redirect(url_for("apps.show", app_id=app.id))
+
+
+@web_apps.post("/<int:app_id>/pii")
+@login_required
+def pii_policy(app_id: int):
+    """Change what personal data in the app's property values does."""
+    app = owned_or_404(app_id)
+    form = PiiPolicyForm()
+    if form.validate_on_submit():
+        app_service.set_pii_policy(app, form.policy.data)
+        flash("PII policy saved.", "info")
+    else:
+        flash("PII policy not saved: " + "; ".join(sum(form.errors.values(), [])), "error")
     return redirect(url_for("apps.show", app_id=app.id))
 
 

@@ -106,6 +106,19 @@ class AlertSettingsForm(FlaskForm):
         )
 
 
+class PiiPolicyForm(FlaskForm):
+    """What personal data found in an app's property values does (docs/pii.md)."""
+
+    policy = SelectField(
+        "Personal data in property values",
+        choices=[
+            SelectChoice("warn", "Warn: a pii warning on the event, its status unchanged"),
+            SelectChoice("fail", "Fail: the event is invalid (runs and release gates fail)"),
+            SelectChoice("off", "Off: values are not looked at"),
+        ],
+    )
+
+
 class EmptyForm(FlaskForm):
     """A button that posts (logout, rotate key): only the CSRF token."""
 
@@ -122,6 +135,7 @@ class PropertyRowForm(Form):
     minimum = StringField("Min", validators=[Length(max=40)])
     maximum = StringField("Max", validators=[Length(max=40)])
     description = StringField("Description", validators=[Length(max=500)])
+    pii = BooleanField("May hold personal data")
     remove = BooleanField("Remove")
 
 

@@ -23,9 +23,18 @@ from app.services.probes import celery_workers, prober, queue_depth_look
 from app.services.storage import dead_letters
 from app.services.storage.task_history import failed_jobs
 from app.tasks.events import queue_events
+from app.validation import pii
 from celery_config import BATCH_QUEUE, EMAIL_QUEUE, STORAGE_QUEUE
 
 web_operations = Blueprint("operations", __name__)
+
+
+@web_operations.app_template_filter("pii_masked")
+def pii_masked(text: str | None) -> str | None:
+    """Text with any personal data in it masked (a dead letter's error may quote its row)."""
+    return pii.mask_text(text) if text else text
+
+
 # Celery waits this long for workers to answer (the whole time: it cannot know how many exist).
 WORKER_PING_SECONDS = 1.0
 # The machinery's looks together, at most (a hung Redis costs the page this, no more).
@@ -101,12 +110,13 @@ def _dead_or_404(app_id: int, dead_letter_id: int):
 def dead_letter(app_id: int, dead_letter_id: int):
     """One dead letter: its error and its whole message, as text."""
     app, dead = _dead_or_404(app_id, dead_letter_id)
-    message = json.dumps(dead.message, indent=2, sort_keys=True, ensure_ascii=False)
+    detail = dead_letters.dead_letter_detail(dead)  # personal data in it masked
+    message = json.dumps(detail["message"], indent=2, sort_keys=True, ensure_ascii=False)
     return render_template(
         "ops/dead_letter.html",
         app=app,
         dead=dead,
-        detail=dead_letters.dead_letter_detail(dead),
+        detail=detail,
         message=message,
         form=EmptyForm(),
     )

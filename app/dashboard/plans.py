@@ -239,6 +239,7 @@ def _row_data(row: PropertyRow | None) -> dict[str, Any]:
         "minimum": _number_text(row.minimum),
         "maximum": _number_text(row.maximum),
         "description": row.description or "",
+        "pii": row.pii,
     }
 
 
@@ -262,6 +263,7 @@ def _rows(form: EventForm) -> list[PropertyRow]:
                 minimum=_parse_number(fields.minimum.data, path, "min"),
                 maximum=_parse_number(fields.maximum.data, path, "max"),
                 description=(fields.description.data or "").strip() or None,
+                pii=fields.pii.data,
             )
         )
     return rows

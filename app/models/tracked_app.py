@@ -37,3 +37,5 @@ class TrackedApp(db.Model):
     last_digest_on: Mapped[date | None]
     # Events received longer ago than this many days are deleted (None: the instance default).
     retention_days: Mapped[int | None]
+    # Personal data in property values (app/validation/pii.py): warn, fail or off.
+    pii_policy: Mapped[str] = mapped_column(String(8), default="warn", server_default="warn")

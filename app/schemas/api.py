@@ -340,6 +340,13 @@ class RunSettlementSchema(Schema):
     settled = fields.Boolean(required=True, metadata={"description": "Nothing is pending."})
 
 
+class RunPiiSchema(Schema):
+    """Personal data found in the run's property values (docs/pii.md)."""
+
+    findings = fields.Integer(required=True, metadata={"description": "`pii` violations."})
+    events = fields.Integer(required=True, metadata={"description": "Events with one or more."})
+
+
 class TestRunReportSchema(TestRunSummarySchema):
     """Whether a test run passed (its expectations met; without any, no invalid, unplanned or
     blocked events), with its failures and its settlement."""
@@ -360,6 +367,11 @@ class TestRunReportSchema(TestRunSummarySchema):
     )
     violations_partial = fields.Boolean(
         required=True, metadata={"description": "Too many violating events: groups of some only."}
+    )
+    pii = fields.Nested(
+        RunPiiSchema,
+        required=True,
+        metadata={"description": "Warnings unless the app's PII policy made the events invalid."},
     )
     failures = fields.List(fields.Nested(EventSchema), required=True)
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select, update
 from app.extensions import db
 from app.models import Event, EventMinuteStat, EventStat, TrackedApp, User, ViolationStat
 from app.models.types import utcnow
+from app.services.statistics import pii_counts
 from app.services.statistics.aggregates import general_path, violation_totals
 from app.validation.verdict import STATUSES
 from celery_config import ALERT_PRIORITY, DIGEST_PRIORITY
@@ -224,6 +225,7 @@ def alert_mail(
         "violations": violations,
         "sampled": sampled,
         "sample_limit": ALERT_SAMPLE_EVENTS,
+        "pii_findings": pii_counts.window_findings(app.id, start, now),
         "link": _public_url(public_url, f"/apps/{app.id}/live?status=invalid"),
     }
     text, html = _render("alert", **context)
@@ -325,6 +327,7 @@ def digest_mail(
         "share": share,
         "violations": day_violations(app.id, day),
         "health": day_event_health(app.id, day),
+        "pii_findings": pii_counts.day_findings(app.id, day),
         "link": _public_url(public_url, f"/apps/{app.id}/overview"),
     }
     text, html = _render("digest", **context)

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.errors import ServiceError
 from app.extensions import db
 from app.models import TrackedApp
 from app.services.app_keys import hash_read_key, new_read_key, new_write_key
 from app.services.ingestion import app_directory
 from app.services.plans import versions as plans
-from app.validation import PlanError
+from app.validation import PlanError, pii
 
 # apps.name is String(255).
 MAX_NAME_CHARS = 255
@@ -176,4 +177,16 @@ def rotate_read_key(app: TrackedApp) -> str:
 def rename_app(app: TrackedApp, name: str) -> None:
     """Give the app a new name (1 to 255 characters)."""
     app.name = checked_name(name)
+    db.session.commit()
+
+
+def set_pii_policy(app: TrackedApp, policy: str) -> None:
+    """What personal data in property values does to the app's events from now on: `warn`,
+    `fail` or `off` (docs/pii.md). Ingestion picks it up like a published plan."""
+    if policy not in pii.POLICIES:
+        raise ServiceError(
+            "invalid", "invalid_pii_policy", f"The PII policy is one of {', '.join(pii.POLICIES)}."
+        )
+    app.pii_policy = policy
+    app_directory.note_change(db.session, [app.write_key])
     db.session.commit()

@@ -10,6 +10,7 @@ from jsonschema.protocols import Validator
 
 from .canonical import canonical_json
 from .fast_check import fast_check
+from .pii import allowed_tree
 from .plan import Plan, PlanError, dialect_for, linear_problem, parse_plan
 from .schema_walk import prepare_schema
 from .verdict import INVALID, UNPLANNED, VALID, Verdict
@@ -22,6 +23,8 @@ class CompiledPlan:
     __slots__ = (
         "_block_unplanned",
         "_fast",
+        "_pii_allowed",
+        "_pii_type_allowed",
         "_type_validators",
         "_validators",
         "event_names",
@@ -42,6 +45,9 @@ class CompiledPlan:
         self._type_validators = {
             name: _validator(name, schema, forbid) for name, schema in plan.types.items()
         }
+        # Where each event allows personal data ("pii": true), worked out once per plan.
+        self._pii_allowed = {name: allowed_tree(s) for name, s in plan.events.items()}
+        self._pii_type_allowed = {name: allowed_tree(s) for name, s in plan.types.items()}
         # Compiled yes/no checks, keyed by validator: most events are valid and pass here.
         self._fast = {
             id(v): check
@@ -55,6 +61,15 @@ class CompiledPlan:
     def has_event(self, event_name: str) -> bool:
         """Whether event_name is declared in the plan."""
         return event_name in self._validators
+
+    def pii_allowed(self, event_name: str) -> dict:
+        """The paths where a planned event may hold personal data (pii.allowed_tree); {}
+        for an unplanned one."""
+        return self._pii_allowed.get(event_name, {})
+
+    def pii_allowed_type(self, message_type: str) -> dict:
+        """The same for an identify/group/page/alias message, by type."""
+        return self._pii_type_allowed.get(message_type, {})
 
     def validate(
         self,

@@ -18,6 +18,7 @@ from jsonschema.exceptions import SchemaError
 
 from .canonical import canonical_json, nests_deeper_than
 from .compiler import CompiledPlan, compile_plan
+from .pii import mask_text
 from .plan import MAX_EVENT_NAME_CHARS, PlanError, linear_problem, parse_plan
 from .verdict import INVALID, UNPLANNED
 from .violations import json_type
@@ -450,6 +451,7 @@ def _properties_result(
         first = next(e for e in events if e.id == broken[0])
         violations = compiled.validate_schema_only(entry.event, first.properties)
         reason = violations[0]["message"] if violations else "it does not match"
+        reason = mask_text(reason)  # a message may quote the value: no personal data in reports
         message = f"{len(broken)} of {checked} do not match; event #{broken[0]}: {reason}"
     left_out = len(events) - checked
     if left_out:

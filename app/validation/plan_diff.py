@@ -30,7 +30,7 @@ DOCUMENTATION = ("description", "title", "examples", "$comment", "default")
 # Keywords compared by a rule of their own; a change to any other is `schema-changed`.
 _HANDLED = frozenset(
     {"type", "enum", "const", "pattern", "format", "properties", "required", "items"}
-    | {"additionalProperties", *DOCUMENTATION}
+    | {"additionalProperties", "pii", *DOCUMENTATION}
     | {keyword for _, lows, highs in BOUNDS for keyword in (*lows, *highs)}
 )
 
@@ -168,6 +168,7 @@ class _Differ:
             for keyword in highs:
                 self.bound(stem, keyword, False, old, new, where, event, prop)
         self.extra_properties(old, new, where, event, prop)
+        self.personal_data(old, new, where, event, prop)
         self.properties(old, new, where, event, prefix)
         self.items(old, new, where, event, prefix)
         for keyword in sorted((set(old) | set(new)) - _HANDLED):
@@ -196,6 +197,23 @@ class _Differ:
                     old.get(keyword),
                     new.get(keyword),
                 )
+
+    def personal_data(self, old: dict, new: dict, where: str, event: str, prop: str | None) -> None:
+        """`"pii": true` allows personal data below it (app/validation/pii.py): allowing it
+        removes findings, disallowing adds them (and fails events under a `fail` policy)."""
+        before, after = old.get("pii") is True, new.get("pii") is True
+        if before == after:
+            return
+        self.add(
+            BREAKING if before else ADDITIVE,
+            "pii-disallowed" if before else "pii-allowed",
+            f"{where}/pii",
+            event,
+            prop,
+            "may no longer hold personal data" if before else "may hold personal data now",
+            old.get("pii"),
+            new.get("pii"),
+        )
 
     def types(self, old: dict, new: dict, where: str, event: str, prop: str | None) -> None:
         before, after = _type_set(old), _type_set(new)

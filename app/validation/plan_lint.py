@@ -50,6 +50,7 @@ RULES = {
     "range-crossed": ERROR,
     "length-crossed": ERROR,
     "keyword-type-mismatch": ERROR,
+    "pii-flag-type": ERROR,
 }
 # Keywords that fix what a value may be without a `type`: lint does not chase them.
 _TYPE_GIVERS = ("type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf")
@@ -307,6 +308,9 @@ class _Linter:
                     text = f"allows {_shown(value)}, which its type {_or(types)} never passes"
                     self.add("enum-type-mismatch", f"{where}/enum/{index}", event, prop, text)
         self.bounds(node, where, event, prop)
+        if "pii" in node and not isinstance(node["pii"], bool):
+            text = f'has "pii": {_shown(node["pii"])}; it is true (may hold personal data) or false'
+            self.add("pii-flag-type", f"{where}/pii", event, prop, text)
         if types is None:
             return
         for keyword, applies_to in _TYPED_KEYWORDS.items():

@@ -27,7 +27,7 @@ BOUNDS = {
 # Keywords an event's top level may carry besides its properties; they are kept as they are.
 KEPT_AT_TOP = frozenset({"$schema", "$id", "title", "description", "additionalProperties"})
 _ROW_KEYWORDS = frozenset(
-    {"type", "properties", "required", "items", "enum", "pattern", "description"}
+    {"type", "properties", "required", "items", "enum", "pattern", "description", "pii"}
     | {keyword for pair in BOUNDS.values() for keyword in pair}
 )
 _NAME = re.compile(r"^[^.\[\]]+$")  # a property name a path can spell
@@ -50,6 +50,7 @@ class PropertyRow:
     minimum: float | None = None
     maximum: float | None = None
     description: str | None = None
+    pii: bool = False  # may hold personal data ("pii": true, app/validation/pii.py)
 
 
 def schema_to_rows(schema: dict[str, Any]) -> list[PropertyRow]:
@@ -95,6 +96,8 @@ def _node_rows(node: Any, path: str, required: bool, rows: list[PropertyRow]) ->
     enum = node.get("enum")
     if enum is not None and not isinstance(enum, list):
         raise NotFormEditable(f"{path}: enum is not a list")
+    if not isinstance(node.get("pii", False), bool):
+        raise NotFormEditable(f"{path}: pii is not true or false")
     rows.append(
         PropertyRow(
             path=path,
@@ -106,6 +109,7 @@ def _node_rows(node: Any, path: str, required: bool, rows: list[PropertyRow]) ->
             minimum=node.get(low_key) if low_key else None,
             maximum=node.get(high_key) if high_key else None,
             description=node.get("description"),
+            pii=node.get("pii") is True,
         )
     )
     if kind == "object":
@@ -197,6 +201,8 @@ def _node(row: PropertyRow) -> dict[str, Any]:
     node: dict[str, Any] = {"type": [row.type, "null"] if row.nullable else row.type}
     if row.description:
         node["description"] = row.description
+    if row.pii:
+        node["pii"] = True
     if row.type == "object":
         node["properties"] = {}
     if row.enum:

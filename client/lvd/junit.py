@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from lvd.outcome import Outcome, violation_lines
-from lvd.run_text import counts_line
+from lvd.run_text import counts_line, pii_line
 
 # Characters XML 1.0 cannot hold at all (not even as &#…;): replaced, so that any event name or
 # message still gives a well-formed file.
@@ -50,6 +50,9 @@ def render(outcome: Outcome, now: datetime | None = None) -> bytes:
         ("closed_at", report["closed_at"] or ""),
         # Events that came after closing: stored, not judged (the counts line says so too).
         ("late_events", str((report["late"] or {}).get("count", 0))),
+        # Personal data found: a warning, not a failure (under the app's `fail` policy the
+        # events are invalid, so they fail as failing events).
+        ("pii_findings", str((report.get("pii") or {}).get("findings", 0))),
     ):
         ET.SubElement(properties, "property", name=name, value=xml_text(value))
 
@@ -74,6 +77,10 @@ def render(outcome: Outcome, now: datetime | None = None) -> bytes:
         case = _case(suite, event["event_name"], f"event #{event['id']} ({event['status']})")
         lines = violation_lines(event)
         _fail(case, lines[0] if lines else event["status"], event["status"], "\n".join(lines))
+
+    pii = pii_line(outcome)
+    if pii:
+        ET.SubElement(suite, "system-out").text = xml_text(f"warning: {pii}")
 
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))

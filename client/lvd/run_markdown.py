@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lvd import markdown as md
 from lvd.outcome import Outcome, violation_lines
-from lvd.run_text import counts_line
+from lvd.run_text import counts_line, pii_line
 
 SHOWN_EVENTS = 50  # failing events in the summary; the report page has them all
 ICONS = {"PASSED": "✅", "FAILED": "❌", "NOT SETTLED": "⏳"}
@@ -21,6 +21,9 @@ def render(outcome: Outcome) -> str:
         out += [f"**Did not settle:** {outcome.pending_message()}.", ""]
     # The client's own words and numbers: nothing to escape.
     out += [counts_line(outcome) + ".", ""]
+    pii = pii_line(outcome)
+    if pii:
+        out += [f"⚠️ {pii[0].upper()}{pii[1:]}.", ""]
     results = outcome.expectations
     if results:
         met = sum(1 for r in results if r["met"])

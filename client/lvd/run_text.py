@@ -27,12 +27,28 @@ def counts_line(outcome: Outcome) -> str:
     return line
 
 
+def pii_line(outcome: Outcome) -> str | None:
+    """The personal data the service found in the run's values, when it found any (a
+    service without PII detection sends no `pii`): warnings, unless the app's PII policy made
+    those events invalid, and then they are among the failing events."""
+    pii = outcome.report.get("pii") or {}
+    if not pii.get("findings"):
+        return None
+    return (
+        f"personal data: {plural(pii['findings'], 'pii finding')} in "
+        f"{plural(pii['events'], 'event')} (values shown masked)"
+    )
+
+
 def render_text(outcome: Outcome) -> str:
     """The verdict, counts, expectations and failing events, then the report's address."""
     out = [f"Test run {printable(outcome.report['test_run'])}: {outcome.verdict}"]
     if not outcome.settled:
         out.append(f"  did not settle: {outcome.pending_message()}")
     out.append(f"  {counts_line(outcome)}")
+    pii = pii_line(outcome)
+    if pii:
+        out.append(f"  {pii}")
     results = outcome.expectations
     if results:
         met = sum(1 for r in results if r["met"])

@@ -35,6 +35,7 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/rotate-read-key"),
     ("POST", "/apps/{id}/rename"),
     ("POST", "/apps/{id}/alerts"),
+    ("POST", "/apps/{id}/pii"),
     ("GET", "/apps/{id}/dead-letters"),
     ("GET", "/apps/{id}/dead-letters/{dead}"),
     ("POST", "/apps/{id}/dead-letters/replay"),

@@ -40,7 +40,7 @@ def _post_event(client, app_id, name, rows, action="publish", old_name=None):
         for field in ROW_FIELDS:
             if row.get(field) is not None:
                 data[f"rows-{index}-{field}"] = str(row[field])
-        for flag in ("required", "nullable", "remove"):
+        for flag in ("required", "nullable", "pii", "remove"):
             if row.get(flag):
                 data[f"rows-{index}-{flag}"] = "y"
     return client.post(url, data=data, follow_redirects=True)
@@ -57,6 +57,21 @@ def _latest(flask_app, app_id) -> TrackingPlan:
 
 def _verdict(client, key, event):
     return client.post(f"/api/logs/{key}", json=event).json
+
+
+def test_the_personal_data_box_allows_it_in_that_property(micro_app, owner):
+    client, app_id, key = owner
+    rows = [{"path": "email", "type": "string", "pii": True}, {"path": "note", "type": "string"}]
+    assert "Version 1 published" in _post_event(client, app_id, "signup", rows).get_data(True)
+    schema = _latest(micro_app, app_id).body["events"]["signup"]
+    assert schema["properties"]["email"] == {"type": "string", "pii": True}
+    event = {"eventName": "signup", "email": "ann@example.com", "note": "ann@example.com"}
+    answer = _verdict(client, key, event)
+    assert [(e["path"], e["rule"]) for e in answer["errors"]] == [("/properties/note", "pii")]
+    page = client.get(f"/apps/{app_id}/plan/event?name=signup").get_data(as_text=True)
+    assert re.search(r'name="rows-0-pii" type="checkbox" value="y" checked', page) or re.search(
+        r'checked[^>]*name="rows-0-pii"', page
+    ), "the box is shown ticked again"
 
 
 def test_an_event_built_from_rows_validates_the_next_events(micro_app, owner):

@@ -260,6 +260,14 @@ CASES = [
         None,
     ),
     (
+        prop({"type": "string"}),
+        prop({"type": "string", "pii": True}),
+        ("pii-allowed", A),  # personal data allowed: fewer findings
+        ("pii-disallowed", B),
+        f"{P}/pii",
+        "p",
+    ),
+    (
         prop({"type": "integer", "multipleOf": 2}),
         prop({"type": "integer", "multipleOf": 4}),
         ("schema-changed", B),  # not compared rule by rule: taken as breaking

@@ -45,6 +45,7 @@ def test_the_table_has_every_rule_both_ways() -> None:
         *("extra-properties-forbidden", "extra-properties-allowed"),
         *("property-added", "property-removed", "required-added", "required-removed"),
         *("documentation-changed", "schema-changed"),
+        *("pii-allowed", "pii-disallowed"),
     }
     assert rules == expected
 

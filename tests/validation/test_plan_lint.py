@@ -189,6 +189,12 @@ CASES = [
         plan({"E": event({"n": prop("number", maximum=3)})}),
     ),
     (
+        "pii-flag-type",
+        plan({"E": event({"email": prop(pii="yes")})}),
+        "/events/E/properties/email/pii",
+        plan({"E": event({"email": prop(pii=True)})}),
+    ),
+    (
         "lint-config",
         plan({"E": event()}, lint={"event_names": "SHOUTING"}),
         "/lint/event_names",

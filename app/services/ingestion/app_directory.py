@@ -47,6 +47,7 @@ class AppEntry:
 
     app_id: int
     plan: CompiledPlan
+    pii_policy: str  # warn | fail | off (app/validation/pii.py)
 
 
 class AppDirectory:
@@ -107,17 +108,18 @@ class AppDirectory:
             # A version's body never changes: while the app's version is the one compiled,
             # the small read of the version is all an expired entry needs.
             row = db.session.execute(
-                select(TrackedApp.id, TrackedApp.plan_version).where(
+                select(TrackedApp.id, TrackedApp.plan_version, TrackedApp.pii_policy).where(
                     TrackedApp.write_key == write_key
                 )
             ).first()
-            if row is not None and (row.id, row.plan_version or 0) == (
+            if row is not None and (row.id, row.plan_version or 0, row.pii_policy) == (
                 previous.app_id,
                 previous.plan.version,
+                previous.pii_policy,
             ):
                 return previous
         row = db.session.execute(
-            select(TrackedApp.id, TrackedApp.plan_version, TrackingPlan.body)
+            select(TrackedApp.id, TrackedApp.plan_version, TrackedApp.pii_policy, TrackingPlan.body)
             .outerjoin(
                 TrackingPlan,
                 (TrackingPlan.app_id == TrackedApp.id)
@@ -128,7 +130,8 @@ class AppDirectory:
         if row is None:
             return None
         body = row.body if row.body is not None else EMPTY_PLAN
-        return AppEntry(app_id=row.id, plan=compile_plan(body, version=row.plan_version or 0))
+        plan = compile_plan(body, version=row.plan_version or 0)
+        return AppEntry(app_id=row.id, plan=plan, pii_policy=row.pii_policy)
 
     def _warm(self, write_keys: list[str]) -> None:
         """Compile the announced apps' plans (listener thread), so requests need not."""

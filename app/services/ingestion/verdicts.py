@@ -23,7 +23,7 @@ from app.schemas.sdk_message import SDK_MESSAGE
 from app.services.ingestion.app_directory import AppEntry
 from app.services.ingestion.stored_event import StoredEvent, Unstorable, json_text_problem
 from app.services.ingestion.task_ids import new_task_id
-from app.validation import CompiledPlan, Verdict, canonical_json
+from app.validation import CompiledPlan, Verdict, canonical_json, pii
 
 QUEUED = "Event queued for processing"
 BLOCKED = "Event blocked by the tracking plan; not stored"
@@ -134,7 +134,9 @@ def prepare_native(raw: Any, info: RequestInfo) -> Prepared:
         user_id=raw.get("userId"),
         anonymous_id=raw.get("anonymousId"),
     )
-    verdict = judge(info.entry.plan, "track", name, raw, native=True)
+    verdict = judge(
+        info.entry.plan, "track", name, raw, native=True, pii_policy=info.entry.pii_policy
+    )
     return _prepared(raw, canonical, envelope, verdict, info)
 
 
@@ -152,7 +154,7 @@ def prepare_sdk(
         name = fields.get("name") or kind
     else:  # identify, group, alias: named after their type
         name = kind
-    verdict = judge(info.entry.plan, kind, name, raw)
+    verdict = judge(info.entry.plan, kind, name, raw, pii_policy=info.entry.pii_policy)
     batch = batch or {}
     envelope = Envelope(
         type=kind,
@@ -168,25 +170,43 @@ def prepare_sdk(
 
 
 def judge(
-    plan: CompiledPlan, kind: str, name: str, payload: dict[str, Any], *, native: bool = False
+    plan: CompiledPlan,
+    kind: str,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    native: bool = False,
+    pii_policy: str = "off",
 ) -> Verdict:
     """The verdict of one event of type `kind` named `name`: a native event's properties are
     its fields beside the envelope; an SDK message's are `properties` (track, screen, page),
-    `traits` (identify, group) or its two ids (alias). Live events and re-validation alike."""
+    `traits` (identify, group) or its two ids (alias). Live events and re-validation alike.
+    Under a `pii_policy` other than off, personal data in those properties outside what the
+    plan allows is a `pii` violation (app/validation/pii.py)."""
     if native:
-        return plan.validate(name, native_properties(payload))
-    if kind == "track":
-        return plan.validate(name, payload.get("properties") or {}, name_pointer="/event")
-    if kind == "screen":
-        return plan.validate(name, payload.get("properties") or {}, name_pointer="/name")
-    if kind == "page":
-        return plan.validate_type("page", payload.get("properties") or {}, "/properties")
-    if kind in ("identify", "group"):
-        return plan.validate_type(kind, payload.get("traits") or {}, "/traits")
-    if kind == "alias":
-        ids = {"userId": payload.get("userId"), "previousId": payload.get("previousId")}
-        return plan.validate_type("alias", ids, "")
-    raise ValueError(f"unknown event type {kind!r}")
+        subject, root = native_properties(payload), "/properties"
+        verdict = plan.validate(name, subject)
+        allowed = plan.pii_allowed(name)
+    elif kind in ("track", "screen"):
+        subject, root = payload.get("properties") or {}, "/properties"
+        pointer = "/event" if kind == "track" else "/name"
+        verdict = plan.validate(name, subject, name_pointer=pointer)
+        allowed = plan.pii_allowed(name)
+    elif kind in ("page", "identify", "group", "alias"):
+        if kind == "page":
+            subject, root = payload.get("properties") or {}, "/properties"
+        elif kind == "alias":
+            subject = {"userId": payload.get("userId"), "previousId": payload.get("previousId")}
+            root = ""
+        else:
+            subject, root = payload.get("traits") or {}, "/traits"
+        verdict = plan.validate_type(kind, subject, root)
+        allowed = plan.pii_allowed_type(kind)
+    else:
+        raise ValueError(f"unknown event type {kind!r}")
+    if pii_policy == "off":
+        return verdict
+    return pii.judged(verdict, subject, root, allowed, pii_policy, plan.version)
 
 
 def judge_parsed(raw: Any, info: RequestInfo) -> Prepared:

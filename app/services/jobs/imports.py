@@ -181,7 +181,8 @@ class Import:
         next(itertools.islice(self.lines, run.position, run.position), None)
         version = run.params.get("plan_version")
         plan = compile_plan(plans.published_body(run.app_id, version), version=version or 0)
-        self.entry = AppEntry(app_id=run.app_id, plan=plan)
+        policy = db.session.scalar(select(TrackedApp.pii_policy).where(TrackedApp.id == run.app_id))
+        self.entry = AppEntry(app_id=run.app_id, plan=plan, pii_policy=policy)
         self.secret = settings.secret
         self.max_event_bytes = settings.max_event_bytes
         self.max_upload_bytes = settings.max_upload_bytes

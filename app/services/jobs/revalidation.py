@@ -110,11 +110,16 @@ def _is_native(event_name: str, payload: dict[str, Any]) -> bool:
 
 
 def stored_verdict(
-    plan: CompiledPlan, event_type: str, event_name: str, payload: dict[str, Any]
+    plan: CompiledPlan,
+    event_type: str,
+    event_name: str,
+    payload: dict[str, Any],
+    pii_policy: str,
 ) -> Verdict:
-    """The verdict ingestion would give this stored event under `plan` (verdicts.judge)."""
+    """The verdict ingestion would give this stored event under `plan` and the app's PII
+    policy (verdicts.judge)."""
     native = event_type == "track" and _is_native(event_name, payload)
-    return judge(plan, event_type, event_name, payload, native=native)
+    return judge(plan, event_type, event_name, payload, native=native, pii_policy=pii_policy)
 
 
 def _rule_paths(violations: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -183,6 +188,9 @@ class Revalidation:
         else:
             body = params["plan"]
         self.plan = compile_plan(body, version=self.plan_version or 0)
+        self.pii_policy = db.session.scalar(
+            select(TrackedApp.pii_policy).where(TrackedApp.id == run.app_id)
+        )
         self.where = [Event.app_id == run.app_id]
         if params.get("since"):
             self.where.append(Event.received_at >= datetime.fromisoformat(params["since"]))
@@ -224,7 +232,9 @@ class Revalidation:
         rules: Counter = Counter()  # ((rule, path), 0 gained | 1 lost) → events
         by_event = EventTally()
         for row in rows:
-            verdict = stored_verdict(self.plan, row.type, row.event_name, row.payload)
+            verdict = stored_verdict(
+                self.plan, row.type, row.event_name, row.payload, self.pii_policy
+            )
             batch["before"][row.status] += 1
             batch["after"][verdict.status] += 1
             if verdict.status == row.status:

@@ -54,7 +54,8 @@ _BUCKETS = {
         "hour": "strftime('%Y-%m-%d %H:00:00', e.received_at)",
     },
 }
-# The violations of each (non-valid) event, one row per violation.
+# The violations of each event, one row per violation (a valid event has none, or `pii`
+# warnings, which are counted too).
 _VIOLATIONS_FROM = {
     POSTGRESQL: (
         "v->>'rule'",
@@ -116,7 +117,7 @@ def _tally(where: str, params: dict[str, Any]) -> tuple[Counter, Counter, Counte
     for app_id, at, name, v_rule, v_path, version, plan, n in run(
         f"SELECT e.app_id, {hour}, e.event_name, {rule}, {path}, coalesce(e.app_version, ''), "
         f"coalesce(e.plan_version, 0), count(*) FROM {source} WHERE {where} "
-        "AND e.status <> 'valid' GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7"
     ):
         at = as_time(at)
         key = (app_id, at, name, str(v_rule)[:64], general_path(str(v_path)), version, plan)

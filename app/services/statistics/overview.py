@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import EventMinuteStat, EventStat, StatWatermark, TrackingPlan, ViolationStat
 from app.models.types import utcnow
+from app.services.statistics import pii_counts
 from app.services.statistics.aggregates import WATERMARK, as_time
 from app.validation.verdict import STATUSES
 
@@ -144,6 +145,11 @@ def top_violations(
         {"event_name": name, "rule": rule, "path": path, "count": int(count)}
         for name, rule, path, count in rows
     ]
+
+
+def pii_findings(app_id: int, hours: int, now: datetime | None = None) -> int:
+    """The `pii` findings of the window's hours (from the hourly violation counts)."""
+    return pii_counts.hours_findings(app_id, _window(hours, now)[0])
 
 
 def last_aggregated() -> datetime | None:

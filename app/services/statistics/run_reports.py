@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import Event
 from app.services.ingestion.run_counts import Counts
 from app.services.statistics.aggregates import as_time
+from app.services.statistics.pii_counts import run_findings
 from app.services.statistics.run_expectations import (
     check_run,
     find_run,
@@ -228,5 +229,7 @@ def test_run_report(
         "late": late_events(app_id, test_run, closed_at),
         "violations": groups,
         "violations_partial": partial,
+        # Personal data found (warnings unless the app's PII policy made the events invalid).
+        "pii": run_findings(app_id, test_run, closed_at),
         "failures": [event_to_dict(event) for event in failing],
     }

@@ -25,6 +25,7 @@ from app.models import DeadLetter
 from app.models.dialect import insert
 from app.models.types import utcnow
 from app.services.ingestion.stored_event import TEST_RUN_MAX, text_problem
+from app.validation import pii
 
 # A dead letter waits for a replay or a discard.
 PENDING = (DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
@@ -188,8 +189,9 @@ def dead_letter_to_dict(dead: DeadLetter) -> dict[str, Any]:
         "task_id": dead.task_id,
         "task_name": dead.task_name,
         "app_id": dead.app_id,
-        "error": dead.error,
-        "message": dead.message,
+        # A database's error may quote the row it refused.
+        "error": pii.mask_text(dead.error) if dead.error else dead.error,
+        "message": pii.masked_message(dead.message),
         "created_at": dead.created_at.isoformat(),
         "replayed_at": dead.replayed_at.isoformat() if dead.replayed_at else None,
         "discarded_at": dead.discarded_at.isoformat() if dead.discarded_at else None,

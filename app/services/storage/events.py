@@ -16,6 +16,7 @@ from app.models.dialect import insert, is_postgresql
 from app.models.types import UtcDateTime, utcnow
 from app.services.ingestion.stored_event import TIME_MAX, TIME_MIN, StoredEvent
 from app.time_text import iso_z
+from app.validation import pii
 
 _TIME_FIELDS = ("received_at", "sent_at", "client_timestamp", "timestamp")
 _COLUMNS = {c.name for c in Event.__table__.columns} - {"id", "stored_at"}
@@ -160,11 +161,12 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "status": event.status,
         "errors": event.violations,
         "plan_version": event.plan_version,
-        "payload": event.payload,
+        # The stored payload keeps personal data raw for re-validation; shown, it is masked.
+        "payload": pii.masked_payload(event.payload, event.violations),
         "payload_hash": event.payload_hash,
         "task_id": event.task_id,
         "message_id": event.message_id,
-        "user_id": event.user_id,
+        "user_id": pii.masked_field(event.user_id, event.violations, "userId"),
         "received_at": iso_z(event.received_at),
         "sent_at": iso_z(event.sent_at),
         "timestamp": iso_z(event.timestamp),

@@ -7,6 +7,9 @@ import uuid
 
 from sqlalchemy.exc import OperationalError
 
+from app.extensions import db
+from app.models import TrackedApp
+from app.services.apps import set_pii_policy
 from app.services.ingestion import app_directory
 from app.services.ingestion.app_directory import AppDirectory
 from app.validation import compile_plan
@@ -88,3 +91,31 @@ def test_an_expired_entry_keeps_its_compiled_plan_while_the_version_is_unchanged
     _publish(client, shop, {"events": {}})
     assert client.post(url, json={"eventName": "user_login"}).json["status"] == "unplanned"
     assert compiled[-1] == 2
+
+
+LEAK = {"eventName": "user_login", "userId": 1, "method": "email", "note": "me@example.com"}
+
+
+def test_a_new_pii_policy_is_announced_to_the_cached_entries(any_app, monkeypatch):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    directory: AppDirectory = any_app.extensions["app_directory"]
+    monkeypatch.setattr(directory, "_ttl", 3600)  # only an announcement drops the entry
+    client = any_app.test_client()
+    url = f"/api/logs/{shop.app.write_key}"
+    assert client.post(url, json=LEAK).json["status"] == "valid"  # warn: cached now
+    with any_app.app_context():
+        set_pii_policy(db.session.get(TrackedApp, shop.app.id), "fail")
+    assert client.post(url, json={**LEAK, "userId": 2}).json["status"] == "invalid"
+
+
+def test_an_expired_entry_is_reloaded_when_only_the_pii_policy_changed(any_app, monkeypatch):
+    shop = add_app(any_app, plan=DEMO_PLAN)
+    directory: AppDirectory = any_app.extensions["app_directory"]
+    monkeypatch.setattr(directory, "_ttl", -1)  # every lookup reads the database again
+    client = any_app.test_client()
+    url = f"/api/logs/{shop.app.write_key}"
+    assert client.post(url, json=LEAK).json["status"] == "valid"
+    with any_app.app_context():  # changed behind the directory's back: no announcement
+        db.session.get(TrackedApp, shop.app.id).pii_policy = "fail"
+        db.session.commit()
+    assert client.post(url, json={**LEAK, "userId": 2}).json["status"] == "invalid"

@@ -251,7 +251,7 @@ def rejudged(flask_app: Flask, app_id: int, plan_body: dict, version: int) -> di
         ).all()
         db.session.remove()
     for row in rows:
-        verdict = revalidation.stored_verdict(plan, row.type, row.event_name, row.payload)
+        verdict = revalidation.stored_verdict(plan, row.type, row.event_name, row.payload, "warn")
         entry = table.setdefault(
             row.event_name, {"counts": Counter(), "rules": Counter(), "examples": []}
         )

@@ -68,7 +68,7 @@ SDK = [
 @pytest.fixture
 def info() -> RequestInfo:
     return RequestInfo(
-        entry=AppEntry(app_id=1, plan=compile_plan(PLAN, version=4)),
+        entry=AppEntry(app_id=1, plan=compile_plan(PLAN, version=4), pii_policy="warn"),
         write_key="",
         received_at=datetime.now(UTC),
         test_run=None,
@@ -85,7 +85,7 @@ def prepared_all(info: RequestInfo) -> list:
 
 def assert_same_verdict(message: dict, payload: dict, event_type: str, event_name: str) -> None:
     plan = compile_plan(PLAN, version=4)
-    verdict = stored_verdict(plan, event_type, event_name, payload)
+    verdict = stored_verdict(plan, event_type, event_name, payload, "warn")
     assert (verdict.status, verdict.violations) == (message["status"], message["violations"])
 
 
@@ -100,7 +100,7 @@ def test_every_kind_of_message_gets_the_verdict_ingestion_gave_it(info):
 
 def test_a_blocked_event_is_judged_blocked_again(info):
     plan = compile_plan({**PLAN, "unplanned_events": "block"}, version=5)
-    verdict = stored_verdict(plan, "track", "nowhere", {"eventName": "nowhere"})
+    verdict = stored_verdict(plan, "track", "nowhere", {"eventName": "nowhere"}, "warn")
     assert verdict.blocked and verdict.status == "unplanned"
 
 
