@@ -63,7 +63,9 @@ class HttpSink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def answer(self, *replies: int | Reply) -> None:
         """Script the next answers (statuses or Replies), in order."""
