@@ -112,7 +112,10 @@ class WebhookForm(FlaskForm):
 
     kind = SelectField(
         "Kind",
-        choices=[("json", "JSON (signed)"), ("slack", "Slack incoming webhook")],
+        choices=[
+            SelectChoice("json", "JSON (signed)"),
+            SelectChoice("slack", "Slack incoming webhook"),
+        ],
         default="json",
     )
     url = StringField("URL", validators=[DataRequired(), Length(max=MAX_WEBHOOK_URL)])

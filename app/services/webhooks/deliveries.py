@@ -224,12 +224,11 @@ def overdue(now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
 
 def log(app_id: int, limit: int = LOG_SIZE) -> list[tuple[WebhookDelivery, Webhook]]:
     """The app's newest deliveries with their webhooks."""
-    return list(
-        db.session.execute(
-            select(WebhookDelivery, Webhook)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(WebhookDelivery.app_id == app_id)
-            .order_by(WebhookDelivery.id.desc())
-            .limit(limit)
-        ).tuples()
+    rows = db.session.execute(
+        select(WebhookDelivery, Webhook)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.app_id == app_id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
     )
+    return [(delivery, webhook) for delivery, webhook in rows]
