@@ -17,7 +17,9 @@ from app.models import TrackedApp, Webhook, WebhookDelivery
 from app.models.types import utcnow
 from app.services.webhooks import deliveries, hooks
 from app.services.webhooks.deliveries import DELIVERED, FAILED, PENDING
+from app.tasks.webhooks import deliver_webhook, sweep_webhook_deliveries
 from stack.servers import free_port
+from tests.helpers import broker_messages, message_args
 from tests.services.webhooks.helpers import (
     PUBLIC_URL,
     Clock,
@@ -257,3 +259,21 @@ def create_plain_app() -> TrackedApp:
     from app.services.apps import create_app_record
 
     return create_app_record("plain", None).app
+
+
+def test_the_sweep_task_queues_overdue_deliveries_only(micro_app, http_sink):
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    due = recorded_test(micro_app, app_id, hook_id)
+    later = recorded_test(micro_app, app_id, hook_id)
+    done = recorded_test(micro_app, app_id, hook_id)
+    assert attempt(micro_app, done).state == DELIVERED
+    with micro_app.app_context():
+        db.session.get(WebhookDelivery, later).next_attempt_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+        assert sweep_webhook_deliveries.apply().get(disable_sync_subtasks=False) == [due]
+    queued = [
+        message_args(m)
+        for m in broker_messages(micro_app, queue="emails")
+        if m["headers"]["task"] == deliver_webhook.name
+    ]
+    assert queued == [[due]]
