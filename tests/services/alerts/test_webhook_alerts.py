@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from kombu.exceptions import OperationalError
 from sqlalchemy import select
 
 from app.extensions import db
@@ -194,3 +195,28 @@ def test_the_daily_digest_is_posted_once_beside_the_mail(full_app, sink, http_si
     jsonschema.validate(
         json.loads(next(r for r in requests if r.path == "/slack").body), SLACK_SCHEMA
     )
+
+
+def test_a_mail_the_queue_refuses_takes_its_webhook_messages_back_too(
+    full_app, make_app, sink, http_sink
+):
+    app_id, write_key = owned_app(full_app, "refused@example.com", "refused")
+    webhooks_of(full_app, app_id, http_sink.url)
+    now = utcnow()
+    store(full_app, write_key, STORM, now - timedelta(seconds=5))
+    count(full_app)
+    cut_off = make_app("full", REDIS_URL="redis://127.0.0.1:1/0")  # a broker nobody listens on
+    try:
+        with cut_off.app_context(), pytest.raises(OperationalError):
+            alerts.check_alerts(
+                queue_mail, cut_off.config["PUBLIC_URL"], now, deliver=queue_deliveries
+            )
+    finally:  # the tasks' Celery app is the newest one made: make it the test's again
+        full_app.extensions["celery"].set_current()
+        full_app.extensions["celery"].set_default()
+    with full_app.app_context():
+        assert db.session.scalars(select(WebhookDelivery)).all() == []
+    # The next run, with the broker back, alerts once: one mail, one message per webhook.
+    assert task_checks(full_app, now) == [app_id]
+    assert len(all_delivered(full_app, sink)) == 1
+    assert len(settled(full_app, app_id, 2)) == 2
