@@ -55,7 +55,9 @@ def deliver_webhook(delivery_id: int) -> str | None:
 
 @shared_task
 def sweep_webhook_deliveries() -> list[int]:
-    """Queue every pending delivery whose next attempt is overdue; returns their ids."""
+    """Queue every pending delivery whose next attempt is overdue (after failing those with
+    no attempt left); returns their ids."""
+    deliveries.give_up_unfinished(settings())
     ids = deliveries.overdue()
     queue_deliveries(ids)
     return ids

@@ -277,3 +277,20 @@ def test_the_sweep_task_queues_overdue_deliveries_only(micro_app, http_sink):
         if m["headers"]["task"] == deliver_webhook.name
     ]
     assert queued == [[due]]
+
+
+def test_a_delivery_whose_workers_all_died_fails_after_its_last_attempt(micro_app, http_sink):
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    delivery_id = recorded_test(micro_app, app_id, hook_id)
+    now = utcnow()
+    two = settings(max_attempts=2)
+    with micro_app.app_context():
+        for _ in range(2):  # claimed, then the worker dies: twice
+            assert deliveries._claim(delivery_id, two, now)
+            now += two.lease + timedelta(seconds=1)
+        assert not deliveries._claim(delivery_id, two, now)  # no attempt left
+        assert deliveries.give_up_unfinished(two, now) == 1
+        assert deliveries.overdue(now) == []
+    failed = row(micro_app, delivery_id)
+    assert failed.state == FAILED and "after 2 attempts" in failed.error
+    assert http_sink.requests == []
