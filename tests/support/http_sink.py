@@ -27,6 +27,8 @@ class Reply:
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    # Hold the answer until the sink is released (a receiver that never answers in time).
+    hang: bool = False
 
 
 class HttpSink:
@@ -37,6 +39,7 @@ class HttpSink:
         self.requests: list[Received] = []
         self.script: list[Reply] = []
         self.received = threading.Condition()
+        self.released = threading.Event()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         sink = self
@@ -51,6 +54,8 @@ class HttpSink:
                         Received("POST", self.path, dict(self.headers.items()), body)
                     )
                     sink.received.notify_all()
+                if reply.hang:
+                    sink.released.wait(30)
                 self.send_response(reply.status)
                 for name, value in reply.headers:
                     self.send_header(name, value)
@@ -89,5 +94,6 @@ class HttpSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

@@ -294,3 +294,13 @@ def test_a_delivery_whose_workers_all_died_fails_after_its_last_attempt(micro_ap
     failed = row(micro_app, delivery_id)
     assert failed.state == FAILED and "after 2 attempts" in failed.error
     assert http_sink.requests == []
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_retried(micro_app, http_sink):
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    delivery_id = recorded_test(micro_app, app_id, hook_id)
+    http_sink.answer(Reply(200, hang=True))
+    assert attempt(micro_app, delivery_id, timeout=0.3).state == PENDING
+    http_sink.released.set()
+    pending = row(micro_app, delivery_id)
+    assert pending.response_status is None and "ReadTimeoutError" in pending.error
