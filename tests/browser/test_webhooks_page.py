@@ -1,7 +1,8 @@
 """Webhooks in a real browser against the micro profile with its in-process worker: the owner
 adds a JSON webhook pointing at a local HTTP sink, sees its signing secret once, presses Send
 test, and watches the delivery log turn from pending to delivered without reloading (no CSP
-refusal on the way); the sink got the signed test. Screenshots: `webhooks-secret`, `webhooks`."""
+refusal on the way); the sink got the signed test. A Slack webhook is shown masked and its
+test, answered 404, fails at once. Screenshots: `webhooks-secret`, `webhooks`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.dashboard.helpers import PASSWORD
 from tests.helpers import DEMO_PLAN
 from tests.services.webhooks.helpers import documented_verify
 from tests.support.browser import LiveServer, csp_refusals, log_in, screenshot
+from tests.support.http_sink import Reply
 
 EMAIL = "qa-webhooks@example.com"
 
@@ -47,9 +49,22 @@ def test_send_test_turns_pending_into_delivered(
     expect(row.locator(".badge")).to_have_text("delivered", timeout=15_000)
     expect(row).to_contain_text("test")
     expect(row.locator("td").nth(5)).to_have_text("200")
+
+    # A Slack webhook whose URL Slack no longer knows (it answers 404 no_service): failed at
+    # once, with the answer in the log; its URL is shown masked.
+    http_sink.answer(Reply(404, body=b"no_service"))
+    section.get_by_label("Kind").select_option("slack")
+    section.get_by_label("URL").fill(f"{http_sink.url}/services/T000/B000/XXXXXXXX")
+    section.get_by_role("button", name="Add webhook").click()
+    slack = page.locator("tr.hook", has_text="slack")
+    expect(slack.locator("td.url")).to_have_text(f"{http_sink.url}/services/•••")
+    slack.get_by_role("button", name="Send test").click()
+    row = page.locator("#webhook-log tr.delivery").first
+    expect(row.locator(".badge")).to_have_text("failed", timeout=15_000)
+    expect(row.locator("td.error")).to_have_text("HTTP 404: no_service")
     screenshot(page, "webhooks")
 
-    (request,) = http_sink.wait_for(1)
+    request = http_sink.wait_for(2)[0]
     assert request.path == "/lvd-hook"
     assert json.loads(request.body)["type"] == "test"
     assert documented_verify()(secret, request.headers, request.body)

@@ -100,12 +100,9 @@ def check(url: str, private_addresses: str) -> Target:
 
 
 def masked(url: str) -> str:
-    """A URL for display when the URL itself is the secret (Slack): scheme, host and the
+    """A URL for display when the URL itself is the secret (Slack): scheme, host, port and the
     path's first segment, the rest hidden."""
-    parts = urlsplit(url)
-    first = parts.path.strip("/").split("/", 1)[0]
-    return (
-        f"{parts.scheme}://{parts.hostname}/{first}/•••"
-        if first
-        else f"{parts.scheme}://{parts.hostname}/•••"
-    )
+    target = parse(url)
+    first = target.path.split("?", 1)[0].strip("/").split("/", 1)[0]
+    origin = f"{target.scheme}://{target.host_header}"
+    return f"{origin}/{first}/•••" if first else f"{origin}/•••"

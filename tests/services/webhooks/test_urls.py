@@ -44,6 +44,9 @@ def test_slack_urls_are_masked_past_their_first_segment():
         == "https://hooks.slack.com/services/•••"
     )
     assert urls.masked("https://example.com") == "https://example.com/•••"
+    assert (
+        urls.masked("http://127.0.0.1:5050/services/T/B/x") == "http://127.0.0.1:5050/services/•••"
+    )
 
 
 @pytest.mark.parametrize(
