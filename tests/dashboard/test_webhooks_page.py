@@ -149,3 +149,12 @@ def test_another_users_webhook_is_out_of_reach(micro_app, http_sink):
     assert f'id="webhook-{hook_id}"' in owner.get(f"/apps/{app_id}").get_data(as_text=True)
     tasks = [m["headers"]["task"] for m in broker_messages(micro_app, queue="emails")]
     assert deliver_webhook.name not in tasks  # no test was queued
+
+
+def test_deny_mode_refuses_a_local_receiver_with_the_reason(micro_app, http_sink):
+    micro_app.config["WEBHOOK_PRIVATE_ADDRESSES"] = "deny"  # the full profile's default
+    owner = signed_in(micro_app, "owner@example.com")
+    app_id = new_app(owner)
+    page = add(owner, app_id, "json", http_sink.url)
+    assert "resolves to 127.0.0.1, a private or local address" in page
+    assert 'class="hook"' not in page
