@@ -162,6 +162,7 @@ def _claim(delivery_id: int, settings: Settings, now: datetime) -> bool:
             WebhookDelivery.id == delivery_id,
             WebhookDelivery.state == PENDING,
             WebhookDelivery.next_attempt_at <= now,
+            WebhookDelivery.attempts < settings.max_attempts,
         )
         .values(next_attempt_at=now + settings.lease, attempts=WebhookDelivery.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -204,6 +205,28 @@ def attempt(
         delivery.state, delivery.next_attempt_at = FAILED, None
     db.session.commit()
     return Outcome(delivery.state)
+
+
+def give_up_unfinished(settings: Settings, now: datetime | None = None) -> int:
+    """Fail pending deliveries whose every attempt was claimed and none recorded an answer
+    (each one's worker died mid-attempt), once the last lease ran out; how many."""
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.state == PENDING,
+            WebhookDelivery.attempts >= settings.max_attempts,
+            WebhookDelivery.next_attempt_at <= (now or utcnow()),
+        )
+        .values(
+            state=FAILED,
+            next_attempt_at=None,
+            error=f"no answer recorded after {settings.max_attempts} attempts "
+            "(the worker stopped mid-attempt)",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 def overdue(now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
