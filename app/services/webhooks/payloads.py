@@ -23,6 +23,11 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _minute(iso: str) -> str:
+    """An ISO time of the body as the mail shows it: 2026-12-05 09:14."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+
+
 def _share(value: float) -> float:
     return round(value, 4)
 
@@ -159,7 +164,8 @@ def slack(message: str, app: dict[str, Any], data: dict[str, Any]) -> dict[str, 
             _header("Validation alert"),
             _section(
                 f"*{name}*: *{share:.1%}* of {data['total']:,} events failed the tracking plan "
-                f"between {window['start']} and {window['end']}{threshold}.\n" + _counts_line(data)
+                f"between {_minute(window['start'])} and {_minute(window['end'])[-5:]} UTC"
+                f"{threshold}.\n" + _counts_line(data)
             ),
             _section("*Top violations*\n" + "\n".join(_violation_lines(data["top_violations"]))),
             _context(

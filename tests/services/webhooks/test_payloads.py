@@ -210,3 +210,19 @@ def test_the_body_is_compact_json_of_the_kind():
     slack = json.loads(payloads.body("slack", TEST, 5, END, APP, data))
     assert generic["type"] == "test" and generic["delivery_id"] == 5
     assert set(slack) == {"text", "blocks"}
+
+
+def test_the_slack_alert_reads_like_the_mail():
+    document = slack_messages()[ALERT]
+    assert document["text"] == "shop: 86% of events failing in the last 10 minutes"
+    assert document["blocks"][1]["text"]["text"] == (
+        "*shop*: *86.5%* of 37 events failed the tracking plan between 2026-12-05 09:04 and "
+        "09:14 UTC (threshold 20%).\ninvalid: 28 · unplanned: 4 · valid: 5"
+    )
+    assert document["blocks"][2]["text"]["text"].split("\n")[:2] == [
+        "*Top violations*",
+        "30 × `purchase` type `/properties/price`",
+    ]
+    assert document["blocks"][3]["elements"][0]["text"] == (
+        f"<{LINK}|See the failing events live> · no further alert for 60 minutes"
+    )
