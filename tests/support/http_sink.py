@@ -3,6 +3,7 @@ script (e.g. [500, 500, 200]; then 200), and lets a test wait for a number of re
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,13 +36,13 @@ class HttpSink:
     """A threaded HTTP server on 127.0.0.1 and a free port; `script` answers the next requests
     in order (an int is a status), and every later one gets 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self.script: list[Reply] = []
         self.received = threading.Condition()
         self.released = threading.Event()
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +69,8 @@ class HttpSink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        if tls is not None:  # HTTPS: the handshake happens as each connection is accepted
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

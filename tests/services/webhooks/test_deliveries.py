@@ -6,6 +6,7 @@ addresses in deny mode, and pruned to the newest 200."""
 from __future__ import annotations
 
 import json
+import ssl
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.errors import ServiceError
 from app.extensions import db
+from app.local_tls import ensure_certificates
 from app.models import TrackedApp, Webhook, WebhookDelivery
 from app.models.types import utcnow
 from app.services.webhooks import deliveries, hooks
@@ -29,7 +31,7 @@ from tests.services.webhooks.helpers import (
     row,
     settings,
 )
-from tests.support.http_sink import Reply
+from tests.support.http_sink import HttpSink, Reply
 
 
 def attempt(flask_app, delivery_id: int, clock: Clock | None = None, **changes):
@@ -304,3 +306,34 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(micro_app, http_sink
     http_sink.released.set()
     pending = row(micro_app, delivery_id)
     assert pending.response_status is None and "ReadTimeoutError" in pending.error
+
+
+def test_https_is_verified_for_the_urls_host_while_connecting_to_the_checked_address(
+    micro_app, tmp_path, monkeypatch
+):
+    """The request goes to the address resolved (127.0.0.1) with the certificate checked
+    against the URL's host name: trusted and matching is delivered; an untrusted CA or a name
+    the certificate does not cover fails the attempt (retried, nothing sent)."""
+    tls = ensure_certificates(tmp_path / "tls", ("localhost",))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.cert_file, tls.key_file)
+    with HttpSink(context) as sink:
+        by_name = f"https://localhost:{sink.port}/hook"
+        app_id, hook_id, _ = app_with_webhook(micro_app, by_name)
+        untrusted = recorded_test(micro_app, app_id, hook_id)
+        assert attempt(micro_app, untrusted).state == PENDING
+        assert "CERTIFICATE_VERIFY_FAILED" in row(micro_app, untrusted).error
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))  # trust the local CA
+        trusted = recorded_test(micro_app, app_id, hook_id)
+        assert attempt(micro_app, trusted).state == DELIVERED
+        (request,) = sink.wait_for(1)
+        assert request.headers["Host"] == f"localhost:{sink.port}"
+
+        with micro_app.app_context():
+            app = db.session.get(TrackedApp, app_id)
+            by_address = hooks.add(app, "json", f"https://127.0.0.1:{sink.port}/", "allow")[0].id
+        wrong_name = recorded_test(micro_app, app_id, by_address)
+        assert attempt(micro_app, wrong_name).state == PENDING
+        assert "hostname '127.0.0.1' doesn't match 'localhost'" in row(micro_app, wrong_name).error
+        assert len(sink.requests) == 1
