@@ -23,6 +23,8 @@ task_default_queue = STORAGE_QUEUE
 task_routes = {
     "app.tasks.events.*": {"queue": STORAGE_QUEUE},
     "app.tasks.emails.*": {"queue": EMAIL_QUEUE},
+    # Webhooks are notifications too: they share the mail's queue, behind account mail.
+    "app.tasks.webhooks.*": {"queue": EMAIL_QUEUE},
     "app.tasks.batch.*": {"queue": BATCH_QUEUE},
     "app.tasks.alerts.*": {"queue": BATCH_QUEUE},
     "app.tasks.jobs.*": {"queue": BATCH_QUEUE},
@@ -68,6 +70,12 @@ beat_schedule = {
     "count-new-events": {"task": "app.tasks.batch.count_new_events", "schedule": 60.0},
     # Mail an app's owner when its share of invalid events passes the app's threshold.
     "check-alerts": {"task": "app.tasks.alerts.check_alerts", "schedule": 60.0},
+    # Queue again webhook deliveries whose next attempt is overdue (a lost task, a worker that
+    # died mid-attempt, or a retry too far off for a countdown; app/tasks/webhooks.py).
+    "sweep-webhook-deliveries": {
+        "task": "app.tasks.webhooks.sweep_webhook_deliveries",
+        "schedule": 30.0,
+    },
     # The daily digest of each app's yesterday, to its owner.
     "send-digests": {
         "task": "app.tasks.alerts.send_daily_digests",

@@ -272,6 +272,7 @@ def register_blueprints(app: Flask) -> None:
     from app.dashboard.operations import web_operations
     from app.dashboard.plan_impact import web_plan_impact
     from app.dashboard.plans import web_plans
+    from app.dashboard.webhooks import web_webhooks
     from app.ingest.routes import ingest
     from app.ingest.sdk_routes import sdk
     from app.ingest.sdk_settings import sdk_settings
@@ -285,6 +286,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_plans)
     app.register_blueprint(web_plan_impact)
     app.register_blueprint(web_operations)
+    app.register_blueprint(web_webhooks)
     # Browsers ask for /favicon.ico whatever the page links: answer with the icon, not a 404.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
 

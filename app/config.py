@@ -184,7 +184,22 @@ def build_config(env: Mapping[str, str]) -> dict[str, Any]:
         "MAILS_PER_ADDRESS_AND_IP": _int(env, "MAILS_PER_ADDRESS_AND_IP", 5),
         "MAILS_PER_IP": _int(env, "MAILS_PER_IP", 20),
         "MAILS_PER_ADDRESS_PER_HOUR": _int(env, "MAILS_PER_ADDRESS_PER_HOUR", 20),
+        # Webhooks (docs/webhooks.md). `deny` refuses loopback, private and link-local targets,
+        # checked on save and again on each send after resolving: a dashboard user could
+        # otherwise make the server post into its own network. micro runs on a laptop, where
+        # a local receiver is the point, so it allows them.
+        "WEBHOOK_PRIVATE_ADDRESSES": _private_addresses(env, micro),
+        "WEBHOOK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
+        "WEBHOOK_RETRY_BASE_SECONDS": float(env.get("WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        "WEBHOOK_MAX_ATTEMPTS": _int(env, "WEBHOOK_MAX_ATTEMPTS", 6),
     }
+
+
+def _private_addresses(env: Mapping[str, str], micro: bool) -> str:
+    value = env.get("WEBHOOK_PRIVATE_ADDRESSES") or ("allow" if micro else "deny")
+    if value not in ("allow", "deny"):
+        raise ValueError(f"WEBHOOK_PRIVATE_ADDRESSES must be allow or deny, not {value!r}")
+    return value
 
 
 def micro_environment(env: Mapping[str, str] = os.environ) -> dict[str, str]:

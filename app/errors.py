@@ -101,7 +101,7 @@ def _message(error: HTTPException) -> str:
 
 
 # The dashboard's pages answer errors as pages; everything else answers JSON.
-PAGE_BLUEPRINTS = {"accounts", "apps", "plans", "plan_impact", "operations"}
+PAGE_BLUEPRINTS = {"accounts", "apps", "plans", "plan_impact", "operations", "webhooks"}
 
 
 def register_error_handlers(app: Flask) -> None:

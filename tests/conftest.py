@@ -24,6 +24,7 @@ from stack.servers import (
     start_worker,
 )
 from tests.support import databases, nginx, tiers
+from tests.support.http_sink import HttpSink
 from tests.support.mail import SmtpSink
 from tests.support.profiles import SECRET, close_app, flush_redis, full_env
 
@@ -150,6 +151,13 @@ def smtp_sink():
     sink.controller.start()
     yield sink
     sink.controller.stop()
+
+
+@pytest.fixture
+def http_sink():
+    """A local HTTP server that records the webhooks posted to it, stopped after the test."""
+    with HttpSink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")

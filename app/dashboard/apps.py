@@ -17,6 +17,7 @@ from app.api.cursors import decode_id, encode_id
 from app.dashboard import charts
 from app.dashboard.forms import AlertSettingsForm, EmptyForm, NewAppForm, PiiPolicyForm
 from app.dashboard.sdk_snippets import sdk_snippets
+from app.dashboard.webhook_section import webhook_section
 from app.request_args import MAX_BIG_ID, int_arg
 from app.services import alerts
 from app.services import apps as app_service
@@ -117,6 +118,7 @@ def show(app_id: int):
     base = request.host_url.rstrip("/")
     http_url, https_url = _service_urls()
     read_key = current_app.extensions["shown_once"].take(f"read-key:{current_user.id}:{app.id}")
+    webhooks = webhook_section(app.id)
     page = render_template(
         "apps/show.html",
         app=app,
@@ -127,9 +129,12 @@ def show(app_id: int):
         read_key=read_key,
         snippets=sdk_snippets(app.write_key, http_url, https_url),
         https_url=https_url,
+        **webhooks,
     )
-    # A page with a read key on it stays out of every cache (the back button included).
-    return page, {"Cache-Control": "no-store"} if read_key else {}
+    # A page with a read key or signing secret on it stays out of every cache (the back
+    # button included).
+    secret_shown = read_key or webhooks["new_secret"]
+    return page, {"Cache-Control": "no-store"} if secret_shown else {}
 
 
 def _service_urls() -> tuple[str, str | None]:

@@ -29,6 +29,7 @@ from wtforms.validators import (
 from app.services.accounts.users import MAX_EMAIL_LENGTH
 from app.services.apps import name_problem
 from app.services.plans.starters import EMPTY, TEMPLATES
+from app.services.webhooks.urls import MAX_URL_LENGTH as MAX_WEBHOOK_URL
 from app.validation.property_rows import TYPES
 
 CODE = Regexp(r"^\s*\d{6}\s*$", message="The code has six digits.")
@@ -117,6 +118,20 @@ class PiiPolicyForm(FlaskForm):
             SelectChoice("off", "Off: values are not looked at"),
         ],
     )
+
+
+class WebhookForm(FlaskForm):
+    """A new webhook of an app (app/services/webhooks): its kind and URL."""
+
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("json", "JSON (signed)"),
+            SelectChoice("slack", "Slack incoming webhook"),
+        ],
+        default="json",
+    )
+    url = StringField("URL", validators=[DataRequired(), Length(max=MAX_WEBHOOK_URL)])
 
 
 class EmptyForm(FlaskForm):

@@ -16,6 +16,7 @@ from app.models.test_run_count import TestRunCount
 from app.models.tracked_app import TrackedApp
 from app.models.tracking_plan import TrackingPlan
 from app.models.user import EmailCode, User
+from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "TrackedApp",
@@ -34,4 +35,6 @@ __all__ = [
     "TrackingPlan",
     "User",
     "ViolationStat",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -1,4 +1,5 @@
-"""Violation alerts and daily digests: which apps are due, claimed once, mailed to the owner.
+"""Violation alerts and daily digests: which apps are due, claimed once, mailed to the owner
+and posted to the app's active webhooks.
 
 An app is failing when invalid plus unplanned events make up more than its `alert_threshold` of
 the events of its window: an unplanned event is one the plan does not know, which a release gate
@@ -8,13 +9,15 @@ event alerts.
 A mail is queued only after its claim was committed: one `UPDATE ... WHERE` on the app's row
 that succeeds for one checker only (PostgreSQL re-reads a row another transaction changed before
 updating it; SQLite writes one transaction at a time), so concurrent checkers and reruns send one.
+The webhook deliveries are recorded in the claim's transaction, so they come and go with it:
+one claim, one mail and one message per webhook.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -22,10 +25,11 @@ from flask import render_template
 from sqlalchemy import func, or_, select, update
 
 from app.extensions import db
-from app.models import Event, EventMinuteStat, EventStat, TrackedApp, User, ViolationStat
+from app.models import Event, EventMinuteStat, EventStat, TrackedApp, User, ViolationStat, Webhook
 from app.models.types import utcnow
 from app.services.statistics import pii_counts
 from app.services.statistics.aggregates import general_path, violation_totals
+from app.services.webhooks import deliveries, payloads
 from app.validation.verdict import STATUSES
 from celery_config import ALERT_PRIORITY, DIGEST_PRIORITY
 
@@ -47,6 +51,8 @@ class Mail:
     # Its place in the `emails` queue (Redis: 0 first, 9 last). Account mail (sign-up and
     # reset codes) is sent at 0: a person waits for it; alerts come next, digests last.
     priority: int = 0
+    # The figures the templates were given: webhooks are sent the same ones.
+    context: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _minute(value: datetime) -> datetime:
@@ -64,38 +70,68 @@ def _failing(counts: dict[str, int]) -> int:
     return counts["invalid"] + counts["unplanned"]
 
 
-def _due_apps(*conditions: Any) -> list[tuple[TrackedApp, str]]:
-    """Apps with an owner (and the owner's address) that meet the conditions, oldest first."""
+def _due_apps(*conditions: Any) -> list[tuple[TrackedApp, str | None]]:
+    """Apps that meet the conditions and have someone to tell (an owner, whose address comes
+    with it, or an active webhook), oldest first."""
+    has_webhook = select(Webhook.id).where(Webhook.app_id == TrackedApp.id, Webhook.active).exists()
     return [
         (app, email)
         for app, email in db.session.execute(
             select(TrackedApp, User.email)
-            .join(User, User.id == TrackedApp.owner_id)
-            .where(*conditions)
+            .outerjoin(User, User.id == TrackedApp.owner_id)
+            .where(or_(User.id.is_not(None), has_webhook), *conditions)
             .order_by(TrackedApp.id)
         )
     ]
 
 
-def _claim(app_id: int, column: Any, value: Any, unclaimed: Any) -> bool:
-    """Set one app's column to `value` if `unclaimed` still holds; True for the one that did."""
+def _claim(
+    app: TrackedApp,
+    column: Any,
+    value: Any,
+    unclaimed: Any,
+    message: str,
+    mail: Mail,
+    public_url: str,
+) -> list[int] | None:
+    """Set one app's column to `value` if `unclaimed` still holds and, in the same transaction,
+    record the message's deliveries to the app's active webhooks; their ids for the one that
+    claimed it, None for the others."""
     result = db.session.execute(
         update(TrackedApp)
-        .where(TrackedApp.id == app_id, unclaimed)
+        .where(TrackedApp.id == app.id, unclaimed)
         .values({column: value})
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:
+        db.session.commit()
+        return None
+    data = payloads.figures(message, mail.context)
+    ids = deliveries.record(app, deliveries.active_webhooks(app.id), message, data, public_url)
     db.session.commit()
-    return result.rowcount == 1
+    return ids
 
 
 Send = Callable[[Mail], None]
+# Queues the delivery tasks of these ids; a delivery it fails to queue is sent by the sweep.
+Deliver = Callable[[list[int]], None]
 
 
-def _queue(send: Send, mail: Mail, app_id: int, column: Any, claimed: Any, previous: Any) -> None:
-    """Hand the mail on; if that fails, give the claim back so a later run tries again."""
+def _queue(
+    send: Send,
+    deliver: Deliver | None,
+    mail: Mail,
+    ids: list[int],
+    app_id: int,
+    column: Any,
+    claimed: Any,
+    previous: Any,
+) -> None:
+    """Hand the mail on (if the app has an owner) and queue the webhook deliveries; if the mail
+    fails, give the claim back, and its deliveries with it, so a later run tries again."""
     try:
-        send(mail)
+        if mail.to:
+            send(mail)
     except Exception:
         db.session.execute(
             update(TrackedApp)
@@ -103,8 +139,11 @@ def _queue(send: Send, mail: Mail, app_id: int, column: Any, claimed: Any, previ
             .values({column: previous})
             .execution_options(synchronize_session=False)
         )
+        deliveries.discard(ids)
         db.session.commit()
         raise
+    if deliver is not None and ids:
+        deliver(ids)
 
 
 def _render(template: str, **context: Any) -> tuple[str, str]:
@@ -204,7 +243,7 @@ def _top(counts: Counter, limit: int) -> list[dict[str, Any]]:
 
 def alert_mail(
     app: TrackedApp,
-    to: str,
+    to: str | None,
     start: datetime,
     now: datetime,
     counts: dict[str, int],
@@ -233,12 +272,16 @@ def alert_mail(
         f"[{_one_line(app.name)}] {share:.0%} of events failing in the last "
         f"{app.alert_window_minutes} minutes"
     )
-    return Mail([to], subject, text, html, priority=ALERT_PRIORITY)
+    return Mail([to] if to else [], subject, text, html, ALERT_PRIORITY, context)
 
 
-def check_alerts(send: Send, public_url: str, now: datetime | None = None) -> list[int]:
+def check_alerts(
+    send: Send, public_url: str, now: datetime | None = None, deliver: Deliver | None = None
+) -> list[int]:
     """Mail (through `send`, called after the claim's commit) the owner of each app whose
-    failing share passed its threshold, at most once per cooldown; returns the apps alerted."""
+    failing share passed its threshold, and post to its active webhooks (queued through
+    `deliver`; without it the sweep sends them), at most once per cooldown; returns the apps
+    alerted."""
     now = now or utcnow()
     alerted = []
     for app, email in _due_apps(TrackedApp.alert_threshold.is_not(None)):
@@ -255,8 +298,10 @@ def check_alerts(send: Send, public_url: str, now: datetime | None = None) -> li
         mail = alert_mail(app, email, start, now, counts, public_url)
         previous = app.last_alert_at
         unclaimed = or_(TrackedApp.last_alert_at.is_(None), TrackedApp.last_alert_at < cutoff)
-        if _claim(app.id, TrackedApp.last_alert_at, now, unclaimed):
-            _queue(send, mail, app.id, TrackedApp.last_alert_at, now, previous)
+        column = TrackedApp.last_alert_at
+        ids = _claim(app, column, now, unclaimed, payloads.ALERT, mail, public_url)
+        if ids is not None:
+            _queue(send, deliver, mail, ids, app.id, column, now, previous)
             alerted.append(app.id)
     db.session.commit()  # end the read transaction
     return alerted
@@ -314,7 +359,7 @@ def day_violations(app_id: int, day: date, limit: int = DIGEST_TOP) -> list[dict
 
 
 def digest_mail(
-    app: TrackedApp, to: str, day: date, counts: dict[str, int], public_url: str
+    app: TrackedApp, to: str | None, day: date, counts: dict[str, int], public_url: str
 ) -> Mail:
     """The digest e-mail of one app's day (links under `public_url`)."""
     total = sum(counts.values())
@@ -332,12 +377,15 @@ def digest_mail(
     }
     text, html = _render("digest", **context)
     subject = f"[{_one_line(app.name)}] {day.isoformat()}: {total:,} events, {share:.1%} failing"
-    return Mail([to], subject, text, html, priority=DIGEST_PRIORITY)
+    return Mail([to] if to else [], subject, text, html, DIGEST_PRIORITY, context)
 
 
-def send_daily_digests(send: Send, public_url: str, today: date | None = None) -> list[int]:
+def send_daily_digests(
+    send: Send, public_url: str, today: date | None = None, deliver: Deliver | None = None
+) -> list[int]:
     """Mail (through `send`, after the claim's commit) each owned app's digest of yesterday
-    (UTC) once; returns the ids of the apps mailed.
+    (UTC) once, and post it to the app's active webhooks (queued through `deliver`); returns
+    the ids of the apps told.
 
     An app without events that day gets no mail and its day stays unmarked: `last_digest_on` is
     the day whose digest was sent, and a rerun later that day (say, once a lagging count caught
@@ -352,8 +400,10 @@ def send_daily_digests(send: Send, public_url: str, today: date | None = None) -
             continue
         mail = digest_mail(app, email, day, counts, public_url)
         previous = app.last_digest_on
-        if _claim(app.id, TrackedApp.last_digest_on, day, unsent):
-            _queue(send, mail, app.id, TrackedApp.last_digest_on, day, previous)
+        column = TrackedApp.last_digest_on
+        ids = _claim(app, column, day, unsent, payloads.DIGEST, mail, public_url)
+        if ids is not None:
+            _queue(send, deliver, mail, ids, app.id, column, day, previous)
             sent.append(app.id)
     db.session.commit()
     return sent

@@ -1,3 +1,3 @@
 """Celery tasks: thin wrappers over services, one module per concern (queues: celery_config)."""
 
-from app.tasks import alerts, batch, emails, events, jobs  # noqa: F401  (registers the tasks)
+from app.tasks import alerts, batch, emails, events, jobs, webhooks  # noqa: F401  (registers the tasks)

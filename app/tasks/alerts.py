@@ -1,4 +1,5 @@
-"""The `batch_processing` queue: violation alerts and daily digests (both scheduled by beat)."""
+"""The `batch_processing` queue: violation alerts and daily digests (both scheduled by beat),
+mailed and posted to webhooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import current_app
 
 from app.services import alerts
 from app.tasks.emails import send_email_async
+from app.tasks.webhooks import queue_deliveries
 
 
 def queue_mail(mail: alerts.Mail) -> None:
@@ -22,7 +24,10 @@ def queue_mail(mail: alerts.Mail) -> None:
 def check_alerts(now: str | None = None) -> list[int]:
     """Alert the owners of apps over their threshold; `now` (ISO 8601) stands in for the clock."""
     return alerts.check_alerts(
-        queue_mail, _public_url(), datetime.fromisoformat(now) if now else None
+        queue_mail,
+        _public_url(),
+        datetime.fromisoformat(now) if now else None,
+        deliver=queue_deliveries,
     )
 
 
@@ -30,7 +35,10 @@ def check_alerts(now: str | None = None) -> list[int]:
 def send_daily_digests(today: str | None = None) -> list[int]:
     """Mail yesterday's digest of every owned app; `today` (ISO date) stands in for the clock."""
     return alerts.send_daily_digests(
-        queue_mail, _public_url(), date.fromisoformat(today) if today else None
+        queue_mail,
+        _public_url(),
+        date.fromisoformat(today) if today else None,
+        deliver=queue_deliveries,
     )
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from tests.dashboard.helpers import csrf_token, sign_up_and_verify, submit
 
-# Every route that names an app: (method, path template); {run}, {version}, {dead} and {job} are
-# filled with run-1, 1, 1 and 1, which exist for the owner's app in no test (the 404 must come from
-# ownership).
+# Every route that names an app: (method, path template); {run}, {version}, {dead}, {job} and
+# {webhook} are filled with run-1, 1, 1, 1 and 1, which exist for the owner's app in no test (the
+# 404 must come from ownership; test_webhooks_page.py tries a stranger on a real webhook too).
 APP_ROUTES = [
     ("GET", "/apps/{id}"),
     ("GET", "/apps/{id}/overview"),
@@ -36,6 +36,11 @@ APP_ROUTES = [
     ("POST", "/apps/{id}/rename"),
     ("POST", "/apps/{id}/alerts"),
     ("POST", "/apps/{id}/pii"),
+    ("POST", "/apps/{id}/webhooks"),
+    ("GET", "/apps/{id}/webhooks/log"),
+    ("POST", "/apps/{id}/webhooks/{webhook}/remove"),
+    ("POST", "/apps/{id}/webhooks/{webhook}/secret"),
+    ("POST", "/apps/{id}/webhooks/{webhook}/test"),
     ("GET", "/apps/{id}/dead-letters"),
     ("GET", "/apps/{id}/dead-letters/{dead}"),
     ("POST", "/apps/{id}/dead-letters/replay"),
@@ -88,7 +93,7 @@ def test_rotating_the_write_key_retires_the_old_one(micro_app, owner):
 
 
 def _url(path: str, app_id: int) -> str:
-    return path.format(id=app_id, run="run-1", version=1, dead=1, job=1)
+    return path.format(id=app_id, run="run-1", version=1, dead=1, job=1, webhook=1)
 
 
 def test_the_table_covers_every_route_of_an_app(micro_app):
@@ -99,6 +104,7 @@ def test_the_table_covers_every_route_of_an_app(micro_app):
         "<int:version>": "{version}",
         "<int:dead_letter_id>": "{dead}",
         "<int:job_id>": "{job}",
+        "<int:webhook_id>": "{webhook}",
     }
     routes = set()
     for rule in micro_app.url_map.iter_rules():

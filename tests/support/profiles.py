@@ -23,6 +23,8 @@ def full_env(service_root: Path, redis_server: Server, postgres_server: Server) 
         "DATABASE_URL": postgres_server.url,
         "LVD_DATA_DIR": str(service_root / "full"),
         "SECRET_KEY": SECRET,
+        # Tests post webhooks to a sink on 127.0.0.1 (the full profile denies that by default).
+        "WEBHOOK_PRIVATE_ADDRESSES": "allow",
     }
 
 

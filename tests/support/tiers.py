@@ -49,7 +49,7 @@ SYSTEM_FIXTURES = frozenset(
 # Fixtures that reach a database (PostgreSQL, Redis, the micro profile's SQLite file) or an
 # in-process server; any_app picks micro_app or full_app by name, so it is listed itself.
 INTEGRATION_FIXTURES = frozenset(
-    {"redis_server", "postgres_server", "micro_template", "any_app", "smtp_sink"}
+    {"redis_server", "postgres_server", "micro_template", "any_app", "smtp_sink", "http_sink"}
 )
 # The processes an integration test may start: the servers of its tier.
 INTEGRATION_PROGRAMS = frozenset({"redis-server", "postgres", "initdb"})
