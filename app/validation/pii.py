@@ -385,9 +385,68 @@ class Finding:
     matches: list[Match]
 
 
+# What every match of every detector contains: a looser look than each detector's, so the
+# screen never misses what `find` finds (tests/validation/test_pii.py checks that on random
+# text). Most strings of an event (dates, ids, words, prices) are cleared by the cheap parts:
+# literals, a count of digits, the safe shapes; Python's regex engine is slow on alternations
+# tried at every character, so the one pattern left runs only on digit-heavy strings.
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_IBAN_SCREEN = _ascii(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){4}")
+_CARD_SCREEN = _ascii(r"\d(?:[ \-]?\d){12}")
+_NUMBER_SCREENS = (
+    _ascii(r"\d{3}-\d{2}-\d{4}"),  # SSN
+    _ascii(r"\(\d{2,5}\)"),  # national phones: (555) 123-4567
+    _ascii(r"\d{3}[\-.]\d{3}[\-.]\d{4}"),  # 555-123-4567
+    _ascii(r"(?<!\w)0\d{2,4}[ \-/]\d{3}"),  # 030 1234567
+)
+
+
+def screened(text: str) -> bool:
+    """Whether `text` may hold anything `find` finds (False: it certainly does not)."""
+    if "@" in text or "+" in text or "::" in text or text.count(":") >= 7:
+        return True  # e-mail, international phone, IPv6
+    digits = len(text) - len(text.translate(_NO_DIGITS))
+    # Every other kind has digits: an IBAN two check digits and more, an IPv4 address four.
+    if digits < 2 or _SAFE.fullmatch(text):
+        return False  # find lets the safe shapes through whole (dates, UUIDs, digests)
+    if _IBAN_SCREEN.search(text):
+        return True
+    if digits >= 4 and "." in text and _QUAD.search(text):
+        return True  # IPv4
+    if digits >= 13 and _CARD_SCREEN.search(text):
+        return True
+    # SSNs and national phones have 9 digits or more (find counts them the same way).
+    return digits >= 9 and any(screen.search(text) for screen in _NUMBER_SCREENS)
+
+
+def _candidates(subject: Any, allowed: dict) -> bool:
+    """Whether any value of `subject` may hold personal data: a string (long enough) passes
+    the screen, or an integer is long enough to be a card. Top-level properties the plan
+    allows are left out (deeper ones are looked at by the scan itself)."""
+    if type(subject) is dict and allowed:
+        stack = [v for k, v in subject.items() if ALLOWED not in allowed.get(k, ())]
+    else:
+        stack = [subject]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if len(value) >= _MIN_CHARS and screened(value[:MAX_CHARS]):
+                return True
+        elif kind is dict:
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is int and not -(10**12) < value < 10**12:
+            return True
+    return False
+
+
 def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
     """The values of `subject` (the properties judged at pointer `root`) holding personal
     data outside the paths `allowed` permits; at most MAX_FINDINGS, bounded work."""
+    if not _candidates(subject, allowed):
+        return []
     findings: list[Finding] = []
     strings, chars = MAX_STRINGS, MAX_CHARS
     # (value, its name in its parent, the parent's entry, the property name it is under,

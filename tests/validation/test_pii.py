@@ -28,6 +28,7 @@ FOUND = [
     ("card 4111-1111-1111-1111 declined", "card", "4111-1111-1111-1111", "•••• 1111"),
     ("378282246310005", "card", "378282246310005", "•••• 0005"),
     ("5555555555554444", "card", "5555555555554444", None),
+    ("4222222222222", "card", "4222222222222", "•••• 2222"),  # 13 digits (an old Visa)
     ("192.168.1.10", "ip", "192.168.1.10", "192.•.•.•"),
     ("client 8.8.4.4 said hi", "ip", "8.8.4.4", "8.•.•.•"),
     ("2001:db8::8a2e:370:7334", "ip", "2001:db8::8a2e:370:7334", "2001:•:•:•"),
@@ -92,6 +93,19 @@ def test_personal_data_is_found_inside_any_string(value, kind, raw, mask):
 @pytest.mark.parametrize(("value", "key"), NOT_FOUND)
 def test_values_that_only_look_alike_are_not_taken_for_personal_data(value, key):
     assert pii.find(value, key) == []
+
+
+@pytest.mark.parametrize(("value", "kind", "raw", "mask"), FOUND)
+def test_the_scan_screen_lets_every_kind_through(value, kind, raw, mask):
+    # scan() looks at an event's strings with find() only when the screen lets one through.
+    assert pii.screened(value)
+    findings = pii.scan({"field": value}, "/properties", {})
+    assert [(f.path, f.matches[0].kind) for f in findings] == [("/properties/field", kind)]
+
+
+def test_the_screen_clears_the_common_clean_values():
+    clean = ["ORD-2024-000123", "2024-01-15T10:30:00Z", "10.0.19045.2965", "SPRING24", "19.99"]
+    assert not any(pii.screened(value) for value in clean)
 
 
 def test_an_address_under_a_name_that_is_not_a_version_is_one():
@@ -252,6 +266,17 @@ def test_masking_never_returns_a_raw_match(text, key):
         found_here = sum(n.raw == m.raw for n in matches)
         assert shown.count(m.raw) <= text.count(m.raw) - found_here
         assert again.count(m.raw) <= shown.count(m.raw)  # the mask is not found as the raw
+
+
+# Characters the detectors look at, so random text comes close to personal data often.
+near = st.text(alphabet="0123456789 -./():+@abzAZDEGB", max_size=40)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(near, texts))
+def test_the_screen_never_hides_what_find_finds(text):
+    if pii.find(text, "field"):
+        assert pii.screened(text[: pii.MAX_CHARS])
 
 
 @settings(max_examples=300, deadline=None)
