@@ -427,12 +427,16 @@ def _candidates(subject: Any, allowed: dict) -> bool:
         stack = [v for k, v in subject.items() if ALLOWED not in allowed.get(k, ())]
     else:
         stack = [subject]
-    while stack:
+    strings, chars = MAX_STRINGS, MAX_CHARS  # the scan's own budget (scan)
+    while stack and strings > 0 and chars > 0:
         value = stack.pop()
         kind = type(value)
         if kind is str:
-            if len(value) >= _MIN_CHARS and screened(value[:MAX_CHARS]):
-                return True
+            if len(value) >= _MIN_CHARS:
+                strings -= 1
+                chars -= len(value)
+                if screened(value[:MAX_CHARS]):
+                    return True
         elif kind is dict:
             stack.extend(value.values())
         elif kind is list:
