@@ -5,7 +5,7 @@ Every route finds the app through its owner (apps.owned_or_404): another user's 
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import login_required
 
 from app.dashboard.apps import owned_or_404
@@ -53,6 +53,7 @@ def add(app_id: int):
 @login_required
 def remove(app_id: int, webhook_id: int):
     app = owned_or_404(app_id)
+    _webhook_or_404(app, webhook_id)
     if EmptyForm().validate_on_submit():
         _or_flash(lambda: hooks.remove(app, webhook_id), "Webhook removed.")
     return _back(app.id)
@@ -62,6 +63,7 @@ def remove(app_id: int, webhook_id: int):
 @login_required
 def new_secret(app_id: int, webhook_id: int):
     app = owned_or_404(app_id)
+    _webhook_or_404(app, webhook_id)
     if EmptyForm().validate_on_submit():
         try:
             _show_secret(app.id, webhook_id, hooks.regenerate_secret(app, webhook_id))
@@ -75,12 +77,8 @@ def new_secret(app_id: int, webhook_id: int):
 def send_test(app_id: int, webhook_id: int):
     """Queue a `test` delivery: the log shows it pending, then delivered or failed."""
     app = owned_or_404(app_id)
+    hook = _webhook_or_404(app, webhook_id)
     if EmptyForm().validate_on_submit():
-        try:
-            hook = hooks.find(app, webhook_id)
-        except ServiceError as exc:
-            flash(exc.message, "error")
-            return _back(app.id)
         delivery_id = deliveries.record_test(app, hook, current_app.config["PUBLIC_URL"])
         queue_deliveries([delivery_id])
         flash("Test message queued: see the delivery log below.", "info")
@@ -93,6 +91,14 @@ def delivery_log(app_id: int):
     """The delivery log alone, for webhooks.js to swap in while deliveries are pending."""
     app = owned_or_404(app_id)
     return render_template("apps/_webhook_log.html", app=app, delivery_log=deliveries.log(app.id))
+
+
+def _webhook_or_404(app, webhook_id: int):
+    """The app's webhook, or a 404 like an app that is not the user's (no such row)."""
+    try:
+        return hooks.find(app, webhook_id)
+    except ServiceError:
+        abort(404)
 
 
 def _or_flash(action, done: str) -> None:

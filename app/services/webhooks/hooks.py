@@ -11,6 +11,10 @@ from app.services.webhooks import urls
 from app.services.webhooks.payloads import JSON, KINDS
 from app.services.webhooks.signing import new_secret
 
+# The id column is a PostgreSQL integer: a larger id names no row, and neither database binds
+# one beyond 64 bits.
+MAX_WEBHOOK_ID = 2**31 - 1
+
 MAX_WEBHOOKS_PER_APP = 10
 
 
@@ -23,7 +27,7 @@ def of_app(app_id: int) -> list[Webhook]:
 
 def find(app: TrackedApp, webhook_id: int) -> Webhook:
     """One webhook of the app; ServiceError(not_found) for any other id."""
-    webhook = db.session.get(Webhook, webhook_id)
+    webhook = db.session.get(Webhook, webhook_id) if 0 < webhook_id <= MAX_WEBHOOK_ID else None
     if webhook is None or webhook.app_id != app.id:
         raise ServiceError("not_found", "unknown_webhook", "This app has no such webhook.")
     return webhook
