@@ -113,8 +113,8 @@ class PiiPolicyForm(FlaskForm):
     policy = SelectField(
         "Personal data in property values",
         choices=[
-            SelectChoice("warn", "Warn: a pii warning on the event, its status unchanged"),
-            SelectChoice("fail", "Fail: the event is invalid (runs and release gates fail)"),
+            SelectChoice("warn", "Warn: a pii warning, the status unchanged"),
+            SelectChoice("fail", "Fail: the event is invalid (its run fails)"),
             SelectChoice("off", "Off: values are not looked at"),
         ],
     )
