@@ -1,7 +1,8 @@
 """Personal data in property values through the real endpoints (docs/pii.md), on SQLite and
 PostgreSQL: the app's policy (warn, fail, off) set on the app page decides the verdict at once;
 and the raw values never appear in stored violations, the read API, the pages that show the
-events, dead letters, or the alert and digest mails, while an allowed property is shown."""
+events, dead letters, the alert and digest mails or the webhook posts, while an allowed property
+is shown."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from app.services import alerts
 from app.services.ingestion.event_stream import STREAM
 from app.services.statistics import aggregates
 from app.services.storage.dead_letters import record_dead_letter
+from app.services.webhooks import hooks
 from app.tasks.emails import send_email_async
 from app.tasks.events import store_messages
+from app.tasks.webhooks import deliver_webhook
 from tests.dashboard.helpers import sign_up_and_verify, submit
 from tests.helpers import queued_events
 from tests.support.profiles import add_app
@@ -165,7 +168,9 @@ def mail_text(mail: Message) -> str:
     return "\n".join(parts)
 
 
-def test_the_raw_value_never_appears_in_stored_violations_pages_or_mails(any_app, owned, smtp_sink):
+def test_the_raw_value_never_appears_in_stored_violations_pages_mails_or_webhooks(
+    any_app, owned, smtp_sink, http_sink
+):
     new, client = owned
     key, app_id = new.app.write_key, new.app.id
     both = {**LEAKY, **LEAKY_EXTRA}
@@ -253,12 +258,36 @@ def test_the_raw_value_never_appears_in_stored_violations_pages_or_mails(any_app
         args = (mail.to, mail.subject, mail.text, mail.html)
         send_email_async.apply(args=args).get(disable_sync_subtasks=False)
 
+    # ... and posted, under the same claim, to a JSON and a Slack webhook (a local receiver).
+    def deliver(ids: list[int]) -> None:
+        for delivery_id in ids:
+            assert deliver_webhook.apply(args=(delivery_id,)).get() == "delivered"
+
     with any_app.app_context():
+        app = db.session.get(TrackedApp, app_id)
+        for kind in ("json", "slack"):
+            hooks.add(app, kind, f"{http_sink.url}/{kind}", "allow")
         now = utcnow()
-        assert alerts.check_alerts(send, "https://lvd.example", now) == [app_id]
+        assert alerts.check_alerts(send, "https://lvd.example", now, deliver) == [app_id]
         tomorrow = (now + timedelta(days=1)).date()
-        assert alerts.send_daily_digests(send, "https://lvd.example", tomorrow) == [app_id]
+        assert alerts.send_daily_digests(send, "https://lvd.example", tomorrow, deliver) == [app_id]
         db.session.remove()
+    posted = {(r.path, json.loads(r.body).get("type", "slack")): r.body for r in http_sink.requests}
+    assert (
+        set(posted)
+        == {
+            ("/json", "alert"),
+            ("/json", "digest"),
+            ("/slack", "slack"),
+        }
+        and len(http_sink.requests) == 4
+    )  # two Slack messages: the alert and the digest
+    for request in http_sink.requests:
+        body = request.body.decode()
+        assert_no_raw(body, f"the webhook post to {request.path}")
+        assert_no_raw(json.dumps(json.loads(body), ensure_ascii=False), request.path)
+    assert json.loads(posted[("/json", "alert")])["alert"]["pii_findings"] == 10
+    assert json.loads(posted[("/json", "digest")])["digest"]["pii_findings"] == 10
     mails = {m["Subject"]: mail_text(m) for m in smtp_sink.messages if m["To"] == OWNER}
     alert = next(t for s, t in mails.items() if "failing in the last" in s)
     digest = next(t for s, t in mails.items() if "events," in s and "failing" in s)
