@@ -12,6 +12,7 @@ A plan marks a property allowed with `"pii": true` on its schema (everything bel
 
 from __future__ import annotations
 
+import bisect
 import copy
 import ipaddress
 import re
@@ -42,6 +43,9 @@ DOT = "•"
 MAX_STRINGS = 200
 MAX_CHARS = 8 * 1024
 MAX_FINDINGS = 20
+# The kind of the one violation that stands for the findings past MAX_FINDINGS: every value found
+# is still masked (pages then mask whatever looks like personal data in the whole payload).
+MORE = "more"
 
 
 def _ascii(pattern: str) -> re.Pattern[str]:
@@ -273,13 +277,19 @@ def find(text: str, key: str | None = None) -> list[Match]:
         detectors.append(_ips)
     if not detectors or _SAFE.fullmatch(text):
         return []
+    # Kept sorted by start, so each match is checked against its two neighbours only (a long
+    # text may hold hundreds of matches).
     found: list[Match] = []
+    starts: list[int] = []
     for detector in detectors:
         for match in detector(text, key):
-            if all(match.end <= f.start or match.start >= f.end for f in found):
-                found.append(match)
-    if len(found) > 1:
-        found.sort(key=lambda m: m.start)
+            at = bisect.bisect_left(starts, match.start)
+            if at and found[at - 1].end > match.start:
+                continue
+            if at < len(found) and found[at].start < match.end:
+                continue
+            found.insert(at, match)
+            starts.insert(at, match.start)
     return found
 
 
@@ -448,7 +458,7 @@ def _candidates(subject: Any, allowed: dict) -> bool:
 
 def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
     """The values of `subject` (the properties judged at pointer `root`) holding personal
-    data outside the paths `allowed` permits; at most MAX_FINDINGS, bounded work."""
+    data outside the paths `allowed` permits, all of them within the budget (bounded work)."""
     if not _candidates(subject, allowed):
         return []
     findings: list[Finding] = []
@@ -488,7 +498,7 @@ def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
             matches = _number_matches(value)
             if matches:
                 findings.append(Finding(_pointer(root, entry), entry[3], str(value), matches))
-        if len(findings) >= MAX_FINDINGS or strings <= 0 or chars <= 0:
+        if strings <= 0 or chars <= 0:
             break
     findings.sort(key=lambda f: _order(f.path))
     return findings
@@ -573,9 +583,25 @@ def judged(
     severity = "error" if policy == "fail" else "warning"
     masks = {m.raw: m.mask for f in findings for m in f.matches}
     violations = [_masked(v, masks) for v in verdict.violations]
-    violations += [finding_violation(f, plan_version, severity) for f in findings]
+    violations += [finding_violation(f, plan_version, severity) for f in findings[:MAX_FINDINGS]]
+    if len(findings) > MAX_FINDINGS:
+        more = len(findings) - MAX_FINDINGS
+        violations.append(_more_violation(root, more, plan_version, severity))
     status = INVALID if policy == "fail" and verdict.status == VALID else verdict.status
     return Verdict(status, violations, verdict.blocked)
+
+
+def _more_violation(root: str, more: int, plan_version: int, severity: str) -> dict[str, Any]:
+    return {
+        "path": root,
+        "rule": RULE,
+        "expected": EXPECTED,
+        "actual": more,
+        "message": f"{more} more values look like personal data: masked, not listed",
+        "plan_version": plan_version,
+        "severity": severity,
+        "kind": MORE,
+    }
 
 
 def _masked(value: Any, masks: dict[str, str]) -> Any:
@@ -602,13 +628,12 @@ def masked_payload(payload: Any, violations: Any) -> Any:
     """A copy of a stored payload to show, with the values the event's `pii` violations point
     at masked (the stored payload keeps them raw, for re-validation). A native event's
     properties are its top-level fields, so `/properties/x` is looked for at `/x` too."""
-    paths = [
-        v["path"]
-        for v in violations or ()
-        if isinstance(v, dict) and v.get("rule") == RULE and isinstance(v.get("path"), str)
-    ]
+    ours = [v for v in violations or () if isinstance(v, dict) and v.get("rule") == RULE]
+    paths = [v["path"] for v in ours if isinstance(v.get("path"), str)]
     if not paths or not isinstance(payload, dict):
         return payload
+    if any(v.get("kind") == MORE for v in ours):
+        return _mask_everywhere(payload)  # not every finding is listed: mask all that looks so
     shown = copy.deepcopy(payload)
     for path in paths:
         _mask_at(shown, path)
@@ -651,6 +676,17 @@ def masked_message(message: Any) -> Any:
     if isinstance(shown.get("escaped"), str):
         shown["escaped"] = mask_text(shown["escaped"])
     return shown
+
+
+def _mask_everywhere(value: Any) -> Any:
+    """A copy of value with whatever looks like personal data masked, allowed or not."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _mask_everywhere(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_everywhere(v) for v in value]
+    return _mask_value(value, None)
 
 
 def _mask_at(document: Any, path: str) -> None:

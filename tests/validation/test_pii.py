@@ -4,6 +4,7 @@ that masking never gives the raw value back."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -242,10 +243,28 @@ def test_masked_payload_masks_flagged_values_only_native_and_sdk():
 
 
 def test_the_scan_is_bounded():
-    many = {f"p{i}": EMAIL for i in range(500)}
-    assert len(judged(many).violations) == pii.MAX_FINDINGS
+    many = {f"p{i}": f"a{i}@example.com" for i in range(500)}
+    violations = judged(many).violations
+    # 20 listed, one counting the rest of the values read (the budget's 200 strings).
+    assert len(violations) == pii.MAX_FINDINGS + 1
+    assert violations[-1]["kind"] == pii.MORE and violations[-1]["actual"] == pii.MAX_STRINGS - 20
     long = "x" * (pii.MAX_CHARS + 10) + EMAIL
     assert judged({"note": long}).violations == []  # past the characters read
+
+
+def test_past_the_listed_findings_every_value_found_is_still_masked():
+    # 25 invitees in an array, and 30 undeclared properties under a plan that flags them (their
+    # additionalProperties violations quote the values).
+    invitees = [f"guest{i:02}@leak.example.com" for i in range(25)]
+    strict = {**PLAN, "additional_properties": "flag"}
+    strict["events"] = {"signup": {**PLAN["events"]["signup"], "additionalProperties": False}}
+    extra = {f"p{i:02}": f"person{i:02}@leak.example.com" for i in range(30)}
+    for properties, plan in (({"note": "x", "invitees": invitees}, PLAN), (extra, strict)):
+        violations = judged(properties, plan=plan).violations
+        shown = pii.masked_payload({"eventName": "signup", **properties}, violations)
+        for raw in [*invitees, *extra.values()]:
+            assert raw not in json.dumps(violations), raw
+            assert raw not in json.dumps(shown), raw
 
 
 # ---- Hypothesis ---------------------------------------------------------------------------
