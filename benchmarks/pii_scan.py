@@ -59,10 +59,14 @@ LEAKY = {
     "note": "call me on +44 20 7946 0958 or mail ann@example.com",
     "coupon": "4242 4242 4242 4242",
 }
-# The bounds' worst case: as many strings as are read, each a candidate (digits) and long.
+# The bounds' worst case: as many strings as are read, each as long as the characters read
+# allow and dense with matches (phone numbers: the most costly kind found so far).
 WORST = {
     "eventName": "purchase",
-    **{f"p{i}": "1.2.3 " * (pii.MAX_CHARS // pii.MAX_STRINGS // 6) for i in range(pii.MAX_STRINGS)},
+    **{
+        f"p{i}": ("+1 (555) 123-4567 " * 10)[: pii.MAX_CHARS // pii.MAX_STRINGS]
+        for i in range(pii.MAX_STRINGS)
+    },
 }
 ROUNDS = 2_000
 

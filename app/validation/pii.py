@@ -41,7 +41,7 @@ DOT = "•"
 # Bounds per event, so a large event costs a bounded scan: strings looked at, characters of
 # them read (a longer string is scanned in its first MAX_CHARS), findings listed.
 MAX_STRINGS = 200
-MAX_CHARS = 8 * 1024
+MAX_CHARS = 4 * 1024
 MAX_FINDINGS = 20
 # The kind of the one violation that stands for the findings past MAX_FINDINGS: every value found
 # is still masked (pages then mask whatever looks like personal data in the whole payload).
