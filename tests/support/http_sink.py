@@ -30,6 +30,9 @@ class Reply:
     body: bytes = b""
     # Hold the answer until the sink is released (a receiver that never answers in time).
     hang: bool = False
+    # Send the status line, then one header line every this many seconds until the sink is
+    # released (a receiver that answers too slowly for any whole-answer deadline).
+    trickle: float | None = None
 
 
 class HttpSink:
@@ -41,6 +44,7 @@ class HttpSink:
         self.script: list[Reply] = []
         self.received = threading.Condition()
         self.released = threading.Event()
+        self.cut_off = threading.Event()
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         sink = self
@@ -57,12 +61,25 @@ class HttpSink:
                     sink.received.notify_all()
                 if reply.hang:
                     sink.released.wait(30)
+                if reply.trickle is not None:
+                    self._trickle(reply)
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
+
+            def _trickle(self, reply: Reply) -> None:
+                self.wfile.write(f"HTTP/1.1 {reply.status} OK\r\n".encode())
+                self.wfile.flush()
+                try:
+                    while not sink.released.wait(reply.trickle):
+                        self.wfile.write(b"X-Slow: 1\r\n")
+                        self.wfile.flush()
+                except OSError:
+                    sink.cut_off.set()  # the client hung up before the answer was whole
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # quiet: the test reads `requests`

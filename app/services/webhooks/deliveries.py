@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.models import TrackedApp, Webhook, WebhookDelivery
@@ -192,6 +193,7 @@ def attempt(
     )
     now = clock()
     delivery.response_status, delivery.error = answer.status, answer.error
+    outcome = Outcome(DELIVERED)
     if answer.delivered:
         delivery.state, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, now, None
     elif answer.retryable and delivery.attempts < settings.max_attempts:
@@ -199,12 +201,16 @@ def attempt(
         if answer.status == 429 and answer.retry_after is not None:
             wait = answer.retry_after  # the receiver said when
         delivery.next_attempt_at = now + timedelta(seconds=wait)
-        db.session.commit()
-        return Outcome(PENDING, wait)
+        outcome = Outcome(PENDING, wait)
     else:
         delivery.state, delivery.next_attempt_at = FAILED, None
-    db.session.commit()
-    return Outcome(delivery.state)
+        outcome = Outcome(FAILED)
+    try:
+        db.session.commit()
+    except StaleDataError:  # the webhook was removed while it was being posted to
+        db.session.rollback()
+        return None
+    return outcome
 
 
 def give_up_unfinished(settings: Settings, now: datetime | None = None) -> int:

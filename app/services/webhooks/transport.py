@@ -4,6 +4,8 @@ connect and a read timeout, no redirects and a few hundred bytes of the answer r
 
 from __future__ import annotations
 
+import socket
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -57,6 +59,39 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class _Watched:
+    """A pool that keeps its connections, so a deadline can cut them off mid-answer: the read
+    timeout bounds each read, and a receiver that trickles a byte before each one would hold
+    the worker for as long as it liked."""
+
+    def _new_conn(self):  # urllib3's hook: every connection the pool opens
+        conn = super()._new_conn()  # type: ignore[misc]
+        self.opened.append(conn)
+        return conn
+
+    def cut_off(self) -> None:
+        """Shut every connection's socket: a read in progress ends at once (as if the answer
+        ended there, so `late` tells the caller not to believe what was read)."""
+        self.late.set()
+        for conn in self.opened:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # closed already
+
+
+class _HttpPool(_Watched, urllib3.HTTPConnectionPool):
+    opened: list
+    late: threading.Event
+
+
+class _HttpsPool(_Watched, urllib3.HTTPSConnectionPool):
+    opened: list
+    late: threading.Event
+
+
 def _pool(target: urls.Target, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
     options = {
         "timeout": urllib3.Timeout(connect=timeout, read=timeout),
@@ -65,7 +100,7 @@ def _pool(target: urls.Target, address: str, timeout: float) -> urllib3.HTTPConn
     }
     if target.scheme == "https":
         # Connect to the checked address, but verify the certificate for the URL's host.
-        return urllib3.HTTPSConnectionPool(
+        pool = _HttpsPool(
             address,
             target.port,
             server_hostname=target.host,
@@ -73,7 +108,14 @@ def _pool(target: urls.Target, address: str, timeout: float) -> urllib3.HTTPConn
             cert_reqs="CERT_REQUIRED",
             **options,
         )
-    return urllib3.HTTPConnectionPool(address, target.port, **options)
+    else:
+        pool = _HttpPool(address, target.port, **options)
+    pool.opened, pool.late = [], threading.Event()
+    return pool
+
+
+def _too_late(timeout: float) -> Answer:
+    return Answer(None, f"no answer within {2 * timeout:g} s", retryable=True)
 
 
 def post(
@@ -88,6 +130,11 @@ def post(
         # A name that does not resolve may resolve later; a refused address never will.
         return Answer(None, _short(exc.message), retryable=exc.code == "unresolved_webhook_host")
     pool = _pool(target, address, timeout)
+    # The whole attempt (connect, send, the answer's status line, headers and the bytes read
+    # of it) ends within two timeouts, however slowly the receiver answers.
+    deadline = threading.Timer(2 * timeout, pool.cut_off)
+    deadline.daemon = True
+    deadline.start()
     try:
         response = pool.urlopen(
             "POST",
@@ -100,16 +147,23 @@ def post(
         )
         try:
             status = response.status
+            if pool.late.is_set():  # cut off: what was read looks whole but is not the answer
+                return _too_late(timeout)
             if 200 <= status < 300:
                 return Answer(status, None, retryable=False)
             snippet = response.read(MAX_ANSWER_BYTES).decode("utf-8", "replace")
             wait = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
         finally:
             response.release_conn()
-    except HTTPError as exc:
+    except (HTTPError, OSError) as exc:
+        if pool.late.is_set():
+            return _too_late(timeout)
         return Answer(None, _short(f"{type(exc).__name__}: {exc}"), retryable=True)
     finally:
+        deadline.cancel()
         pool.close()
+    if pool.late.is_set():  # cut off while the error's snippet was read
+        return _too_late(timeout)
     if 300 <= status < 400:
         where = response.headers.get("Location", "")
         return Answer(status, _short(f"redirect to {where} not followed"), retryable=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 from datetime import timedelta
 
 import pytest
@@ -306,6 +307,40 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(micro_app, http_sink
     http_sink.released.set()
     pending = row(micro_app, delivery_id)
     assert pending.response_status is None and "ReadTimeoutError" in pending.error
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_after_two_timeouts(micro_app, http_sink):
+    # Each header line comes well within the read timeout, so only a deadline on the whole
+    # attempt ends it: without one, this receiver holds the worker until it is released.
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    delivery_id = recorded_test(micro_app, app_id, hook_id)
+    http_sink.answer(Reply(200, trickle=0.05))
+    try:
+        assert attempt(micro_app, delivery_id, timeout=0.4).state == PENDING
+        pending = row(micro_app, delivery_id)
+        assert pending.response_status is None and pending.error == "no answer within 0.8 s"
+        assert http_sink.cut_off.wait(10)  # the receiver saw the connection go
+    finally:
+        http_sink.released.set()
+
+
+def test_a_webhook_removed_while_it_is_posted_to_ends_the_attempt_quietly(micro_app, http_sink):
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    delivery_id = recorded_test(micro_app, app_id, hook_id)
+    http_sink.answer(Reply(200, hang=True))
+    outcome: list = []
+    posting = threading.Thread(target=lambda: outcome.append(attempt(micro_app, delivery_id)))
+    posting.start()
+    try:
+        http_sink.wait_for(1)  # the attempt is waiting for its answer
+        with micro_app.app_context():
+            hooks.remove(db.session.get(TrackedApp, app_id), hook_id)
+    finally:
+        http_sink.released.set()
+        posting.join(30)
+    assert outcome == [None]  # nothing left to record (was: StaleDataError from the task)
+    with micro_app.app_context():
+        assert db.session.get(WebhookDelivery, delivery_id) is None
 
 
 def test_https_is_verified_for_the_urls_host_while_connecting_to_the_checked_address(
