@@ -4,7 +4,9 @@ folder; no file the service names may land outside it."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from lvd.api import Api
@@ -12,12 +14,19 @@ from lvd.documents import DocumentError, read_plan
 from lvd.errors import CommandError
 from lvd.terminal import plural, printable
 
-# "C:" and the like: a path Windows reads as absolute or drive-relative.
-_DRIVE = re.compile(r"^[A-Za-z]:")
+# What a generated file's path may be made of: parts of letters, digits, "_", "-" and "." that
+# start with a letter or digit (no hidden files like .git/hooks/x, no "C:", no "x.py:stream",
+# no look-alike slashes), at most a few levels deep. The service's files are all of this shape.
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+_MAX_DEPTH = 8
 
 
 def codegen(api: Api, args: argparse.Namespace) -> int:
     """Write the generated files under --out; exit 0 (errors raise, exit 3)."""
+    if not args.out:
+        raise CommandError("--out names the folder to write into; it cannot be empty")
+    if args.plan_file is not None and args.version is not None:
+        raise CommandError("--version picks a saved plan; with a plan file there is none to pick")
     out = Path(args.out)
     plan_file = None
     if args.plan_file is not None:
@@ -34,12 +43,11 @@ def codegen(api: Api, args: argparse.Namespace) -> int:
         source = f"the draft {plan_file.path}"
     # Every path is checked before the first file is written: a refused answer writes nothing.
     files = [(inside(out, item["path"]), item["content"]) for item in answer["files"]]
+    _distinct([path for path, _ in files], out)
     try:
         for target, content in files:
             target.parent.mkdir(parents=True, exist_ok=True)
-            # newline="": the bytes the service generated, not this platform's line ends.
-            with open(target, "w", encoding="utf-8", newline="") as stream:
-                stream.write(content)
+            _replace(target, content)
     except OSError as exc:
         raise CommandError(f"cannot write {exc.filename or out}: {exc.strerror or exc}")
     print(
@@ -49,23 +57,44 @@ def codegen(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _distinct(targets: list[Path], out: Path) -> None:
+    """CommandError when two files are one, or one is another's folder ("a.py", "a.py/b.py")."""
+    seen = {target.as_posix() for target in targets}
+    if len(seen) < len(targets):
+        raise CommandError(f"the service named the same file twice; nothing written to {out}")
+    for target in targets:
+        if any(parent.as_posix() in seen for parent in target.parents):
+            raise CommandError(
+                f"the service named {printable(target.as_posix())} under another file; "
+                f"nothing written to {printable(out)}"
+            )
+
+
+def _replace(target: Path, content: str) -> None:
+    """Write `content` as a new file that takes `target`'s name: a file already there is
+    replaced, never written through (a hard link to a file elsewhere stays as it was)."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".lvd-", suffix=".tmp")
+    try:
+        # newline="": the bytes the service generated, not this platform's line ends.
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(content)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def inside(out: Path, path: object) -> Path:
     """Where the file the service calls `path` goes under `out`; CommandError for any path
-    that is not plainly relative ("/etc/x", "C:x", "..", backslashes, NUL, empty parts) or
-    that resolves outside `out` (through a symbolic link already there)."""
+    not made of plain parts (_PART: so no "/etc/x", "C:x", "..", ".git", backslashes, NUL,
+    empty parts) or that resolves outside `out` (through a symbolic link already there)."""
     if not isinstance(path, str):
         raise CommandError(f"the service named a file that is not a path: {path!r}")
     parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or _DRIVE.match(path)
-        or "\\" in path
-        or "\x00" in path
-        or any(part in ("", ".", "..") for part in parts)
-    ):
+    if len(parts) > _MAX_DEPTH or not all(_PART.fullmatch(part) for part in parts):
         raise CommandError(
-            f"refusing the file {printable(repr(path))}: it would not stay inside {printable(out)}"
+            f"refusing the file {printable(repr(path))}: not a plain relative file name "
+            f"under {printable(out)}"
         )
     target = out.joinpath(*PurePosixPath(path).parts)
     root = out.resolve()

@@ -146,6 +146,12 @@ ESCAPES = [
     "a//b.ts",
     "./a.ts",
     "a/",
+    # Not escapes, but no file the service generates looks like these (an outside tester's):
+    ".git/hooks/pre-commit",  # a hidden folder: with --out . a hook in the repository
+    "x.py:stream",  # an NTFS alternate data stream
+    "\u2215..\u2215x.py",  # DIVISION SLASH, a look-alike of "/"
+    "a\nb.py",
+    "/".join("abcdefghi"),  # deeper than any generated file
 ]
 
 
@@ -160,6 +166,39 @@ def test_a_path_that_would_leave_the_folder_is_refused_and_nothing_written(
     assert error.startswith("lvd: error: refusing the file ") and "\x00" not in error
     assert not out.exists()  # the good file before it was not written either
     assert written(tmp_path) == {}
+
+
+@pytest.mark.parametrize(
+    "paths", [("a.ts", "a.ts"), ("a.ts", "a.ts/b.ts"), ("a/b.ts", "a")], ids=str
+)
+def test_files_that_collide_are_refused_and_nothing_written(service, tmp_path, capsys, paths):
+    service.answer = answer(*((path, "x") for path in paths))
+    assert run(service, tmp_path / "out") == 3
+    assert "nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_already_there_is_replaced_not_written_through(service, tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere.ts"
+    out.mkdir()
+    elsewhere.write_text("mine\n")
+    (out / "tracking_plan.ts").hardlink_to(elsewhere)
+    service.answer = answer(("tracking_plan.ts", "generated\n"))
+    assert run(service, out) == 0
+    assert (out / "tracking_plan.ts").read_text() == "generated\n"
+    assert elsewhere.read_text() == "mine\n"  # the other name of the old file keeps it
+    assert sorted(p.name for p in out.iterdir()) == ["tracking_plan.ts"]  # no temporary left
+
+
+def test_an_empty_out_and_a_version_with_a_plan_file_are_refused(service, tmp_path, capsys):
+    argv = ["codegen", "--language", "typescript", "--out", ""]
+    assert main([*argv, "--url", service.url, "--key", "rk_test"]) == 3
+    assert "--out names the folder" in capsys.readouterr().err
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"events": {}}')
+    assert run(service, tmp_path / "out", str(plan), "--version", "2") == 3
+    assert "with a plan file" in capsys.readouterr().err
+    assert service.requests == []
 
 
 def test_a_symbolic_link_out_of_the_folder_is_refused(service, tmp_path, capsys):
