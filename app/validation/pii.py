@@ -88,6 +88,8 @@ _PHONE_NATIONAL = _ascii(
 )
 _IPV4 = _ascii(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _IPV6 = _ascii(r"(?<![\w:.])[0-9A-Fa-f:]{2,39}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:]|\.\d)")
+# The domain of an image named at a scale (icon@2x.png, logo@1.5x.jpg): no e-mail address.
+_SCALED_ASSET = _ascii(r"\d(?:\.\d)?x\.[A-Za-z]{2,5}$")
 # A property named so holds versions: "1.2.3.4" there is a build number, not an address.
 _VERSION_KEY = _ascii(r"(?i)version|build|release|(?:^|[_\-.])ver(?:$|[_\-.])")
 
@@ -185,6 +187,8 @@ def _emails(text: str, key: str | None) -> Iterator[Match]:
     if "@" not in text:
         return
     for m in _EMAIL.finditer(text):
+        if _SCALED_ASSET.match(m.group(), m.group().index("@") + 1):
+            continue  # icon@2x.png: an image at twice the scale, as mobile apps name them
         yield Match("email", m.start(), m.end(), m.group(), _mask_email(m.group()))
 
 
@@ -312,9 +316,12 @@ def mask_text(text: str, key: str | None = None) -> str:
 def _number_matches(value: int) -> list[Match]:
     """A card number sent as a JSON number (phones need formatting, so only cards)."""
     text = str(abs(value))
-    if 13 <= len(text) <= 19:
-        return [m for m in _cards(text, None)]
-    return []
+    if not 13 <= len(text) <= 19:
+        return []
+    shift = 1 if value < 0 else 0  # the matches are of str(value), its "-" included
+    return [
+        Match(m.kind, m.start + shift, m.end + shift, m.raw, m.mask) for m in _cards(text, None)
+    ]
 
 
 # ---- which paths a plan allows -------------------------------------------------------------

@@ -43,6 +43,8 @@ FOUND = [
 
 # (value, the property holding it): none of these is personal data.
 NOT_FOUND = [
+    ("icon@2x.png", "image"),  # mobile apps' scaled assets
+    ("Images/logo@1.5x.jpeg", "image"),
     ("ORD-2024-000123", "order_id"),
     ("order ORD-2024-000123 shipped", "note"),
     ("1234567890123456", "account_id"),  # 16 digits, Luhn fails
@@ -228,6 +230,8 @@ def test_a_card_sent_as_a_number_is_found_and_masked_when_shown():
     payload = {"eventName": "signup", "note": 4242424242424242}
     shown = pii.masked_payload(payload, verdict.violations)
     assert shown["note"] == "•••• 4242"
+    negative = judged({"note": -378282246310005})  # the "-" is no digit of the mask
+    assert negative.violations[0]["actual"] == "-•••• 0005"
 
 
 def test_masked_payload_masks_flagged_values_only_native_and_sdk():
