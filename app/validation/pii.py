@@ -623,8 +623,8 @@ def _masked(value: Any, masks: dict[str, str]) -> Any:
         return {k: _masked(v, masks) for k, v in value.items()}
     if isinstance(value, list):
         return [_masked(v, masks) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and str(value) in masks:
-        return masks[str(value)]
+    if isinstance(value, int) and not isinstance(value, bool) and str(abs(value)) in masks:
+        return ("-" if value < 0 else "") + masks[str(abs(value))]
     return value
 
 
