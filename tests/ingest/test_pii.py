@@ -261,7 +261,8 @@ def test_the_raw_value_never_appears_in_stored_violations_pages_mails_or_webhook
     # ... and posted, under the same claim, to a JSON and a Slack webhook (a local receiver).
     def deliver(ids: list[int]) -> None:
         for delivery_id in ids:
-            assert deliver_webhook.apply(args=(delivery_id,)).get() == "delivered"
+            result = deliver_webhook.apply(args=(delivery_id,))
+            assert result.get(disable_sync_subtasks=False) == "delivered"
 
     with any_app.app_context():
         app = db.session.get(TrackedApp, app_id)
