@@ -30,6 +30,7 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
+    inline_maps,
     one_line,
     service_rules,
     without_null,
@@ -108,6 +109,7 @@ def _shown(value: Scalar) -> str:
 class _Writer:
     def __init__(self, model: TrackingModel) -> None:
         self.model = model
+        self.maps = inline_maps(model)
 
     # ---- types
 
@@ -122,11 +124,8 @@ class _Writer:
 
     def _map_values(self, name: str) -> TypeNode | None:
         """The value type of an object that declares no property but a schema for the values
-        of any key: a Map<String, T> (None when T would contain the map itself)."""
-        found = self.model.definition(name)
-        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
-            return None
-        return None if _mentions(found.values, name) else found.values
+        of any key: a Map<String, T> (None when T would contain the map again: see inline_maps)."""
+        return self.maps.get(name)
 
     def _params(self, obj: ObjectDef) -> list[Property]:
         """The properties a caller passes: required first, then optional (wire-name order)."""
@@ -351,16 +350,6 @@ class _Writer:
             out += self.method(event)
         out.append("}")
         return "\n".join(out) + "\n"
-
-
-def _mentions(node: TypeNode, name: str) -> bool:
-    if isinstance(node, Ref):
-        return node.name == name
-    if isinstance(node, ArrayOf):
-        return _mentions(node.items, name)
-    if isinstance(node, UnionOf):
-        return any(_mentions(v, name) for v in node.variants)
-    return False
 
 
 def _same_kind_consts(node: UnionOf) -> bool:

@@ -216,6 +216,44 @@ def without_null(node: TypeNode) -> tuple[TypeNode | None, bool]:
     return node, False
 
 
+def inline_maps(model: TrackingModel) -> dict[str, TypeNode]:
+    """The objects a language may write as a map type (Map<String, T>, [String: T]) with T
+    spelled out: those declaring no property but a schema for every key's value, unless
+    spelling T out would reach the map again (a map of itself, or maps of each other in a
+    cycle): those stay a plain JSON object type, or writing T would never end."""
+    maps = {
+        d.name: d.values
+        for d in model.definitions
+        if isinstance(d, ObjectDef) and not d.properties and d.values is not None
+    }
+    edges = {
+        name: {ref for ref in _refs_in(values) if ref in maps} for name, values in maps.items()
+    }
+    inline = {}
+    for name, values in maps.items():
+        seen: set[str] = set()
+        todo = list(edges[name])
+        while todo and name not in seen:
+            ref = todo.pop()
+            if ref not in seen:
+                seen.add(ref)
+                todo.extend(edges[ref])
+        if name not in seen:
+            inline[name] = values
+    return inline
+
+
+def _refs_in(node: TypeNode) -> list[str]:
+    """The names node refers to, inside arrays and unions too."""
+    if isinstance(node, Ref):
+        return [node.name]
+    if isinstance(node, ArrayOf):
+        return _refs_in(node.items)
+    if isinstance(node, UnionOf):
+        return [ref for v in node.variants for ref in _refs_in(v)]
+    return []
+
+
 # ---- Text for comments and literals.
 
 # Everything str.splitlines() breaks at, and the other controls, would end a line comment in

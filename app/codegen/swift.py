@@ -30,6 +30,7 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
+    inline_maps,
     one_line,
     service_rules,
     without_null,
@@ -115,16 +116,6 @@ def _direct_refs(node: TypeNode) -> list[str]:
     return []  # an array holds its items on the heap
 
 
-def _mentions(node: TypeNode, name: str) -> bool:
-    if isinstance(node, Ref):
-        return node.name == name
-    if isinstance(node, ArrayOf):
-        return _mentions(node.items, name)
-    if isinstance(node, UnionOf):
-        return any(_mentions(v, name) for v in node.variants)
-    return False
-
-
 def _doc(lines: list[str], indent: str) -> list[str]:
     while lines and not lines[0]:
         lines = lines[1:]
@@ -134,6 +125,7 @@ def _doc(lines: list[str], indent: str) -> list[str]:
 class _Writer:
     def __init__(self, model: TrackingModel) -> None:
         self.model = model
+        self.maps = inline_maps(model)
         self.recursive = _recursive_objects(model)
 
     # ---- types
@@ -144,11 +136,8 @@ class _Writer:
 
     def _map_values(self, name: str) -> TypeNode | None:
         """The value type of an object that declares no property but a schema for the values
-        of any key: a [String: T] (None when T would contain the dictionary itself)."""
-        found = self.model.definition(name)
-        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
-            return None
-        return None if _mentions(found.values, name) else found.values
+        of any key: a [String: T] (None when T would contain the map again: see inline_maps)."""
+        return self.maps.get(name)
 
     def _is_empty_object(self, name: str) -> bool:
         found = self.model.definition(name)

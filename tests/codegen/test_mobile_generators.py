@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import tree_sitter
 import tree_sitter_swift
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.codegen import CodegenError, build_model, generate
+from app.codegen import LANGUAGES, CodegenError, build_model, generate
 from app.codegen import kotlin as kotlin_generator
 from app.codegen import swift as swift_generator
 
@@ -284,3 +286,74 @@ def test_swift_objects_that_hold_themselves_are_classes() -> None:
     assert kinds.pop("ETree") == "struct"
     assert set(kinds.values()) == {"final class"}, kinds
     assert swift_problems(code) == []
+
+
+# Shapes of a definition that refers to the next one of a cycle (the "$ref" placeholder).
+CYCLE_SHAPES = {
+    "map": {"type": "object", "additionalProperties": "$ref"},
+    "map of maps": {
+        "type": "object",
+        "additionalProperties": {"type": "object", "additionalProperties": "$ref"},
+    },
+    "map of arrays": {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": "$ref"},
+    },
+    "array": {"type": "array", "items": "$ref"},
+    "object": {"type": "object", "properties": {"next": "$ref"}, "required": ["next"]},
+    "optional object": {"type": "object", "properties": {"next": "$ref"}},
+    "union": {"anyOf": ["$ref", {"type": "string"}]},
+    "nullable": {"anyOf": ["$ref", {"type": "null"}]},
+    "allOf": {"allOf": ["$ref"]},
+    "bare ref": "$ref",
+}
+
+
+def cycle_schema(shapes: list[str]) -> dict:
+    """An event schema whose definitions d0..dN refer to each other in a cycle, by shapes."""
+
+    def fill(node: object, target: str) -> object:
+        if node == "$ref":
+            return {"$ref": f"#/definitions/{target}"}
+        if isinstance(node, dict):
+            return {k: fill(v, target) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v, target) for v in node]
+        return node
+
+    definitions = {
+        f"d{i}": fill(CYCLE_SHAPES[shape], f"d{(i + 1) % len(shapes)}")
+        for i, shape in enumerate(shapes)
+    }
+    return {
+        "definitions": definitions,
+        "type": "object",
+        "properties": {"p": {"$ref": "#/definitions/d0"}},
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(sorted(CYCLE_SHAPES)), min_size=1, max_size=3))
+def test_definitions_referring_to_each_other_in_a_cycle_generate_in_every_language(
+    shapes: list[str],
+) -> None:
+    # Maps whose values are each other once made Kotlin and Swift write Map<String, Map<...
+    # without end (a RecursionError, a 500 of the code API): such a map is a JSON object type.
+    plan = {"events": {"e": cycle_schema(shapes)}}
+    for language in LANGUAGES:
+        (file,) = generate(plan, language, plan_version=4)
+        assert re.search(r"[\"']e[\"']", file.content), language  # the event's wire name
+    assert swift_problems(source(plan, "swift")) == []
+
+
+def test_maps_of_each_other_fall_back_to_a_json_object() -> None:
+    plan = {"events": {"e": cycle_schema(["map", "map"])}}
+    assert re.search(r"fun e\(\s*p: JsonObject\? = null,", source(plan, "kotlin"))
+    assert "public func e(p: [String: JSON]? = nil)" in source(plan, "swift")
+    # A map of maps of itself: the outer map's values, spelled out once, then JSON objects.
+    plan = {"events": {"e": cycle_schema(["map of maps"])}}
+    assert re.search(r"fun e\(\s*p: JsonObject\? = null,", source(plan, "kotlin"))
+    # A map that reaches itself only through an object with properties keeps its value type.
+    plan = {"events": {"e": cycle_schema(["map", "optional object"])}}
+    assert re.search(r"fun e\(\s*p: Map<String, ED1>\? = null,", source(plan, "kotlin"))
+    assert "public func e(p: [String: ED1]? = nil)" in source(plan, "swift")
