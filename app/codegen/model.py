@@ -381,11 +381,16 @@ def _hint(text: str, fallback: str) -> str:
 
 
 class _Scope:
-    """Hands out names unique within one scope, per convention; suffixes count from 2."""
+    """Hands out names unique within one scope, per convention; suffixes count from 2.
+
+    Per base name the next suffix to try is kept, so N names that all convert to one base
+    cost O(N) look-ups, not O(N^2) (`probes` counts them, for a test)."""
 
     def __init__(self, taken: Iterable[str] = ()) -> None:
         self._taken: dict[str, set[str]] = {c: set(taken) for c in ("camel", "snake", "constant")}
         self._taken["pascal"] = {name.lower() for name in taken}
+        self._next: dict[tuple[str, str], int] = {}
+        self.probes = 0
 
     def _claim(self, convention: str, name: str) -> str:
         taken = self._taken[convention]
@@ -393,9 +398,15 @@ class _Scope:
         # Type names become file names on the JVM (one .class file per Kotlin class): two that
         # differ only in case would overwrite each other on macOS and Windows file systems.
         fold = str.lower if convention == "pascal" else str
-        candidate, n = name, 2
-        while fold(candidate) in taken:
-            candidate, n = f"{name}{sep}{n}", n + 1
+        key = (convention, fold(name))
+        n = self._next.get(key, 1)  # 1: the name itself, then suffixes 2, 3, ...
+        while True:
+            candidate = name if n == 1 else f"{name}{sep}{n}"
+            self.probes += 1
+            if fold(candidate) not in taken:
+                break
+            n += 1
+        self._next[key] = n + 1
         taken.add(fold(candidate))
         return candidate
 

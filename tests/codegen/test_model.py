@@ -19,6 +19,7 @@ from app.codegen.model import (
     Primitive,
     Ref,
     UnionOf,
+    _Scope,
     base_names,
     doc_lines,
     without_null,
@@ -369,3 +370,33 @@ def test_a_bad_plan_is_a_codegen_error(plan):
 def test_code_files_cannot_leave_their_folder(path):
     with pytest.raises(ValueError, match="Unsafe"):
         CodeFile(path, "")
+
+
+def test_names_that_collide_after_conversion_cost_linear_probes():
+    # 20,000 property names that all convert to "x" (a 290 KB plan fits the size cap) once took
+    # minutes per GET: each name tried every suffix taken before it. The scope counts its
+    # look-ups; checked every 1,000 names, so the quadratic version fails within a second.
+    chars = "-_ .:/"
+    texts = []
+    for i in range(20_000):
+        suffix = ""
+        while True:
+            i, digit = divmod(i, len(chars))
+            suffix += chars[digit]
+            if not i:
+                break
+        texts.append("x" + suffix)
+    texts[5:5] = ["x2", "X_3", "x_2"]  # literal names equal to suffixed ones
+    scope = _Scope()
+    given = []
+    for count, text in enumerate(texts, 1):
+        given.append(scope.names(text, "property"))
+        if count % 1000 == 0:
+            # One look-up per convention and name, plus a few where literal and suffixed meet.
+            assert scope.probes <= 4 * count + 24, (count, scope.probes)
+    assert len({n.camel for n in given}) == len(texts)
+    for convention in ("camel", "pascal", "snake", "constant"):
+        found = [getattr(n, convention) for n in given]
+        assert len(set(found)) == len(found), convention
+    assert [n.camel for n in given[:3]] == ["x", "x2", "x3"]
+    assert [n.snake for n in given[:3]] == ["x", "x_2", "x_3"]
