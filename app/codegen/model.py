@@ -10,6 +10,7 @@ cannot say (patterns, ranges, formats, ...) is kept as text in `rules`, for doc 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -359,9 +360,21 @@ def words(text: str) -> list[str]:
     return _WORDS.findall(ascii_text)
 
 
+# Kotlin writes one .class file per class, named after it (plus "$Companion" and the like), and
+# file names end at 255 bytes: longer names are cut, with a hash of the whole name to stay
+# distinct. _Scope's suffixes ("2", "_3") may add a few characters.
+MAX_IDENTIFIER = 100
+_HASH_CHARS = 8
+
+
 def _safe(name: str) -> str:
     if name[0].isdigit():
         name = "_" + name
+    if len(name) > MAX_IDENTIFIER:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_CHARS]
+        sep = "_" if "_" in name[1:] else ""
+        digest = digest.upper() if name.isupper() else digest
+        name = name[: MAX_IDENTIFIER - _HASH_CHARS - len(sep)] + sep + digest
     return name + "_" if name in RESERVED else name
 
 

@@ -10,6 +10,7 @@ import pytest
 import app.codegen as codegen
 from app.codegen import LANGUAGES, CodeFile, CodegenError, build_model, generate
 from app.codegen.model import (
+    MAX_IDENTIFIER,
     RESERVED,
     AnyValue,
     ArrayOf,
@@ -400,3 +401,30 @@ def test_names_that_collide_after_conversion_cost_linear_probes():
         assert len(set(found)) == len(found), convention
     assert [n.camel for n in given[:3]] == ["x", "x2", "x3"]
     assert [n.snake for n in given[:3]] == ["x", "x_2", "x_3"]
+
+
+def test_long_names_are_cut_with_a_hash_and_stay_unique():
+    # Kotlin writes a .class file per type; file names end at 255 bytes. An event named with
+    # 255 characters, or objects nested under 60-character property names, gave longer names.
+    def nested(depth: int) -> dict:
+        if not depth:
+            return {"type": "string"}
+        return {"type": "object", "properties": {chr(96 + depth) * 60: nested(depth - 1)}}
+
+    events = {"x" * 255: {}, "x" * 254 + "y": {}, "deep": nested(5)}
+    model = build_model(_plan(events), plan_version=1)
+    identifiers = [d.name for d in model.definitions]
+    for event in model.events:
+        identifiers += [getattr(event.names, c) for c in ("camel", "pascal", "snake", "constant")]
+    for definition in model.definitions:
+        for prop in getattr(definition, "properties", ()):
+            identifiers += [prop.names.camel, prop.names.constant]
+    assert max(len(name) for name in identifiers) == MAX_IDENTIFIER
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) for name in identifiers)
+    assert len({d.name.lower() for d in model.definitions}) == len(model.definitions)
+    first, second = model.events[1:]  # "deep" sorts first
+    assert first.names.camel != second.names.camel
+    assert first.names.camel[:80] == second.names.camel[:80] == "x" * 80
+    assert second.names.constant.isupper() and first.names.constant != second.names.constant
+    # Stable: the same plan gives the same names.
+    assert build_model(_plan(events), plan_version=1) == model
