@@ -84,13 +84,19 @@ def kdoc(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}/**", *body, f"{indent} */"]
 
 
+_LONG = range(-(2**63), 2**63)
+
+
 def _literal(value: Scalar) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}L"
+        if value == _LONG.start:  # kotlinc reads -9223372036854775808L as -(out of range)
+            return "Long.MIN_VALUE"
+        # JsonPrimitive(Number) writes a BigInteger's exact digits, unquoted.
+        return f"{value}L" if value in _LONG else f'java.math.BigInteger("{value}")'
     if isinstance(value, float):
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
@@ -116,6 +122,10 @@ class _Writer:
     def _fixed(self, prop: Property) -> bool:
         """A required property with one possible value: sent without a parameter."""
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
+
+    def _flag(self, prop: Property) -> bool:
+        """An optional property with one possible value: a Boolean parameter, true sends it."""
+        return not prop.required and isinstance(prop.type, Const)
 
     def _is_empty_object(self, name: str) -> bool:
         """An object declaring no properties: a map (see _map_values) or a JsonObject."""
@@ -216,7 +226,9 @@ class _Writer:
 
     def property_doc(self, prop: Property) -> str:
         parts = [" ".join(doc_lines(prop.description))]
-        if not prop.required:
+        if self._flag(prop):
+            parts.append("Optional: true sends it, false leaves it out.")
+        elif not prop.required:
             parts.append("Optional: null leaves it out.")
         parts.append(self.describe(prop.type) or "")
         parts.append(service_rules(prop.rules) or "")
@@ -226,7 +238,9 @@ class _Writer:
         lines = []
         for p in params:
             kind = self.type_of(p.type)
-            if p.required:
+            if self._flag(p):
+                lines.append(f"{indent}{p.names.camel}: Boolean = false,")
+            elif p.required:
                 lines.append(f"{indent}{p.names.camel}: {kind},")
             else:
                 optional = kind if kind.endswith("?") else kind + "?"
@@ -263,6 +277,10 @@ class _Writer:
             key = string_literal(p.wire_name)
             if self._fixed(p):
                 lines.append(f"    json_[{key}] = {self.encode(p.type, '')}")
+            elif self._flag(p):
+                lines.append(
+                    f"    if (obj_.{p.names.camel}) json_[{key}] = {self.encode(p.type, '')}"
+                )
             elif p.required:
                 value = self.encode(p.type, f"obj_.{p.names.camel}")
                 lines.append(f"    json_[{key}] = {value}")

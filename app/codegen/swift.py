@@ -61,11 +61,15 @@ def string_literal(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+_INT = range(-(2**63), 2**63)
+
+
 def _literal(value: Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        # Beyond Int, Foundation's Decimal (exact up to 38 digits) encodes as a JSON number.
+        return str(value) if value in _INT else f'Decimal(string: "{value}")!'
     if isinstance(value, float):
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
@@ -134,6 +138,10 @@ class _Writer:
         """A required property with one possible value: sent without a parameter."""
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
 
+    def _flag(self, prop: Property) -> bool:
+        """An optional property with one possible value: a Bool parameter, true sends it."""
+        return not prop.required and isinstance(prop.type, Const)
+
     def _map_values(self, name: str) -> TypeNode | None:
         """The value type of an object that declares no property but a schema for the values
         of any key: a [String: T] (None when T would contain the map again: see inline_maps)."""
@@ -192,7 +200,9 @@ class _Writer:
 
     def property_doc(self, prop: Property) -> str:
         parts = [" ".join(doc_lines(prop.description))]
-        if not prop.required:
+        if self._flag(prop):
+            parts.append("Optional: true sends it, false leaves it out.")
+        elif not prop.required:
             parts.append("Optional: nil leaves it out.")
         parts.append(self.describe(prop.type) or "")
         parts.append(service_rules(prop.rules) or "")
@@ -202,7 +212,9 @@ class _Writer:
         out = []
         for p in params:
             kind = self.type_of(p.type)
-            if p.required:
+            if self._flag(p):
+                out.append(f"{p.names.camel}: Bool = false")
+            elif p.required:
                 out.append(f"{p.names.camel}: {kind}")
             else:
                 optional = kind if kind.endswith("?") else kind + "?"
@@ -236,8 +248,8 @@ class _Writer:
         lines.append(f"public {kind} {obj.name}: Encodable {{")
         for p in params:
             lines += _doc([self.property_doc(p)] if self.property_doc(p) else [], "    ")
-            kind = self.type_of(p.type)
-            if not p.required and not kind.endswith("?"):
+            kind = "Bool" if self._flag(p) else self.type_of(p.type)
+            if not p.required and not self._flag(p) and not kind.endswith("?"):
                 kind += "?"
             lines.append(f"    public var {p.names.camel}: {kind}")
         lines += ["", f"    public init({self.signature(params)}) {{"]
@@ -254,13 +266,16 @@ class _Writer:
         ]
         for p in obj.properties:
             key = f".{p.names.camel}"
-            if self._fixed(p):
+            if self._fixed(p) or self._flag(p):
                 rest, _ = without_null(p.type)
                 if isinstance(rest, Const) and rest.value is not None:
                     value = _literal(rest.value)
-                    lines.append(f"        try container.encode({value}, forKey: {key})")
+                    encode = f"try container.encode({value}, forKey: {key})"
                 else:
-                    lines.append(f"        try container.encodeNil(forKey: {key})")
+                    encode = f"try container.encodeNil(forKey: {key})"
+                if self._flag(p):
+                    encode = f"if self.{p.names.camel} {{ {encode} }}"
+                lines.append(f"        {encode}")
             elif p.required:
                 lines.append(f"        try container.encode(self.{p.names.camel}, forKey: {key})")
             else:
@@ -304,6 +319,7 @@ class _Writer:
         out = [
             *(f"// {line}" for line in model.header_lines("swift")),
             "",
+            "import Foundation",
             "import Segment",
             "",
             "/// The plan version this file was generated from (nil: a draft plan).",

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from app.codegen import LANGUAGES, CodegenError, build_model, generate
 from app.codegen import kotlin as kotlin_generator
 from app.codegen import swift as swift_generator
+from app.codegen.model import Const
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PLAN = json.loads((ROOT / "app" / "validation" / "demo_plan.json").read_text())
@@ -250,7 +251,12 @@ def test_swift_structs_send_required_keys_always_and_optional_ones_when_set(plan
             name = prop.names.camel
             wire = swift_generator.string_literal(prop.wire_name)
             assert f"case {name} = {wire}\n" in code
-            if not prop.required:
+            if not prop.required and isinstance(prop.type, Const):  # sent when the flag is true
+                assert re.search(
+                    rf"if self\.{name} {{ try container\.encode(Nil)?\(.*forKey: \.{name}\) }}",
+                    code,
+                )
+            elif not prop.required:
                 assert f"try container.encodeIfPresent(self.{name}, forKey: .{name})" in code
             elif f"self.{name}, forKey" in code:  # required: sent even when nil (as null)
                 assert f"try container.encode(self.{name}, forKey: .{name})" in code
@@ -357,3 +363,40 @@ def test_maps_of_each_other_fall_back_to_a_json_object() -> None:
     plan = {"events": {"e": cycle_schema(["map", "optional object"])}}
     assert re.search(r"fun e\(\s*p: Map<String, ED1>\? = null,", source(plan, "kotlin"))
     assert "public func e(p: [String: ED1]? = nil)" in source(plan, "swift")
+
+
+BIG = 123456789012345678901234567890
+CONST_PLAN = {
+    "events": {
+        "consts": {
+            "type": "object",
+            "properties": {
+                "big": {"const": BIG},
+                "small": {"const": -(2**63)},
+                "maybe": {"const": "v"},
+                "nothing": {"const": None},
+            },
+            "required": ["big", "small"],
+        }
+    }
+}
+
+
+def test_an_optional_const_is_a_flag_and_a_big_integer_stays_exact() -> None:
+    # An optional const once took a String? in Kotlin that was ignored (the const was sent
+    # anyway) and any String in Swift (sent as given): now a Boolean, true sends the value.
+    kotlin = source(CONST_PLAN, "kotlin")
+    assert re.search(r"fun consts\(\s*maybe: Boolean = false,\s*nothing: Boolean = false,", kotlin)
+    assert 'if (obj_.maybe) json_["maybe"] = JsonPrimitive("v")' in kotlin
+    assert 'if (obj_.nothing) json_["nothing"] = JsonNull' in kotlin
+    # Beyond Long: a BigInteger, whose digits JsonPrimitive(Number) writes exactly.
+    assert f'json_["big"] = JsonPrimitive(java.math.BigInteger("{BIG}"))' in kotlin
+    assert 'json_["small"] = JsonPrimitive(Long.MIN_VALUE)' in kotlin
+    swift = source(CONST_PLAN, "swift")
+    assert "public func consts(maybe: Bool = false, nothing: Bool = false)" in swift
+    assert 'if self.maybe { try container.encode("v", forKey: .maybe) }' in swift
+    assert "if self.nothing { try container.encodeNil(forKey: .nothing) }" in swift
+    assert f'try container.encode(Decimal(string: "{BIG}")!, forKey: .big)' in swift
+    assert "try container.encode(-9223372036854775808, forKey: .small)" in swift
+    assert "\nimport Foundation\n" in swift
+    assert swift_problems(swift) == []
