@@ -49,9 +49,13 @@ def render(model: TrackingModel) -> list[CodeFile]:
 def string_literal(text: str) -> str:
     """text as a Swift string literal (a backslash is escaped, so "\\(" never interpolates)."""
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
+        elif ch == "/" and "*" in text[max(i - 1, 0) : i] + text[i + 1 : i + 2]:
+            # "/*" and "*/" are plain text in a string, but tree-sitter-swift 0.7.4 can take
+            # them for a comment (a false syntax error): the "/" is written as an escape.
+            out.append("\\u{2F}")
         elif ch.isprintable() or ch == " ":
             out.append(ch)
         elif 0xD800 <= ord(ch) <= 0xDFFF:

@@ -33,6 +33,7 @@ HOSTILE = [
     'a "quoted" \\ back\\slash',
     "$money ${template} \\(interpolated) \\u0041",
     "ends */ opens /* nests",
+    "a *//* b /**/ c",
     "tab\tnew\nline\rreturn \x00 nul \x1f \u2028 \u200b zero-width",
     "ünïcödé 🚀 𝄞",
 ]
@@ -400,3 +401,21 @@ def test_an_optional_const_is_a_flag_and_a_big_integer_stays_exact() -> None:
     assert "try container.encode(-9223372036854775808, forKey: .small)" in swift
     assert "\nimport Foundation\n" in swift
     assert swift_problems(swift) == []
+
+
+def test_comment_marks_in_swift_strings_are_escaped_for_the_syntax_check() -> None:
+    # tree-sitter-swift 0.7.4 took "/*" in a string after "*//*" in another for a comment and
+    # reported an error in valid code; "/" next to "*" is written as \u{2F} (the same text).
+    plan = {
+        "events": {
+            "*//*": {
+                "type": "object",
+                "properties": {"/*": {"type": "string"}, "a */ b": {"enum": ["/* x", "y"]}},
+            }
+        }
+    }
+    code = source(plan, "swift")
+    assert swift_problems(code) == []
+    assert 'track(name: "*\\u{2F}\\u{2F}*",' in code
+    assert 'case property = "\\u{2F}*"' in code
+    assert decode_swift(swift_generator.string_literal("*//*")) == "*//*"
