@@ -4,7 +4,8 @@ build_model() reads a plan document (app.validation's parse_plan checks it) and 
 TrackingModel: one Event per planned event, in event-name order, each pointing at an ObjectDef
 of its properties; nested objects and string enums become named definitions (ObjectDef, EnumDef)
 referenced by Ref. Every identifier is ASCII, valid in TypeScript, Python, Kotlin and Swift,
-not a keyword of any of them, and unique in its scope; wire names stay exact. What a type system
+not a keyword of any of them, unique in its scope and at most MAX_IDENTIFIER characters (plus a
+counter); wire names stay exact. What a type system
 cannot say (patterns, ranges, formats, ...) is kept as text in `rules`, for doc comments.
 """
 
