@@ -30,6 +30,7 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
+    inline_maps,
     one_line,
     service_rules,
     without_null,
@@ -83,13 +84,19 @@ def kdoc(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}/**", *body, f"{indent} */"]
 
 
+_LONG = range(-(2**63), 2**63)
+
+
 def _literal(value: Scalar) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}L"
+        if value == _LONG.start:  # kotlinc reads -9223372036854775808L as -(out of range)
+            return "Long.MIN_VALUE"
+        # JsonPrimitive(Number) writes a BigInteger's exact digits, unquoted.
+        return f"{value}L" if value in _LONG else f'java.math.BigInteger("{value}")'
     if isinstance(value, float):
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
@@ -108,12 +115,17 @@ def _shown(value: Scalar) -> str:
 class _Writer:
     def __init__(self, model: TrackingModel) -> None:
         self.model = model
+        self.maps = inline_maps(model)
 
     # ---- types
 
     def _fixed(self, prop: Property) -> bool:
         """A required property with one possible value: sent without a parameter."""
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
+
+    def _flag(self, prop: Property) -> bool:
+        """An optional property with one possible value: a Boolean parameter, true sends it."""
+        return not prop.required and isinstance(prop.type, Const)
 
     def _is_empty_object(self, name: str) -> bool:
         """An object declaring no properties: a map (see _map_values) or a JsonObject."""
@@ -122,11 +134,8 @@ class _Writer:
 
     def _map_values(self, name: str) -> TypeNode | None:
         """The value type of an object that declares no property but a schema for the values
-        of any key: a Map<String, T> (None when T would contain the map itself)."""
-        found = self.model.definition(name)
-        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
-            return None
-        return None if _mentions(found.values, name) else found.values
+        of any key: a Map<String, T> (None when T would contain the map again: see inline_maps)."""
+        return self.maps.get(name)
 
     def _params(self, obj: ObjectDef) -> list[Property]:
         """The properties a caller passes: required first, then optional (wire-name order)."""
@@ -217,7 +226,9 @@ class _Writer:
 
     def property_doc(self, prop: Property) -> str:
         parts = [" ".join(doc_lines(prop.description))]
-        if not prop.required:
+        if self._flag(prop):
+            parts.append("Optional: true sends it, false leaves it out.")
+        elif not prop.required:
             parts.append("Optional: null leaves it out.")
         parts.append(self.describe(prop.type) or "")
         parts.append(service_rules(prop.rules) or "")
@@ -227,7 +238,9 @@ class _Writer:
         lines = []
         for p in params:
             kind = self.type_of(p.type)
-            if p.required:
+            if self._flag(p):
+                lines.append(f"{indent}{p.names.camel}: Boolean = false,")
+            elif p.required:
                 lines.append(f"{indent}{p.names.camel}: {kind},")
             else:
                 optional = kind if kind.endswith("?") else kind + "?"
@@ -264,6 +277,10 @@ class _Writer:
             key = string_literal(p.wire_name)
             if self._fixed(p):
                 lines.append(f"    json_[{key}] = {self.encode(p.type, '')}")
+            elif self._flag(p):
+                lines.append(
+                    f"    if (obj_.{p.names.camel}) json_[{key}] = {self.encode(p.type, '')}"
+                )
             elif p.required:
                 value = self.encode(p.type, f"obj_.{p.names.camel}")
                 lines.append(f"    json_[{key}] = {value}")
@@ -351,16 +368,6 @@ class _Writer:
             out += self.method(event)
         out.append("}")
         return "\n".join(out) + "\n"
-
-
-def _mentions(node: TypeNode, name: str) -> bool:
-    if isinstance(node, Ref):
-        return node.name == name
-    if isinstance(node, ArrayOf):
-        return _mentions(node.items, name)
-    if isinstance(node, UnionOf):
-        return any(_mentions(v, name) for v in node.variants)
-    return False
 
 
 def _same_kind_consts(node: UnionOf) -> bool:

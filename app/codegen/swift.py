@@ -30,6 +30,7 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
+    inline_maps,
     one_line,
     service_rules,
     without_null,
@@ -48,9 +49,13 @@ def render(model: TrackingModel) -> list[CodeFile]:
 def string_literal(text: str) -> str:
     """text as a Swift string literal (a backslash is escaped, so "\\(" never interpolates)."""
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
+        elif ch == "/" and "*" in text[max(i - 1, 0) : i] + text[i + 1 : i + 2]:
+            # "/*" and "*/" are plain text in a string, but tree-sitter-swift 0.7.4 can take
+            # them for a comment (a false syntax error): the "/" is written as an escape.
+            out.append("\\u{2F}")
         elif ch.isprintable() or ch == " ":
             out.append(ch)
         elif 0xD800 <= ord(ch) <= 0xDFFF:
@@ -60,11 +65,15 @@ def string_literal(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+_INT = range(-(2**63), 2**63)
+
+
 def _literal(value: Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        # Beyond Int, Foundation's Decimal (exact up to 38 digits) encodes as a JSON number.
+        return str(value) if value in _INT else f'Decimal(string: "{value}")!'
     if isinstance(value, float):
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
@@ -115,16 +124,6 @@ def _direct_refs(node: TypeNode) -> list[str]:
     return []  # an array holds its items on the heap
 
 
-def _mentions(node: TypeNode, name: str) -> bool:
-    if isinstance(node, Ref):
-        return node.name == name
-    if isinstance(node, ArrayOf):
-        return _mentions(node.items, name)
-    if isinstance(node, UnionOf):
-        return any(_mentions(v, name) for v in node.variants)
-    return False
-
-
 def _doc(lines: list[str], indent: str) -> list[str]:
     while lines and not lines[0]:
         lines = lines[1:]
@@ -134,6 +133,7 @@ def _doc(lines: list[str], indent: str) -> list[str]:
 class _Writer:
     def __init__(self, model: TrackingModel) -> None:
         self.model = model
+        self.maps = inline_maps(model)
         self.recursive = _recursive_objects(model)
 
     # ---- types
@@ -142,13 +142,14 @@ class _Writer:
         """A required property with one possible value: sent without a parameter."""
         return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
 
+    def _flag(self, prop: Property) -> bool:
+        """An optional property with one possible value: a Bool parameter, true sends it."""
+        return not prop.required and isinstance(prop.type, Const)
+
     def _map_values(self, name: str) -> TypeNode | None:
         """The value type of an object that declares no property but a schema for the values
-        of any key: a [String: T] (None when T would contain the dictionary itself)."""
-        found = self.model.definition(name)
-        if not isinstance(found, ObjectDef) or found.properties or found.values is None:
-            return None
-        return None if _mentions(found.values, name) else found.values
+        of any key: a [String: T] (None when T would contain the map again: see inline_maps)."""
+        return self.maps.get(name)
 
     def _is_empty_object(self, name: str) -> bool:
         found = self.model.definition(name)
@@ -203,7 +204,9 @@ class _Writer:
 
     def property_doc(self, prop: Property) -> str:
         parts = [" ".join(doc_lines(prop.description))]
-        if not prop.required:
+        if self._flag(prop):
+            parts.append("Optional: true sends it, false leaves it out.")
+        elif not prop.required:
             parts.append("Optional: nil leaves it out.")
         parts.append(self.describe(prop.type) or "")
         parts.append(service_rules(prop.rules) or "")
@@ -213,7 +216,9 @@ class _Writer:
         out = []
         for p in params:
             kind = self.type_of(p.type)
-            if p.required:
+            if self._flag(p):
+                out.append(f"{p.names.camel}: Bool = false")
+            elif p.required:
                 out.append(f"{p.names.camel}: {kind}")
             else:
                 optional = kind if kind.endswith("?") else kind + "?"
@@ -247,8 +252,8 @@ class _Writer:
         lines.append(f"public {kind} {obj.name}: Encodable {{")
         for p in params:
             lines += _doc([self.property_doc(p)] if self.property_doc(p) else [], "    ")
-            kind = self.type_of(p.type)
-            if not p.required and not kind.endswith("?"):
+            kind = "Bool" if self._flag(p) else self.type_of(p.type)
+            if not p.required and not self._flag(p) and not kind.endswith("?"):
                 kind += "?"
             lines.append(f"    public var {p.names.camel}: {kind}")
         lines += ["", f"    public init({self.signature(params)}) {{"]
@@ -265,13 +270,16 @@ class _Writer:
         ]
         for p in obj.properties:
             key = f".{p.names.camel}"
-            if self._fixed(p):
+            if self._fixed(p) or self._flag(p):
                 rest, _ = without_null(p.type)
                 if isinstance(rest, Const) and rest.value is not None:
                     value = _literal(rest.value)
-                    lines.append(f"        try container.encode({value}, forKey: {key})")
+                    encode = f"try container.encode({value}, forKey: {key})"
                 else:
-                    lines.append(f"        try container.encodeNil(forKey: {key})")
+                    encode = f"try container.encodeNil(forKey: {key})"
+                if self._flag(p):
+                    encode = f"if self.{p.names.camel} {{ {encode} }}"
+                lines.append(f"        {encode}")
             elif p.required:
                 lines.append(f"        try container.encode(self.{p.names.camel}, forKey: {key})")
             else:
@@ -315,6 +323,7 @@ class _Writer:
         out = [
             *(f"// {line}" for line in model.header_lines("swift")),
             "",
+            "import Foundation",
             "import Segment",
             "",
             "/// The plan version this file was generated from (nil: a draft plan).",

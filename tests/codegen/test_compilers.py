@@ -17,6 +17,7 @@ from app.codegen import build_model
 from app.codegen.python import function_name
 from tests.codegen.helpers import (
     PLAN_FILES,
+    ROOT,
     SDK_NODE_MODULES,
     load_examples,
     load_plan,
@@ -272,3 +273,22 @@ def test_python_misuse_fails_on_each_misusing_line(plan_name, tmp_path):
     assert result.returncode != 0
     failed = {int(n) for n in PY_ERROR.findall(result.stdout)}
     assert failed == marked_lines(source, PY_MARK), result.stdout
+
+
+def _doc_block(language: str, containing: str) -> str:
+    """The fenced block of docs/codegen.md in language that contains the text."""
+    docs = (ROOT / "docs" / "codegen.md").read_text(encoding="utf-8")
+    blocks = re.findall(rf"^```{language}\n(.*?)^```$", docs, re.M | re.S)
+    (found,) = [b for b in blocks if containing in b]
+    return found
+
+
+def test_the_documented_python_snippet_passes_mypy_strict(tmp_path):
+    # segment-analytics-python ships no py.typed: its import fails mypy --strict unless the
+    # mypy override the docs show is set.
+    write_generated("demo_plan.json", "python", tmp_path)
+    snippet = _doc_block("python", "from segment.analytics.client import Client")
+    (tmp_path / "snippet.py").write_text(snippet, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(_doc_block("toml", "tool.mypy"), encoding="utf-8")
+    result = run_mypy(tmp_path, ["snippet.py"])
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -29,6 +29,7 @@ from app.codegen.model import (
     Ref,
     TrackingModel,
     TypeNode,
+    inline_maps,
     without_null,
 )
 from app.validation import VALID, compile_plan
@@ -84,6 +85,53 @@ HOSTILE_PLAN = {
 }
 
 
+def _nested(depth: int) -> dict:
+    """Objects nested under 60-character property names (type names of 250+ characters)."""
+    if not depth:
+        return {"type": "string"}
+    return {"type": "object", "properties": {chr(96 + depth) * 60: _nested(depth - 1)}}
+
+
+BIG = 123456789012345678901234567890
+# Plans an outside tester found Kotlin failing on: maps of each other (a RecursionError), type
+# names past 255 bytes (one .class file each), an integer const beyond Long, an optional const.
+EDGE_PLAN = {
+    "events": {
+        "x" * 255: {"type": "object", "properties": {"deep": _nested(4)}, "required": ["deep"]},
+        "maps": {
+            "definitions": {
+                "M": {"type": "object", "additionalProperties": {"$ref": "#/definitions/N"}},
+                "N": {"type": "object", "additionalProperties": {"$ref": "#/definitions/M"}},
+                "S": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/definitions/S"},
+                    },
+                },
+            },
+            "type": "object",
+            "properties": {"m": {"$ref": "#/definitions/M"}, "s": {"$ref": "#/definitions/S"}},
+        },
+        "consts": {
+            "type": "object",
+            "properties": {
+                "big": {"const": BIG},
+                "small": {"const": -(2**63)},
+                "maybe": {"const": "v"},
+                "unset": {"const": 1},
+            },
+            "required": ["big", "small"],
+        },
+    }
+}
+EDGE_EXAMPLES = {
+    "x" * 255: {"deep": {"d" * 60: {"c" * 60: {"b" * 60: {"a" * 60: "deep"}}}}},
+    "maps": {"m": {"k": {"l": {}}}, "s": {"k": {"l": {"z": {}}}}},
+    "consts": {"big": BIG, "small": -(2**63), "maybe": "v"},
+}
+
+
 def kotlinc(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     if not (COMPILER / "bin" / "kotlinc").is_file():
         pytest.fail(f"{COMPILER} is missing: run `cd {KOTLIN_DIR} && npm ci` (make test does)")
@@ -127,6 +175,10 @@ def main_source() -> str:
     sku = next(p.names.camel for p in line.properties if p.wire_name == "sku id")
     every = ExampleCalls(EVERY_PLAN, "every")
     calls = "\n    ".join(every.call(name, example)[0] for name, example in EVERY_EXAMPLES.items())
+    edge = ExampleCalls(EDGE_PLAN, "edge")
+    calls += "\n    " + "\n    ".join(
+        edge.call(n, example)[0] for n, example in EDGE_EXAMPLES.items()
+    )
     return f"""
 import com.segment.analytics.kotlin.core.Analytics
 import com.segment.analytics.kotlin.core.Configuration
@@ -218,6 +270,8 @@ class ExampleCalls:
                 isinstance(prop.type, Const) or prop.type == Primitive("null")
             )
             expr, wire = self.value(prop.type, value[prop.wire_name])
+            if not prop.required and isinstance(prop.type, Const):  # a flag: true sends it
+                expr = "true"
             if not fixed:
                 args.append(f"{prop.names.camel} = {expr}")
             sent[prop.wire_name] = wire
@@ -248,16 +302,7 @@ class ExampleCalls:
             if isinstance(found, EnumDef):
                 case = next(c for c in found.cases if c.value == value)
                 return f"{self.package}.{found.name}.{case.names.constant}", value
-            if (
-                not found.properties
-                and found.values is not None
-                and rest
-                not in (
-                    found.values,
-                    *getattr(found.values, "variants", ()),
-                    getattr(found.values, "items", None),
-                )
-            ):  # a Map<String, T> (unless T holds the map: a JsonObject then)
+            if found.name in inline_maps(self.model):  # a Map<String, T>, else a JsonObject
                 pairs = [(k, self.value(found.values, v)) for k, v in value.items()]  # type: ignore[union-attr]
                 exprs = ", ".join(f"{string_literal(k)} to {e}" for k, (e, _) in pairs)
                 return f"mapOf({exprs})", {k: wire for k, (_, wire) in pairs}
@@ -290,6 +335,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
         "demo/TrackingPlan.kt": kotlin_source(DEMO_PLAN, "demo"),
         "every/TrackingPlan.kt": kotlin_source(EVERY_PLAN, "every"),
         "hostile/TrackingPlan.kt": kotlin_source(HOSTILE_PLAN, "hostile"),
+        "edge/TrackingPlan.kt": kotlin_source(EDGE_PLAN, "edge"),
         "Main.kt": main_source(),
     }
     for name, text in sources.items():
@@ -306,7 +352,7 @@ def test_generated_kotlin_compiles_for_both_plans_and_hostile_names(compiled) ->
     assert (folder / "classes" / "demo" / "TrackingPlan.class").is_file()
     assert (folder / "classes" / "every" / "TrackingPlan.class").is_file()
     # One .class file per class: none may differ from another only in case (macOS, Windows).
-    for package in ("demo", "every", "hostile"):
+    for package in ("demo", "every", "hostile", "edge"):
         names = [p.name for p in (folder / "classes" / package).iterdir()]
         assert len({n.lower() for n in names}) == len(names), sorted(names)
 
@@ -325,10 +371,21 @@ def test_the_generated_calls_hand_analytics_kotlin_the_exact_wire_json(compiled)
     )
     sent = [json.loads(line) for line in run.stdout.splitlines()]
     every = ExampleCalls(EVERY_PLAN, "every")
+    edge_sent = sent[-len(EDGE_EXAMPLES) :]
+    sent = sent[: -len(EDGE_EXAMPLES)]
     assert sent[4:] == [
         {"event": name, "properties": every.call(name, example)[1]}
         for name, example in EVERY_EXAMPLES.items()
     ]
+    assert edge_sent == [
+        {"event": name, "properties": example} for name, example in EDGE_EXAMPLES.items()
+    ]
+    assert f'"big":{BIG},' in run.stdout  # the exact digits, a JSON number
+    for message in edge_sent:
+        verdict = compile_plan(EDGE_PLAN, version=4).validate(
+            message["event"], message["properties"]
+        )
+        assert verdict.status == VALID, verdict.violations
     assert sent[:4] == [
         {
             "event": "purchase",

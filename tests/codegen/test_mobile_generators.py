@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 import tree_sitter
 import tree_sitter_swift
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.codegen import CodegenError, build_model, generate
+from app.codegen import LANGUAGES, CodegenError, build_model, generate
 from app.codegen import kotlin as kotlin_generator
 from app.codegen import swift as swift_generator
+from app.codegen.model import Const
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PLAN = json.loads((ROOT / "app" / "validation" / "demo_plan.json").read_text())
@@ -30,6 +33,7 @@ HOSTILE = [
     'a "quoted" \\ back\\slash',
     "$money ${template} \\(interpolated) \\u0041",
     "ends */ opens /* nests",
+    "a *//* b /**/ c",
     "tab\tnew\nline\rreturn \x00 nul \x1f \u2028 \u200b zero-width",
     "ünïcödé 🚀 𝄞",
 ]
@@ -248,7 +252,12 @@ def test_swift_structs_send_required_keys_always_and_optional_ones_when_set(plan
             name = prop.names.camel
             wire = swift_generator.string_literal(prop.wire_name)
             assert f"case {name} = {wire}\n" in code
-            if not prop.required:
+            if not prop.required and isinstance(prop.type, Const):  # sent when the flag is true
+                assert re.search(
+                    rf"if self\.{name} {{ try container\.encode(Nil)?\(.*forKey: \.{name}\) }}",
+                    code,
+                )
+            elif not prop.required:
                 assert f"try container.encodeIfPresent(self.{name}, forKey: .{name})" in code
             elif f"self.{name}, forKey" in code:  # required: sent even when nil (as null)
                 assert f"try container.encode(self.{name}, forKey: .{name})" in code
@@ -284,3 +293,129 @@ def test_swift_objects_that_hold_themselves_are_classes() -> None:
     assert kinds.pop("ETree") == "struct"
     assert set(kinds.values()) == {"final class"}, kinds
     assert swift_problems(code) == []
+
+
+# Shapes of a definition that refers to the next one of a cycle (the "$ref" placeholder).
+CYCLE_SHAPES = {
+    "map": {"type": "object", "additionalProperties": "$ref"},
+    "map of maps": {
+        "type": "object",
+        "additionalProperties": {"type": "object", "additionalProperties": "$ref"},
+    },
+    "map of arrays": {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": "$ref"},
+    },
+    "array": {"type": "array", "items": "$ref"},
+    "object": {"type": "object", "properties": {"next": "$ref"}, "required": ["next"]},
+    "optional object": {"type": "object", "properties": {"next": "$ref"}},
+    "union": {"anyOf": ["$ref", {"type": "string"}]},
+    "nullable": {"anyOf": ["$ref", {"type": "null"}]},
+    "allOf": {"allOf": ["$ref"]},
+    "bare ref": "$ref",
+}
+
+
+def cycle_schema(shapes: list[str]) -> dict:
+    """An event schema whose definitions d0..dN refer to each other in a cycle, by shapes."""
+
+    def fill(node: object, target: str) -> object:
+        if node == "$ref":
+            return {"$ref": f"#/definitions/{target}"}
+        if isinstance(node, dict):
+            return {k: fill(v, target) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v, target) for v in node]
+        return node
+
+    definitions = {
+        f"d{i}": fill(CYCLE_SHAPES[shape], f"d{(i + 1) % len(shapes)}")
+        for i, shape in enumerate(shapes)
+    }
+    return {
+        "definitions": definitions,
+        "type": "object",
+        "properties": {"p": {"$ref": "#/definitions/d0"}},
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(sorted(CYCLE_SHAPES)), min_size=1, max_size=3))
+def test_definitions_referring_to_each_other_in_a_cycle_generate_in_every_language(
+    shapes: list[str],
+) -> None:
+    # Maps whose values are each other once made Kotlin and Swift write Map<String, Map<...
+    # without end (a RecursionError, a 500 of the code API): such a map is a JSON object type.
+    plan = {"events": {"e": cycle_schema(shapes)}}
+    for language in LANGUAGES:
+        (file,) = generate(plan, language, plan_version=4)
+        assert re.search(r"[\"']e[\"']", file.content), language  # the event's wire name
+    assert swift_problems(source(plan, "swift")) == []
+
+
+def test_maps_of_each_other_fall_back_to_a_json_object() -> None:
+    plan = {"events": {"e": cycle_schema(["map", "map"])}}
+    assert re.search(r"fun e\(\s*p: JsonObject\? = null,", source(plan, "kotlin"))
+    assert "public func e(p: [String: JSON]? = nil)" in source(plan, "swift")
+    # A map of maps of itself: the outer map's values, spelled out once, then JSON objects.
+    plan = {"events": {"e": cycle_schema(["map of maps"])}}
+    assert re.search(r"fun e\(\s*p: JsonObject\? = null,", source(plan, "kotlin"))
+    # A map that reaches itself only through an object with properties keeps its value type.
+    plan = {"events": {"e": cycle_schema(["map", "optional object"])}}
+    assert re.search(r"fun e\(\s*p: Map<String, ED1>\? = null,", source(plan, "kotlin"))
+    assert "public func e(p: [String: ED1]? = nil)" in source(plan, "swift")
+
+
+BIG = 123456789012345678901234567890
+CONST_PLAN = {
+    "events": {
+        "consts": {
+            "type": "object",
+            "properties": {
+                "big": {"const": BIG},
+                "small": {"const": -(2**63)},
+                "maybe": {"const": "v"},
+                "nothing": {"const": None},
+            },
+            "required": ["big", "small"],
+        }
+    }
+}
+
+
+def test_an_optional_const_is_a_flag_and_a_big_integer_stays_exact() -> None:
+    # An optional const once took a String? in Kotlin that was ignored (the const was sent
+    # anyway) and any String in Swift (sent as given): now a Boolean, true sends the value.
+    kotlin = source(CONST_PLAN, "kotlin")
+    assert re.search(r"fun consts\(\s*maybe: Boolean = false,\s*nothing: Boolean = false,", kotlin)
+    assert 'if (obj_.maybe) json_["maybe"] = JsonPrimitive("v")' in kotlin
+    assert 'if (obj_.nothing) json_["nothing"] = JsonNull' in kotlin
+    # Beyond Long: a BigInteger, whose digits JsonPrimitive(Number) writes exactly.
+    assert f'json_["big"] = JsonPrimitive(java.math.BigInteger("{BIG}"))' in kotlin
+    assert 'json_["small"] = JsonPrimitive(Long.MIN_VALUE)' in kotlin
+    swift = source(CONST_PLAN, "swift")
+    assert "public func consts(maybe: Bool = false, nothing: Bool = false)" in swift
+    assert 'if self.maybe { try container.encode("v", forKey: .maybe) }' in swift
+    assert "if self.nothing { try container.encodeNil(forKey: .nothing) }" in swift
+    assert f'try container.encode(Decimal(string: "{BIG}")!, forKey: .big)' in swift
+    assert "try container.encode(-9223372036854775808, forKey: .small)" in swift
+    assert "\nimport Foundation\n" in swift
+    assert swift_problems(swift) == []
+
+
+def test_comment_marks_in_swift_strings_are_escaped_for_the_syntax_check() -> None:
+    # tree-sitter-swift 0.7.4 took "/*" in a string after "*//*" in another for a comment and
+    # reported an error in valid code; "/" next to "*" is written as \u{2F} (the same text).
+    plan = {
+        "events": {
+            "*//*": {
+                "type": "object",
+                "properties": {"/*": {"type": "string"}, "a */ b": {"enum": ["/* x", "y"]}},
+            }
+        }
+    }
+    code = source(plan, "swift")
+    assert swift_problems(code) == []
+    assert 'track(name: "*\\u{2F}\\u{2F}*",' in code
+    assert 'case property = "\\u{2F}*"' in code
+    assert decode_swift(swift_generator.string_literal("*//*")) == "*//*"
