@@ -170,11 +170,19 @@
     const list = document.getElementById("detail-violations");
     list.replaceChildren();
     const errors = event.errors || [];
+    // A warning (a pii finding under the app's "warn" policy) leaves the status as it is.
+    const warnings = errors.filter((v) => v.severity === "warning").length;
+    const failures = errors.length - warnings;
+    const counts = [];
+    if (failures) counts.push("Violations (" + failures + ")");
+    if (warnings) counts.push("Warnings (" + warnings + ")");
     document.getElementById("detail-violations-title").textContent =
-      errors.length ? "Violations (" + errors.length + ")" : "No violations";
+      counts.join(" · ") || "No violations";
     const marks = new Map(); // payload pointer → messages
+    const warned = new Set(); // pointers marked by warnings only
     for (const v of errors) {
       const item = document.createElement("li");
+      if (v.severity === "warning") item.className = "warning";
       const path = document.createElement("code");
       path.textContent = v.path || "/";
       const message = document.createElement("span");
@@ -182,6 +190,8 @@
       item.append(path, message);
       list.append(item);
       const at = existing(payloadPointer(v.path || "", event.payload), event.payload);
+      if (v.severity === "warning" && !marks.has(at)) warned.add(at);
+      if (v.severity !== "warning") warned.delete(at);
       marks.set(at, [...(marks.get(at) || []), v.message || v.rule]);
     }
     // The payload line by line; the line of each violated value is marked, its message beside.
@@ -193,7 +203,7 @@
       span.textContent = text;
       if (marks.has(pointer) && !seen.has(pointer)) {
         seen.add(pointer); // an object's closing line is not marked again
-        span.className = "violated";
+        span.className = warned.has(pointer) ? "violated warning" : "violated";
         span.dataset.pointer = pointer;
         const note = document.createElement("em");
         note.textContent = "  ← " + marks.get(pointer).join("; ");
