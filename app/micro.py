@@ -29,6 +29,7 @@ from app.private_files import private_folder, write_private
 from app.services import apps
 from app.services.mail import CODE_FOR_HEADER, CODE_HEADER
 from app.services.plans import starters
+from app.tasks.webhooks import start_senders
 from celery_config import QUEUES
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def serve(flask_app: Flask) -> None:
     keys = ensure_demo_app(flask_app)
     mail_sink = start_mail_sink(flask_app)
     worker, beat = start_background(flask_app.extensions["celery"])
+    start_senders(flask_app)
     host, port = flask_app.config["HOST"], flask_app.config["PORT"]
     server = make_server(
         host,

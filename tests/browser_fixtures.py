@@ -17,6 +17,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
 from app.micro import start_background
+from app.tasks.webhooks import start_senders
 from tests.support.browser import LiveServer
 from tests.support.profiles import close_app
 
@@ -103,6 +104,9 @@ def worker(live_micro_server: LiveServer) -> Iterator[None]:
     """The micro profile's in-process worker and beat, so posted events get stored, mail sent
     and statistics counted as in `make run`."""
     worker, beat = start_background(live_micro_server.app.extensions["celery"])
+    senders = start_senders(live_micro_server.app)
     yield
+    del live_micro_server.app.extensions["webhook_senders"]
+    senders.stop()
     beat.stop()
     worker.stop()

@@ -5,10 +5,11 @@ worker died mid-attempt): the delivery's row is the truth, the task only a nudge
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from celery import shared_task
-from flask import current_app
+from flask import Flask, current_app
 from kombu.exceptions import KombuError
 
 from app.services.webhooks import deliveries
@@ -31,8 +32,44 @@ def settings() -> deliveries.Settings:
     )
 
 
+class WebhookSenders:
+    """Micro's webhook posts, on threads of their own: micro has one worker for every queue, and
+    a slow receiver there would hold back the storing of every app's events (up to two timeouts
+    per attempt, one attempt after another). A retry is left to the sweep, which sends what is
+    due every 30 s."""
+
+    def __init__(self, flask_app: Flask, threads: int = 2) -> None:
+        self.flask_app = flask_app
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="webhooks")
+
+    def submit(self, delivery_id: int) -> None:
+        self.pool.submit(self._send, delivery_id)
+
+    def _send(self, delivery_id: int) -> None:
+        with self.flask_app.app_context():
+            try:
+                deliveries.attempt(delivery_id, settings())
+            except Exception:  # the row stays pending: the sweep tries again
+                log.exception("webhook delivery %s failed on its thread", delivery_id)
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def start_senders(flask_app: Flask) -> WebhookSenders:
+    """Micro: post webhooks on WebhookSenders' threads instead of the worker's."""
+    senders = flask_app.extensions["webhook_senders"] = WebhookSenders(flask_app)
+    return senders
+
+
 def queue_deliveries(ids: list[int], countdown: float | None = None) -> None:
-    """Queue one delivery task per id; a broker that refuses leaves them to the sweep."""
+    """Queue one delivery task per id; a broker that refuses leaves them to the sweep. In micro
+    (WebhookSenders started) hand them to its threads instead; a retry waits for the sweep."""
+    senders = current_app.extensions.get("webhook_senders")
+    if senders is not None:
+        for delivery_id in ids if countdown is None else ():
+            senders.submit(delivery_id)
+        return
     for delivery_id in ids:
         try:
             deliver_webhook.apply_async(

@@ -20,8 +20,13 @@ from app.models import TrackedApp, Webhook, WebhookDelivery
 from app.models.types import utcnow
 from app.services.webhooks import deliveries, hooks
 from app.services.webhooks.deliveries import DELIVERED, FAILED, PENDING
-from app.tasks.webhooks import deliver_webhook, sweep_webhook_deliveries
-from stack.servers import free_port
+from app.tasks.webhooks import (
+    deliver_webhook,
+    queue_deliveries,
+    start_senders,
+    sweep_webhook_deliveries,
+)
+from stack.servers import free_port, wait_until
 from tests.helpers import broker_messages, message_args
 from tests.services.webhooks.helpers import (
     PUBLIC_URL,
@@ -341,6 +346,29 @@ def test_a_webhook_removed_while_it_is_posted_to_ends_the_attempt_quietly(micro_
     assert outcome == [None]  # nothing left to record (was: StaleDataError from the task)
     with micro_app.app_context():
         assert db.session.get(WebhookDelivery, delivery_id) is None
+
+
+def test_micro_posts_on_threads_of_its_own_never_on_the_worker(micro_app, http_sink):
+    # Micro's one worker also stores every app's events: a receiver that keeps the post waiting
+    # must not hold it. queue_deliveries returns at once, no task goes to the broker, and the
+    # post happens on a sender thread.
+    app_id, hook_id, _ = app_with_webhook(micro_app, http_sink.url)
+    delivery_id = recorded_test(micro_app, app_id, hook_id)
+    http_sink.answer(Reply(200, hang=True))
+    senders = start_senders(micro_app)
+    try:
+        with micro_app.app_context():
+            queue_deliveries([delivery_id])
+            queue_deliveries([delivery_id], countdown=5)  # a retry: left to the sweep
+        http_sink.wait_for(1)  # posted, and still waiting for its answer
+        assert broker_messages(micro_app, queue="emails") == []
+        http_sink.released.set()
+        wait_until(lambda: row(micro_app, delivery_id).state == DELIVERED, 15, "delivered")
+        assert len(http_sink.requests) == 1
+    finally:
+        http_sink.released.set()
+        del micro_app.extensions["webhook_senders"]
+        senders.stop()
 
 
 def test_https_is_verified_for_the_urls_host_while_connecting_to_the_checked_address(
