@@ -501,7 +501,8 @@ def scan(subject: Any, root: str, allowed: dict) -> list[Finding]:
                 stack.extend(
                     (sub, i, entry, key, below) for i, sub in enumerate(value) if not _skipped(sub)
                 )
-        elif isinstance(value, int):  # a big one (_skipped)
+        elif isinstance(value, int):  # a big one (_skipped); counted like a string
+            strings -= 1
             matches = _number_matches(value)
             if matches:
                 findings.append(Finding(_pointer(root, entry), entry[3], str(value), matches))

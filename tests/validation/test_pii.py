@@ -255,6 +255,10 @@ def test_the_scan_is_bounded():
     assert violations[-1]["kind"] == pii.MORE and violations[-1]["actual"] == pii.MAX_STRINGS - 20
     long = "x" * (pii.MAX_CHARS + 10) + EMAIL
     assert judged({"note": long}).violations == []  # past the characters read
+    # Numbers long enough to be cards count against the same budget as strings.
+    cards = judged({"note": "x", "cards": [4242424242424242] * 1000}).violations
+    more = [v for v in cards if v["rule"] == "pii" and v["kind"] == pii.MORE]
+    assert more and more[0]["actual"] == pii.MAX_STRINGS - pii.MAX_FINDINGS
 
 
 def test_past_the_listed_findings_every_value_found_is_still_masked():
