@@ -35,6 +35,12 @@ def generate(
         if exc.name != f"{__name__}.{language}":
             raise
         raise CodegenError(f"Code generation for {language} is not available") from None
-    model = build_model(plan, plan_version=plan_version, app_name=app_name)
-    files: list[CodeFile] = module.render(model)
+    try:
+        model = build_model(plan, plan_version=plan_version, app_name=app_name)
+        files: list[CodeFile] = module.render(model)
+    except RecursionError:
+        # A chain of hundreds of $refs (each a schema of its own) is deeper than the walk goes.
+        raise CodegenError(
+            "The plan's schemas nest (or chain $refs) too deeply to generate code from"
+        ) from None
     return files

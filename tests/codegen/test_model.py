@@ -430,3 +430,17 @@ def test_long_names_are_cut_with_a_hash_and_stay_unique():
     assert second.names.constant.isupper() and first.names.constant != second.names.constant
     # Stable: the same plan gives the same names.
     assert build_model(_plan(events), plan_version=1) == model
+
+
+def test_a_chain_of_hundreds_of_refs_is_a_codegen_error_not_a_crash():
+    # An outside tester's plan: D0 → D1 → … → D400 → integer (passes the plan's checks).
+    definitions = {f"D{i}": {"$ref": f"#/definitions/D{i + 1}"} for i in range(400)}
+    definitions["D400"] = {"type": "integer"}
+    schema = {
+        "type": "object",
+        "properties": {"d": {"$ref": "#/definitions/D0"}},
+        "definitions": definitions,
+    }
+    for language in LANGUAGES:
+        with pytest.raises(CodegenError, match="too deeply"):
+            generate({"events": {"e": schema}}, language, plan_version=1)
