@@ -146,6 +146,7 @@ def _check_event(name: Any, schema: Any, kind: str = "Event", saving: bool = Tru
     _check_refs(name, schema)
     if saving:
         _check_patterns(f"{kind} '{name}'", schema)
+        _check_ref_chains(f"{kind} '{name}'", schema)
 
 
 def _check_patterns(owner: str, schema: dict[str, Any]) -> None:
@@ -233,6 +234,39 @@ def _check_refs(name: str, schema: dict[str, Any]) -> None:
             )
         if (ref == "#" or ref.startswith("#/")) and not _resolves(schema, ref):
             raise PlanError(f"Event '{name}': $ref {ref!r} does not resolve within the schema")
+
+
+def _check_ref_chains(owner: str, schema: dict[str, Any]) -> None:
+    """Refuse a $ref that leads to another $ref, and so on, more than MAX_PLAN_DEPTH times (or
+    round in a circle): judging an event would recurse that deep, and no schema needs it."""
+    for node in iter_schemas(schema):
+        hops, seen, start = 0, set(), node.get("$ref")
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in seen or hops > MAX_PLAN_DEPTH:
+                raise PlanError(
+                    f"{owner}: $ref {start!r} starts a chain of more than {MAX_PLAN_DEPTH} "
+                    "$refs, or a circle of them"
+                )
+            seen.add(ref)
+            hops += 1
+            node = _target(schema, ref)
+
+
+def _target(document: Any, ref: str) -> Any:
+    """The node a '#/…' $ref names within `document` (None when it names none)."""
+    if not ref.startswith("#"):
+        return None
+    node = document
+    for raw_part in unquote(ref[1:]).split("/")[1:]:
+        part = raw_part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def _resolves(document: Any, ref: str) -> bool:

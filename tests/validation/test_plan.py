@@ -126,3 +126,23 @@ def test_an_event_name_longer_than_the_events_column_is_refused_at_save():
         parse_plan({"events": {long_name: {"type": "object"}}})
     # Versions stored before the cap still load.
     assert parse_plan({"events": {long_name: {"type": "object"}}}, saving=False).events
+
+
+def test_a_chain_or_circle_of_refs_deeper_than_the_nesting_cap_is_refused_when_saved():
+    # An outside tester's plan chained 400 $refs: it saved, then every event of it was judged
+    # invalid ("recursed too deep") and its code generation failed.
+    def chained(length: int) -> dict:
+        definitions = {f"D{i}": {"$ref": f"#/definitions/D{i + 1}"} for i in range(length)}
+        definitions[f"D{length}"] = {"type": "integer"}
+        return {"properties": {"d": {"$ref": "#/definitions/D0"}}, "definitions": definitions}
+
+    parse_plan({"events": {"e": chained(60)}})  # long, but within the cap
+    with pytest.raises(PlanError, match="'#/definitions/D0' starts a chain of more than 64"):
+        parse_plan({"events": {"e": chained(400)}})
+    circle = {
+        "definitions": {"A": {"$ref": "#/definitions/B"}, "B": {"$ref": "#/definitions/A"}},
+        "properties": {"x": {"$ref": "#/definitions/A"}},
+    }
+    with pytest.raises(PlanError, match="or a circle of them"):
+        parse_plan({"events": {"e": circle}})
+    parse_plan({"events": {"e": chained(400)}}, saving=False)  # a stored plan loads as it is
