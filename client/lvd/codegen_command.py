@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from lvd.api import Api
 from lvd.documents import DocumentError, read_plan
@@ -37,12 +38,14 @@ def codegen(api: Api, args: argparse.Namespace) -> int:
     app_id = api.whoami()["id"]
     if plan_file is None:
         answer = api.plan_code(app_id, args.language, args.version)
-        source = f"plan version {answer['plan_version']}"
     else:
         answer = api.draft_code(app_id, plan_file.text, args.language)
-        source = f"the draft {plan_file.path}"
     # Every path is checked before the first file is written: a refused answer writes nothing.
-    files = [(inside(out, item["path"]), item["content"]) for item in answer["files"]]
+    files = [(inside(out, path), content) for path, content in _files(answer)]
+    if plan_file is None:
+        source = f"plan version {answer.get('plan_version')}"
+    else:
+        source = f"the draft {plan_file.path}"
     _distinct([path for path, _ in files], out)
     try:
         for target, content in files:
@@ -52,18 +55,38 @@ def codegen(api: Api, args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write {exc.filename or out}: {exc.strerror or exc}")
     print(
         f"wrote {plural(len(files), 'file')} to {printable(out)} from {printable(source)} "
-        f"({printable(answer['language'])})"
+        f"({printable(str(answer.get('language', args.language)))})"
     )
     return 0
 
 
+def _files(answer: Any) -> list[tuple[object, str]]:
+    """The (path, content) pairs of the service's answer; CommandError for any other shape
+    (a content that is not text, or text no file can hold, like a lone surrogate)."""
+    files = answer.get("files") if isinstance(answer, dict) else None
+    if not isinstance(files, list) or not all(isinstance(item, dict) for item in files):
+        raise CommandError("the service's answer has no list of files; nothing written")
+    pairs = []
+    for item in files:
+        content = item.get("content")
+        if not isinstance(content, str):
+            raise CommandError("the service sent a file without text content; nothing written")
+        try:
+            content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CommandError("the service sent a file that is not UTF-8 text; nothing written")
+        pairs.append((item.get("path"), content))
+    return pairs
+
+
 def _distinct(targets: list[Path], out: Path) -> None:
     """CommandError when two files are one, or one is another's folder ("a.py", "a.py/b.py")."""
-    seen = {target.as_posix() for target in targets}
+    # Compared without case: one file on macOS's and Windows' file systems.
+    seen = {target.as_posix().casefold() for target in targets}
     if len(seen) < len(targets):
         raise CommandError(f"the service named the same file twice; nothing written to {out}")
     for target in targets:
-        if any(parent.as_posix() in seen for parent in target.parents):
+        if any(parent.as_posix().casefold() in seen for parent in target.parents):
             raise CommandError(
                 f"the service named {printable(target.as_posix())} under another file; "
                 f"nothing written to {printable(out)}"

@@ -169,10 +169,31 @@ def test_a_path_that_would_leave_the_folder_is_refused_and_nothing_written(
 
 
 @pytest.mark.parametrize(
-    "paths", [("a.ts", "a.ts"), ("a.ts", "a.ts/b.ts"), ("a/b.ts", "a")], ids=str
+    "paths", [("a.ts", "a.ts"), ("a.ts", "a.ts/b.ts"), ("a/b.ts", "a"), ("A.ts", "a.ts")], ids=str
 )
 def test_files_that_collide_are_refused_and_nothing_written(service, tmp_path, capsys, paths):
     service.answer = answer(*((path, "x") for path in paths))
+    assert run(service, tmp_path / "out") == 3
+    assert "nothing written" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        None,
+        {"a.ts": "x"},
+        [{"path": "good.ts", "content": "x"}, {"path": "b.ts", "content": None}],
+        [{"path": "good.ts", "content": "x"}, {"path": "b.ts", "content": "\ud800"}],
+        [{"path": "good.ts", "content": "x"}, "b.ts"],
+    ],
+    ids=["null", "object", "null content", "lone surrogate", "not an object"],
+)
+def test_an_answer_of_another_shape_is_refused_and_nothing_written(
+    service, tmp_path, capsys, files
+):
+    # An outside tester's fake service: these were tracebacks (exit 1), good.ts written.
+    service.answer = {"language": "typescript", "plan_version": 3, "files": files}
     assert run(service, tmp_path / "out") == 3
     assert "nothing written" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
