@@ -237,16 +237,18 @@ def _check_refs(name: str, schema: dict[str, Any]) -> None:
 
 
 def _check_ref_chains(owner: str, schema: dict[str, Any]) -> None:
-    """Refuse a $ref that leads to another $ref, and so on, more than MAX_PLAN_DEPTH times (or
-    round in a circle): judging an event would recurse that deep, and no schema needs it."""
+    """Refuse a $ref that leads to another $ref, and so on, more than MAX_PLAN_DEPTH times:
+    judging an event would recurse that deep, and no schema needs it. (A circle of them is
+    refused when the plan is saved, as a schema that refers to itself without end.)"""
     for node in iter_schemas(schema):
         hops, seen, start = 0, set(), node.get("$ref")
         while isinstance(node, dict) and isinstance(node.get("$ref"), str):
             ref = node["$ref"]
-            if ref in seen or hops > MAX_PLAN_DEPTH:
+            if ref in seen:
+                break
+            if hops > MAX_PLAN_DEPTH:
                 raise PlanError(
-                    f"{owner}: $ref {start!r} starts a chain of more than {MAX_PLAN_DEPTH} "
-                    "$refs, or a circle of them"
+                    f"{owner}: $ref {start!r} starts a chain of more than {MAX_PLAN_DEPTH} $refs"
                 )
             seen.add(ref)
             hops += 1
