@@ -21,6 +21,8 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from app.validation import PlanError, parse_plan
+from app.validation.schema_walk import resolve_ref
+from app.validation.violations import json_type
 
 Scalar = str | int | float | bool | None
 PrimitiveKind = Literal["string", "number", "integer", "boolean", "null"]
@@ -198,15 +200,8 @@ class TrackingModel:
 
 
 def const_kind(value: Scalar) -> PrimitiveKind:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
+    """The JSON type of a constant (a scalar, so one of the primitive kinds)."""
+    return json_type(value)  # type: ignore[return-value]
 
 
 def without_null(node: TypeNode) -> tuple[TypeNode | None, bool]:
@@ -505,7 +500,7 @@ class _Builder:
         body = schema
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#") and "properties" not in schema:
-            target = _resolve(schema, ref[1:])  # the event's properties are defined there
+            target = resolve_ref(schema, ref)  # the event's properties are defined there
             if isinstance(target, dict) and _looks_like_object(target):
                 body = target
                 self._refs[ref[1:]] = self._refs[""]
@@ -638,7 +633,7 @@ class _Builder:
         self._rules_of(schema, rules, where)  # keywords beside $ref (draft 2019-09 and later)
         ref = schema["$ref"]
         pointer = ref[1:] if isinstance(ref, str) and ref.startswith("#") else None
-        target = _resolve(self._root, pointer) if pointer is not None else None
+        target = resolve_ref(self._root, ref) if pointer is not None else None
         if pointer is None or target is None:
             rules.append(_rule(where + "$ref", ref))
             return AnyValue()
@@ -700,24 +695,6 @@ def _union(variants: list[TypeNode]) -> TypeNode:
     if not flat:
         return AnyValue()
     return flat[0] if len(flat) == 1 else UnionOf(tuple(flat))
-
-
-def _resolve(root: dict[str, Any], pointer: str) -> Any:
-    """The node a JSON pointer (within one event's schema) names, or None."""
-    if pointer == "":
-        return root
-    if not pointer.startswith("/"):
-        return None
-    node: Any = root
-    for raw in pointer[1:].split("/"):
-        key = unquote(raw).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            return None
-    return node
 
 
 def _description(schema: Any) -> str | None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .schema_walk import LIST_KEYWORDS
+from .schema_walk import LIST_KEYWORDS, resolve_ref
 from .verdict import INVALID, VALID, Verdict
 from .violations import escape_segment
 
@@ -348,7 +348,7 @@ def _walk_allowed(root: Any, node: Any, tree: dict, depth: int) -> None:
         return
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#"):
-        _walk_allowed(root, _resolve(root, ref), tree, depth + 1)
+        _walk_allowed(root, resolve_ref(root, ref), tree, depth + 1)
     for name, sub in (node.get("properties") or {}).items():
         _child(root, sub, tree, name, depth)
     for keyword in ("patternProperties",):
@@ -374,19 +374,6 @@ def _child(root: Any, sub: Any, tree: dict, key: Any, depth: int) -> None:
     _walk_allowed(root, sub, branch, depth + 1)
     if branch:
         tree[key] = branch
-
-
-def _resolve(root: Any, ref: str) -> Any:
-    node = root
-    for raw in ref[1:].split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and _is_index(part) and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 # ---- scanning an event ---------------------------------------------------------------------

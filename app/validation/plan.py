@@ -3,7 +3,6 @@
 import copy
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
@@ -13,7 +12,7 @@ from jsonschema.validators import validator_for
 from .canonical import canonical_json, nests_deeper_than
 from .dialects import linear_dialect, schema_format_checker
 from .patterns import PatternError, compile_pattern
-from .schema_walk import iter_schemas, subschemas
+from .schema_walk import iter_schemas, resolve_ref, subschemas
 from .violations import json_type, pointer
 
 UNPLANNED_POLICIES = ("flag", "block")
@@ -232,7 +231,7 @@ def _check_refs(name: str, schema: dict[str, Any]) -> None:
                 f"Event '{name}': $ref {ref!r} points outside the schema; "
                 "only '#/...' references are supported"
             )
-        if (ref == "#" or ref.startswith("#/")) and not _resolves(schema, ref):
+        if (ref == "#" or ref.startswith("#/")) and resolve_ref(schema, ref) is None:
             raise PlanError(f"Event '{name}': $ref {ref!r} does not resolve within the schema")
 
 
@@ -252,33 +251,4 @@ def _check_ref_chains(owner: str, schema: dict[str, Any]) -> None:
                 )
             seen.add(ref)
             hops += 1
-            node = _target(schema, ref)
-
-
-def _target(document: Any, ref: str) -> Any:
-    """The node a '#/…' $ref names within `document` (None when it names none)."""
-    if not ref.startswith("#"):
-        return None
-    node = document
-    for raw_part in unquote(ref[1:]).split("/")[1:]:
-        part = raw_part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _resolves(document: Any, ref: str) -> bool:
-    node = document
-    for raw_part in unquote(ref[1:]).split("/")[1:]:
-        part = raw_part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
+            node = resolve_ref(schema, ref)

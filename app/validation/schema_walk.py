@@ -8,6 +8,7 @@ Walking by keyword (rather than by every nested dict) matters because
 import copy
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 # Keywords whose value is a single subschema (``items`` is handled separately
 # because it is a schema or, before 2020-12, possibly a list of schemas).
@@ -124,3 +125,21 @@ def _prepare(node: dict[str, Any], forbid_additional: bool) -> None:
             container[key] = copy.deepcopy(_FALSE_SCHEMA)
         elif isinstance(sub, dict):
             _prepare(sub, forbid_additional)
+
+
+def resolve_ref(document: Any, ref: str) -> Any:
+    """The node a local $ref ("#" or "#/...") names within `document`, found as jsonschema
+    finds it (percent-decoded, then split on "/", "~1" and "~0" unescaped); None when it names
+    none."""
+    if ref != "#" and not ref.startswith("#/"):
+        return None
+    node = document
+    for raw in unquote(ref[1:]).split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isascii() and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
