@@ -15,7 +15,6 @@ do for reserved words, none of which is used here), so no property or event can 
 from __future__ import annotations
 
 from .model import (
-    AnyValue,
     ArrayOf,
     CodeFile,
     Const,
@@ -30,11 +29,10 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
-    inline_maps,
-    one_line,
     service_rules,
     without_null,
 )
+from .typed_parameters import ParameterWriter, same_kind_consts, shown
 
 PATH = "trackingplan/TrackingPlan.kt"
 PACKAGE = "trackingplan"
@@ -103,44 +101,8 @@ def _literal(value: Scalar) -> str:
     return string_literal(value)
 
 
-def _shown(value: Scalar) -> str:
-    """A value as JSON-like text for doc comments."""
-    if isinstance(value, str):
-        return '"' + one_line(value) + '"'
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else str(value).lower()
-    return str(value)
-
-
-class _Writer:
-    def __init__(self, model: TrackingModel) -> None:
-        self.model = model
-        self.maps = inline_maps(model)
-
+class _Writer(ParameterWriter):
     # ---- types
-
-    def _fixed(self, prop: Property) -> bool:
-        """A required property with one possible value: sent without a parameter."""
-        return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
-
-    def _flag(self, prop: Property) -> bool:
-        """An optional property with one possible value: a Boolean parameter, true sends it."""
-        return not prop.required and isinstance(prop.type, Const)
-
-    def _is_empty_object(self, name: str) -> bool:
-        """An object declaring no properties: a map (see _map_values) or a JsonObject."""
-        found = self.model.definition(name)
-        return isinstance(found, ObjectDef) and not found.properties
-
-    def _map_values(self, name: str) -> TypeNode | None:
-        """The value type of an object that declares no property but a schema for the values
-        of any key: a Map<String, T> (None when T would contain the map again: see inline_maps)."""
-        return self.maps.get(name)
-
-    def _params(self, obj: ObjectDef) -> list[Property]:
-        """The properties a caller passes: required first, then optional (wire-name order)."""
-        props = [p for p in obj.properties if not self._fixed(p)]
-        return [p for p in props if p.required] + [p for p in props if not p.required]
 
     def type_of(self, node: TypeNode) -> str:
         """The Kotlin type of node (with "?" when it may be null)."""
@@ -149,9 +111,7 @@ class _Writer:
         return base + "?" if nullable and rest is not None else base
 
     def _base(self, node: TypeNode) -> str:
-        if isinstance(node, Primitive):
-            return _PRIMITIVES.get(node.kind, "JsonNull")
-        if isinstance(node, Const):
+        if isinstance(node, Primitive | Const):
             return _PRIMITIVES.get(node.kind, "JsonNull")
         if isinstance(node, ArrayOf):
             return f"List<{self.type_of(node.items)}>"
@@ -160,36 +120,9 @@ class _Writer:
             if values is not None:
                 return f"Map<String, {self.type_of(values)}>"
             return "JsonObject" if self._is_empty_object(node.name) else node.name
-        if isinstance(node, UnionOf) and _same_kind_consts(node):
+        if isinstance(node, UnionOf) and same_kind_consts(node):
             return self._base(node.variants[0])
         return "JsonElement"  # AnyValue, or a union Kotlin has no type for
-
-    def describe(self, node: TypeNode) -> str | None:
-        """What the type cannot say on its own, for the doc comment (None: nothing)."""
-        rest, _ = without_null(node)
-        if isinstance(rest, Const):
-            return f"Must be {_shown(rest.value)}."
-        if isinstance(rest, UnionOf):
-            if _same_kind_consts(rest):
-                values = ", ".join(_shown(v.value) for v in rest.variants)  # type: ignore[union-attr]
-                return f"One of {values}."
-            return f"Any of: {' | '.join(self._variant(v) for v in rest.variants)}."
-        if isinstance(rest, AnyValue):
-            return "Any JSON value."
-        return None
-
-    def _variant(self, node: TypeNode) -> str:
-        if isinstance(node, Const):
-            return _shown(node.value)
-        if isinstance(node, Primitive):
-            return node.kind
-        if isinstance(node, ArrayOf):
-            return "array"
-        if isinstance(node, Ref):
-            return "object" if isinstance(self.model.definition(node.name), ObjectDef) else "string"
-        return "any"
-
-    # ---- JSON encoding expressions (each evaluates to a JsonElement)
 
     def encode(self, node: TypeNode, expr: str, depth: int = 0) -> str:
         rest, nullable = without_null(node)
@@ -203,7 +136,7 @@ class _Writer:
     def _encode(self, node: TypeNode, expr: str, depth: int) -> str:
         if isinstance(node, Const):
             return "JsonNull" if node.value is None else f"JsonPrimitive({_literal(node.value)})"
-        if isinstance(node, Primitive) or (isinstance(node, UnionOf) and _same_kind_consts(node)):
+        if isinstance(node, Primitive) or (isinstance(node, UnionOf) and same_kind_consts(node)):
             return f"JsonPrimitive({expr})"
         if isinstance(node, ArrayOf):
             item = f"item{depth}_"
@@ -294,7 +227,7 @@ class _Writer:
         obj = self.model.object(event.properties)
         params = self._params(obj)
         doc = doc_lines(event.description)
-        doc += ["", f"Sends the event {_shown(event.name)}."]
+        doc += ["", f"Sends the event {shown(event.name)}."]
         rules = service_rules(obj.rules)
         if rules:
             doc += [rules]
@@ -368,8 +301,3 @@ class _Writer:
             out += self.method(event)
         out.append("}")
         return "\n".join(out) + "\n"
-
-
-def _same_kind_consts(node: UnionOf) -> bool:
-    kinds = {v.kind for v in node.variants if isinstance(v, Const)}
-    return all(isinstance(v, Const) for v in node.variants) and len(kinds) == 1

@@ -273,6 +273,15 @@ def doc_lines(text: str | None) -> list[str]:
     return lines
 
 
+def paragraphs(*parts: list[str]) -> list[str]:
+    """Non-empty parts joined with blank lines (a doc comment's paragraphs)."""
+    lines: list[str] = []
+    for part in parts:
+        if part:
+            lines += ([""] if lines else []) + part
+    return lines
+
+
 def service_rules(rules: Iterable[str]) -> str | None:
     """The sentence listing the rules only the service checks, or None when there are none."""
     found = [one_line(rule) for rule in rules]

@@ -23,6 +23,7 @@ from .model import (
     UnionOf,
     doc_lines,
     one_line,
+    paragraphs,
     service_rules,
 )
 
@@ -186,17 +187,9 @@ def _docstring(lines: list[str], indent: str) -> list[str]:
     return [f'{indent}"""{safe[0]}', *body, f'{indent}"""']
 
 
-def _paragraphs(*parts: list[str]) -> list[str]:
-    lines: list[str] = []
-    for part in parts:
-        if part:
-            lines += ([""] if lines else []) + part
-    return lines
-
-
 def _property(prop: Property, defined: set[str]) -> list[str]:
     checked = service_rules([*prop.rules, *_float_consts(prop.type)])
-    doc = _paragraphs(doc_lines(prop.description), [checked] if checked else [])
+    doc = paragraphs(doc_lines(prop.description), [checked] if checked else [])
     value = py_type(prop.type)
     if not prop.required:
         value = f"typing.NotRequired[{value}]"
@@ -214,7 +207,7 @@ def _definition(definition: ObjectDef | EnumDef, defined: set[str]) -> list[str]
             "",
         ]
     checked = service_rules(definition.rules)
-    doc = _paragraphs(doc_lines(definition.description), [checked] if checked else [])
+    doc = paragraphs(doc_lines(definition.description), [checked] if checked else [])
     if not definition.properties and definition.additional:  # an empty TypedDict takes no key
         values = "typing.Any" if definition.values is None else py_type(definition.values)
         alias = f"dict[str, {values}]"
@@ -241,7 +234,7 @@ def function_name(event: Event) -> str:
 
 def _event_function(model: TrackingModel, event: Event) -> list[str]:
     checked = service_rules(model.object(event.properties).rules)
-    doc = _paragraphs(
+    doc = paragraphs(
         doc_lines(event.description),
         [f"Sends the event {one_line(py_string(event.name))}."],
         [checked] if checked else [],

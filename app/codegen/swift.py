@@ -14,7 +14,6 @@ Swift's types cannot say is listed in the `///` comments as "checked by the serv
 from __future__ import annotations
 
 from .model import (
-    AnyValue,
     ArrayOf,
     CodeFile,
     CodegenError,
@@ -30,11 +29,10 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
-    inline_maps,
-    one_line,
     service_rules,
     without_null,
 )
+from .typed_parameters import ParameterWriter, same_kind_consts, shown
 
 PATH = "TrackingPlan.swift"
 _PRIMITIVES = {"string": "String", "integer": "Int", "number": "Double", "boolean": "Bool"}
@@ -80,19 +78,6 @@ def _literal(value: Scalar) -> str:
     return string_literal(str(value))
 
 
-def _shown(value: Scalar) -> str:
-    if isinstance(value, str):
-        return '"' + one_line(value) + '"'
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else str(value).lower()
-    return str(value)
-
-
-def _same_kind_consts(node: UnionOf) -> bool:
-    kinds = {v.kind for v in node.variants if isinstance(v, Const)}
-    return all(isinstance(v, Const) for v in node.variants) and len(kinds) == 1
-
-
 def _recursive_objects(model: TrackingModel) -> set[str]:
     """Objects that hold themselves other than through an array: Swift stores a struct's
     properties inline (optionals too), so those must be classes."""
@@ -130,34 +115,12 @@ def _doc(lines: list[str], indent: str) -> list[str]:
     return [f"{indent}///{' ' + line if line else ''}" for line in lines]
 
 
-class _Writer:
+class _Writer(ParameterWriter):
     def __init__(self, model: TrackingModel) -> None:
-        self.model = model
-        self.maps = inline_maps(model)
+        super().__init__(model)
         self.recursive = _recursive_objects(model)
 
     # ---- types
-
-    def _fixed(self, prop: Property) -> bool:
-        """A required property with one possible value: sent without a parameter."""
-        return prop.required and (isinstance(prop.type, Const) or prop.type == Primitive("null"))
-
-    def _flag(self, prop: Property) -> bool:
-        """An optional property with one possible value: a Bool parameter, true sends it."""
-        return not prop.required and isinstance(prop.type, Const)
-
-    def _map_values(self, name: str) -> TypeNode | None:
-        """The value type of an object that declares no property but a schema for the values
-        of any key: a [String: T] (None when T would contain the map again: see inline_maps)."""
-        return self.maps.get(name)
-
-    def _is_empty_object(self, name: str) -> bool:
-        found = self.model.definition(name)
-        return isinstance(found, ObjectDef) and not found.properties
-
-    def _params(self, obj: ObjectDef) -> list[Property]:
-        props = [p for p in obj.properties if not self._fixed(p)]
-        return [p for p in props if p.required] + [p for p in props if not p.required]
 
     def type_of(self, node: TypeNode) -> str:
         rest, nullable = without_null(node)
@@ -174,33 +137,9 @@ class _Writer:
             if values is not None:
                 return f"[String: {self.type_of(values)}]"
             return "[String: JSON]" if self._is_empty_object(node.name) else node.name
-        if isinstance(node, UnionOf) and _same_kind_consts(node):
+        if isinstance(node, UnionOf) and same_kind_consts(node):
             return self._base(node.variants[0])
         return "JSON"  # AnyValue, or a union Swift has no type for
-
-    def describe(self, node: TypeNode) -> str | None:
-        rest, _ = without_null(node)
-        if isinstance(rest, Const):
-            return f"Must be {_shown(rest.value)}."
-        if isinstance(rest, UnionOf):
-            if _same_kind_consts(rest):
-                values = ", ".join(_shown(v.value) for v in rest.variants)  # type: ignore[union-attr]
-                return f"One of {values}."
-            return f"Any of: {' | '.join(self._variant(v) for v in rest.variants)}."
-        if isinstance(rest, AnyValue):
-            return "Any JSON value."
-        return None
-
-    def _variant(self, node: TypeNode) -> str:
-        if isinstance(node, Const):
-            return _shown(node.value)
-        if isinstance(node, Primitive):
-            return node.kind
-        if isinstance(node, ArrayOf):
-            return "array"
-        if isinstance(node, Ref):
-            return "object" if isinstance(self.model.definition(node.name), ObjectDef) else "string"
-        return "any"
 
     def property_doc(self, prop: Property) -> str:
         parts = [" ".join(doc_lines(prop.description))]
@@ -292,7 +231,7 @@ class _Writer:
         obj = self.model.object(event.properties)
         params = self._params(obj)
         doc = doc_lines(event.description)
-        doc += ["", f"Sends the event {_shown(event.name)}."]
+        doc += ["", f"Sends the event {shown(event.name)}."]
         rules = service_rules(obj.rules)
         if rules:
             doc.append(rules)

@@ -25,6 +25,7 @@ from .model import (
     TypeNode,
     UnionOf,
     doc_lines,
+    paragraphs,
     service_rules,
 )
 
@@ -142,15 +143,6 @@ def _doc(lines: list[str], indent: str = "") -> list[str]:
     return [f"{indent}/**", *(f"{indent} * {line}".rstrip() for line in safe), f"{indent} */"]
 
 
-def _paragraphs(*parts: list[str]) -> list[str]:
-    """Non-empty parts joined with blank lines."""
-    lines: list[str] = []
-    for part in parts:
-        if part:
-            lines += ([""] if lines else []) + part
-    return lines
-
-
 def _mentions_integer(node: TypeNode) -> bool:
     if node == Primitive("integer"):
         return True
@@ -166,7 +158,7 @@ def _property(prop: Property) -> list[str]:
     if _mentions_integer(prop.type):
         rules.insert(0, "numbers are integers (TypeScript's number type cannot say so)")
     checked = service_rules(rules)
-    doc = _doc(_paragraphs(doc_lines(prop.description), [checked] if checked else []), "  ")
+    doc = _doc(paragraphs(doc_lines(prop.description), [checked] if checked else []), "  ")
     optional = "" if prop.required else "?"
     return [*doc, f"  {ts_string(prop.wire_name)}{optional}: {ts_type(prop.type)};"]
 
@@ -186,7 +178,7 @@ def _definition(model: TrackingModel, definition: ObjectDef | EnumDef) -> list[s
             "",
         ]
     checked = service_rules(definition.rules)
-    doc = _doc(_paragraphs(doc_lines(definition.description), [checked] if checked else []))
+    doc = _doc(paragraphs(doc_lines(definition.description), [checked] if checked else []))
     if not definition.properties:  # {} would accept any value but null and undefined
         record = "unknown" if definition.additional else "never"
         if definition.values is not None:  # a map: additionalProperties is a schema
@@ -219,7 +211,7 @@ def _event_map(model: TrackingModel) -> list[str]:
 
 def _event_doc(event: Event, model: TrackingModel) -> list[str]:
     checked = service_rules(model.object(event.properties).rules)
-    return _paragraphs(
+    return paragraphs(
         doc_lines(event.description),
         [f"Sends the event {ts_string(event.name)}."],
         [checked] if checked else [],
