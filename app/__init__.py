@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     Path(app.config["DATA_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    register_fast_lane(app)
     register_metrics(app)
     register_extensions(app)
     register_services(app)
@@ -44,6 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_proxy(app)
     register_url_check(app)
     return app
+
+
+def register_fast_lane(app: Flask) -> None:
+    """The ingestion POSTs answered without Flask's request machinery (app/ingest/fast_lane.py);
+    the metrics and proxy middleware, wrapped around it later, see them as any request."""
+    from app.ingest.fast_lane import FastLane
+
+    app.wsgi_app = FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def register_url_check(app: Flask) -> None:
