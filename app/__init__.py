@@ -21,6 +21,8 @@ from app.json_provider import OrjsonProvider
 from app.micro_broker import TRANSPORT, make_folders
 from app.private_files import private_sqlite
 from celery_config import STORAGE_QUEUE
+from celery_instance import configure as configure_celery
+from celery_instance import redis_transport_options
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -219,10 +221,6 @@ def register_services(app: Flask) -> None:
     )
 
 
-# Beat entries whose interval is the STATS_INTERVAL_SECONDS setting (tests make it short).
-STATS_BEAT_ENTRIES = ("count-new-events", "check-alerts")
-
-
 def register_celery(app: Flask) -> Celery:
     """A Celery app whose tasks run inside this Flask app's context."""
 
@@ -232,8 +230,6 @@ def register_celery(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
-    celery_app.config_from_object("celery_config")
-    timeout = app.config["BROKER_TIMEOUT_SECONDS"]
     transport = None
     if app.config["PROFILE"] == "micro":
         folder = Path(app.config["DATA_DIR"]) / "broker"
@@ -246,22 +242,15 @@ def register_celery(app: Flask) -> Celery:
             "polling_interval": 0.1,
         }
     else:
-        options = {
-            **celery_app.conf.broker_transport_options,
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        }
-    interval = app.config["STATS_INTERVAL_SECONDS"]
-    schedule = {
-        name: {**entry, "schedule": interval} if name in STATS_BEAT_ENTRIES else entry
-        for name, entry in celery_app.conf.beat_schedule.items()
-    }
-    celery_app.conf.update(
+        options = redis_transport_options(app.config["BROKER_TIMEOUT_SECONDS"])
+    # The same settings as beat's and Flower's light app (celery_light.py).
+    configure_celery(
+        celery_app,
         broker_url=app.config["CELERY_BROKER_URL"],
-        broker_transport=transport,
-        broker_transport_options=options,
-        beat_schedule=schedule,
-        beat_schedule_filename=str(Path(app.config["DATA_DIR"]) / "celerybeat-schedule"),
+        transport=transport,
+        transport_options=options,
+        stats_interval=app.config["STATS_INTERVAL_SECONDS"],
+        data_dir=app.config["DATA_DIR"],
     )
     celery_app.set_default()
     from app import tasks  # noqa: F401  (registers the shared tasks)

@@ -110,11 +110,12 @@ def flower_credentials() -> tuple[str, str]:
 
 
 def flower_command(port: int, db: Path) -> list[str]:
-    """Flower on 127.0.0.1 only (nginx serves it at /flower/), persisting nothing."""
+    """Flower on 127.0.0.1 only (nginx serves it at /flower/), persisting nothing; on the light
+    Celery app (broker and schedule, none of the service's code: celery_light.py)."""
     return [
         str(BIN / "celery"),
         "-A",
-        "run:celery_app",
+        "celery_light",
         "flower",
         "--address=127.0.0.1",
         f"--port={port}",

@@ -392,7 +392,8 @@ def worker_ready(log: Path) -> bool:
 
 def start_beat(env: dict[str, str], log: Path, schedule: Path, wait: bool = True) -> Server:
     """Celery beat keeping its schedule in `schedule`; with `wait`, returns once it started."""
-    args = [str(BIN / "celery"), "-A", "run:celery_app", "beat", "--loglevel", "INFO"]
+    # The light app: beat needs the broker and the schedule, not the service (celery_light.py).
+    args = [str(BIN / "celery"), "-A", "celery_light", "beat", "--loglevel", "INFO"]
     proc = spawn([*args, "--schedule", str(schedule)], log, cwd=ROOT, env=_env(env))
     server = Server("beat", proc.pid)
     return _started(server, wait, lambda: "beat: Starting" in log.read_text(), "celery beat")
