@@ -16,7 +16,13 @@ from app.services.ingestion import event_stream
 from app.services.ingestion.event_stream import DRAIN_FLAG, GROUP, STREAM, EventStream
 from app.services.storage import dead_letters
 from app.services.storage.events import store_events
-from app.tasks.events import drain_events, queue_events, store_entries
+from app.tasks.events import (
+    FIRST_READ_ENTRIES,
+    MAX_ENTRIES,
+    drain_events,
+    queue_events,
+    store_entries,
+)
 from stack.servers import wait_until
 from tests.helpers import (
     DEMO_PLAN,
@@ -294,3 +300,29 @@ def test_json_deeper_than_postgresql_parses_is_data_not_a_database_outage(full_a
         [dead] = db.session.scalars(select(DeadLetter)).all()
     assert dead.task_id == "entry:1-0"
     assert _stored_task_ids(full_app) == {good["task_id"]}
+
+
+def test_a_drains_first_read_is_small_and_the_next_follow_the_entries_size(full_app, monkeypatch):
+    # Its first read cannot know how large entries are; batch entries of up to 500 KB read
+    # 500 at a time held tens of thousands of events in the worker (docs/perf/memory.md).
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    for batch in range(12):
+        events = [{"eventName": "user_login", "userId": batch * 20 + n} for n in range(20)]
+        response = full_app.test_client().post(f"/api/logs/{shop.app.write_key}/batch", json=events)
+        assert response.status_code == 202
+    reads: list[tuple[int, int]] = []
+    real_read = EventStream.read
+
+    def read(stream: EventStream, count: int):
+        entries = real_read(stream, count)
+        reads.append((count, len(entries)))
+        return entries
+
+    monkeypatch.setattr(EventStream, "read", read)
+    with full_app.app_context():
+        drain_events.apply()
+    assert count_events(full_app) == 240
+    assert reads[0] == (FIRST_READ_ENTRIES, FIRST_READ_ENTRIES)
+    # ~12 KB entries: the next read asks for about DRAIN_BYTES' worth, and gets the rest.
+    assert FIRST_READ_ENTRIES < reads[1][0] <= MAX_ENTRIES
+    assert reads[1][1] == 12 - FIRST_READ_ENTRIES
