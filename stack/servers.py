@@ -228,8 +228,15 @@ def _as_postgres_user() -> dict:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def start_postgres(folder: Path, port: int, durable: bool = True, database: str = "lvd") -> Server:
-    """A PostgreSQL server on 127.0.0.1:port with its cluster in `folder`, and `database` in it."""
+def start_postgres(
+    folder: Path,
+    port: int,
+    durable: bool = True,
+    database: str = "lvd",
+    shared_buffers: str | None = None,
+) -> Server:
+    """A PostgreSQL server on 127.0.0.1:port with its cluster in `folder`, and `database` in it
+    (`shared_buffers`, e.g. "32MB", instead of PostgreSQL's default of 128MB)."""
     bindir = postgres_bindir()
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "data"
@@ -267,6 +274,8 @@ def start_postgres(folder: Path, port: int, durable: bool = True, database: str 
     creds.chmod(0o600)  # an older run wrote it readable by all
     password = creds.read_text().strip()
     settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}"]
+    if shared_buffers:
+        settings += ["-c", f"shared_buffers={shared_buffers}"]
     if not durable:  # tests: speed over crash safety
         settings += [
             "-c",

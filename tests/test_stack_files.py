@@ -55,3 +55,18 @@ def test_postgres_credentials_are_private_and_the_server_still_starts(service_ro
             assert connection.execute("SELECT 1").fetchone() == (1,)
     finally:
         server.stop()
+
+
+@pytest.mark.integration  # starts a PostgreSQL server in its own body
+def test_the_full_profiles_postgres_keeps_a_small_page_cache(service_root):
+    # `make up` keeps the stack within 1 GiB partly by this (docs/perf/memory.md).
+    from stack.__main__ import POSTGRES_SHARED_BUFFERS
+
+    folder = service_root / "small-buffers"
+    server = start_postgres(folder, free_port(), shared_buffers=POSTGRES_SHARED_BUFFERS)
+    try:
+        with psycopg.connect(server.url) as connection:
+            shown = connection.execute("SHOW shared_buffers").fetchone()[0]
+    finally:
+        server.stop()
+    assert (POSTGRES_SHARED_BUFFERS, shown) == ("32MB", "32MB")
