@@ -35,7 +35,9 @@ LIGHT = f"""
 import pickle, sys
 from celery_light import celery_app
 heavy = sorted(m for m in ("app", "flask", "sqlalchemy", "run") if m in sys.modules)
-sys.stdout.buffer.write(pickle.dumps(({{k: celery_app.conf[k] for k in {KEYS!r}}}, heavy)))
+conf = {{k: celery_app.conf[k] for k in {KEYS!r}}}
+conf["task_queues"] = [queue.name for queue in conf["task_queues"]]
+sys.stdout.buffer.write(pickle.dumps((conf, heavy)))
 """
 
 
@@ -71,6 +73,8 @@ def test_beat_and_flower_see_the_services_celery_settings(tmp_path, settings):
     flask_app = create_app(env)
     try:
         service = {key: flask_app.extensions["celery"].conf[key] for key in KEYS}
+        # kombu binds the (shared) Queue objects to an exchange once a worker used them.
+        service["task_queues"] = [queue.name for queue in service["task_queues"]]
     finally:
         close_app(flask_app)
     light, heavy = light_settings(env)

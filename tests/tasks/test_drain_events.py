@@ -323,6 +323,5 @@ def test_a_drains_first_read_is_small_and_the_next_follow_the_entries_size(full_
         drain_events.apply()
     assert count_events(full_app) == 240
     assert reads[0] == (FIRST_READ_ENTRIES, FIRST_READ_ENTRIES)
-    # ~12 KB entries: the next read asks for about DRAIN_BYTES' worth, and gets the rest.
+    # ~12 KB entries: the next read asks for about DRAIN_BYTES' worth (~170 entries).
     assert FIRST_READ_ENTRIES < reads[1][0] <= MAX_ENTRIES
-    assert reads[1][1] == 12 - FIRST_READ_ENTRIES
