@@ -80,9 +80,9 @@ down:
 faults: $(DEV) system-packages
 	$(PY) -m stack.faults
 
-## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
+## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback); OLD=REV adds ours at that commit
 bench: $(DEV) system-packages
-	$(PY) -m loadtests.bench
+	$(PY) -m loadtests.bench $(if $(OLD),--old $(OLD))
 
 ## bench-patterns: adversarial plan patterns against 32 KB strings, and another app's p99 (~1 min)
 bench-patterns: $(DEV)

@@ -357,12 +357,15 @@ def start_gunicorn(
     workers: int | None = None,
     module: str = "run:app",
     wait: bool = True,
+    options: tuple[str, ...] = (),
 ) -> Server:
     """gunicorn with gunicorn.conf.py serving `module` on 127.0.0.1:port (`workers` processes,
-    else the configuration's number); with `wait`, returns once /healthz answers 200."""
+    else the configuration's number; `options` override more of it, e.g. the worker class);
+    with `wait`, returns once /healthz answers 200."""
     args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
     if workers is not None:
         args += ["--workers", str(workers)]
+    args += options
     proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
     server = Server("gunicorn", proc.pid, f"http://127.0.0.1:{port}")
     return _started(server, wait, lambda: healthy(server.url), f"gunicorn on port {port}")
