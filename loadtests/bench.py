@@ -3,12 +3,15 @@
 Each row gets a fresh stack on 127.0.0.1, a bounded wrk load, and then waits until every
 accepted event is stored (the drain included):
 - limit: nginx answering 202 by itself;
-- ceiling: a minimal Flask 202 under the same gunicorn settings;
-- baseline S: Flask + marshmallow + a synchronous INSERT+COMMIT per request;
+- ceiling: a minimal Flask 202 in ours's layout (nginx, one single-worker gunicorn per core),
+  the most this machine answers with Flask and nothing else to do;
+- baseline S: Flask + marshmallow + sha256 + a synchronous INSERT+COMMIT per request on gunicorn
+  sync workers, no ORM: the synchronous design as lean as it honestly gets;
 - baseline C: the literal design (marshmallow, one apply_async per event, one INSERT+COMMIT
   per task, Celery's default settings);
 - ours through nginx (the full profile of `make up`): single events, and batches of 100.
 Then one open-loop run offers 200 single-event requests/s to ours for the latency at that load.
+With --old REV (`make bench OLD=REV`), ours at that commit is measured too, in its own checkout.
 
 CPU per event and peak memory are of the stack's own processes (load generator excluded);
 memory is the sum of PSS, so pages shared between forked workers count once.
@@ -311,9 +314,6 @@ def open_loop(url: str, rate: int, seconds: int) -> tuple[float, float, int]:
 
 # --- stacks ---------------------------------------------------------------------------------
 
-# gunicorn options of the ceiling, over gunicorn.conf.py's: chosen so that it keeps both cores
-# busy with the load generator (docs/perf/wsgi-servers.md measures the choices).
-CEILING_OPTIONS: tuple[str, ...] = ()
 # Baseline S as lean as the synchronous design gets: sync workers (no threads), and more of them
 # than cores, so one waiting on its COMMIT leaves the CPU to another.
 SYNC_OPTIONS = ("--worker-class", "sync", "--workers", "4")
@@ -355,13 +355,33 @@ def limit_stack(work: Path) -> Iterator[Stack]:
 
 
 @contextmanager
-def ceiling_stack(work: Path, options: tuple[str, ...] = ()) -> Iterator[Stack]:
-    port = free_port()
-    pid = _gunicorn("loadtests.baselines.ceiling:app", port, {}, work / "ceiling.log", options)
+def ceiling_stack(work: Path) -> Iterator[Stack]:
+    """The minimal Flask 202 in ours's layout: nginx (its configuration of `make up`) in front
+    of one single-worker gunicorn per core. One gunicorn reached directly kept one core busy
+    (a gthread worker keeps the keep-alive connections it accepted, and wrk's all landed on one
+    worker): this layout is the one that uses the machine, for an app that does nothing."""
+    work.mkdir(parents=True)
+    work.chmod(0o755)  # nginx's worker runs as `nobody`
+    gunicorns: list[int] = []
+    nginx = None
     try:
-        yield Stack(f"http://127.0.0.1:{port}", "/api/logs/k", lambda: [pid])
+        ports = [free_port() for _ in stack.API_PORTS]
+        for port in ports:
+            log = work / f"gunicorn-{port}.log"
+            gunicorns.append(
+                _gunicorn("loadtests.baselines.ceiling:app", port, {}, log, ("--workers", "1"))
+            )
+        stack.write_htpasswd(work / "htpasswd", "bench", os.urandom(8).hex())
+        port = free_port()
+        servers = [f"127.0.0.1:{p}" for p in ports]
+        conf = stack.render_nginx_conf(port, servers, free_port(), work / "htpasswd")
+        nginx = start_nginx(work / "nginx", conf, port)
+        yield Stack(nginx.url, "/api/logs/k", lambda: [nginx.pid, *gunicorns])
     finally:
-        stop_process_group(pid)
+        if nginx is not None:
+            nginx.stop()
+        for pid in gunicorns:
+            stop_process_group(pid)
 
 
 @contextmanager
@@ -562,7 +582,7 @@ def main() -> None:
         with limit_stack(work / "limit") as s:
             rows.append(measure("limit: nginx 202", s, SINGLE_LUA, 1, seconds, conns))
         print("ceiling: minimal Flask", flush=True)
-        with ceiling_stack(work / "ceiling", CEILING_OPTIONS) as s:
+        with ceiling_stack(work / "ceiling") as s:
             ceiling = measure("ceiling: Flask 202", s, SINGLE_LUA, 1, seconds, conns)
         rows.append(ceiling)
         print("baseline S", flush=True)
