@@ -55,14 +55,16 @@ def day_partitions() -> dict[date, str]:
     return found
 
 
-def ensure_partitions(now: datetime, ahead_days: int = AHEAD_DAYS) -> list[date]:
-    """Make the partitions of yesterday, today and `ahead_days` days ahead, and of every day
-    that has rows waiting in the default partition (moving them in). Returns the days made.
-    Safe to run concurrently with inserts and with itself (each day in its own transaction)."""
+def ensure_partitions(
+    now: datetime, ahead_days: int = AHEAD_DAYS, behind_days: int = 1
+) -> list[date]:
+    """Make the partitions of `behind_days` days back (yesterday) to `ahead_days` days ahead,
+    and of every day that has rows waiting in the default partition (moving them in). Returns
+    the days made. Safe beside inserts and itself (each day in its own transaction)."""
     if not is_postgresql():
         return []
     today = now.astimezone(UTC).date()
-    wanted = {today + timedelta(days=n) for n in range(-1, ahead_days + 1)}
+    wanted = {today + timedelta(days=n) for n in range(-behind_days, ahead_days + 1)}
     waiting = db.session.scalars(
         text(f"SELECT DISTINCT (received_at AT TIME ZONE 'UTC')::date FROM {SCHEMA}.{DEFAULT}")
     ).all()
