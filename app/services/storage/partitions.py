@@ -85,8 +85,10 @@ def _make(day: date) -> bool:
     in_range = f"received_at >= {_bound(day)} AND received_at < {_bound(day + timedelta(days=1))}"
     try:
         db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        # Lock the default partition first: no row of this day can land there meanwhile.
-        db.session.execute(text(f"LOCK TABLE {SCHEMA}.{DEFAULT} IN EXCLUSIVE MODE"))
+        # What CREATE … PARTITION OF and ATTACH take anyway, taken first (and of every partition):
+        # no lock to upgrade, so no deadlock with an insert, and no row of this day can land in
+        # the default partition meanwhile. Inserts wait for this short transaction.
+        db.session.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
         if db.session.execute(text(f"SELECT to_regclass('{name}')")).scalar() is not None:
             db.session.rollback()
             return False
