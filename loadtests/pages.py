@@ -360,24 +360,10 @@ def load_events(database_url: str, app_id: int, count: int) -> None:
         conn.execute(LOAD_SQL, params)
 
 
-# The product's own partition maintenance (storage/partitions.py), run in a process of its own
-# (this command never imports the app), for the week the events are spread over.
-MAKE_PARTITIONS = """
-from datetime import UTC, datetime
-from run import app
-from app.services.storage.partitions import ensure_partitions
-with app.app_context():
-    print(len(ensure_partitions(datetime.now(UTC), behind_days=8)))
-"""
-
-
 def make_partitions(env: dict) -> None:
-    """The day partitions of `events` for the loaded week (PostgreSQL partitions by day)."""
-    done = subprocess.run(
-        [sys.executable, "-c", MAKE_PARTITIONS], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"making partitions failed:\n{done.stderr}")
+    """The day partitions of `events` for the loaded week (PostgreSQL partitions by day), made
+    by the product's own maintenance command."""
+    flask_command(env, "events", "partitions", "--behind-days", "8")
 
 
 def load_data(postgres: Server, env: dict, ids: dict[str, Any], count: int) -> None:

@@ -8,7 +8,7 @@ on a free port in a temporary folder, with two databases side by side:
   `DELETE … WHERE id IN (SELECT id … ORDER BY id LIMIT 5000)`, one commit each, its SQL
   reproduced below as SQLAlchemy wrote it;
 - new: the newest schema (partitioned by day, migration 0015), and today's retention
-  (`retention.delete_old_events`, run in process against that database).
+  (`flask --app run events delete-old`, which runs `retention.delete_old_events`).
 
 Each gets the same `--events` events of one app spread evenly over 30 days (one INSERT … SELECT
 FROM generate_series, indexes built after the load for speed, then VACUUM ANALYZE). Then, in one
@@ -20,17 +20,22 @@ run, alternating old and new:
   (pg_current_wal_lsn before and after, pg_wal_lsn_diff), after a CHECKPOINT each; for the old
   layout also the VACUUM that the deleted rows make necessary (autovacuum would run it).
 
-Unlike `make pages` this imports the app: it migrates with the product's migrations and runs
-the product's retention. Everything it started is stopped, also on error or Ctrl-C.
+Like the other load tests it never imports `app`: it migrates, creates the app, makes the
+partitions and runs the new retention through the product's command line (`flask --app run db
+upgrade`, `apps create`, `events partitions`, `events delete-old`), and does the rest in SQL.
+Everything it started is stopped, also on error or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -96,38 +101,42 @@ class Layout:
     vacuum: list[tuple[float, int]] = field(default_factory=list)
 
 
-APP_DATA: list[Path] = []  # the product's data folder, under the run's temporary folder
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
-def flask_app(url: str):
-    """The product against `url` (imported here: only this command's run needs it)."""
-    from app import create_app
+def product_env(work: Path, url: str, **settings: str) -> dict[str, str]:
+    """The full profile against the database at `url`, as the command line reads it."""
+    return {
+        **os.environ,
+        "LVD_PROFILE": "full",
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # never reached: no request, no task
+        "LVD_DATA_DIR": str(work / "app"),
+        "SECRET_KEY": "retention-benchmark",
+        **settings,
+    }
 
-    return create_app(
-        {
-            "LVD_PROFILE": "full",
-            "DATABASE_URL": url,
-            "REDIS_URL": "redis://127.0.0.1:1/0",  # never connected: no request, no task
-            "LVD_DATA_DIR": str(APP_DATA[0]),
-            "SECRET_KEY": "retention-benchmark",
-        }
+
+def flask_command(env: dict[str, str], *args: str) -> str:
+    """Run `flask --app run ARGS` (the product's command line); its standard output."""
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
+    return done.stdout
 
 
-def migrate(url: str, revision: str) -> int:
+def migrate(work: Path, url: str, revision: str) -> int:
     """Migrate the database at `url` to `revision`, create one app; its id."""
-    import flask_migrate
-
-    from app.extensions import db
-    from app.services.apps import create_app_record
-
-    app = flask_app(url)
-    with app.app_context():
-        flask_migrate.upgrade(revision=revision)
-        app_id = create_app_record("big", None).app.id
-        db.session.remove()
-        db.engine.dispose()
-    return app_id
+    env = product_env(work, url)
+    flask_command(env, "db", "upgrade", revision)
+    return json.loads(flask_command(env, "apps", "create", "big", "--json"))["id"]
 
 
 def wal_lsn(conn: psycopg.Connection) -> str:
@@ -211,37 +220,21 @@ def old_retention(layout: Layout, cutoff: datetime) -> None:
         layout.vacuum.append((time.perf_counter() - began, wal_since(conn, start)))
 
 
-def new_retention(layout: Layout, cutoff: datetime) -> None:
-    """Today's retention (storage/retention.py) with the app's retention ending at `cutoff`."""
-    from app.extensions import db
-    from app.services.storage import retention
-
-    app = flask_app(layout.url)
-    with app.app_context(), psycopg.connect(layout.url, autocommit=True) as conn:
-        db.session.execute(db.text("SELECT 1"))  # connect before timing
-        db.session.commit()
+def new_retention(work: Path, layout: Layout, retention_days: int) -> None:
+    """Today's retention (`events delete-old`) with EVENT_RETENTION_DAYS = `retention_days`:
+    the time it reports for itself, the WAL from its start to its end."""
+    env = product_env(work, layout.url, EVENT_RETENTION_DAYS=str(retention_days))
+    with psycopg.connect(layout.url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
         start = wal_lsn(conn)
-        began = time.perf_counter()
-        deleted, remaining = retention.delete_old_events(30, 1000, now=cutoff + timedelta(days=30))
-        took = time.perf_counter() - began
-        layout.drop.append((took, wal_since(conn, start), deleted))
-        assert not remaining
-        db.session.remove()
-        db.engine.dispose()
+        done = json.loads(flask_command(env, "events", "delete-old", "--json"))
+        layout.drop.append((done["seconds"], wal_since(conn, start), done["deleted"]))
 
 
-def make_day_partitions(url: str, start: datetime) -> None:
+def make_day_partitions(work: Path, url: str, start: datetime) -> None:
     """The new layout's partitions for the 30 days loaded (and a week ahead)."""
-    from app.extensions import db
-    from app.services.storage import partitions
-
-    app = flask_app(url)
-    with app.app_context():
-        now = datetime.now(UTC)
-        partitions.ensure_partitions(now, behind_days=(now - start).days + 1)
-        db.session.remove()
-        db.engine.dispose()
+    behind = (datetime.now(UTC) - start).days + 1
+    flask_command(product_env(work, url), "events", "partitions", "--behind-days", str(behind))
 
 
 def mib(n: float) -> str:
@@ -286,7 +279,6 @@ def report(old: Layout, new: Layout, events: int) -> str:
 def run(work: Path, events: int, rounds: int, insert_rows: int) -> tuple[Layout, Layout]:
     """Start PostgreSQL, build both layouts, measure; returns (old, new) with their figures."""
     started = time.monotonic()
-    APP_DATA[:] = [work / "app"]
     postgres: Server = start_postgres(work / "postgres", free_port(), durable=True)
     try:
         admin = postgres.url.rsplit("/", 1)[0] + "/postgres"
@@ -299,11 +291,11 @@ def run(work: Path, events: int, rounds: int, insert_rows: int) -> tuple[Layout,
         base = postgres.url.rsplit("/", 1)[0]
         old, new = Layout("old", f"{base}/lvd_old"), Layout("new", f"{base}/lvd_new")
         print(f"PostgreSQL {version} on 127.0.0.1, data in {work}", flush=True)
-        old.app_id = migrate(old.url, "0014")
-        new.app_id = migrate(new.url, "head")
+        old.app_id = migrate(work, old.url, "0014")
+        new.app_id = migrate(work, new.url, "head")
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start = today - timedelta(days=DAYS)
-        make_day_partitions(new.url, start)
+        make_day_partitions(work, new.url, start)
         for layout in (old, new):
             took = bulk_load(layout, events, start)
             print(
@@ -319,7 +311,9 @@ def run(work: Path, events: int, rounds: int, insert_rows: int) -> tuple[Layout,
         for i in range(rounds):
             cutoff = start + timedelta(days=i + 1)
             old_retention(old, cutoff)
-            new_retention(new, cutoff)
+            # The data starts at a midnight, DAYS days ago: with a retention of DAYS - 1 - i
+            # days the partitions before that cutoff's day go, which is the same day of events.
+            new_retention(work, new, DAYS - 1 - i)
             print(f"round {i + 1}: old {old.drop[-1]}, new {new.drop[-1]}", flush=True)
     finally:
         postgres.stop()
