@@ -225,3 +225,23 @@ def test_upgrading_a_populated_table_keeps_every_row_and_the_id_sequence(
         close_app(app)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_the_command_line_makes_partitions_and_deletes_old_events(any_app, made_partitions):
+    shop = add_app(any_app)
+    _, new = _store_at(any_app, shop, [NOW - timedelta(days=45), NOW])
+    with any_app.app_context():
+        postgresql = is_postgresql()
+    runner = any_app.test_cli_runner()
+    made = runner.invoke(args=["events", "partitions", "--behind-days", "50", "--json"])
+    assert made.exit_code == 0, made.output
+    days = json.loads(made.output)["made"]
+    if postgresql:  # the old event's day (from the default partition) among them
+        assert (NOW - timedelta(days=45)).date().isoformat() in days
+    else:
+        assert days == []
+    gone = runner.invoke(args=["events", "delete-old", "--json"])
+    assert gone.exit_code == 0, gone.output
+    assert json.loads(gone.output)["deleted"] == 1
+    with any_app.app_context():
+        assert db.session.scalars(select(Event.task_id)).all() == [new["task_id"]]
