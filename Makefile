@@ -15,7 +15,7 @@ TS_STAMP := $(TS_DIR)/node_modules/.installed-lock
 KOTLIN_DIR := tests/codegen/kotlin
 KOTLIN_STAMP := $(KOTLIN_DIR)/node_modules/.installed-lock
 
-.PHONY: run test test-unit test-integration test-system up down faults bench flamegraphs bench-patterns pages loadtest screenshots system-packages lint format
+.PHONY: run test test-unit test-integration test-system up down faults bench flamegraphs bench-patterns pages retention loadtest screenshots system-packages lint format
 
 $(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
@@ -96,6 +96,10 @@ bench-patterns: $(DEV)
 ## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)
 pages: $(DEV) system-packages
 	$(PY) -m loadtests.pages
+
+## retention: retention on 10,000,000 events before and after partitioning, time and WAL (~20 min)
+retention: $(DEV) system-packages
+	$(PY) -m loadtests.retention
 
 ## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (docs/dashboard.md)
 screenshots: $(DEV) system-packages
