@@ -31,6 +31,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -558,6 +559,28 @@ def run_load(
         f"{psutil.cpu_count()} cores; load average before each row in its row"
     )
     print(table(rows))
+    if args.rounds > 1:
+        print()
+        print(summary(rows))
+
+
+def summary(rows: list[Row]) -> str:
+    """Medians over the rounds, per server and app."""
+    lines = [
+        "| server | app | rounds | median req/s | median server CPU ms/req "
+        "| median server+wrk cores |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    keys = dict.fromkeys((r.server, r.app) for r in rows)
+    for server, app in keys:
+        mine = [r for r in rows if (r.server, r.app) == (server, app)]
+        lines.append(
+            f"| {server} | {app} | {len(mine)} | "
+            f"{statistics.median(r.req_per_s for r in mine):,.0f} | "
+            f"{statistics.median(r.server_ms_per_req for r in mine):.3f} | "
+            f"{statistics.median(r.server_cores + r.wrk_cores for r in mine):.2f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
