@@ -469,11 +469,14 @@ def check_probe(choice: Choice, work: Path) -> dict[str, str]:
         start = time.monotonic()
         thread.join(15)
         gone = _wait_gone(proc.pid, 20)
-        exited = f"exited in {time.monotonic() - start:.1f} s" if gone else "still up after 20 s"
-        if answer.get("status") == 200 and b"remote_addr" in answer.get("body", b""):
+        finished = answer.get("status") == 200 and b"remote_addr" in answer.get("body", b"")
+        if finished and gone:
+            exited = f"exited in {time.monotonic() - start:.1f} s"
             results["SIGTERM in flight"] = f"ok (finished; {exited})"
+        elif finished:
+            results["SIGTERM in flight"] = "FAIL: finished, but still up 20 s after SIGTERM"
         else:
-            results["SIGTERM in flight"] = f"FAIL: {answer}; {exited}"
+            results["SIGTERM in flight"] = f"FAIL: {answer}"
         conn.close()
     finally:
         stop_process_group(proc.pid)
