@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -74,6 +75,9 @@ class Choice:
     name: str
     command: Callable[[str, int], list[str]]
     env: dict[str, str] = field(default_factory=dict)
+    # The module the server needs, and how to install it when it is missing.
+    needs: str = "gunicorn"
+    install: str = ""
 
 
 def gunicorn_sync(workers: int) -> Choice:
@@ -114,6 +118,8 @@ def granian(workers: int, threads: int) -> Choice:
             *("--workers", str(workers), "--blocking-threads", str(threads)),
             *("--http", "1", "--no-ws", "--log-level", "warning", "--no-access-log", app),
         ],
+        needs="granian",
+        install="pip install granian==2.8.9 (requirements-dev.txt)",
     )
 
 
@@ -125,6 +131,8 @@ def bjoern(processes: int) -> Choice:
             sys.executable,
             *("-m", "loadtests.wsgi_servers", "bjoern", app, str(port), str(processes)),
         ],
+        needs="bjoern",
+        install="apt-get install libev-dev, then pip install bjoern==3.2.2 (it builds from source)",
     )
 
 
@@ -510,7 +518,14 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run `make system-packages`")
-    choices = [c for c in CHOICES if re.search(args.only, c.name)]
+    choices = []
+    for choice in CHOICES:
+        if not re.search(args.only, choice.name):
+            continue
+        if importlib.util.find_spec(choice.needs) is None:
+            print(f"skipping {choice.name}: {choice.needs} is not installed ({choice.install})")
+            continue
+        choices.append(choice)
     apps = [{"ceiling": CEILING, "ours": OURS}[a] for a in args.apps.split(",")]
     with tempfile.TemporaryDirectory(prefix="wsgi-servers-") as tmp:
         work = Path(tmp)
