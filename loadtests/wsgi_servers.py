@@ -9,12 +9,15 @@ Each server configuration serves two apps in turn, each on a fresh server proces
 
 wrk loads each row with keep-alive connections (16 by default). Per row: req/s, p50/p99, CPU
 per request of the server's whole process tree (psutil), the CPU of wrk itself (rusage of the
-child), and cores busy (CPU seconds / wall seconds) of the server, of wrk and of the whole
-machine (the machine is shared: `others` is what neither of them used).
+child), cores busy (CPU seconds / wall seconds) of the server, of wrk and of the whole machine
+(it is shared: what neither used, others did), and the client connections each server process
+held mid-run (with keep-alive, a process holding none has nothing to do). `--rounds N` repeats
+every row N times, alternating, and adds medians.
 
-`--check` also checks each server with our app: the 202 body, JSON 4xx answers (bad JSON, 413),
-gzip and chunked request bodies, the client address behind a proxy (X-Forwarded-For through
-the same ProxyFix the app uses) and graceful shutdown on SIGTERM (a request in flight finishes).
+`--check` instead checks each server with our app, without load: keep-alive, the 202 body, JSON
+4xx answers (bad JSON, 413), gzip and chunked request bodies (413 too), the client address behind
+a proxy (X-Forwarded-For through the same ProxyFix the app uses) and shutdown on SIGTERM (a
+request in flight finishes, and the server exits while a client holds an idle connection).
 
 `python -m loadtests.wsgi_servers bjoern APP PORT PROCESSES` is the pre-fork launcher this run
 uses for bjoern, which has none of its own.
