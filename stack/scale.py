@@ -38,11 +38,10 @@ import psutil
 import psycopg
 import redis
 
-from app.services.ingestion.event_stream import GROUP, STREAM, decode
 from celery_config import QUEUES, STORAGE_QUEUE
 from stack import __main__ as stack
 from stack import netns
-from stack.faults import Tally, print_table, settle
+from stack.faults import Tally, event_stream, print_table, settle
 from stack.servers import (
     BIN,
     ROOT,
@@ -73,7 +72,7 @@ RETRIES = 5  # attempts per event, like an SDK: a 503 or no answer is sent again
 RETRY_WAIT = 0.2
 SLOW_SECONDS = 1.0
 TAKEOVER_TIMEOUT = 150  # the takeover waits for CLAIM_IDLE_MS (60 s) of idleness, then a drain
-SETTLE_TIMEOUT = 120
+SETTLE_SECONDS = 120  # unless --settle: how long accepted events may take to be stored
 _STARTED = time.monotonic()
 
 
@@ -429,6 +428,7 @@ class Scale:
     cluster: Cluster
     rate: float
     seconds: float
+    settle: float = SETTLE_SECONDS
     write_key: str = ""
     db: Database | None = None
     rows: list[dict] = field(default_factory=list)
@@ -458,7 +458,7 @@ class Scale:
                 inject()
             stream.wait(self.seconds)
         tally = stream.tally
-        counts = settle(self.db, tally, run, timeout=SETTLE_TIMEOUT)
+        counts = settle(self.db, tally, run, timeout=self.settle)
         spent = meter.spent(before, meter.snapshot())
         row = {
             "fault": name,
@@ -481,11 +481,12 @@ class Scale:
         other worker host has stored them (the takeover)."""
         client = redis.Redis.from_url(self.cluster.redis_url)
         try:
-            role, consumer = self._draining(client)
+            queue = EventQueue(client)
+            role, consumer = self._draining(queue)
             killed_at = time.monotonic()
             processes = self.cluster.kill_host(role)
-            held = _pending_of(client, consumer)
-            task_ids = [m["task_id"] for entry in held for m in _messages(client, entry)]
+            held = queue.pending(consumer)
+            task_ids = [m["task_id"] for entry in held for m in queue.messages(entry)]
             say(
                 f"killed {role} ({processes} processes); its drain {consumer} held "
                 f"{len(held)} entries ({len(task_ids)} events)"
@@ -497,33 +498,32 @@ class Scale:
                 "events": len(task_ids),
                 "stored_before": already,
             }
-            done = self._wait_takeover(client, held, task_ids, killed_at)
+            done = self._wait_takeover(queue, held, task_ids, killed_at)
             self.takeover.update(done)
         finally:
             client.close()
 
-    def _draining(self, client: redis.Redis) -> tuple[str, str]:
+    def _draining(self, queue: EventQueue) -> tuple[str, str]:
         """(worker host, consumer) of a drain holding entries; looked for in a tight loop, so
         the kill lands while the entries are read but not yet acknowledged."""
         hosts = {self.cluster.net.hosts[role].hostname: role for role in WORKERS}
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            for consumer in client.xpending(STREAM, GROUP)["consumers"]:
-                name = consumer["name"].decode()
-                role = hosts.get(name.rsplit(":", 1)[0])
-                if role and consumer["pending"]:
+            for name, pending in queue.consumers():
+                role = hosts.get(name.rsplit(":", 1)[0])  # a drain is host name:pid
+                if role and pending:
                     return role, name
         raise RuntimeError("no worker host held stream entries for 20 s: is anything draining?")
 
     def _wait_takeover(
-        self, client: redis.Redis, held: list[bytes], task_ids: list[str], killed_at: float
+        self, queue: EventQueue, held: list[bytes], task_ids: list[str], killed_at: float
     ) -> dict:
         """Seconds from the kill until no consumer holds the dead one's entries any more and
         their events are stored."""
         times: dict[str, float] = {}
 
         def taken_over() -> bool:
-            pending = {e["message_id"] for e in _all_pending(client)}
+            pending = set(queue.pending())
             if "claimed" not in times and not pending & set(held):
                 times["claimed"] = time.monotonic() - killed_at
             if "claimed" not in times:
@@ -573,7 +573,7 @@ class Scale:
                 status, answer = _post(conn, path, json.dumps(event).encode())
                 conn.close()
                 Stream.count(tally, message_id, status, answer, time.monotonic() - started, 0)
-        counts = settle(self.db, tally, run, timeout=SETTLE_TIMEOUT)
+        counts = settle(self.db, tally, run, timeout=self.settle)
         row = {
             "fault": "API host resend",
             "sent": tally.sent,
@@ -626,7 +626,7 @@ class Scale:
 
         started = time.monotonic()
         try:
-            wait_until(caught_up, SETTLE_TIMEOUT, "the stored events", interval=0.2)
+            wait_until(caught_up, self.settle, "the stored events", interval=0.2)
         except TimeoutError:
             pass
         caught_up_after = time.monotonic() - started
@@ -677,17 +677,34 @@ end
 """
 
 
-def _pending_of(client: redis.Redis, consumer: str) -> list[bytes]:
-    entries = client.xpending_range(STREAM, GROUP, "-", "+", 100_000, consumername=consumer)
-    return [entry["message_id"] for entry in entries]
+class EventQueue:
+    """The stream accepted events wait in, and its one consumer group: found by looking, as
+    stack/ never imports the app (its layout: app/services/ingestion/event_stream.py)."""
 
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.stream = event_stream(client)
+        groups = client.xinfo_groups(self.stream)
+        if len(groups) != 1:
+            raise RuntimeError(f"expected one consumer group on the stream, found {groups}")
+        self.group = groups[0]["name"]
 
-def _all_pending(client: redis.Redis) -> list[dict]:
-    return client.xpending_range(STREAM, GROUP, "-", "+", 100_000)
+    def consumers(self) -> list[tuple[str, int]]:
+        """(name, entries read but not acknowledged) of each consumer holding any."""
+        summary = self.client.xpending(self.stream, self.group)
+        return [(c["name"].decode(), c["pending"]) for c in summary["consumers"]]
 
+    def pending(self, consumer: str | None = None) -> list[bytes]:
+        """Ids of the entries read and not yet acknowledged (by `consumer`, else by anyone)."""
+        entries = self.client.xpending_range(
+            self.stream, self.group, "-", "+", 100_000, consumername=consumer
+        )
+        return [entry["message_id"] for entry in entries]
 
-def _messages(client: redis.Redis, entry_id: bytes) -> list[dict]:
-    return [m for _, fields in client.xrange(STREAM, entry_id, entry_id) for m in decode(fields)]
+    def messages(self, entry_id: bytes) -> list[dict]:
+        """The event messages of one entry: its one field holds them as a JSON array."""
+        entries = self.client.xrange(self.stream, entry_id, entry_id)
+        return [m for _, fields in entries for value in fields.values() for m in json.loads(value)]
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -787,6 +804,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="steady,worker,api",
         help="comma-separated: steady, worker (kill a worker host), api (kill an API host)",
     )
+    parser.add_argument(
+        "--settle", type=float, default=SETTLE_SECONDS, help="seconds to wait for events stored"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per config (0: none)")
     parser.add_argument("--round-seconds", type=int, default=8, help="length of one wrk round")
     parser.add_argument(
@@ -843,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     net = netns.Network(ROLES)
     cluster = Cluster(net, args.folder, tuple(args.queues.split(",")))
-    scale = Scale(cluster, args.rate, args.seconds)
+    scale = Scale(cluster, args.rate, args.seconds, args.settle)
     started = time.monotonic()
     try:
         net.create()
