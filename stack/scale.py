@@ -67,6 +67,7 @@ APIS, WORKERS = ("api1", "api2"), ("worker1", "worker2")
 REDIS_PORT, POSTGRES_PORT, API_PORT = 6379, 5432, 8000
 BALANCED_PORT, ONE_API_PORT = 8080, 8081  # nginx: both API hosts / api1 only
 NO_FLOWER_PORT = 5555  # nginx.conf names Flower's port; no Flower runs on these hosts
+BATCH = 100  # events per request of the batch round
 TIERS = ("nginx", "API", "Redis", "drain", "PostgreSQL")
 RETRIES = 5  # attempts per event, like an SDK: a 503 or no answer is sent again, same messageId
 RETRY_WAIT = 0.2
@@ -482,13 +483,12 @@ class Scale:
         client = redis.Redis.from_url(self.cluster.redis_url)
         try:
             queue = EventQueue(client)
-            role, consumer = self._draining(queue)
-            killed_at = time.monotonic()
+            role, consumer, held = self._freeze_draining(queue)
             processes = self.cluster.kill_host(role)
-            held = queue.pending(consumer)
+            killed_at = time.monotonic()
             task_ids = [m["task_id"] for entry in held for m in queue.messages(entry)]
             say(
-                f"killed {role} ({processes} processes); its drain {consumer} held "
+                f"killed {role} ({processes} processes) while its drain {consumer} held "
                 f"{len(held)} entries ({len(task_ids)} events)"
             )
             already = self._stored(task_ids)  # the INSERT may have committed before the kill
@@ -503,16 +503,22 @@ class Scale:
         finally:
             client.close()
 
-    def _draining(self, queue: EventQueue) -> tuple[str, str]:
-        """(worker host, consumer) of a drain holding entries; looked for in a tight loop, so
-        the kill lands while the entries are read but not yet acknowledged."""
+    def _freeze_draining(self, queue: EventQueue) -> tuple[str, str, list[bytes]]:
+        """(worker host, consumer, entries it holds) of a drain caught holding entries, its
+        host's processes stopped (SIGSTOP) on the spot. A batch is held for milliseconds only,
+        so the kill could land after its acknowledgement: frozen, the host dies mid-batch."""
         hosts = {self.cluster.net.hosts[role].hostname: role for role in WORKERS}
+        pids = {role: self.cluster.net.pids(role) for role in WORKERS}
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             for name, pending in queue.consumers():
                 role = hosts.get(name.rsplit(":", 1)[0])  # a drain is host name:pid
-                if role and pending:
-                    return role, name
+                if not (role and pending):
+                    continue
+                _signal(pids[role], signal.SIGSTOP)
+                if held := queue.pending(name):
+                    return role, name, held
+                _signal(pids[role], signal.SIGCONT)  # it acknowledged just before: look again
         raise RuntimeError("no worker host held stream entries for 20 s: is anything draining?")
 
     def _wait_takeover(
@@ -591,21 +597,27 @@ class Scale:
         return row
 
     def measure_throughput(self, rounds: int, seconds: int) -> None:
-        """wrk through nginx against both API hosts and against one, alternating."""
+        """wrk through nginx against both API hosts and against one, alternating; then one
+        round of batches (what SDKs send) against both."""
         script = self.cluster.folder / "client" / "post.lua"
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(WRK_SCRIPT)
         configs = [("2 API hosts", BALANCED_PORT), ("1 API host", ONE_API_PORT)]
+        self._wrk("warm-up", BALANCED_PORT, script, 3)  # first requests load code and caches
         for number in range(rounds):
             for label, port in configs if number % 2 == 0 else configs[::-1]:
                 self.throughput.append(self._wrk(label, port, script, seconds))
+        label = f"batch {BATCH}, 2 API"
+        self.throughput.append(self._wrk(label, BALANCED_PORT, script, seconds, BATCH))
 
-    def _wrk(self, label: str, port: int, script: Path, seconds: int) -> dict:
+    def _wrk(self, label: str, port: int, script: Path, seconds: int, batch: int = 1) -> dict:
         run = f"scale-wrk-{port}-{uuid.uuid4().hex[:8]}"
         meter = CpuMeter(self.cluster)
         before = meter.snapshot()
-        args = ["wrk", "-t1", "-c16", f"-d{seconds}s", "-s", str(script)]
-        args += [self.cluster.url(port), "--", f"/api/logs/{self.write_key}", run]
+        path = f"/api/logs/{self.write_key}" + ("/batch" if batch > 1 else "")
+        connections = 16 if batch == 1 else 8  # as `make bench`
+        args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script)]
+        args += [self.cluster.url(port), "--", path, run, str(batch)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _, status, usage = os.wait4(proc.pid, 0)  # wrk's own CPU, from its rusage
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -616,7 +628,7 @@ class Scale:
             raise RuntimeError(f"wrk failed: {out}")
         summary = json.loads(out.strip().splitlines()[-1])
         errors = sum(summary[k] for k in ("connect", "read", "write", "timeout"))
-        accepted = summary["requests"] - summary["status_errors"]
+        accepted = (summary["requests"] - summary["status_errors"]) * batch  # events
         stored_query = "SELECT count(DISTINCT message_id), count(*) FROM events WHERE test_run = %s"
         counts: list[tuple] = []
 
@@ -649,8 +661,8 @@ class Scale:
         return row
 
 
-# wrk: one single event per request, each with a messageId of its own, all in one test run;
-# prints its summary as JSON. Arguments: the path, the test run.
+# wrk: events with a messageId each of their own, all in one test run, one per request or
+# {"events": [...]} of `size`; prints its summary as JSON. Arguments: path, test run, size.
 WRK_SCRIPT = """\
 local counter, threads = 0, 0
 function setup(thread)
@@ -658,13 +670,23 @@ function setup(thread)
   thread:set("number", threads)
 end
 function init(args)
-  path, run = args[1], args[2]
+  path, run, size = args[1], args[2], tonumber(args[3])
   prefix = run .. "-" .. number .. "-"
 end
-function request()
+local function event()
   counter = counter + 1
-  local body = '{"eventName":"scale_wrk","messageId":"' .. prefix .. counter ..
+  return '{"eventName":"scale_wrk","messageId":"' .. prefix .. counter ..
     '","n":1,"context":{"testRun":"' .. run .. '"}}'
+end
+function request()
+  local body
+  if size == 1 then
+    body = event()
+  else
+    local events = {}
+    for i = 1, size do events[i] = event() end
+    body = '{"events":[' .. table.concat(events, ",") .. ']}'
+  end
   return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
 end
 function done(summary, latency, requests)
@@ -675,6 +697,14 @@ function done(summary, latency, requests)
     e.read, e.write, e.timeout))
 end
 """
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 class EventQueue:
@@ -732,9 +762,10 @@ def print_results(scale: Scale) -> None:
     if takeover:
         seconds = takeover.get("seconds")
         print(
-            f"\ntakeover: {takeover['host']} was killed holding {takeover['entries']} stream "
-            f"entries ({takeover['events']} events, {takeover['stored_before']} of them already "
-            "stored: the drain died between its INSERT and its acknowledgement); "
+            f"\ntakeover: {takeover['host']} was frozen (SIGSTOP) the moment its drain was seen "
+            f"holding entries, then SIGKILLed, holding {takeover['entries']} stream "
+            f"entries ({takeover['events']} events; {takeover['stored_before']} of them stored "
+            "before the kill: INSERTed, not yet acknowledged); "
             + (
                 f"no other consumer held them after {takeover['acked']:.1f} s, all stored "
                 f"after {seconds:.1f} s (claim idle time 60 s)"
@@ -747,14 +778,17 @@ def print_results(scale: Scale) -> None:
         print(f"\nCPU per event at {scale.rate:.0f} events/s offered (steady phase):")
         print_cpu([("steady", steady["cpu"])])
     if scale.throughput:
-        print("\nthroughput through nginx, single events (wrk -t1 -c16), rounds alternating:")
         print(
-            f"{'config':>12}  {'accepted/s':>10}  {'refused':>7}  {'stored':>7}  {'twice':>5}  "
+            "\nthroughput through nginx (wrk -t1; single events -c16, rounds alternating; "
+            f"then batches of {BATCH}, -c8):"
+        )
+        print(
+            f"{'config':>16}  {'events/s':>10}  {'refused':>7}  {'stored':>7}  {'twice':>5}  "
             f"{'lost':>4}  {'stored after':>12}"
         )
         for row in scale.throughput:
             print(
-                f"{row['config']:>12}  {row['rate']:>10.0f}  {row['refused']:>7}  "
+                f"{row['config']:>16}  {row['rate']:>10.0f}  {row['refused']:>7}  "
                 f"{row['stored']:>7}  {row['twice']:>5}  {row['lost']:>4}  "
                 f"{row['caught_up']:>11.1f}s"
             )
@@ -765,14 +799,14 @@ def print_results(scale: Scale) -> None:
 def print_cpu(rows: list[tuple[str, dict[str, float]]]) -> None:
     """µs of CPU per event for each tier, the stack's sum, and cores per 10,000 events/s."""
     columns = [*TIERS, "other", "stack", "cores/10k/s", "wrk"]
-    print(f"{'':>12}  " + "  ".join(f"{c:>11}" for c in columns))
+    print(f"{'':>16}  " + "  ".join(f"{c:>11}" for c in columns))
     for label, cpu in rows:
         stack_seconds = sum(cpu.get(tier, 0.0) for tier in (*TIERS, "other"))
         values = [cpu.get(tier, 0.0) * 1e6 for tier in (*TIERS, "other")]
         cells = [f"{v:>9.0f}µs" for v in values]
         cells += [f"{stack_seconds * 1e6:>9.0f}µs", f"{stack_seconds * 1e4:>11.2f}"]
         cells += [f"{cpu['wrk'] * 1e6:>9.0f}µs" if "wrk" in cpu else f"{'':>11}"]
-        print(f"{label:>12}  " + "  ".join(cells))
+        print(f"{label:>16}  " + "  ".join(cells))
     print(
         "(CPU seconds of each host's processes over the window, until every accepted event was "
         "stored, per event; other: beat and the idle queues' workers)"
@@ -783,7 +817,7 @@ def failures(scale: Scale) -> list[str]:
     """What makes the run fail: anything lost or stored twice, or a takeover that never came."""
     failed = [r["fault"] for r in scale.rows if r["lost"] or r["twice"]]
     failed += [r["config"] for r in scale.throughput if r["lost"] or r["twice"]]
-    if scale.takeover and scale.takeover.get("seconds") is None:
+    if scale.takeover and (scale.takeover.get("seconds") is None or not scale.takeover["entries"]):
         failed.append("takeover")
     return failed
 
