@@ -767,7 +767,7 @@ def print_results(scale: Scale) -> None:
             f"entries ({takeover['events']} events; {takeover['stored_before']} of them stored "
             "before the kill: INSERTed, not yet acknowledged); "
             + (
-                f"no other consumer held them after {takeover['acked']:.1f} s, all stored "
+                f"acknowledged by the other host after {takeover['acked']:.1f} s, all stored "
                 f"after {seconds:.1f} s (claim idle time 60 s)"
                 if seconds is not None
                 else f"NOT stored within {TAKEOVER_TIMEOUT} s"
