@@ -80,7 +80,7 @@ down:
 faults: $(DEV) system-packages
 	$(PY) -m stack.faults
 
-## scale: the full profile as 7 hosts (network namespaces, root), a worker host then an API host killed (~3 min)
+## scale: the full profile as 7 hosts (network namespaces, root), a worker host then an API host killed (~3.5 min)
 scale: $(DEV) system-packages
 	$(PY) -m stack.scale
 
