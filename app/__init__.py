@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_from_environment() if config is None else build_config(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     Path(app.config["DATA_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    register_fast_lane(app)
     register_metrics(app)
     register_extensions(app)
     register_services(app)
@@ -44,6 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_proxy(app)
     register_url_check(app)
     return app
+
+
+def register_fast_lane(app: Flask) -> None:
+    """The ingestion POSTs answered without Flask's request machinery (app/ingest/fast_lane.py);
+    the metrics and proxy middleware, wrapped around it later, see them as any request."""
+    from app.ingest.fast_lane import FastLane
+
+    app.wsgi_app = FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def register_url_check(app: Flask) -> None:
@@ -300,7 +309,15 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The admin command line (`flask --app run apps …`, `plan …`)."""
-    from app.cli import apps_cli, dead_letters_cli, jobs_cli, plan_cli, stats_cli, users_cli
+    from app.cli import (
+        apps_cli,
+        dead_letters_cli,
+        events_cli,
+        jobs_cli,
+        plan_cli,
+        stats_cli,
+        users_cli,
+    )
 
     app.cli.add_command(apps_cli)
     app.cli.add_command(plan_cli)
@@ -308,3 +325,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(stats_cli)
+    app.cli.add_command(events_cli)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ STATUS = {
 }
 
 
+INTERNAL_ERROR = {"code": "internal_error", "message": "The server failed to handle this request."}
+
 # Werkzeug's own errors (routing, size limit, method) get machine codes of ours.
 HTTP_CODES = {
     400: "bad_request",
@@ -92,7 +95,16 @@ HTTP_CODES = {
 }
 
 
-def _message(error: HTTPException) -> str:
+def http_error_body(error: HTTPException, request: Request) -> dict[str, str]:
+    """The JSON body of werkzeug's own error (routing, size limit, method, CSRF)."""
+    if isinstance(error, CSRFError):  # a session's POST without its token: not a bad body
+        code = "csrf_failed"
+    else:
+        code = HTTP_CODES.get(error.code or 500, "http_error")
+    return {"code": code, "message": _message(error, request)}
+
+
+def _message(error: HTTPException, request: Request) -> str:
     """Werkzeug's description, or for a body over the cap one that says the cap."""
     limit = request.max_content_length  # a route may raise it for its request (uploads)
     if isinstance(error, RequestEntityTooLarge) and limit is not None:
@@ -120,16 +132,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        if isinstance(error, CSRFError):  # a session's POST without its token: not a bad body
-            code = "csrf_failed"
-        else:
-            code = HTTP_CODES.get(error.code or 500, "http_error")
         if request.blueprint in PAGE_BLUEPRINTS:  # a person with a browser, not an SDK
             return render_template("error.html", status=error.code, error=error), error.code
-        return jsonify({"code": code, "message": _message(error)}), error.code
+        return jsonify(http_error_body(error, request)), error.code
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error")
-        body = {"code": "internal_error", "message": "The server failed to handle this request."}
-        return jsonify(body), 500
+        return jsonify(INTERNAL_ERROR), 500

@@ -64,7 +64,9 @@ MARKER = ".made-by-stack-scale"  # only a folder holding it is emptied at the st
 ROLES = {"data": 2, "lb": 5, "api1": 11, "api2": 12, "worker1": 21, "worker2": 22, "client": 100}
 APIS, WORKERS = ("api1", "api2"), ("worker1", "worker2")
 # Every host has its own addresses, so the usual ports serve; nothing collides with `make up`.
-REDIS_PORT, POSTGRES_PORT, API_PORT = 6379, 5432, 8000
+REDIS_PORT, POSTGRES_PORT = 6379, 5432
+# Each API host runs what `make up` runs: one gunicorn of one worker per core, on these ports.
+API_PORTS, API_NAMES = stack.API_PORTS, stack.API_NAMES
 BALANCED_PORT, ONE_API_PORT = 8080, 8081  # nginx: both API hosts / api1 only
 NO_FLOWER_PORT = 5555  # nginx.conf names Flower's port; no Flower runs on these hosts
 BATCH = 100  # events per request of the batch round
@@ -82,24 +84,24 @@ _STARTED = time.monotonic()
 
 def balancer_conf(apis: list[str], folder: Path) -> str:
     """nginx/nginx.conf of `make up`, changed for a balancer host: it listens on all of the
-    host's addresses, with every API host upstream on BALANCED_PORT and the first alone on
-    ONE_API_PORT; ingestion requests that fail on one API host go to the next."""
+    host's addresses, with every API host's gunicorns upstream on BALANCED_PORT and the first
+    host's alone on ONE_API_PORT; ingestion requests that fail on one go to the next."""
     htpasswd = folder / "lb" / "htpasswd"  # the Flower location needs one; it holds no user
     htpasswd.parent.mkdir(parents=True, exist_ok=True)
     htpasswd.write_text("")
-    conf = stack.render_nginx_conf(BALANCED_PORT, API_PORT, NO_FLOWER_PORT, htpasswd)
-    servers = "".join(
-        f"        server {address}:{API_PORT} max_fails=1 fail_timeout=5s;\n" for address in apis
-    )
+    # A server that failed is left alone for 5 s, then tried again.
+    servers = [f"{a}:{port} max_fails=1 fail_timeout=5s" for a in apis for port in API_PORTS]
+    conf = stack.render_nginx_conf(BALANCED_PORT, servers, NO_FLOWER_PORT, htpasswd)
+    first = "".join(f"        server {apis[0]}:{port};\n" for port in API_PORTS)
     conf = _replace(
         conf,
-        f"    upstream app {{\n        server 127.0.0.1:{API_PORT};\n",
+        "    upstream app {\n",
         # Which group a request goes to follows the port it came in on.
         f"    map $server_port $backend {{\n        {ONE_API_PORT} app_one;\n"
         "        default app;\n    }\n\n"
-        f"    upstream app_one {{\n        server {apis[0]}:{API_PORT};\n"
+        f"    upstream app_one {{\n{first}"
         "        keepalive 32;\n        keepalive_timeout 60s;\n    }\n\n"
-        f"    upstream app {{\n{servers}",
+        "    upstream app {\n",
     )
     conf = _replace(
         conf,
@@ -185,11 +187,12 @@ class Cluster:
         self.flask("data", "db", "upgrade")
         for role in APIS:
             with self.net.inside(role) as host:
-                log = self.folder / role / "gunicorn.log"
-                server = start_gunicorn(
-                    self.env(role), log, API_PORT, wait=False, host=host.address
-                )
-                self.servers[role, "gunicorn"] = server
+                for name, port in zip(API_NAMES, API_PORTS, strict=True):
+                    log = self.folder / role / f"{name}.log"
+                    server = start_gunicorn(
+                        self.env(role), log, port, workers=1, wait=False, host=host.address
+                    )
+                    self.servers[role, name] = server
         for role in WORKERS:
             with self.net.inside(role):
                 for queue in self.queues:
@@ -210,8 +213,9 @@ class Cluster:
                 self.folder / "lb" / "nginx", conf, BALANCED_PORT
             )
         for role in APIS:
-            url = self.servers[role, "gunicorn"].url
-            wait_until(lambda url=url: healthy(url), 90, f"gunicorn on {role}", interval=0.2)
+            for name in API_NAMES:
+                url = self.servers[role, name].url
+                wait_until(lambda url=url: healthy(url), 90, f"{name} on {role}", interval=0.2)
         for role in WORKERS:
             for queue in self.queues:
                 log = self.folder / role / f"worker-{queue}.log"
@@ -237,7 +241,7 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop every process we started, the front door first and the stores last."""
-        stages = [["nginx"], ["gunicorn", "beat", *QUEUES], ["postgres", "redis"]]
+        stages = [["nginx"], [*API_NAMES, "beat", *QUEUES], ["postgres", "redis"]]
         for names in stages:
             stage = [key for key in self.servers if key[1] in names]
             # The processes of one stage stop side by side: a worker's warm shutdown takes
@@ -553,7 +557,7 @@ class Scale:
     def nginx_passed_on(self) -> int:
         """Requests nginx sent to the other API host after api2 failed them (its error log)."""
         log = self.cluster.folder / "lb" / "nginx" / "logs" / "error.log"
-        address = f"{self.cluster.net.address('api2')}:{API_PORT}"
+        address = f"//{self.cluster.net.address('api2')}:"  # any of its gunicorns' ports
         return sum(
             1 for line in log.read_text().splitlines() if address in line and "[error]" in line
         )
@@ -573,7 +577,7 @@ class Scale:
             }
             for role in APIS:
                 conn = http.client.HTTPConnection(
-                    self.cluster.net.address(role), API_PORT, timeout=5
+                    self.cluster.net.address(role), API_PORTS[0], timeout=5
                 )
                 started = time.monotonic()
                 status, answer = _post(conn, path, json.dumps(event).encode())

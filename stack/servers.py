@@ -389,14 +389,16 @@ def start_gunicorn(
     workers: int | None = None,
     module: str = "run:app",
     wait: bool = True,
+    options: tuple[str, ...] = (),
     host: str = "127.0.0.1",
 ) -> Server:
     """gunicorn with gunicorn.conf.py serving `module` on host:port (127.0.0.1 unless told;
-    `workers` processes, else the configuration's number); with `wait`, returns once /healthz
-    answers 200."""
+    `workers` processes, else the configuration's number; `options` override more of it, e.g.
+    the worker class); with `wait`, returns once /healthz answers 200."""
     args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"{host}:{port}"]
     if workers is not None:
         args += ["--workers", str(workers)]
+    args += options
     proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
     server = Server("gunicorn", proc.pid, f"http://{host}:{port}")
     return _started(server, wait, lambda: healthy(server.url), f"gunicorn on {host}:{port}")

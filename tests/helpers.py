@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Flask
+from flask import Flask, request
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
@@ -25,7 +25,7 @@ def queued_message(flask_app: Flask, write_key: str, raw: dict[str, Any]) -> dic
     """The message the ingest endpoint would queue for `raw` (with a real signed task id)."""
     with flask_app.test_request_context():
         entry = flask_app.extensions["app_directory"].lookup(write_key)
-        return prepare_native(raw, request_info(entry, write_key)).message.to_dict()
+        return prepare_native(raw, request_info(entry, write_key, request)).message.to_dict()
 
 
 def count_events(flask_app: Flask, **where: Any) -> int:

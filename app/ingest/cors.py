@@ -38,7 +38,13 @@ def _answer_preflight() -> Response | None:
     return response
 
 
+# What every answer of these endpoints carries (app/ingest/fast_lane.py adds them too).
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+}
+
+
 def _add_cors_headers(response: Response) -> Response:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    response.headers.update(CORS_HEADERS)
     return response

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Request
 
 from app import metrics
 from app.errors import ApiError
@@ -25,15 +26,12 @@ HOW_TO_SEND_KEY = {
 }
 
 
-def _how_to_send_key() -> str:
+def lookup_app(write_key: str | None, blueprint: str) -> AppEntry:
+    """The app of a write key (cached), or 401 with the advice of the endpoint's `blueprint`."""
     # KeyError for an ingestion blueprint not listed above: add its advice there.
-    return HOW_TO_SEND_KEY[request.blueprint or ""]
-
-
-def lookup_app(write_key: str | None) -> AppEntry:
-    """The app of a write key (cached), or 401."""
+    how_to_send_key = HOW_TO_SEND_KEY[blueprint]
     if not write_key:
-        raise ApiError(401, "unknown_app_key", f"No write key was sent. {_how_to_send_key()}")
+        raise ApiError(401, "unknown_app_key", f"No write key was sent. {how_to_send_key}")
     if text_problem(write_key):
         # No key holds NUL or a lone surrogate, and PostgreSQL cannot even be asked about one.
         raise ApiError(401, "unknown_app_key", "No app has this write key.")
@@ -42,24 +40,24 @@ def lookup_app(write_key: str | None) -> AppEntry:
     except SQLAlchemyError:
         raise unavailable("The database is unreachable and this key is not cached; retry shortly.")
     if entry is None:
-        raise ApiError(401, "unknown_app_key", f"No app has this write key. {_how_to_send_key()}")
+        raise ApiError(401, "unknown_app_key", f"No app has this write key. {how_to_send_key}")
     return entry
 
 
-def request_info(entry: AppEntry, write_key: str) -> RequestInfo:
+def request_info(entry: AppEntry, write_key: str, request: Request) -> RequestInfo:
     """What the events of this request share."""
     config = current_app.config
     return RequestInfo(
         entry=entry,
         write_key=write_key,
         received_at=utcnow(),
-        test_run=_test_run_header(),
+        test_run=_test_run_header(request),
         secret=config["SECRET_KEY"].encode(),
         max_event_bytes=config["MAX_EVENT_BYTES"],
     )
 
 
-def _test_run_header() -> str | None:
+def _test_run_header(request: Request) -> str | None:
     """The X-Test-Run header as UTF-8 text, or 400: cut or misread, runs would merge."""
     value = request.headers.get("X-Test-Run")
     if not value:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
+from werkzeug.wrappers import Request
 
 from app.errors import ApiError
 from app.ingest.body import read_json_body
@@ -31,7 +32,7 @@ allow_cross_origin(sdk)
 SHORT_PATHS = {message_type[0]: message_type for message_type in MESSAGE_TYPES}
 
 
-def _body_and_key() -> tuple[Any, str | None]:
+def _body_and_key(request: Request) -> tuple[Any, str | None]:
     body = read_json_body(request, current_app.config["MAX_REQUEST_BYTES"])
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username:
@@ -59,11 +60,7 @@ def single(message_type: str):
         429: TooManyRequests
         503: Unavailable
     """
-    message_type = SHORT_PATHS.get(message_type, message_type)
-    body, key = _body_and_key()
-    info = request_info(lookup_app(key), key)
-    answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
-    return {"success": True, **answer}
+    return one_message(request, message_type)
 
 
 @sdk.post("/batch")
@@ -86,8 +83,26 @@ def batch():
         429: TooManyRequests
         503: Unavailable
     """
-    body, key = _body_and_key()
-    info = request_info(lookup_app(key), key)
+    return batch_of_messages(request)
+
+
+# What the two views answer, from a request of Flask's or werkzeug's own (app/ingest/fast_lane.py
+# calls these with the latter, in an app context).
+
+
+def one_message(request: Request, message_type: str) -> dict[str, Any]:
+    """The verdict of the request's one message (of `message_type` or its one-letter path)."""
+    message_type = SHORT_PATHS.get(message_type, message_type)
+    body, key = _body_and_key(request)
+    info = request_info(lookup_app(key, "sdk"), key, request)
+    answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
+    return {"success": True, **answer}
+
+
+def batch_of_messages(request: Request) -> dict[str, Any]:
+    """The verdict of each message of the request's batch; the accepted ones queued."""
+    body, key = _body_and_key(request)
+    info = request_info(lookup_app(key, "sdk"), key, request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.')
     try:

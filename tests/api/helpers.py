@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from app.ingest.endpoint_steps import request_info
 from app.services.apps import NewApp
@@ -24,7 +24,7 @@ def prepare(
     """The messages ingestion would queue for these events (with real signed task ids)."""
     with flask_app.test_request_context(headers=headers or {}):
         entry = flask_app.extensions["app_directory"].lookup(new.app.write_key)
-        info = request_info(entry, new.app.write_key)
+        info = request_info(entry, new.app.write_key, request)
         if received_at is not None:
             info = dataclasses.replace(info, received_at=received_at)
         return [prepare_native(raw, info).message.to_dict() for raw in raw_events]

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from flask import request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -278,7 +279,7 @@ def _store_sdk(any_app, shop, run: str, messages: list[dict[str, Any]]) -> None:
     """Store Segment-format messages as a worker would (their properties live elsewhere)."""
     with any_app.test_request_context():
         entry = any_app.extensions["app_directory"].lookup(shop.app.write_key)
-        info = request_info(entry, shop.app.write_key)
+        info = request_info(entry, shop.app.write_key, request)
         queued = [
             prepare_sdk({**m, "context": {"testRun": run}}, info).message.to_dict()
             for m in messages

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import func, select, text
 
 from app.extensions import db
@@ -76,7 +76,9 @@ def draft_plan() -> dict[str, Any]:
 def messages(flask_app: Flask, write_key: str, raws: list[dict[str, Any]]) -> list[dict]:
     """The messages ingestion would queue for `raws` (one request's worth of context)."""
     with flask_app.test_request_context():
-        info = request_info(flask_app.extensions["app_directory"].lookup(write_key), write_key)
+        info = request_info(
+            flask_app.extensions["app_directory"].lookup(write_key), write_key, request
+        )
         return [prepare_native(raw, info).message.to_dict() for raw in raws]
 
 

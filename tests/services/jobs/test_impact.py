@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from app.extensions import db
 from app.ingest.endpoint_steps import request_info
@@ -37,7 +37,9 @@ SDK_MESSAGES = [
 
 def store_sdk_messages(flask_app: Flask, write_key: str) -> None:
     with flask_app.test_request_context():
-        info = request_info(flask_app.extensions["app_directory"].lookup(write_key), write_key)
+        info = request_info(
+            flask_app.extensions["app_directory"].lookup(write_key), write_key, request
+        )
         built = [prepare_sdk(raw, info, kind).message.to_dict() for kind, raw in SDK_MESSAGES]
     with flask_app.app_context():
         assert store_events(built) == len(built)
