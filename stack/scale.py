@@ -121,6 +121,7 @@ def balancer_conf(apis: list[str], folder: Path) -> str:
 # messageId, else its payload's hash) in the same atomic step that queues it, so a copy that
 # reaches the other API host is answered `duplicate` with the first copy's task id and queued no
 # second time (app/services/ingestion/admission.py). Other POSTs (accounts, apps, jobs) are not.
+# Every server may be tried once: both gunicorns of a dead host fail alike.
 INGEST_LOCATION = """\
         location ~ ^/(api/logs/|v1/) {
             proxy_pass http://$backend;
@@ -131,7 +132,6 @@ INGEST_LOCATION = """\
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_intercept_errors off;
             proxy_next_upstream error timeout non_idempotent;
-            proxy_next_upstream_tries 2;
         }
 
 """

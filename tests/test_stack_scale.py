@@ -80,7 +80,7 @@ def test_a_short_run_loses_nothing_and_removes_everything(service_root):
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**os.environ, "GUNICORN_WORKERS": "1"},  # fewer processes to start
+        env={**os.environ, "API_PROCESSES": "1"},  # one gunicorn per API host: less to start
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
