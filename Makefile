@@ -15,7 +15,7 @@ TS_STAMP := $(TS_DIR)/node_modules/.installed-lock
 KOTLIN_DIR := tests/codegen/kotlin
 KOTLIN_STAMP := $(KOTLIN_DIR)/node_modules/.installed-lock
 
-.PHONY: run test test-unit test-integration test-system up down faults bench flamegraphs bench-patterns pages retention loadtest screenshots system-packages lint format
+.PHONY: run test test-unit test-integration test-system up down faults scale bench flamegraphs bench-patterns pages retention loadtest screenshots system-packages lint format
 
 $(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
@@ -79,6 +79,10 @@ down:
 ## faults: the full profile under a steady stream, one fault at a time (a few minutes; loopback)
 faults: $(DEV) system-packages
 	$(PY) -m stack.faults
+
+## scale: the full profile as 7 hosts (network namespaces, root), a worker host then an API host killed (~3.5 min)
+scale: $(DEV) system-packages
+	$(PY) -m stack.scale
 
 ## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback); OLD=REV adds ours at that commit
 bench: $(DEV) system-packages
