@@ -15,7 +15,7 @@ TS_STAMP := $(TS_DIR)/node_modules/.installed-lock
 KOTLIN_DIR := tests/codegen/kotlin
 KOTLIN_STAMP := $(KOTLIN_DIR)/node_modules/.installed-lock
 
-.PHONY: run test test-unit test-integration test-system up down faults bench bench-patterns pages loadtest screenshots system-packages lint format
+.PHONY: run test test-unit test-integration test-system up down faults scale bench flamegraphs bench-patterns pages retention loadtest screenshots system-packages lint format
 
 $(RUNTIME): requirements.txt
 	python3 -m venv $(VENV)
@@ -80,9 +80,17 @@ down:
 faults: $(DEV) system-packages
 	$(PY) -m stack.faults
 
-## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback)
+## scale: the full profile as 7 hosts (network namespaces, root), a worker host then an API host killed (~3.5 min)
+scale: $(DEV) system-packages
+	$(PY) -m stack.scale
+
+## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback); OLD=REV adds ours at that commit
 bench: $(DEV) system-packages
-	$(PY) -m loadtests.bench
+	$(PY) -m loadtests.bench $(if $(OLD),--old $(OLD))
+
+## flamegraphs: py-spy flame graphs of the API and the drain under single-event load into docs/perf/ (OLD=REV: that commit, as before.svg)
+flamegraphs: $(DEV) system-packages
+	$(PY) -m loadtests.flamegraphs $(if $(OLD),--old $(OLD) --label before)
 
 ## bench-patterns: adversarial plan patterns against 32 KB strings, and another app's p99 (~1 min)
 bench-patterns: $(DEV)
@@ -92,6 +100,10 @@ bench-patterns: $(DEV)
 ## pages: the dashboard's pages and read API with 1,000,000 stored events, EXPLAINed (~3 min)
 pages: $(DEV) system-packages
 	$(PY) -m loadtests.pages
+
+## retention: retention on 10,000,000 events before and after partitioning, time and WAL (~20 min)
+retention: $(DEV) system-packages
+	$(PY) -m loadtests.retention
 
 ## screenshots: run the browser tests and copy their screenshots to docs/screenshots/ (docs/dashboard.md)
 screenshots: $(DEV) system-packages

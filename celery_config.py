@@ -83,6 +83,13 @@ beat_schedule = {
     },
     # Take over jobs whose worker stopped sending heartbeats (it died or was restarted).
     "resume-stalled-jobs": {"task": "app.tasks.jobs.resume_stalled_jobs", "schedule": 60.0},
-    # Delete events older than their app's retention, a bounded batch at a time.
+    # PostgreSQL: make the day partitions of `events` a week ahead (an event whose day has none
+    # is kept in the default partition and moved by the next run; docs/partitions.md).
+    "make-event-partitions": {
+        "task": "app.tasks.batch.make_event_partitions",
+        "schedule": 3600.0,
+    },
+    # Delete events older than their app's retention: whole day partitions, then the rows of
+    # apps with a shorter retention, a bounded batch at a time.
     "delete-old-events": {"task": "app.tasks.batch.delete_old_events", "schedule": 3600.0},
 }

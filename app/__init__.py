@@ -298,7 +298,15 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The admin command line (`flask --app run apps …`, `plan …`)."""
-    from app.cli import apps_cli, dead_letters_cli, jobs_cli, plan_cli, stats_cli, users_cli
+    from app.cli import (
+        apps_cli,
+        dead_letters_cli,
+        events_cli,
+        jobs_cli,
+        plan_cli,
+        stats_cli,
+        users_cli,
+    )
 
     app.cli.add_command(apps_cli)
     app.cli.add_command(plan_cli)
@@ -306,3 +314,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(stats_cli)
+    app.cli.add_command(events_cli)

@@ -1,5 +1,5 @@
 """The admin command line: `flask --app run apps …`, `plan …`, `dead-letters …`, `jobs …`,
-`users …`, `stats …`."""
+`users …`, `stats …`, `events …`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from app.database import upgrade_if_micro
 from app.extensions import db
 from app.models import Job, TrackedApp
+from app.models.types import utcnow
 from app.services import apps
 from app.services.accounts import users as accounts
 from app.services.jobs import imports, revalidation
@@ -24,7 +25,7 @@ from app.services.plans import starters
 from app.services.plans import versions as plans
 from app.services.statistics import aggregates as stats
 from app.services.statistics.aggregates import MAX_RECOUNT_HOURS
-from app.services.storage import dead_letters
+from app.services.storage import dead_letters, partitions, retention
 from app.task_states import JOB_ACTIVE, JOB_FINISHED, JOB_STATES
 from app.tasks.events import queue_events
 from app.tasks.jobs import queue_job
@@ -36,6 +37,7 @@ dead_letters_cli = AppGroup("dead-letters", help="List and replay events that co
 jobs_cli = AppGroup("jobs", help="Re-validation and import jobs: start, follow, cancel.")
 users_cli = AppGroup("users", help="Create dashboard accounts.")
 stats_cli = AppGroup("stats", help="Count stored events into the statistics now.")
+events_cli = AppGroup("events", help="Stored events: partitions and retention, now.")
 # How often `--wait` looks at a job, and after how long a job still queued earns a hint.
 POLL_SECONDS = 0.5
 NO_WORKER_HINT_SECONDS = 10
@@ -444,3 +446,37 @@ def recount_stats(app_ref: str, hours: int, as_json: bool) -> None:
     app = _app(app_ref)
     started = time.perf_counter()
     _timed("recounted", stats.recount(app.id, hours), started, as_json)
+
+
+@events_cli.command("partitions")
+@click.option("--behind-days", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--json", "as_json", is_flag=True, help="Print the days made and seconds as JSON.")
+def make_partitions(behind_days: int, as_json: bool) -> None:
+    """PostgreSQL: make the day partitions of `events` from BEHIND_DAYS back to a week ahead,
+    and move rows waiting in the default partition into theirs (what beat does hourly)."""
+    started = time.perf_counter()
+    made = partitions.ensure_partitions(utcnow(), behind_days=behind_days)
+    seconds = round(time.perf_counter() - started, 6)
+    if as_json:
+        click.echo(json.dumps({"made": [day.isoformat() for day in made], "seconds": seconds}))
+        return
+    click.echo(f"made {len(made)} partition(s) in {seconds:.3f} s")
+
+
+@events_cli.command("delete-old")
+@click.option("--json", "as_json", is_flag=True, help="Print the count and seconds as JSON.")
+def delete_old(as_json: bool) -> None:
+    """Delete the events past their app's retention (EVENT_RETENTION_DAYS or the app's own) now,
+    all of them (beat does it hourly, a bounded number of batches at a time)."""
+    upgrade_if_micro()
+    started = time.perf_counter()
+    days = current_app.config["EVENT_RETENTION_DAYS"]
+    deleted, remaining = 0, True
+    while remaining:
+        gone, remaining = retention.delete_old_events(days, max_batches=100)
+        deleted += gone
+    seconds = round(time.perf_counter() - started, 6)
+    if as_json:
+        click.echo(json.dumps({"deleted": deleted, "seconds": seconds}))
+        return
+    click.echo(f"deleted {deleted} event(s) in {seconds:.3f} s")

@@ -3,12 +3,15 @@
 Each row gets a fresh stack on 127.0.0.1, a bounded wrk load, and then waits until every
 accepted event is stored (the drain included):
 - limit: nginx answering 202 by itself;
-- ceiling: a minimal Flask 202 under the same gunicorn settings;
-- baseline S: Flask + marshmallow + a synchronous INSERT+COMMIT per request;
+- ceiling: a minimal Flask 202 in ours's layout (nginx, one single-worker gunicorn per core),
+  the most this machine answers with Flask and nothing else to do;
+- baseline S: Flask + marshmallow + sha256 + a synchronous INSERT+COMMIT per request on gunicorn
+  sync workers, no ORM: the synchronous design as lean as it honestly gets;
 - baseline C: the literal design (marshmallow, one apply_async per event, one INSERT+COMMIT
   per task, Celery's default settings);
 - ours through nginx (the full profile of `make up`): single events, and batches of 100.
 Then one open-loop run offers 200 single-event requests/s to ours for the latency at that load.
+With --old REV (`make bench OLD=REV`), ours at that commit is measured too, in its own checkout.
 
 CPU per event and peak memory are of the stack's own processes (load generator excluded);
 memory is the sum of PSS, so pages shared between forked workers count once.
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -118,6 +122,8 @@ class Row:
     p99_ms: float = 0.0
     cpu_ms_per_event: float = 0.0
     peak_mib: float = 0.0
+    cores: float = 0.0  # the stack's CPU seconds per second of load
+    generator_cores: float = 0.0  # wrk's
     accepted: int = 0
     lost: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -188,6 +194,8 @@ def run_wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, flo
     """wrk's totals: requests, non-2xx answers, p50/p99 latency (ms)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
+    # wrk is the only child this process waits for meanwhile: its CPU is the children's delta.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(
             [
@@ -207,6 +215,8 @@ def run_wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, flo
         ).stdout
     finally:
         os.unlink(script.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generator_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -216,6 +226,7 @@ def run_wrk(url: str, lua: str, seconds: int, connections: int) -> dict[str, flo
         "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
         "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "errors": errors.group(1) if errors else "",
+        "generator_cpu": generator_cpu,
     }
 
 
@@ -252,6 +263,8 @@ def measure(
     row.http_per_s = result["requests"] / (load_end - start)
     row.p50_ms, row.p99_ms = result["p50"], result["p99"]
     row.cpu_ms_per_event = 1000 * sampler.cpu_seconds / max(1, row.accepted)
+    row.cores = sampler.cpu_seconds / (end - start)
+    row.generator_cores = result["generator_cpu"] / (load_end - start)
     row.peak_mib = sampler.peak_bytes / 2**20
     if result["non_2xx"]:
         row.notes.append(f"{result['non_2xx']} non-2xx")
@@ -299,12 +312,18 @@ def open_loop(url: str, rate: int, seconds: int) -> tuple[float, float, int]:
     return statistics.median(latencies) * 1000, p99 * 1000, failures
 
 
-# --- stacks ----------------------------------------------------------------------------------
+# --- stacks ---------------------------------------------------------------------------------
+
+# Baseline S as lean as the synchronous design gets: sync workers (no threads), and more of them
+# than cores, so one waiting on its COMMIT leaves the CPU to another.
+SYNC_OPTIONS = ("--worker-class", "sync", "--workers", "4")
 
 
-def _gunicorn(module: str, port: int, env: dict[str, str], log: Path) -> int:
+def _gunicorn(
+    module: str, port: int, env: dict[str, str], log: Path, options: tuple[str, ...] = ()
+) -> int:
     # The baselines have no /healthz: any answer on / means the server is up.
-    server = start_gunicorn(env, log, port, module=module, wait=False)
+    server = start_gunicorn(env, log, port, module=module, wait=False, options=options)
     wait_until(lambda: _answers(f"http://127.0.0.1:{port}/"), 60, module, interval=0.1)
     return server.pid
 
@@ -337,16 +356,36 @@ def limit_stack(work: Path) -> Iterator[Stack]:
 
 @contextmanager
 def ceiling_stack(work: Path) -> Iterator[Stack]:
-    port = free_port()
-    pid = _gunicorn("loadtests.baselines.ceiling:app", port, {}, work / "ceiling.log")
+    """The minimal Flask 202 in ours's layout: nginx (its configuration of `make up`) in front
+    of one single-worker gunicorn per core. One gunicorn reached directly kept one core busy
+    (a gthread worker keeps the keep-alive connections it accepted, and wrk's all landed on one
+    worker): this layout is the one that uses the machine, for an app that does nothing."""
+    work.mkdir(parents=True)
+    work.chmod(0o755)  # nginx's worker runs as `nobody`
+    gunicorns: list[int] = []
+    nginx = None
     try:
-        yield Stack(f"http://127.0.0.1:{port}", "/api/logs/k", lambda: [pid])
+        ports = [free_port() for _ in stack.API_PORTS]
+        for port in ports:
+            log = work / f"gunicorn-{port}.log"
+            gunicorns.append(
+                _gunicorn("loadtests.baselines.ceiling:app", port, {}, log, ("--workers", "1"))
+            )
+        stack.write_htpasswd(work / "htpasswd", "bench", os.urandom(8).hex())
+        port = free_port()
+        servers = [f"127.0.0.1:{p}" for p in ports]
+        conf = stack.render_nginx_conf(port, servers, free_port(), work / "htpasswd")
+        nginx = start_nginx(work / "nginx", conf, port)
+        yield Stack(nginx.url, "/api/logs/k", lambda: [nginx.pid, *gunicorns])
     finally:
-        stop_process_group(pid)
+        if nginx is not None:
+            nginx.stop()
+        for pid in gunicorns:
+            stop_process_group(pid)
 
 
 @contextmanager
-def baseline_stack(work: Path, design: str) -> Iterator[Stack]:
+def baseline_stack(work: Path, design: str, options: tuple[str, ...] = ()) -> Iterator[Stack]:
     """Baseline S (`sync_design`) or C (`celery_design`) with their own Redis and PostgreSQL."""
     redis = start_redis(work / "redis", free_port())
     postgres = start_postgres(work / "postgres", free_port())
@@ -365,7 +404,8 @@ def baseline_stack(work: Path, design: str) -> Iterator[Stack]:
             check=True,
         )
         port = free_port()
-        pids.append(_gunicorn(f"loadtests.baselines.{design}:app", port, env, work / "app.log"))
+        module = f"loadtests.baselines.{design}:app"
+        pids.append(_gunicorn(module, port, env, work / "app.log", options))
         if design == "celery_design":
             log = work / "worker.log"
             worker = spawn(
@@ -407,6 +447,39 @@ def _worker_up(pid: int) -> bool:
         return False
 
 
+def _create_app(checkout: Path, settings: dict[str, str]) -> dict:
+    """A new app on the demo plan in the stack of `checkout`: its id and write key."""
+    return json.loads(
+        subprocess.run(
+            [
+                str(BIN / "flask"),
+                "--app",
+                "run",
+                "apps",
+                "create",
+                f"bench-{os.urandom(3).hex()}",
+                "--template",
+                "demo",
+                "--json",
+            ],
+            cwd=checkout,
+            env={**os.environ, **settings},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+def _our_stack(app: dict, settings: dict[str, str], pids: dict[str, int]) -> Stack:
+    return Stack(
+        f"http://127.0.0.1:{stack.NGINX_PORT}",
+        f"/api/logs/{app['write_key']}",
+        lambda: list(pids.values()),
+        _count(settings["DATABASE_URL"], f"SELECT count(*) FROM events WHERE app_id = {app['id']}"),
+    )
+
+
 @contextmanager
 def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
     """The full profile as `make up` starts it, in a fresh folder, with a new app on the demo
@@ -414,62 +487,66 @@ def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
     stack.use_folder(work)
     stack.up()
     try:
-        app = json.loads(
-            subprocess.run(
-                [
-                    str(BIN / "flask"),
-                    "--app",
-                    "run",
-                    "apps",
-                    "create",
-                    f"bench-{os.urandom(3).hex()}",
-                    "--template",
-                    "demo",
-                    "--json",
-                ],
-                cwd=ROOT,
-                env={**os.environ, **stack.read_settings()},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
         settings = stack.read_settings()
+        app = _create_app(ROOT, settings)
         pids = json.loads(stack.PIDS_FILE.read_text())
-        yield (
-            Stack(
-                f"http://127.0.0.1:{stack.NGINX_PORT}",
-                f"/api/logs/{app['write_key']}",
-                lambda: list(pids.values()),
-                _count(
-                    settings["DATABASE_URL"],
-                    f"SELECT count(*) FROM events WHERE app_id = {app['id']}",
-                ),
-            ),
-            app["write_key"],
-        )
+        yield _our_stack(app, settings, pids), app["write_key"]
     finally:
         stack.down()
+
+
+@contextmanager
+def old_stack(checkout: Path) -> Iterator[tuple[Stack, str]]:
+    """The full profile of an older commit checked out in `checkout`, started by that
+    commit's own `python -m stack up` (in its var/full), with a new app on the demo plan."""
+    folder = checkout / "var" / "full"
+    subprocess.run([str(BIN / "python"), "-m", "stack", "up"], cwd=checkout, check=True)
+    try:
+        settings = dict(
+            line.split("=", 1)
+            for line in (folder / "stack.env").read_text().splitlines()
+            if "=" in line
+        )
+        app = _create_app(checkout, settings)
+        pids = json.loads((folder / "pids.json").read_text())
+        yield _our_stack(app, settings, pids), app["write_key"]
+    finally:
+        subprocess.run([str(BIN / "python"), "-m", "stack", "down"], cwd=checkout, check=True)
+
+
+@contextmanager
+def checkout_of(revision: str, work: Path) -> Iterator[Path]:
+    """`revision` checked out (detached) in a worktree under `work`, removed afterwards."""
+    folder = work / f"checkout-{revision[:12]}"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "-q", str(folder), revision], cwd=ROOT, check=True
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=True)
 
 
 # --- the run ---------------------------------------------------------------------------------
 
 
-def _ratio(value: float, base: float) -> str:
-    return f"{value / base:.1f}x" if base else "-"
+def _ratio(value: float, base: float, form: str = ".1f") -> str:
+    return f"{value / base:{form}}x" if base else "-"
 
 
-def print_table(rows: list[Row], base_s: Row, base_c: Row, p99_offered: tuple) -> str:
+def print_table(rows: list[Row], base_s: Row, base_c: Row, ceiling: Row, p99_offered: tuple) -> str:
     lines = [
         "| design | events/s end to end | HTTP req/s | p50 ms | p99 ms | CPU ms/event | "
-        "peak MiB | lost | vs S | vs C | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "stack cores | wrk cores | peak MiB | lost | vs ceiling | vs S | vs C | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lost = "-" if r.lost is None else str(r.lost)
         lines.append(
             f"| {r.name} | {r.events_per_s:,.0f} | {r.http_per_s:,.0f} | {r.p50_ms:.1f} | "
-            f"{r.p99_ms:.1f} | {r.cpu_ms_per_event:.2f} | {r.peak_mib:,.0f} | {lost} | "
+            f"{r.p99_ms:.1f} | {r.cpu_ms_per_event:.3f} | {r.cores:.2f} | "
+            f"{r.generator_cores:.2f} | {r.peak_mib:,.0f} | {lost} | "
+            f"{_ratio(r.events_per_s, ceiling.events_per_s, '.2f')} | "
             f"{_ratio(r.events_per_s, base_s.events_per_s)} | "
             f"{_ratio(r.events_per_s, base_c.events_per_s)} | {'; '.join(r.notes)} |"
         )
@@ -486,6 +563,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="load per row")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--old",
+        metavar="REVISION",
+        help="also measure ours at this older commit (git revision), in the same run",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run `make system-packages`")
@@ -501,9 +583,10 @@ def main() -> None:
             rows.append(measure("limit: nginx 202", s, SINGLE_LUA, 1, seconds, conns))
         print("ceiling: minimal Flask", flush=True)
         with ceiling_stack(work / "ceiling") as s:
-            rows.append(measure("ceiling: Flask 202", s, SINGLE_LUA, 1, seconds, conns))
+            ceiling = measure("ceiling: Flask 202", s, SINGLE_LUA, 1, seconds, conns)
+        rows.append(ceiling)
         print("baseline S", flush=True)
-        with baseline_stack(work / "s", "sync_design") as s:
+        with baseline_stack(work / "s", "sync_design", SYNC_OPTIONS) as s:
             base_s = measure("baseline S: sync INSERT", s, SINGLE_LUA, 1, seconds, conns)
         rows.append(base_s)
         print("baseline C", flush=True)
@@ -517,11 +600,23 @@ def main() -> None:
         with our_stack(work / "ours-batch") as (s, key):
             s.path = f"/api/logs/{key}/batch"
             rows.append(measure("ours: batches of 100", s, BATCH_LUA, 100, seconds, conns // 2))
+        if args.old:
+            with checkout_of(args.old, work) as checkout:
+                label = f"ours at {args.old}"
+                print(f"{label}: single events", flush=True)
+                with old_stack(checkout) as (s, _):
+                    rows.append(measure(f"{label}: single", s, SINGLE_LUA, 1, seconds, conns))
+                print(f"{label}: batches of 100", flush=True)
+                with old_stack(checkout) as (s, key):
+                    s.path = f"/api/logs/{key}/batch"
+                    rows.append(
+                        measure(f"{label}: batches", s, BATCH_LUA, 100, seconds, conns // 2)
+                    )
         print("ours: 200 req/s offered", flush=True)
         with our_stack(work / "ours-open-loop") as (s, _):
             open_loop(s.url + s.path, 200, 3)  # warm-up, not counted
             offered = open_loop(s.url + s.path, 200, 15)
-    table = print_table(rows, base_s, base_c, offered)
+    table = print_table(rows, base_s, base_c, ceiling, offered)
     print()
     print(table)
     lost = sum(r.lost or 0 for r in rows)

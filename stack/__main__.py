@@ -45,6 +45,14 @@ STACK_FILE = FULL / "stack.env"
 PIDS_FILE = FULL / "pids.json"
 LOGS = FULL / "logs"
 API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
+# One gunicorn (of one worker process) per core, on API_PORT and the ports after it, and nginx
+# spreads requests over them. One gunicorn of several workers does not spread its load: a gthread
+# worker keeps each keep-alive connection it accepted, and the one whose poller is awake accepts
+# most of nginx's, so one worker (one GIL, one core) did nearly all the work
+# (docs/perf/wsgi-servers.md). API_PROCESSES changes the number.
+API_PROCESSES = int(os.environ.get("API_PROCESSES") or os.cpu_count() or 2)
+API_PORTS = tuple(API_PORT + n for n in range(API_PROCESSES))
+API_NAMES = tuple("gunicorn" if n == 0 else f"gunicorn-{n + 1}" for n in range(API_PROCESSES))
 # PostgreSQL's page cache, within the stack's 1 GiB: batch load touched nearly all of the default
 # 128 MB (PSS of PostgreSQL ~190 MiB at peak, ~90 with 32 MB) at no measurable CPU per event; the
 # kernel's page cache still holds what it evicts (docs/perf/memory.md).
@@ -54,7 +62,7 @@ FLOWER_PASSWORD_FILE = FULL / "flower_password"
 STOP_ORDER = (
     "nginx",
     "flower",
-    "gunicorn",
+    *API_NAMES,
     "beat",
     *(f"worker-{q}" for q in QUEUES),
     "postgres",
@@ -82,10 +90,13 @@ def read_settings() -> dict[str, str]:
     return dict(line.split("=", 1) for line in STACK_FILE.read_text().splitlines() if "=" in line)
 
 
-def render_nginx_conf(port: int, app_port: int, flower_port: int, htpasswd: Path) -> str:
-    """nginx/nginx.conf with its placeholders filled in."""
+def render_nginx_conf(port: int, app_servers: list[str], flower_port: int, htpasswd: Path) -> str:
+    """nginx/nginx.conf with its placeholders filled in; `app_servers` are the gunicorns'
+    host:port addresses."""
     conf = (ROOT / "nginx" / "nginx.conf").read_text()
-    values = {"PORT": port, "APP_PORT": app_port, "FLOWER_PORT": flower_port, "HTPASSWD": htpasswd}
+    servers = "\n".join(f"        server {address};" for address in app_servers)
+    values = {"PORT": port, "FLOWER_PORT": flower_port, "HTPASSWD": htpasswd}
+    conf = conf.replace("        @APP_SERVERS@", servers)
     for name, value in values.items():
         conf = conf.replace(f"@{name}@", str(value))
     return conf
@@ -155,7 +166,7 @@ def up() -> None:
         sys.exit(
             "the full profile is already up (var/full/pids.json exists); run `make down` first"
         )
-    for port in (API_PORT, NGINX_PORT):
+    for port in (*API_PORTS, NGINX_PORT):
         if not port_is_free(port):
             sys.exit(f"port {port} is taken; stop whatever listens there first")
     make_private_folder(FULL)  # it holds the database password (stack.env, credentials)
@@ -197,9 +208,10 @@ def _up(pids: dict[str, int]) -> None:
     subprocess.run(
         [str(BIN / "flask"), "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True
     )
-    gunicorn = start_gunicorn(env, LOGS / "gunicorn.log", API_PORT, wait=False)
-    pids["gunicorn"] = gunicorn.pid
-    record_pids(pids)
+    for name, port in zip(API_NAMES, API_PORTS, strict=True):
+        gunicorn = start_gunicorn(env, LOGS / f"{name}.log", port, workers=1, wait=False)
+        pids[name] = gunicorn.pid
+        record_pids(pids)
     for queue in QUEUES:
         worker = start_worker(env, LOGS / f"worker-{queue}.log", queue, wait=False)
         pids[f"worker-{queue}"] = worker.pid
@@ -218,11 +230,14 @@ def _up(pids: dict[str, int]) -> None:
     record_pids(pids)
     htpasswd = FULL / "nginx" / "htpasswd"
     write_htpasswd(htpasswd, flower_user, flower_password)
-    conf = render_nginx_conf(NGINX_PORT, API_PORT, FLOWER_PORT, htpasswd)
+    conf = render_nginx_conf(
+        NGINX_PORT, [f"127.0.0.1:{port}" for port in API_PORTS], FLOWER_PORT, htpasswd
+    )
     pids["nginx"] = start_nginx(FULL / "nginx", conf, NGINX_PORT).pid
     record_pids(pids)
 
-    wait_until(lambda: _get(f"http://127.0.0.1:{API_PORT}/healthz"), 60, "gunicorn")
+    for name, port in zip(API_NAMES, API_PORTS, strict=True):
+        wait_until(lambda port=port: _get(f"http://127.0.0.1:{port}/healthz"), 60, name)
     wait_until(lambda: _get(f"http://127.0.0.1:{NGINX_PORT}/healthz"), 30, "nginx")
     wait_until(lambda: _get(f"http://127.0.0.1:{FLOWER_PORT}/flower/healthcheck"), 60, "flower")
     host = socket.gethostname()
@@ -234,9 +249,10 @@ def _up(pids: dict[str, int]) -> None:
             f"the {queue} worker",
             interval=0.2,
         )
+    gunicorns = ", ".join(f"http://127.0.0.1:{port}" for port in API_PORTS)
     print(
-        f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  gunicorn "
-        f"http://127.0.0.1:{API_PORT}\n  redis {settings['REDIS_URL']}\n  logs {LOGS}\n"
+        f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  gunicorn {gunicorns}\n"
+        f"  redis {settings['REDIS_URL']}\n  logs {LOGS}\n"
         f"  admin: .venv/bin/flask --app run apps create NAME --json\n"
         f"  flower: http://127.0.0.1:{NGINX_PORT}/flower/ (user {flower_user}, password "
         f"{'from FLOWER_PASSWORD' if os.environ.get('FLOWER_PASSWORD') else flower_password})"

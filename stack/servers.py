@@ -150,7 +150,7 @@ def spawn(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
 # --- Redis -----------------------------------------------------------------------------------
 
 REDIS_CONF = """\
-bind 127.0.0.1
+bind {host}
 port {port}
 dir {dir}
 daemonize no
@@ -165,19 +165,32 @@ maxmemory-policy noeviction
 """
 
 
-def start_redis(folder: Path, port: int, appendonly: bool = True, maxmemory: str = "1gb") -> Server:
-    """A redis-server on 127.0.0.1:port with its data in `folder`."""
+def start_redis(
+    folder: Path,
+    port: int,
+    appendonly: bool = True,
+    maxmemory: str = "1gb",
+    host: str = "127.0.0.1",
+) -> Server:
+    """A redis-server on host:port (127.0.0.1 unless told) with its data in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "redis.conf"
     conf.write_text(
         REDIS_CONF.format(
-            port=port, dir=folder, appendonly="yes" if appendonly else "no", maxmemory=maxmemory
+            host=host,
+            port=port,
+            dir=folder,
+            appendonly="yes" if appendonly else "no",
+            maxmemory=maxmemory,
         )
+        # Redis takes only loopback clients without a password; another address is one on a
+        # private network (`make scale`'s bridge), where the other hosts must reach it.
+        + ("" if host == "127.0.0.1" else "protected-mode no\n")
     )
     proc = spawn([shutil.which("redis-server") or "redis-server", str(conf)], folder / "stdout.log")
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://{host}:{port}/0"
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-    wait_until(client.ping, 20, f"redis on port {port}")
+    wait_until(client.ping, 20, f"redis on {host}:{port}")
     client.close()
     return Server("redis", proc.pid, url)
 
@@ -233,10 +246,14 @@ def start_postgres(
     port: int,
     durable: bool = True,
     database: str = "lvd",
+    host: str = "127.0.0.1",
+    clients: str = "",
     shared_buffers: str | None = None,
 ) -> Server:
-    """A PostgreSQL server on 127.0.0.1:port with its cluster in `folder`, and `database` in it
-    (`shared_buffers`, e.g. "32MB", instead of PostgreSQL's default of 128MB)."""
+    """A PostgreSQL server on host:port (127.0.0.1 unless told) with its cluster in `folder`,
+    and `database` in it; `clients`, an address range such as 10.18.0.0/24, may log in with
+    the password from there too (loopback always may); `shared_buffers`, e.g. "32MB", instead
+    of PostgreSQL's default of 128MB."""
     bindir = postgres_bindir()
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "data"
@@ -273,7 +290,9 @@ def start_postgres(
         write_private(creds, password)
     creds.chmod(0o600)  # an older run wrote it readable by all
     password = creds.read_text().strip()
-    settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}"]
+    if clients:
+        _allow_clients(data / "pg_hba.conf", clients)
+    settings = ["-c", f"listen_addresses={host}", "-c", f"unix_socket_directories={folder}"]
     if shared_buffers:
         settings += ["-c", f"shared_buffers={shared_buffers}"]
     if not durable:  # tests: speed over crash safety
@@ -292,11 +311,11 @@ def start_postgres(
     proc = spawn(
         [str(bindir / "postgres"), "-D", str(data), "-p", str(port), *settings], log, **as_user
     )
-    admin = f"postgresql://lvd:{password}@127.0.0.1:{port}/postgres"
+    admin = f"postgresql://lvd:{password}@{host}:{port}/postgres"
     wait_until(
         lambda: psycopg.connect(admin, connect_timeout=1).close() or True,
         60,
-        f"postgres on port {port}",
+        f"postgres on {host}:{port}",
         interval=0.1,
     )
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -305,9 +324,17 @@ def start_postgres(
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
-    url = f"postgresql://lvd:{password}@127.0.0.1:{port}/{database}"
+    url = f"postgresql://lvd:{password}@{host}:{port}/{database}"
     # SIGINT is PostgreSQL's "fast" shutdown: roll back sessions, checkpoint, exit.
     return Server("postgres", proc.pid, url, stop_signal=signal.SIGINT)
+
+
+def _allow_clients(hba: Path, clients: str) -> None:
+    # Password logins from `clients`, once: initdb's file allows only loopback.
+    line = f"host all all {clients} scram-sha-256\n"
+    text = hba.read_text()
+    if line not in text:
+        hba.write_text(text + line)
 
 
 # --- nginx -----------------------------------------------------------------------------------
@@ -366,15 +393,19 @@ def start_gunicorn(
     workers: int | None = None,
     module: str = "run:app",
     wait: bool = True,
+    options: tuple[str, ...] = (),
+    host: str = "127.0.0.1",
 ) -> Server:
-    """gunicorn with gunicorn.conf.py serving `module` on 127.0.0.1:port (`workers` processes,
-    else the configuration's number); with `wait`, returns once /healthz answers 200."""
-    args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    """gunicorn with gunicorn.conf.py serving `module` on host:port (127.0.0.1 unless told;
+    `workers` processes, else the configuration's number; `options` override more of it, e.g.
+    the worker class); with `wait`, returns once /healthz answers 200."""
+    args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"{host}:{port}"]
     if workers is not None:
         args += ["--workers", str(workers)]
+    args += options
     proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
-    server = Server("gunicorn", proc.pid, f"http://127.0.0.1:{port}")
-    return _started(server, wait, lambda: healthy(server.url), f"gunicorn on port {port}")
+    server = Server("gunicorn", proc.pid, f"http://{host}:{port}")
+    return _started(server, wait, lambda: healthy(server.url), f"gunicorn on {host}:{port}")
 
 
 def start_worker(

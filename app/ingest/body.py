@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from app.errors import ApiError
 from app.services.ingestion.gzip_data import gunzip_capped
@@ -26,6 +27,7 @@ def read_json_body(request: Request, max_bytes: int) -> Any:
         raise ApiError(415, "unsupported_media_type", f"Send UTF-8 JSON, not {charset}.")
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: werkzeug answers 413
+    _refuse_a_longer_stream(request, len(raw))
     if encoding == "gzip":
         raw = gunzip_capped(raw, max_bytes)
     elif encoding not in ("identity", ""):
@@ -37,3 +39,13 @@ def read_json_body(request: Request, max_bytes: int) -> Any:
     if not raw.strip():
         raise ApiError(400, "empty_body", "The body is empty; send a JSON event.")
     return parse_strict_json(raw)
+
+
+def _refuse_a_longer_stream(request: Request, length: int) -> None:
+    """413 for a body without Content-Length (chunked) that goes on past the cap: werkzeug
+    stops reading at the cap without a word (the body could end exactly there), and the JSON
+    cut there would be answered as malformed, or worse, parsed."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and length >= limit:
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()

@@ -6,8 +6,9 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
+from app.models.types import utcnow
 from app.services.statistics import aggregates
-from app.services.storage import retention
+from app.services.storage import partitions, retention
 
 RETENTION_BATCHES = 40  # per run: at most 200,000 rows, then the task queues itself again
 
@@ -33,3 +34,10 @@ def delete_old_events() -> int:
     if remaining:
         delete_old_events.delay()
     return deleted
+
+
+@shared_task
+def make_event_partitions() -> int:
+    """PostgreSQL: make the day partitions of `events` a week ahead, and move rows waiting in
+    the default partition into their day's (beat, hourly); returns how many were made."""
+    return len(partitions.ensure_partitions(utcnow()))

@@ -35,6 +35,7 @@ class BenchEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_name: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict] = mapped_column(JSON)
+    payload_hash: Mapped[str | None] = mapped_column(String(64))  # baseline S hashes, C does not
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

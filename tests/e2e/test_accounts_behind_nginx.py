@@ -62,7 +62,7 @@ def front_door(service_root, redis_server, postgres_server, tmp_path_factory):
         wait_until(lambda: _status(f"http://127.0.0.1:{app_port}/healthz") == 200, 60, "gunicorn")
         health = f"http://127.0.0.1:{flower_port}/flower/healthcheck"
         wait_until(lambda: _status(health) == 200, 60, "flower")
-        conf = render_nginx_conf(port, app_port, flower_port, folder / "htpasswd")
+        conf = render_nginx_conf(port, [f"127.0.0.1:{app_port}"], flower_port, folder / "htpasswd")
         nginx = start_nginx(folder, conf, port)
         yield {"nginx": port, "flower": flower_port}
     finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -545,6 +546,33 @@ def gzip_bomb() -> bytes:
 def test_gzip_bomb_is_413(any_app, client, demo, gzip_bomb):
     assert_error(post_gzip(client, demo.app.write_key, gzip_bomb), 413, "payload_too_large")
     assert queue_length(any_app) == 0
+
+
+def _post_chunked(client, key: str, data: bytes):
+    """A body without Content-Length, as a chunked request reaches the app through gunicorn
+    (which marks the stream as terminated by the server)."""
+    return client.post(
+        log_url(key),
+        input_stream=io.BytesIO(data),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},  # werkzeug then believes no Content-Length
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize("over_by", [1, 70_000])
+def test_a_chunked_body_over_the_request_cap_is_413_not_cut(any_app, client, demo, over_by):
+    # The JSON is valid up to the cap: read only that far, it would be judged as an event.
+    event = b'{"eventName":"user_login","userId":1}'
+    data = event + b" " * (MAX_REQUEST_BYTES - len(event) + over_by)
+    assert_error(_post_chunked(client, demo.app.write_key, data), 413, "payload_too_large")
+    assert queue_length(any_app) == 0
+
+
+def test_a_chunked_body_under_the_cap_is_read_whole(client, demo):
+    data = b'{"eventName":"user_login","userId":1}'.ljust(MAX_REQUEST_BYTES, b" ")
+    response = _post_chunked(client, demo.app.write_key, data)
+    assert response.status_code == 202 and response.json["status"] == "valid"
 
 
 def test_gzip_that_inflates_just_over_the_request_cap_is_413(client, demo):

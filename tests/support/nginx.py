@@ -32,7 +32,9 @@ def start_proxy(
     write_htpasswd(folder / "htpasswd", USER, PASSWORD)
     port = free_port()
     # Without flower_port nothing listens on Flower's: "Flower is not started".
-    conf = render_nginx_conf(port, app_port, flower_port or free_port(), folder / "htpasswd")
+    conf = render_nginx_conf(
+        port, [f"127.0.0.1:{app_port}"], flower_port or free_port(), folder / "htpasswd"
+    )
     for old, new in (changes or {}).items():
         assert old in conf, f"{old!r} is no longer in nginx.conf"
         conf = conf.replace(old, new)

@@ -51,7 +51,7 @@ def store_new(messages: list[StoredEvent | dict[str, Any]]) -> list[tuple[dateti
     statement = (
         insert(Event)
         .values([_row(m, now) for m in messages])
-        .on_conflict_do_nothing(index_elements=["task_id"])
+        .on_conflict_do_nothing(index_elements=["task_id", "received_at"])
         .returning(Event.received_at)  # only new rows come back
     )
     new_rows = Counter(db.session.scalars(statement).all())  # new rows share received_at
@@ -84,7 +84,8 @@ _INSERT_FROM_STAGING = (
     f"WITH new AS (INSERT INTO events ({', '.join(c.name for c in _STORED)}) "
     f"SELECT {', '.join(_extract(c) for c in _STORED)} "
     "FROM event_batches_staging, jsonb_array_elements(batch) AS m "
-    "ON CONFLICT (task_id) DO NOTHING RETURNING received_at) "
+    # received_at is fixed at admission and travels in the message: a redelivery conflicts.
+    "ON CONFLICT (task_id, received_at) DO NOTHING RETURNING received_at) "
     # One row per request mostly (its events share received_at): what the latency metric needs.
     "SELECT received_at, count(*) FROM new GROUP BY received_at"
 )
