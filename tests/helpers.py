@@ -16,6 +16,7 @@ from app.extensions import db
 from app.ingest.endpoint_steps import request_info
 from app.models import Event
 from app.services.ingestion.event_stream import STREAM, decode
+from app.services.ingestion.stored_event import StoredEvent
 from app.services.ingestion.verdicts import prepare_native
 
 DEMO_PLAN = json.loads((Path(__file__).parent.parent / "app/validation/demo_plan.json").read_text())
@@ -76,7 +77,9 @@ def queued_events(flask_app: Flask) -> list[dict[str, Any]]:
     """The event messages a worker would store, across all queued requests, oldest first."""
     if flask_app.config["REDIS_URL"]:
         with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
-            return [e for _, fields in client.xrange(STREAM) for e in decode(fields)]
+            entries = [e for _, fields in client.xrange(STREAM) for e in decode(fields)]
+        # A stream entry leaves out its empty fields (StoredEvent.to_json): they read as None.
+        return [{field: entry.get(field) for field in StoredEvent._fields} for entry in entries]
     events: list[dict[str, Any]] = []
     for envelope in broker_messages(flask_app):
         assert envelope["headers"]["task"] == "app.tasks.events.process_events_async"
