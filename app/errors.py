@@ -134,7 +134,9 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_exception(error: HTTPException):
         if request.blueprint in PAGE_BLUEPRINTS:  # a person with a browser, not an SDK
             return render_template("error.html", status=error.code, error=error), error.code
-        return jsonify(http_error_body(error, request)), error.code
+        # Werkzeug's own headers of the error, but its HTML type: a 405's Allow, for one.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return jsonify(http_error_body(error, request)), error.code, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

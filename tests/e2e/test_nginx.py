@@ -167,3 +167,7 @@ def test_a_dead_upstream_gets_json_503_with_retry_after(start_proxy):
     status, headers, body = fetch(f"{start_proxy(free_port()).url}/healthz")
     assert (status, headers["Retry-After"]) == (503, "1")
     assert body == {"code": "unavailable", "message": "The service is unavailable; retry shortly."}
+    # A web page's SDK must be able to read it (and its Retry-After) like the app's own errors.
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert headers["X-Content-Type-Options"] == "nosniff"

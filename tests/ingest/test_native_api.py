@@ -996,3 +996,10 @@ def test_batch_with_unknown_key_is_401(any_app, client):
     response = client.post(batch_url("nobody"), json=[{"eventName": "a"}])
     assert_error(response, 401, "unknown_app_key")
     assert queue_length(any_app) == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_another_method_is_a_json_405_that_says_which_are_allowed(client, demo, method):
+    response = client.open(log_url(demo.app.write_key), method=method)
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
