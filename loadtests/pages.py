@@ -25,7 +25,6 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import psycopg
 import requests
 
+from loadtests.product_cli import flask_command
 from stack import servers
 from stack.servers import (
     Server,
@@ -46,8 +46,6 @@ from stack.servers import (
     stop_process_group,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 EMAIL, PASSWORD = "owner@example.com", "correct horse battery"
 # Our own connections' name: their statements are left out of what a page ran.
 OWN_CONNECTIONS = "lvd-pages"
@@ -306,20 +304,6 @@ def product_environment(work: Path, postgres: Server, redis_server: Server, port
         "SECRET_KEY": "pages-benchmark",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-
-
-def flask_command(env: dict, *args: str) -> str:
-    """Run `flask --app run ARGS` (the product's command line); its standard output."""
-    done = subprocess.run(
-        [str(BIN / "flask"), "--app", "run", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
-    return done.stdout
 
 
 def create_owner_and_apps(env: dict) -> dict[str, Any]:

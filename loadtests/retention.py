@@ -34,8 +34,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from pathlib import Path
 
 import psycopg
 
+from loadtests.product_cli import flask_command
 from stack.servers import Server, free_port, start_postgres
 
 DAYS = 30
@@ -101,10 +100,6 @@ class Layout:
     vacuum: list[tuple[float, int]] = field(default_factory=list)
 
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
 def product_env(work: Path, url: str, **settings: str) -> dict[str, str]:
     """The full profile against the database at `url`, as the command line reads it."""
     return {
@@ -116,20 +111,6 @@ def product_env(work: Path, url: str, **settings: str) -> dict[str, str]:
         "SECRET_KEY": "retention-benchmark",
         **settings,
     }
-
-
-def flask_command(env: dict[str, str], *args: str) -> str:
-    """Run `flask --app run ARGS` (the product's command line); its standard output."""
-    done = subprocess.run(
-        [str(BIN / "flask"), "--app", "run", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
-    return done.stdout
 
 
 def migrate(work: Path, url: str, revision: str) -> int:
