@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request
 
 from app import metrics
 from app.dashboard.security import HEADERS as SECURITY_HEADERS
-from app.errors import ApiError, ServiceError, http_error_body
+from app.errors import INTERNAL_ERROR, ApiError, ServiceError, http_error_body
 from app.ingest.cors import CORS_HEADERS
 from app.ingest.routes import batch_of_events, one_event
 from app.ingest.sdk_routes import SHORT_PATHS, batch_of_messages, one_message
@@ -86,11 +86,7 @@ class FastLane:
                 return error.code or 500, http_error_body(error, request), {}
             except Exception:
                 log.exception("unhandled error")
-                body = {
-                    "code": "internal_error",
-                    "message": "The server failed to handle this request.",
-                }
-                return 500, body, {}
+                return 500, INTERNAL_ERROR, {}
 
     def _respond(
         self,
