@@ -30,6 +30,7 @@ from stack.servers import (
     port_is_free,
     spawn,
     start_beat,
+    start_granian,
     start_gunicorn,
     start_nginx,
     start_postgres,
@@ -51,8 +52,23 @@ API_PORT, NGINX_PORT, FLOWER_PORT = 8000, 8080, 5555
 # most of nginx's, so one worker (one GIL, one core) did nearly all the work
 # (docs/perf/wsgi-servers.md). API_PROCESSES changes the number.
 API_PROCESSES = int(os.environ.get("API_PROCESSES") or os.cpu_count() or 2)
-API_PORTS = tuple(API_PORT + n for n in range(API_PROCESSES))
-API_NAMES = tuple("gunicorn" if n == 0 else f"gunicorn-{n + 1}" for n in range(API_PROCESSES))
+# API_SERVER=granian serves the API with granian, the Rust WSGI server, instead: one granian of
+# API_PROCESSES workers (it spreads connections over them itself), each with as many threads
+# as a gunicorn worker. It costs about half gunicorn's CPU per request (docs/performance.md).
+API_SERVER = os.environ.get("API_SERVER") or "gunicorn"
+if API_SERVER not in ("gunicorn", "granian"):
+    sys.exit(f"API_SERVER is gunicorn or granian, not {API_SERVER!r}")
+if API_SERVER == "granian":
+    API_PORTS: tuple[int, ...] = (API_PORT,)
+    API_NAMES: tuple[str, ...] = ("granian",)
+else:
+    API_PORTS = tuple(API_PORT + n for n in range(API_PROCESSES))
+    API_NAMES = tuple("gunicorn" if n == 0 else f"gunicorn-{n + 1}" for n in range(API_PROCESSES))
+# Threads of each API process: those long-polls may never take, and the long-polls' own
+# (gunicorn.conf.py reads the same two settings).
+API_THREADS = int(os.environ.get("GUNICORN_THREADS", "4")) + int(
+    os.environ.get("TASK_WAITS_PER_PROCESS", "4")
+)
 # PostgreSQL's page cache, within the stack's 1 GiB: batch load touched nearly all of the default
 # 128 MB (PSS of PostgreSQL ~190 MiB at peak, ~90 with 32 MB) at no measurable CPU per event; the
 # kernel's page cache still holds what it evicts (docs/perf/memory.md).
@@ -208,10 +224,17 @@ def _up(pids: dict[str, int]) -> None:
     subprocess.run(
         [str(BIN / "flask"), "--app", "run", "db", "upgrade"], cwd=ROOT, env=env, check=True
     )
-    for name, port in zip(API_NAMES, API_PORTS, strict=True):
-        gunicorn = start_gunicorn(env, LOGS / f"{name}.log", port, workers=1, wait=False)
-        pids[name] = gunicorn.pid
+    if API_SERVER == "granian":
+        log = LOGS / "granian.log"
+        pids["granian"] = start_granian(
+            env, log, API_PORT, API_PROCESSES, API_THREADS, wait=False
+        ).pid
         record_pids(pids)
+    for name, port in zip(API_NAMES, API_PORTS, strict=True):
+        if API_SERVER == "gunicorn":
+            gunicorn = start_gunicorn(env, LOGS / f"{name}.log", port, workers=1, wait=False)
+            pids[name] = gunicorn.pid
+            record_pids(pids)
     for queue in QUEUES:
         worker = start_worker(env, LOGS / f"worker-{queue}.log", queue, wait=False)
         pids[f"worker-{queue}"] = worker.pid
@@ -249,9 +272,9 @@ def _up(pids: dict[str, int]) -> None:
             f"the {queue} worker",
             interval=0.2,
         )
-    gunicorns = ", ".join(f"http://127.0.0.1:{port}" for port in API_PORTS)
+    servers = ", ".join(f"http://127.0.0.1:{port}" for port in API_PORTS)
     print(
-        f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  gunicorn {gunicorns}\n"
+        f"full profile up: nginx http://127.0.0.1:{NGINX_PORT}  {API_SERVER} {servers}\n"
         f"  redis {settings['REDIS_URL']}\n  logs {LOGS}\n"
         f"  admin: .venv/bin/flask --app run apps create NAME --json\n"
         f"  flower: http://127.0.0.1:{NGINX_PORT}/flower/ (user {flower_user}, password "

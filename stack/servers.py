@@ -408,6 +408,46 @@ def start_gunicorn(
     return _started(server, wait, lambda: healthy(server.url), f"gunicorn on {host}:{port}")
 
 
+def start_granian(
+    env: dict[str, str],
+    log: Path,
+    port: int,
+    workers: int,
+    threads: int,
+    module: str = "run:app",
+    wait: bool = True,
+    host: str = "127.0.0.1",
+) -> Server:
+    """granian (the Rust WSGI server, `API_SERVER=granian`) serving `module` on host:port with
+    `workers` processes of `threads` threads each, replaced when they die and recycled daily
+    (as gunicorn's max_requests does); with `wait`, returns once /healthz answers 200."""
+    args = [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--http",
+        "1",
+        "--no-ws",
+        "--no-access-log",
+        "--respawn-failed-workers",
+        "--workers-lifetime",
+        "86400",
+        "--workers-kill-timeout",
+        "30",
+    ]
+    proc = spawn([*args, module], log, cwd=ROOT, env=_env(env))
+    server = Server("granian", proc.pid, f"http://{host}:{port}")
+    return _started(server, wait, lambda: healthy(server.url), f"granian on {host}:{port}")
+
+
 def start_worker(
     env: dict[str, str],
     log: Path,

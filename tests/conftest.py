@@ -18,6 +18,7 @@ from app.extensions import db
 from stack.servers import (
     Server,
     free_port,
+    start_granian,
     start_gunicorn,
     start_postgres,
     start_redis,
@@ -178,6 +179,19 @@ def gunicorn_url(service_root, redis_server, postgres_server, tmp_path_factory):
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = full_env(service_root, redis_server, postgres_server)
     server = start_gunicorn(env, log, free_port(), workers=2)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def granian_url(service_root, redis_server, postgres_server, tmp_path_factory):
+    """A real granian (`API_SERVER=granian`) serving run:app in the full profile on a free
+    port, with make up's threads per worker: 2 workers, like gunicorn_url."""
+    from stack.__main__ import API_THREADS
+
+    log = tmp_path_factory.mktemp("granian") / "granian.log"
+    env = full_env(service_root, redis_server, postgres_server)
+    server = start_granian(env, log, free_port(), workers=2, threads=API_THREADS)
     yield server.url
     server.stop()
 

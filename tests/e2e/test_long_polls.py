@@ -1,5 +1,6 @@
 """Long-polls cannot starve ingestion, on a real gunicorn of the full profile (gunicorn.conf.py,
-2 workers): 50 clients wait at once on tasks that stay queued (no worker runs) while another
+2 workers) and on granian (`API_SERVER=granian`, 2 workers): 50 clients wait at once on tasks
+that stay queued (no worker runs) while another
 app posts events. Every event is answered 202 while the admitted waits are still waiting, and
 the waits over the caps are answered 429 `too_many_waits` at once. A client that hangs up
 gives its slot back without waiting for its deadline. The micro profile (`python run.py`)
@@ -30,8 +31,11 @@ WORKERS, PER_PROCESS, PER_APP = 2, 4, 2
 EVENTS = 50
 
 
-def test_fifty_waits_leave_ingestion_free(full_app, gunicorn_url):
-    host, port = urlsplit(gunicorn_url).hostname, urlsplit(gunicorn_url).port
+@pytest.mark.system  # its server comes by name (getfixturevalue)
+@pytest.mark.parametrize("server", ["gunicorn_url", "granian_url"])  # API_SERVER's two choices
+def test_fifty_waits_leave_ingestion_free(full_app, request, server):
+    url = request.getfixturevalue(server)
+    host, port = urlsplit(url).hostname, urlsplit(url).port
     waiting = [add_app(full_app, f"waiting-{i}", DEMO_PLAN) for i in range(WAITING_APPS)]
     ingesting = add_app(full_app, "ingesting", DEMO_PLAN)
 

@@ -30,6 +30,7 @@ TIERS = ("unit", "integration", "system")
 SYSTEM_FIXTURES = frozenset(
     {
         "gunicorn_url",
+        "granian_url",
         "celery_worker",
         "start_proxy",
         "browser",
