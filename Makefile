@@ -84,9 +84,9 @@ faults: $(DEV) system-packages
 scale: $(DEV) system-packages
 	$(PY) -m stack.scale
 
-## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback); OLD=REV adds ours at that commit
+## bench: ours against the limit, the ceiling and baselines S and C, one table (~6 min; loopback); OLD=REV adds ours at that commit, GRANIAN=1 the ceiling and ours on granian
 bench: $(DEV) system-packages
-	$(PY) -m loadtests.bench $(if $(OLD),--old $(OLD))
+	$(PY) -m loadtests.bench $(if $(OLD),--old $(OLD)) $(if $(GRANIAN),--granian)
 
 ## flamegraphs: py-spy flame graphs of the API and the drain under single-event load into docs/perf/ (OLD=REV: that commit, as before.svg)
 flamegraphs: $(DEV) system-packages

@@ -47,6 +47,7 @@ from stack import __main__ as stack
 from stack.servers import (
     free_port,
     spawn,
+    start_granian,
     start_gunicorn,
     start_nginx,
     start_postgres,
@@ -355,32 +356,46 @@ def limit_stack(work: Path) -> Iterator[Stack]:
 
 
 @contextmanager
-def ceiling_stack(work: Path) -> Iterator[Stack]:
+def ceiling_stack(work: Path, server: str = "gunicorn") -> Iterator[Stack]:
     """The minimal Flask 202 in ours's layout: nginx (its configuration of `make up`) in front
-    of one single-worker gunicorn per core. One gunicorn reached directly kept one core busy
-    (a gthread worker keeps the keep-alive connections it accepted, and wrk's all landed on one
-    worker): this layout is the one that uses the machine, for an app that does nothing."""
+    of one single-worker gunicorn per core, or with `server="granian"` of one granian of as many
+    workers (`API_SERVER=granian`). One gunicorn reached directly kept one core busy (a gthread
+    worker keeps the keep-alive connections it accepted, and wrk's all landed on one worker):
+    this layout is the one that uses the machine, for an app that does nothing."""
     work.mkdir(parents=True)
     work.chmod(0o755)  # nginx's worker runs as `nobody`
-    gunicorns: list[int] = []
+    servers: list[int] = []
     nginx = None
     try:
-        ports = [free_port() for _ in stack.API_PORTS]
-        for port in ports:
-            log = work / f"gunicorn-{port}.log"
-            gunicorns.append(
-                _gunicorn("loadtests.baselines.ceiling:app", port, {}, log, ("--workers", "1"))
+        module = "loadtests.baselines.ceiling:app"
+        if server == "granian":
+            ports = [free_port()]
+            granian = start_granian(
+                {},
+                work / "granian.log",
+                ports[0],
+                stack.API_PROCESSES,
+                stack.API_THREADS,
+                module,
+                wait=False,
             )
+            servers.append(granian.pid)
+            wait_until(lambda: _answers(f"http://127.0.0.1:{ports[0]}/"), 60, module, 0.1)
+        else:
+            ports = [free_port() for _ in range(stack.API_PROCESSES)]
+            for port in ports:
+                log = work / f"gunicorn-{port}.log"
+                servers.append(_gunicorn(module, port, {}, log, ("--workers", "1")))
         stack.write_htpasswd(work / "htpasswd", "bench", os.urandom(8).hex())
         port = free_port()
-        servers = [f"127.0.0.1:{p}" for p in ports]
-        conf = stack.render_nginx_conf(port, servers, free_port(), work / "htpasswd")
+        upstream = [f"127.0.0.1:{p}" for p in ports]
+        conf = stack.render_nginx_conf(port, upstream, free_port(), work / "htpasswd")
         nginx = start_nginx(work / "nginx", conf, port)
-        yield Stack(nginx.url, "/api/logs/k", lambda: [nginx.pid, *gunicorns])
+        yield Stack(nginx.url, "/api/logs/k", lambda: [nginx.pid, *servers])
     finally:
         if nginx is not None:
             nginx.stop()
-        for pid in gunicorns:
+        for pid in servers:
             stop_process_group(pid)
 
 
@@ -496,11 +511,13 @@ def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
 
 
 @contextmanager
-def old_stack(checkout: Path) -> Iterator[tuple[Stack, str]]:
-    """The full profile of an older commit checked out in `checkout`, started by that
-    commit's own `python -m stack up` (in its var/full), with a new app on the demo plan."""
+def old_stack(checkout: Path, env: dict[str, str] | None = None) -> Iterator[tuple[Stack, str]]:
+    """The full profile of the commit checked out in `checkout` (an older one, or this one with
+    settings of its own in `env`, e.g. API_SERVER), started by that checkout's own
+    `python -m stack up` (in its var/full), with a new app on the demo plan."""
     folder = checkout / "var" / "full"
-    subprocess.run([str(BIN / "python"), "-m", "stack", "up"], cwd=checkout, check=True)
+    env = {**os.environ, **(env or {})}
+    subprocess.run([str(BIN / "python"), "-m", "stack", "up"], cwd=checkout, env=env, check=True)
     try:
         settings = dict(
             line.split("=", 1)
@@ -511,7 +528,9 @@ def old_stack(checkout: Path) -> Iterator[tuple[Stack, str]]:
         pids = json.loads((folder / "pids.json").read_text())
         yield _our_stack(app, settings, pids), app["write_key"]
     finally:
-        subprocess.run([str(BIN / "python"), "-m", "stack", "down"], cwd=checkout, check=True)
+        subprocess.run(
+            [str(BIN / "python"), "-m", "stack", "down"], cwd=checkout, env=env, check=True
+        )
 
 
 @contextmanager
@@ -568,6 +587,11 @@ def main() -> None:
         metavar="REVISION",
         help="also measure ours at this older commit (git revision), in the same run",
     )
+    parser.add_argument(
+        "--granian",
+        action="store_true",
+        help="also measure the ceiling and ours with API_SERVER=granian, in the same run",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run `make system-packages`")
@@ -612,6 +636,20 @@ def main() -> None:
                     rows.append(
                         measure(f"{label}: batches", s, BATCH_LUA, 100, seconds, conns // 2)
                     )
+        if args.granian:
+            print("ceiling on granian", flush=True)
+            with ceiling_stack(work / "ceiling-granian", "granian") as s:
+                rows.append(measure("ceiling on granian", s, SINGLE_LUA, 1, seconds, conns))
+            granian = {"API_SERVER": "granian"}
+            print("ours on granian: single events", flush=True)
+            with old_stack(ROOT, granian) as (s, _):
+                rows.append(measure("ours on granian: single", s, SINGLE_LUA, 1, seconds, conns))
+            print("ours on granian: batches of 100", flush=True)
+            with old_stack(ROOT, granian) as (s, key):
+                s.path = f"/api/logs/{key}/batch"
+                rows.append(
+                    measure("ours on granian: batches", s, BATCH_LUA, 100, seconds, conns // 2)
+                )
         print("ours: 200 req/s offered", flush=True)
         with our_stack(work / "ours-open-loop") as (s, _):
             open_loop(s.url + s.path, 200, 3)  # warm-up, not counted
