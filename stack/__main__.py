@@ -74,16 +74,6 @@ API_THREADS = int(os.environ.get("GUNICORN_THREADS", "4")) + int(
 # kernel's page cache still holds what it evicts (docs/perf/memory.md).
 POSTGRES_SHARED_BUFFERS = "32MB"
 FLOWER_PASSWORD_FILE = FULL / "flower_password"
-# Stop order: the front door first, the stores last, so nothing in flight loses its backend.
-STOP_ORDER = (
-    "nginx",
-    "flower",
-    *API_NAMES,
-    "beat",
-    *(f"worker-{q}" for q in QUEUES),
-    "postgres",
-    "redis",
-)
 STOP_SIGNALS = {"nginx": signal.SIGQUIT, "postgres": signal.SIGINT}
 
 
@@ -282,13 +272,21 @@ def _up(pids: dict[str, int]) -> None:
     )
 
 
+def _stop_rank(name: str) -> int:
+    """Stop order: the front door first, the stores last, so nothing in flight loses its
+    backend. By kind, not by the names this process would start: `down` stops what `up`
+    recorded, whatever API_SERVER or API_PROCESSES said then."""
+    if name.startswith(("gunicorn", "granian")):
+        return 2
+    return {"nginx": 0, "flower": 1, "beat": 3, "postgres": 5, "redis": 6}.get(name, 4)
+
+
 def down() -> None:
     """Stop exactly what `up` started, then forget it."""
     pids = json.loads(PIDS_FILE.read_text()) if PIDS_FILE.exists() else {}
-    for name in STOP_ORDER:
-        if name in pids:
-            stop_process_group(pids[name], STOP_SIGNALS.get(name, signal.SIGTERM), timeout=30)
-            print(f"stopped {name} (pid {pids[name]})")
+    for name in sorted(pids, key=_stop_rank):
+        stop_process_group(pids[name], STOP_SIGNALS.get(name, signal.SIGTERM), timeout=30)
+        print(f"stopped {name} (pid {pids[name]})")
     for path in (PIDS_FILE, STACK_FILE):
         path.unlink(missing_ok=True)
 

@@ -70,3 +70,16 @@ def test_the_full_profiles_postgres_keeps_a_small_page_cache(service_root):
     finally:
         server.stop()
     assert (POSTGRES_SHARED_BUFFERS, shown) == ("32MB", "32MB")
+
+
+def test_down_stops_every_process_up_recorded_front_door_first_stores_last():
+    # Whatever API_SERVER and API_PROCESSES the stopping shell has: the recorded names decide.
+    from stack.__main__ import _stop_rank
+
+    recorded = ["redis", "postgres", "worker-default", "gunicorn-3", "granian", "beat"]
+    recorded += ["flower", "nginx", "worker-emails", "gunicorn"]
+    order = sorted(recorded, key=_stop_rank)
+    assert order[:2] == ["nginx", "flower"]
+    assert set(order[2:5]) == {"gunicorn-3", "granian", "gunicorn"}
+    assert order[5] == "beat" and set(order[6:8]) == {"worker-default", "worker-emails"}
+    assert order[8:] == ["postgres", "redis"]
