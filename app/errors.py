@@ -95,6 +95,17 @@ HTTP_CODES = {
 }
 
 
+def error_answer(error: ApiError | ServiceError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, JSON body, headers) of one of our errors, for Flask's handler and the
+    ingestion fast lane alike."""
+    if isinstance(error, ApiError):
+        return error.status, error.body(), error.headers
+    headers = {}
+    if error.retry_after is not None:  # SDKs retry after this many seconds
+        headers["Retry-After"] = str(error.retry_after)
+    return error.status, error.body(), headers
+
+
 def http_error_body(error: HTTPException, request: Request) -> dict[str, str]:
     """The JSON body of werkzeug's own error (routing, size limit, method, CSRF)."""
     if isinstance(error, CSRFError):  # a session's POST without its token: not a bad body
@@ -120,15 +131,10 @@ def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours or not, as JSON."""
 
     @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError):
-        return jsonify(error.body()), error.status, error.headers
-
     @app.errorhandler(ServiceError)
-    def handle_service_error(error: ServiceError):
-        headers = {}
-        if error.retry_after is not None:  # SDKs retry after this many seconds
-            headers["Retry-After"] = str(error.retry_after)
-        return jsonify(error.body()), error.status, headers
+    def handle_error(error: ApiError | ServiceError):
+        status, body, headers = error_answer(error)
+        return jsonify(body), status, headers
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request
 
 from app import metrics
 from app.dashboard.security import HEADERS as SECURITY_HEADERS
-from app.errors import INTERNAL_ERROR, ApiError, ServiceError, http_error_body
+from app.errors import INTERNAL_ERROR, ApiError, ServiceError, error_answer, http_error_body
 from app.ingest.cors import CORS_HEADERS
 from app.ingest.routes import batch_of_events, one_event
 from app.ingest.sdk_routes import SHORT_PATHS, batch_of_messages, one_message
@@ -75,13 +75,8 @@ class FastLane:
         with self._app.app_context():
             try:
                 return ok_status, handler(request, *match.groups()), {}
-            except ApiError as error:
-                return error.status, error.body(), error.headers
-            except ServiceError as error:
-                headers = {}
-                if error.retry_after is not None:  # SDKs retry after this many seconds
-                    headers["Retry-After"] = str(error.retry_after)
-                return error.status, error.body(), headers
+            except (ApiError, ServiceError) as error:
+                return error_answer(error)
             except HTTPException as error:
                 return error.code or 500, http_error_body(error, request), {}
             except Exception:
