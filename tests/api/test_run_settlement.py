@@ -158,6 +158,24 @@ def test_each_event_counts_for_its_own_run(any_app):
     assert [settlement(any_app, shop, run)["accepted"] for run in "abc"] == [1, 1, 1]
 
 
+def test_a_batch_large_enough_to_wait_compressed_counts_its_runs_alike(any_app):
+    shop = add_app(any_app, plan=BLOCKING_PLAN)
+    events = [
+        {**LOGIN, "userId": n, "messageId": f"m{n}", "context": {"testRun": "abc"[n % 3]}}
+        for n in range(30)
+    ]
+    unplanned = {"eventName": "not_planned", "context": {"testRun": "a"}}
+    send(any_app, shop, [*events, unplanned])
+    send(any_app, shop, [*events[:6], *events[24:], unplanned])  # duplicates, and blocked again
+    if any_app.config["REDIS_URL"]:
+        with redis.Redis.from_url(any_app.config["REDIS_URL"]) as client:
+            assert [set(fields) for _, fields in client.xrange(STREAM)] == [{b"z"}]
+    assert [settlement(any_app, shop, run)["accepted"] for run in "abc"] == [10, 10, 10]
+    assert settlement(any_app, shop, "a")["blocked"] == 2
+    drain(any_app)
+    assert [settlement(any_app, shop, run)["stored"] for run in "abc"] == [10, 10, 10]
+
+
 def test_a_run_nobody_sent_is_404(any_app):
     shop = add_app(any_app, plan=DEMO_PLAN)
     send(any_app, shop, [LOGIN], run=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 
 import pytest
 import redis
@@ -65,6 +66,74 @@ def test_a_batch_request_is_one_stream_entry(full_app):
     assert response.status_code == 202
     assert queue_length(full_app) == 1
     assert len(queued_events(full_app)) == 40
+
+
+def _batch(flask_app, write_key: str, ids: range):
+    events = [{"eventName": "user_login", "userId": n, "messageId": f"m-{n}"} for n in ids]
+    response = flask_app.test_client().post(f"/api/logs/{write_key}/batch", json=events)
+    assert response.status_code == 202
+    return response.json["results"]
+
+
+def _entries(flask_app) -> list[dict[bytes, bytes]]:
+    with redis.Redis.from_url(flask_app.config["REDIS_URL"]) as client:
+        return [fields for _, fields in client.xrange(STREAM)]
+
+
+def test_a_batch_waits_compressed_and_a_single_event_as_it_is(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    answers = _batch(full_app, shop.app.write_key, range(40))
+    single = _post(full_app, shop.app.write_key, 99).json
+    packed, plain = _entries(full_app)
+    assert set(packed) == {b"z"} and set(plain) == {b"e"}
+    unpacked = event_stream.entry_text(packed)
+    assert len(packed[b"z"]) * 4 < len(unpacked)  # what Redis holds until it is stored
+    assert [m["task_id"] for m in json.loads(unpacked)] == [a["task_id"] for a in answers]
+    with full_app.app_context():
+        drain_events.apply()
+    assert _stored_task_ids(full_app) == {a["task_id"] for a in [*answers, single]}
+
+
+def test_a_packed_batch_with_duplicates_stores_only_its_new_events_once(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    first = _batch(full_app, shop.app.write_key, range(20))
+    second = _batch(full_app, shop.app.write_key, range(10, 50))
+    assert [a["status"] for a in second].count("duplicate") == 10
+    assert [a["task_id"] for a in second[:10]] == [a["task_id"] for a in first[10:]]
+    _, partial = _entries(full_app)
+    assert set(partial) == {b"z", b"keep"}
+    assert partial[b"keep"] == ",".join(str(i) for i in range(10, 40)).encode()
+    with full_app.app_context():
+        drain_events.apply()
+    assert count_events(full_app) == 50
+    assert _stored_task_ids(full_app) == {a["task_id"] for a in [*first, *second]}
+
+
+def test_an_entry_that_cannot_be_unpacked_is_quarantined_and_the_others_stored(full_app):
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    good = [
+        queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": n})
+        for n in range(3)
+    ]
+    two = zlib.compress(json.dumps(good[1:]).encode())
+    entries = [
+        {"z": b"not zlib"},
+        {"z": zlib.compress(b'[{"a": 1}]'), "keep": "3"},  # no fourth event
+        {"z": zlib.compress(b'{"a": 1}'), "keep": "0"},  # not a list
+        {"z": zlib.compress(json.dumps(good[:1]).encode()), "keep": "0"},
+        {"z": two},
+    ]
+    with _redis(full_app) as client:
+        for fields in entries:
+            client.xadd(STREAM, fields)
+    with full_app.app_context():
+        drain_events.apply()
+        dead = list(db.session.scalars(select(DeadLetter)))
+        db.session.remove()
+    assert _stored_task_ids(full_app) == {m["task_id"] for m in good}
+    assert len(dead) == 3 and all("not JSON" in d.error for d in dead)
+    with _redis(full_app) as client:
+        assert client.xlen(STREAM) == 0
 
 
 def test_drain_stores_everything_then_empties_the_stream_and_drops_its_flag(full_app):

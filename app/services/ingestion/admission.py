@@ -28,7 +28,7 @@ from app.errors import ServiceError
 from app.extensions import db
 from app.services.accounts.throttle import Throttle
 from app.services.ingestion.claims import LUA_CLAIM_ALL, TableClaims, claim_key
-from app.services.ingestion.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM
+from app.services.ingestion.event_stream import DRAIN_FLAG, DRAIN_FLAG_SECONDS, STREAM, pack
 from app.services.ingestion.run_counts import TableRunCounts, run_key, runs_of
 from app.services.ingestion.stored_event import StoredEvent
 from app.services.ingestion.task_message import TaskMessage
@@ -70,12 +70,14 @@ class Admission(Protocol):
 
 # KEYS: rate counter, event stream, drain flag, Celery queue, dedup keys..., run count hashes...;
 # ARGV: rate limit, rate window, backlog limit, dedup window, drain flag TTL, drain message,
-# number of run hashes R, their TTL, task ids..., event JSONs..., and only when R > 0: each
-# event's run (index into the run hashes, 0 for none)..., blocked events per run....
-# Limits of 0 are off. Returns {'rate', ttl} | {'backlog'} | {'ok', owner-or-'' per event}.
-# The unclaimed events become ONE stream entry; if no drain is queued yet, the drain task's
-# message goes to the Celery queue too. Each run's hash counts its unclaimed (accepted) and its
-# blocked events (run_counts.py). The claims are claims.py's.
+# number of run hashes R, their TTL, the packed events ('' if not packed), task ids..., event
+# JSONs ('' each when packed)..., and only when R > 0: each event's run (index into the run
+# hashes, 0 for none)..., blocked events per run.... Limits of 0 are off.
+# Returns {'rate', ttl} | {'backlog'} | {'ok', owner-or-'' per event}.
+# The unclaimed events become ONE stream entry (event_stream.py: `e`, or `z` and `keep` when
+# packed); if no drain is queued yet, the drain task's message goes to the Celery queue too.
+# Each run's hash counts its unclaimed (accepted) and its blocked events (run_counts.py). The
+# claims are claims.py's.
 _ADMIT = (
     LUA_CLAIM_ALL
     + """
@@ -88,31 +90,40 @@ end
 local backlog = tonumber(ARGV[3])
 if backlog > 0 and redis.call('XLEN', KEYS[2]) >= backlog then return {'backlog'} end
 local runs = tonumber(ARGV[7])
+local packed = ARGV[9]
 local events = #KEYS - 4 - runs
-local claimed = claim_all(KEYS, 5, ARGV, 9, events, ARGV[4])
+local claimed = claim_all(KEYS, 5, ARGV, 10, events, ARGV[4])
 local owners = {'ok'}
 local new = {}
+local keep = {}
 local accepted = {}
 for r = 1, runs do accepted[r] = 0 end
 for i = 1, events do
   owners[i + 1] = claimed[i]
   if claimed[i] == '' then
-    new[#new + 1] = ARGV[i + 8 + events]
+    new[#new + 1] = ARGV[i + 9 + events]
+    keep[#keep + 1] = i - 1
     if runs > 0 then
-      local run = tonumber(ARGV[i + 8 + 2 * events])
+      local run = tonumber(ARGV[i + 9 + 2 * events])
       if run > 0 then accepted[run] = accepted[run] + 1 end
     end
   end
 end
 if #new > 0 then
-  redis.call('XADD', KEYS[2], '*', 'e', '[' .. table.concat(new, ',') .. ']')
+  if packed == '' then
+    redis.call('XADD', KEYS[2], '*', 'e', '[' .. table.concat(new, ',') .. ']')
+  elseif #new == events then
+    redis.call('XADD', KEYS[2], '*', 'z', packed)
+  else
+    redis.call('XADD', KEYS[2], '*', 'z', packed, 'keep', table.concat(keep, ','))
+  end
   if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then
     redis.call('LPUSH', KEYS[4], ARGV[6])
   end
 end
 for r = 1, runs do
   local key = KEYS[4 + events + r]
-  local blocked = tonumber(ARGV[8 + 3 * events + r])
+  local blocked = tonumber(ARGV[9 + 3 * events + r])
   if accepted[r] > 0 then redis.call('HINCRBY', key, 'accepted', accepted[r]) end
   if blocked > 0 then redis.call('HINCRBY', key, 'blocked', blocked) end
   if accepted[r] > 0 or blocked > 0 then redis.call('EXPIRE', key, ARGV[8]) end
@@ -154,9 +165,11 @@ class RedisAdmission:
         keys = [f"lvd:rate:{write_key}", STREAM, DRAIN_FLAG, self._drain.queue]
         keys += [claim_key(app_id, dedup_key) for dedup_key, _ in events]
         keys += [run_key(app_id, run) for run in runs]
-        args = [*self._args, self._drain.render(), len(runs), self._run_ttl]
+        texts = [message.to_json() for _, message in events]
+        packed = pack(texts)
+        args = [*self._args, self._drain.render(), len(runs), self._run_ttl, packed or ""]
         args += [message.task_id for _, message in events]
-        args += [message.to_json() for _, message in events]
+        args += [""] * len(texts) if packed else texts
         if runs:
             args += [runs.get(message.test_run or "", 0) for _, message in events]
             args += [blocked[run] for run in runs]
