@@ -502,10 +502,11 @@ def _our_stack(app: dict, settings: dict[str, str], pids: dict[str, int]) -> Sta
 
 
 @contextmanager
-def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
-    """The full profile as `make up` starts it, in a fresh folder, with a new app on the demo
-    plan; yields it and the app's write key."""
+def our_stack(work: Path, server: str = "gunicorn") -> Iterator[tuple[Stack, str]]:
+    """The full profile as `make up` starts it (its API on `server`), in a fresh folder, with
+    a new app on the demo plan; yields it and the app's write key."""
     stack.use_folder(work)
+    stack.use_server(server)
     stack.up()
     try:
         settings = stack.read_settings()
@@ -517,12 +518,11 @@ def our_stack(work: Path) -> Iterator[tuple[Stack, str]]:
 
 
 @contextmanager
-def old_stack(checkout: Path, env: dict[str, str] | None = None) -> Iterator[tuple[Stack, str]]:
-    """The full profile of the commit checked out in `checkout` (an older one, or this one with
-    settings of its own in `env`, e.g. API_SERVER), started by that checkout's own
-    `python -m stack up` (in its var/full), with a new app on the demo plan."""
+def old_stack(checkout: Path) -> Iterator[tuple[Stack, str]]:
+    """The full profile of an older commit checked out (fresh) in `checkout`, started by that
+    checkout's own `python -m stack up` (in its var/full), with a new app on the demo plan."""
     folder = checkout / "var" / "full"
-    env = {**os.environ, **(env or {})}
+    env = {**os.environ, "API_SERVER": "gunicorn"}
     subprocess.run([str(BIN / "python"), "-m", "stack", "up"], cwd=checkout, env=env, check=True)
     try:
         settings = dict(
@@ -646,18 +646,17 @@ def main() -> None:
             print("ceiling on granian", flush=True)
             with ceiling_stack(work / "ceiling-granian", "granian") as s:
                 rows.append(measure("ceiling on granian", s, SINGLE_LUA, 1, seconds, conns))
-            granian = {"API_SERVER": "granian"}
             print("ours on granian: single events", flush=True)
-            with old_stack(ROOT, granian) as (s, _):
+            with our_stack(work / "granian-single", "granian") as (s, _):
                 rows.append(measure("ours on granian: single", s, SINGLE_LUA, 1, seconds, conns))
             print("ours on granian: batches of 100", flush=True)
-            with old_stack(ROOT, granian) as (s, key):
+            with our_stack(work / "granian-batch", "granian") as (s, key):
                 s.path = f"/api/logs/{key}/batch"
                 rows.append(
                     measure("ours on granian: batches", s, BATCH_LUA, 100, seconds, conns // 2)
                 )
         print("ours: 200 req/s offered", flush=True)
-        with our_stack(work / "ours-open-loop") as (s, _):
+        with our_stack(work / "ours-open-loop", "gunicorn") as (s, _):
             open_loop(s.url + s.path, 200, 3)  # warm-up, not counted
             offered = open_loop(s.url + s.path, 200, 15)
     table = print_table(rows, base_s, base_c, ceiling, offered)

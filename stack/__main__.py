@@ -55,15 +55,26 @@ API_PROCESSES = int(os.environ.get("API_PROCESSES") or os.cpu_count() or 2)
 # API_SERVER=granian serves the API with granian, the Rust WSGI server, instead: one granian of
 # API_PROCESSES workers (it spreads connections over them itself), each with as many threads
 # as a gunicorn worker. It costs about half gunicorn's CPU per request (docs/performance.md).
-API_SERVER = os.environ.get("API_SERVER") or "gunicorn"
-if API_SERVER not in ("gunicorn", "granian"):
-    sys.exit(f"API_SERVER is gunicorn or granian, not {API_SERVER!r}")
-if API_SERVER == "granian":
-    API_PORTS: tuple[int, ...] = (API_PORT,)
-    API_NAMES: tuple[str, ...] = ("granian",)
-else:
-    API_PORTS = tuple(API_PORT + n for n in range(API_PROCESSES))
-    API_NAMES = tuple("gunicorn" if n == 0 else f"gunicorn-{n + 1}" for n in range(API_PROCESSES))
+API_SERVER = "gunicorn"
+API_PORTS: tuple[int, ...] = ()
+API_NAMES: tuple[str, ...] = ()
+
+
+def use_server(name: str) -> None:
+    """Serve the API with `name`, gunicorn or granian (API_SERVER's choice, or a benchmark's
+    for some of its rows): the API processes' names and ports follow."""
+    global API_SERVER, API_PORTS, API_NAMES
+    if name not in ("gunicorn", "granian"):
+        sys.exit(f"API_SERVER is gunicorn or granian, not {name!r}")
+    API_SERVER = name
+    if name == "granian":
+        API_PORTS, API_NAMES = (API_PORT,), ("granian",)
+    else:
+        API_PORTS = tuple(API_PORT + n for n in range(API_PROCESSES))
+        API_NAMES = tuple(f"gunicorn-{n + 1}" if n else "gunicorn" for n in range(API_PROCESSES))
+
+
+use_server(os.environ.get("API_SERVER") or "gunicorn")
 # Threads of each API process: those long-polls may never take, and the long-polls' own
 # (gunicorn.conf.py reads the same two settings).
 API_THREADS = int(os.environ.get("GUNICORN_THREADS", "4")) + int(
