@@ -13,6 +13,11 @@ long as the event is kept, so importing the same file again next month, or resum
 whose worker died after storing a chunk, adds no row: a line whose task id is already stored
 is counted `duplicate`. (The id is not keyed by the instance secret, so a rotated secret does
 not change it; it needs no secret: only a read-key holder can import.)
+
+Two imports of one file at once derive the same task ids, so each reads the other's claims as
+its own, and rows are unique by (task_id, received_at) with a received_at per chunk: what keeps
+them from storing an event twice is that one chunk of an app at a time checks what is stored
+and stores (`_one_chunk_at_a_time`, PostgreSQL; SQLite's writes are one at a time already).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy import String, any_, bindparam, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 
@@ -252,7 +257,7 @@ class Import:
             # one and list the rest (rare; these rows and the progress commit separately).
             db.session.rollback()
             stored: list[StoredEvent] = []
-            result = self._store_one_by_one(lines, run.result, counts, errors, stored)
+            result = self._store_one_by_one(run.app_id, lines, run.result, counts, errors, stored)
             run.save(position, done, result)
             self._count_runs(stored, blocked)
             return True
@@ -283,6 +288,7 @@ class Import:
         if not judged:
             return []
         items = [(p.dedup_key, p.message.task_id) for _, p in judged]
+        _one_chunk_at_a_time(self.run.app_id)
         # The claims live admission makes (claims.py); rows (micro) are in this chunk's
         # transaction, committed with its events.
         owners = self.claims.claim(self.run.app_id, items)
@@ -298,6 +304,7 @@ class Import:
 
     @staticmethod
     def _store_one_by_one(
+        app_id: int,
         lines: list[tuple[int, StoredEvent]],
         result: dict[str, Any],
         counts: dict[str, int],
@@ -308,6 +315,13 @@ class Import:
         events stored."""
         stored = 0
         for number, message in lines:
+            # Each event commits alone, so the chunk's lock is gone: take it again, and look
+            # again whether another import stored the event meanwhile.
+            _one_chunk_at_a_time(app_id)
+            if _stored_task_ids([message.task_id]):
+                counts[message.status] -= 1
+                counts["duplicate"] += 1
+                continue
             try:
                 if store_events([message]):
                     stored += 1
@@ -320,6 +334,19 @@ class Import:
                 counts["rejected"] += 1
                 errors.append({"line": number, "code": "not_stored", "message": str(exc)[:500]})
         return _merged(result, counts, stored, errors)
+
+
+# The class of PostgreSQL advisory locks of imports (the second key is the app id).
+IMPORT_LOCKS = 18_001
+
+
+def _one_chunk_at_a_time(app_id: int) -> None:
+    """Until this transaction ends, no other import of this app checks or stores events."""
+    if is_postgresql():
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:locks, :app_id)"),
+            {"locks": IMPORT_LOCKS, "app_id": app_id},
+        )
 
 
 def _stored_task_ids(task_ids: list[str]) -> set[str]:

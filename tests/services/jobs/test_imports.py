@@ -8,8 +8,10 @@ import copy
 import gzip
 import io
 import json
+import threading
 from collections import Counter
 
+import psycopg
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from app.services.jobs import imports
 from app.services.jobs import runner as jobs
 from app.services.jobs.imports import MAX_LISTED_ERRORS, import_task_id
 from app.tasks.jobs import job_settings
+from stack.servers import wait_until
 from tests.helpers import DEMO_PLAN, count_events
 from tests.services.jobs.helpers import ndjson_file, run_to_the_end
 from tests.support.profiles import add_app
@@ -197,3 +200,96 @@ def test_an_import_line_with_a_huge_integer_against_a_float_multiple_of_is_judge
     done = run_to_the_end(any_app, job["id"])
     assert done["state"] == "done", done
     assert (done["result"]["counts"]["valid"], done["result"]["counts"]["invalid"]) == (3, 1)
+
+
+def test_two_imports_of_one_file_at_once_store_each_event_once(full_app, monkeypatch):
+    """Both derive the same task ids, so each takes the other's claims for its own, and a row
+    is unique by (task_id, received_at) with a received_at per chunk: the first import is held
+    inside its store until the second is waiting for it (or, were nothing to stop it, has
+    stored everything itself)."""
+    new = add_app(full_app, plan=DEMO_PLAN)
+    lines = [
+        json.dumps({"eventName": "user_login", "userId": n, "messageId": f"m{n}"})
+        for n in range(50)
+    ]
+    data = "\n".join(lines).encode()
+    client = full_app.test_client()
+    first, second = (
+        upload(client, new.app.id, new.read_key, data, "application/x-ndjson", kind="import")
+        for _ in range(2)
+    )
+    first_in_store, second_done = threading.Event(), threading.Event()
+    database = full_app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+
+    def waiting_for_a_lock() -> bool:
+        with psycopg.connect(database) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone()[0]
+
+    store_events = imports.store_events
+
+    def held_store(messages):
+        if threading.current_thread().name == "first":
+            first_in_store.set()
+            wait_until(lambda: second_done.is_set() or waiting_for_a_lock(), 30, "the second")
+        return store_events(messages)
+
+    monkeypatch.setattr(imports, "store_events", held_store)
+    results = {}
+
+    def run(name: str, job_id: int) -> None:
+        results[name] = run_to_the_end(full_app, job_id)
+        if name == "second":
+            second_done.set()
+
+    threads = [
+        threading.Thread(target=run, args=("first", first["id"]), name="first"),
+        threading.Thread(target=run, args=("second", second["id"]), name="second"),
+    ]
+    threads[0].start()
+    assert first_in_store.wait(30)  # its chunk checked what is stored, and is storing
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert count_events(full_app, app_id=new.app.id) == 50
+    stored = sorted(r["result"]["stored"] for r in results.values())
+    duplicates = sorted(r["result"]["counts"]["duplicate"] for r in results.values())
+    assert stored == [0, 50] and duplicates == [0, 50]
+
+
+def test_a_chunk_stored_event_by_event_skips_what_another_import_stored_meanwhile(
+    full_app, monkeypatch
+):
+    """When the chunk's statement fails on some event's data, its events are stored one by one,
+    each in its own transaction: each is looked up again first. Here another import of the same
+    file stores them all (under its own received_at) just as the chunk's statement fails."""
+    new = add_app(full_app, plan=DEMO_PLAN)
+    lines = [
+        json.dumps({"eventName": "user_login", "userId": n, "messageId": f"m{n}"})
+        for n in range(20)
+    ]
+    job = upload(
+        full_app.test_client(),
+        new.app.id,
+        new.read_key,
+        "\n".join(lines).encode(),
+        "application/x-ndjson",
+        kind="import",
+    )
+    store_events = imports.store_events
+
+    def failing_chunk(messages):
+        if len(messages) > 1:
+            with full_app.app_context():  # the other import: its own session and commit
+                store_events(
+                    [m._replace(received_at="2020-01-01T00:00:00+00:00") for m in messages]
+                )
+            raise ValueError("some event's data")
+        return store_events(messages)
+
+    monkeypatch.setattr(imports, "store_events", failing_chunk)
+    done = run_to_the_end(full_app, job["id"])
+    assert count_events(full_app, app_id=new.app.id) == 20
+    assert done["result"]["stored"] == 0 and done["result"]["counts"]["duplicate"] == 20
