@@ -535,6 +535,16 @@ def test_gzipped_batch_is_accepted(client, demo):
     assert response.json["counts"]["valid"] == 1
 
 
+def test_a_gzip_body_of_several_members_is_read_whole(client, demo):
+    """RFC 1952: a gzip stream is a series of members; a client that compresses as it writes
+    may start one per write."""
+    text = json.dumps([{"eventName": "user_login", "userId": n} for n in range(3)]).encode()
+    data = b"".join(gzip.compress(text[i : i + 20]) for i in range(0, len(text), 20))
+    response = post_gzip(client, demo.app.write_key, data, url=batch_url)
+    assert response.status_code == 202
+    assert response.json["counts"]["valid"] == 3
+
+
 @pytest.fixture(scope="module")
 def gzip_bomb() -> bytes:
     """A valid-looking event of 50 MB of zeros that is only ~50 KB compressed."""

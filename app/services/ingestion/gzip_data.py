@@ -1,7 +1,9 @@
 """Gzip inflation with a cap on what it unpacks, so a gzip bomb costs nothing.
 
-One inflater for request bodies (one member, all at once) and imported files (any number of
-members, a piece at a time); `subject` names the data in error messages ("body", "file").
+One inflater for request bodies (all at once) and imported files (a piece at a time); either
+may hold any number of gzip members, as RFC 1952 allows and gzip(1) and HTTP clients read (a
+client that compresses as it writes may start a new member per write); `subject` names the
+data in error messages ("body", "file").
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ def inflate(
 
 
 def gunzip_capped(data: bytes, limit: int) -> bytes:
-    """A gzip request body inflated whole, at most `limit` bytes (ServiceError 413 beyond)."""
+    """A gzip request body inflated whole, every member of it, at most `limit` bytes
+    (ServiceError 413 beyond)."""
     try:
-        return b"".join(inflate(data, limit, "body"))
+        return b"".join(inflate(data, limit, "body", members=True))
     except OverLimit:
         raise ServiceError(
             "too_large",

@@ -34,11 +34,17 @@ def test_a_number_too_long_to_parse_is_said_so_without_python_internals():
     assert caught.value.message == "The body is not valid JSON: a number has more than 4300 digits."
 
 
-def test_one_member_is_a_body_and_any_number_a_file():
+def test_a_body_or_a_file_may_hold_several_members_but_nothing_else_after_them():
     data = gzip.compress(b'{"a": 1}\n') + gzip.compress(b'{"b": 2}\n') + b"\0" * 8
     assert b"".join(inflate(data, 100, "file", members=True)) == b'{"a": 1}\n{"b": 2}\n'
+    assert gunzip_capped(data, 100) == b'{"a": 1}\n{"b": 2}\n'
     with pytest.raises(ServiceError, match="There are bytes after the end of the gzip data"):
-        gunzip_capped(data, 100)
+        list(inflate(data, 100, "file"))
+    with pytest.raises(ServiceError, match="^The body is not valid gzip data"):
+        gunzip_capped(data + b"trailing garbage", 100)
+    with pytest.raises(ServiceError) as caught:
+        gunzip_capped(gzip.compress(b"x" * 60) + gzip.compress(b"y" * 60), 100)
+    assert caught.value.code == "payload_too_large"  # the limit counts every member
 
 
 @pytest.mark.parametrize("members", [False, True])
