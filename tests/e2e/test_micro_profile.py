@@ -7,6 +7,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import sqlite3
 import threading
 import time
@@ -28,6 +29,24 @@ def micro_server(tmp_path):
     yield server
     if server.proc.poll() is None:
         server.stop()
+
+
+@pytest.mark.system
+def test_a_port_taken_before_run_py_binds_it_is_traded_for_a_free_one(tmp_path):
+    """The tests' own starter: a port free when chosen may be taken by the time run.py binds
+    it (another test's connection); it starts again on new ports instead of waiting 60 s."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = MicroServer(tmp_path / "data")
+        server.port = taken.getsockname()[1]
+        server.start()
+        try:
+            assert server.port != taken.getsockname()[1]
+            assert server.url == f"http://127.0.0.1:{server.port}"
+            assert request("GET", f"{server.url}/healthz")[0] == 200
+        finally:
+            server.stop()
 
 
 def test_make_run_serves_the_demo_app_and_stores_events(micro_server):

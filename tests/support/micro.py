@@ -27,18 +27,35 @@ class MicroServer:
         self.log.touch()
 
     def start(self) -> None:
-        """Start (again, after a stop or kill: the log goes on) and wait until it serves."""
-        started_at = self.log.stat().st_size
-        # Its own process group (spawn), as `make run` in a terminal.
-        self.proc = spawn(
-            [sys.executable, "run.py"],
-            self.log,
-            cwd=ROOT,
-            env={**self.env, "PORT": str(self.port), "HTTPS_PORT": str(self.https_port)},
-        )
-        wait_until(
-            lambda: b"write key:" in self.log.read_bytes()[started_at:], 60, "the micro server"
-        )
+        """Start (again, after a stop or kill: the log goes on) and wait until it serves. A
+        port free when it was chosen can be taken before run.py binds it (another test's
+        connection): then it starts again on new ports (`url` follows)."""
+        for attempt in range(3):
+            started_at = self.log.stat().st_size
+            # Its own process group (spawn), as `make run` in a terminal.
+            self.proc = spawn(
+                [sys.executable, "run.py"],
+                self.log,
+                cwd=ROOT,
+                env={**self.env, "PORT": str(self.port), "HTTPS_PORT": str(self.https_port)},
+            )
+            wait_until(
+                lambda at=started_at: (
+                    self._printed(b"write key:", at) or self.proc.poll() is not None
+                ),
+                60,
+                "the micro server",
+            )
+            if self._printed(b"write key:", started_at):
+                return
+            said = self.log.read_bytes()[started_at:]
+            if b"Address already in use" not in said or attempt == 2:
+                raise RuntimeError(f"run.py exited ({self.proc.returncode}):\n{said[-3000:]!r}")
+            self.port, self.https_port = free_port(), free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+
+    def _printed(self, text: bytes, since: int) -> bool:
+        return text in self.log.read_bytes()[since:]
 
     def keys(self) -> dict[str, str]:
         """The demo app's keys as the last start printed them."""
