@@ -136,6 +136,22 @@ def test_an_entry_that_cannot_be_unpacked_is_quarantined_and_the_others_stored(f
         assert client.xlen(STREAM) == 0
 
 
+def test_a_packed_entry_stored_the_careful_way_stores_only_the_events_it_keeps(full_app):
+    """A poison entry in the same read sends every entry down the entry-by-entry path: there
+    too only the positions an entry keeps are stored."""
+    shop = add_app(full_app, plan=DEMO_PLAN)
+    messages = [
+        queued_message(full_app, shop.app.write_key, {"eventName": "user_login", "userId": n})
+        for n in range(4)
+    ]
+    with _redis(full_app) as client:
+        client.xadd(STREAM, {"e": "[not json"})
+        client.xadd(STREAM, {"z": zlib.compress(json.dumps(messages).encode()), "keep": "1,3"})
+    with full_app.app_context():
+        drain_events.apply()
+    assert _stored_task_ids(full_app) == {messages[1]["task_id"], messages[3]["task_id"]}
+
+
 def test_drain_stores_everything_then_empties_the_stream_and_drops_its_flag(full_app):
     shop = add_app(full_app, plan=DEMO_PLAN)
     answers = [_post(full_app, shop.app.write_key, n).json for n in range(30)]
