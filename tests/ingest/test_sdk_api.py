@@ -90,6 +90,17 @@ def test_write_key_in_the_body_works_too(any_app, shop):
     }
     response = post(any_app, "/v1/track", message)
     assert response.status_code == 200 and response.json["status"] == "valid"
+    # A credential, not the event: not stored, not hashed (Basic auth gives the same event).
+    without = {name: value for name, value in message.items() if name != "writeKey"}
+    again = post(any_app, "/v1/track", without, shop.app.write_key)
+    assert again.json["payload_hash"] == response.json["payload_hash"]
+    assert again.json["status"] == "duplicate"
+    in_batch = {**without, "type": "track", "userId": "v"}
+    batch = {"writeKey": shop.app.write_key, "batch": [{**in_batch, "writeKey": "anything"}]}
+    assert post(any_app, "/v1/batch", batch).json["results"][0]["status"] == "valid"
+    basic_batch = post(any_app, "/v1/batch", {"batch": [in_batch]}, shop.app.write_key)
+    assert basic_batch.json["results"][0]["status"] == "duplicate"
+    assert [m["payload"] for m in queued_events(any_app)] == [without, in_batch]
 
 
 @pytest.mark.parametrize("key", [None, "unknown-key"])
