@@ -47,16 +47,27 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Stream:
-    """Sender threads posting events of one test run at a steady rate."""
+def count_answer(tally: Tally, message_id: str, status: int, answer: dict, took: float) -> None:
+    """Count one answer: a 2xx accepts the event under the task id it was given."""
+    with tally.lock:
+        tally.sent += 1
+        tally.slow += took > HANG_SECONDS
+        if 200 <= status < 300:
+            tally.accepted[message_id] = answer["task_id"]
+        elif status == 503:
+            tally.unavailable += 1
+        else:
+            tally.other[status] = tally.other.get(status, 0) + 1
 
-    def __init__(self, write_key: str, run: str) -> None:
-        self.write_key, self.run = write_key, run
-        self.tally = Tally()
+
+class Senders:
+    """Threads running `_send` from the start of a `with` block until its end (`_stop` set)."""
+
+    def __init__(self, threads: int) -> None:
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._send, daemon=True) for _ in range(SENDERS)]
+        self._threads = [threading.Thread(target=self._send, daemon=True) for _ in range(threads)]
 
-    def __enter__(self) -> Stream:
+    def __enter__(self) -> Senders:
         for thread in self._threads:
             thread.start()
         return self
@@ -65,6 +76,18 @@ class Stream:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+
+    def _send(self) -> None:
+        raise NotImplementedError
+
+
+class Stream(Senders):
+    """Sender threads posting events of one test run at a steady rate."""
+
+    def __init__(self, write_key: str, run: str) -> None:
+        self.write_key, self.run = write_key, run
+        self.tally = Tally()
+        super().__init__(SENDERS)
 
     def _send(self) -> None:
         while not self._stop.is_set():
@@ -78,15 +101,7 @@ class Stream:
             started = time.monotonic()
             status, body = post(f"/api/logs/{self.write_key}", event)
             took = time.monotonic() - started
-            with self.tally.lock:
-                self.tally.sent += 1
-                self.tally.slow += took > HANG_SECONDS
-                if 200 <= status < 300:
-                    self.tally.accepted[message_id] = body["task_id"]
-                elif status == 503:
-                    self.tally.unavailable += 1
-                else:
-                    self.tally.other[status] = self.tally.other.get(status, 0) + 1
+            count_answer(self.tally, message_id, status, body, took)
             self._stop.wait(max(0.0, 1 / RATE_PER_SENDER - took))
 
 

@@ -41,7 +41,7 @@ import redis
 from celery_config import QUEUES, STORAGE_QUEUE
 from stack import __main__ as stack
 from stack import netns
-from stack.faults import Tally, event_stream, print_table, settle
+from stack.faults import Senders, Tally, count_answer, event_stream, print_table, settle
 from stack.servers import (
     BIN,
     ROOT,
@@ -73,7 +73,6 @@ BATCH = 100  # events per request of the batch round
 TIERS = ("nginx", "API", "Redis", "drain", "PostgreSQL")
 RETRIES = 5  # attempts per event, like an SDK: a 503 or no answer is sent again, same messageId
 RETRY_WAIT = 0.2
-SLOW_SECONDS = 1.0
 TAKEOVER_TIMEOUT = 150  # the takeover waits for CLAIM_IDLE_MS (60 s) of idleness, then a drain
 SETTLE_SECONDS = 120  # unless --settle: how long accepted events may take to be stored
 _STARTED = time.monotonic()
@@ -292,7 +291,7 @@ class StreamTally(Tally):
     duplicate: int = 0
 
 
-class Stream:
+class Stream(Senders):
     """Threads posting single events through nginx at a bounded total rate (closed loop, paced),
     each over one kept-alive connection. Like an SDK, an event answered 503 or not at all is
     sent again with the same messageId, up to RETRIES times."""
@@ -304,18 +303,7 @@ class Stream:
         self.path = f"/api/logs/{write_key}"
         self.interval = threads / rate  # seconds between two events of one thread
         self.tally = StreamTally()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._send, daemon=True) for _ in range(threads)]
-
-    def __enter__(self) -> Stream:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        super().__init__(threads)
 
     def wait(self, seconds: float) -> None:
         """Let the stream run on for `seconds`."""
@@ -348,18 +336,11 @@ class Stream:
     def count(
         tally: StreamTally, message_id: str, status: int, answer: dict, took: float, attempt: int
     ) -> None:
-        """Count one answer: a 2xx accepts the event (under the task id it was given)."""
+        """Count one answer as stack/faults.py does, and whether it was a resend or a duplicate."""
+        count_answer(tally, message_id, status, answer, took)
         with tally.lock:
-            tally.sent += 1
             tally.resent += attempt > 0
-            tally.slow += took > SLOW_SECONDS
-            if 200 <= status < 300:
-                tally.accepted[message_id] = answer["task_id"]
-                tally.duplicate += answer.get("status") == "duplicate"
-            elif status == 503:
-                tally.unavailable += 1
-            else:
-                tally.other[status] = tally.other.get(status, 0) + 1
+            tally.duplicate += 200 <= status < 300 and answer.get("status") == "duplicate"
 
 
 def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, dict]:
