@@ -44,6 +44,11 @@ ROUTES: tuple[tuple[re.Pattern[str], str, Handler, int], ...] = (
     (re.compile(f"/v1/({_TYPES})"), "sdk.single", one_message, 200),
     (re.compile("/v1/(?:batch|import|b)"), "sdk.batch", batch_of_messages, 200),
 )
+# An SDK whose host is configured with a trailing slash asks for `//v1/batch`: Flask would
+# answer a 308 to the merged path, which a browser does not follow for a preflight (it has no
+# CORS headers), so ingestion paths are merged here, for every method, before anyone routes.
+_REPEATED_SLASHES = re.compile("/{2,}")
+_INGESTION_PATH = re.compile("/(?:api/logs|v1)/.*")
 # Every answer of the ingestion blueprints carries these (Flask's after-request hooks add them).
 _COMMON_HEADERS = [*CORS_HEADERS.items(), *SECURITY_HEADERS.items()]
 
@@ -56,8 +61,12 @@ class FastLane:
         self._wsgi_app = wsgi_app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            merged = _REPEATED_SLASHES.sub("/", path)
+            if _INGESTION_PATH.fullmatch(merged):
+                environ["PATH_INFO"] = path = merged
         if environ.get("REQUEST_METHOD") == "POST" and not environ.get("QUERY_STRING"):
-            path = environ.get("PATH_INFO", "")
             for pattern, endpoint, handler, ok_status in ROUTES:
                 match = pattern.fullmatch(path)
                 if match is not None:

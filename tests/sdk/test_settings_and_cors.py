@@ -167,6 +167,7 @@ def test_unknown_write_key_is_a_json_404(micro_app):
         ("/v1/b", "POST"),
         ("/v1/batch", "POST"),
         ("/v1/projects/k/settings", "GET"),
+        ("//v1/batch", "POST"),  # a host configured with a trailing slash
     ],
 )
 def test_preflight_allows_what_analytics_next_sends(micro_app, path, method):
@@ -174,6 +175,7 @@ def test_preflight_allows_what_analytics_next_sends(micro_app, path, method):
     # fetch-dispatcher.ts: Content-Type text/plain plus Authorization Basic (not safelisted).
     answer = micro_app.test_client().options(
         path,
+        environ_overrides={"PATH_INFO": path},  # the test client reads `//v1` as a host
         headers={
             "Origin": "http://shop.example.test",
             "Access-Control-Request-Method": method,
@@ -185,6 +187,27 @@ def test_preflight_allows_what_analytics_next_sends(micro_app, path, method):
     assert method in answer.headers["Access-Control-Allow-Methods"]
     assert answer.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
     assert "Access-Control-Allow-Credentials" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    "path", ["//v1/track", "/v1//track", "//api/logs/{key}", "/api//logs/{key}", "/api/logs//{key}"]
+)
+def test_repeated_slashes_in_an_ingestion_path_are_one(micro_app, path):
+    """An SDK host with a trailing slash: answered in place, not with Flask's 308 to the merged
+    path (no CORS headers, so a browser would stop there)."""
+    shop = add_app(micro_app, plan=SDK_PLAN)
+    key = shop.app.write_key
+    body = {"event": "Order Completed", "userId": "u", "properties": {"revenue": 1}}
+    if "api" in path:
+        body = {"eventName": "user_login", "userId": 1}
+    answer = micro_app.test_client().post(
+        path.format(key=key),
+        environ_overrides={"PATH_INFO": path.format(key=key)},  # as `//v1` reaches the app
+        json=body,
+        headers={"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()},
+    )
+    assert answer.status_code in (200, 202), answer.get_data(as_text=True)
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_dashboard_and_read_api_stay_same_origin(micro_app):
