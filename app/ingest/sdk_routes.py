@@ -32,14 +32,6 @@ allow_cross_origin(sdk)
 SHORT_PATHS = {message_type[0]: message_type for message_type in MESSAGE_TYPES}
 
 
-def _without_key(message: Any) -> Any:
-    """A message without its `writeKey`: a credential, not the event's data, so it is neither
-    stored nor hashed (the same message sent with Basic auth is the same event)."""
-    if isinstance(message, dict) and "writeKey" in message:
-        return {name: value for name, value in message.items() if name != "writeKey"}
-    return message
-
-
 def _body_and_key(request: Request) -> tuple[Any, str | None]:
     body = read_json_body(request, current_app.config["MAX_REQUEST_BYTES"])
     auth = request.authorization
@@ -103,7 +95,7 @@ def one_message(request: Request, message_type: str) -> dict[str, Any]:
     message_type = SHORT_PATHS.get(message_type, message_type)
     body, key = _body_and_key(request)
     info = request_info(lookup_app(key, "sdk"), key, request)
-    answer = accept_one(info, lambda: prepare_sdk(_without_key(body), info, message_type))
+    answer = accept_one(info, lambda: prepare_sdk(body, info, message_type))
     return {"success": True, **answer}
 
 
@@ -118,6 +110,6 @@ def batch_of_messages(request: Request) -> dict[str, Any]:
     except ValidationError as exc:
         raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.', field_errors(exc))
     answer = accept_batch(
-        info, envelope["batch"], lambda raw: prepare_sdk(_without_key(raw), info, batch=envelope)
+        info, envelope["batch"], lambda raw: prepare_sdk(raw, info, batch=envelope)
     )
     return {"success": True, **answer}

@@ -144,7 +144,11 @@ def prepare_sdk(
     raw: Any, info: RequestInfo, message_type: str | None = None, batch: dict | None = None
 ) -> Prepared:
     """Judge one Segment-format message; `message_type` is the endpoint's, `batch` the body
-    around it (its `sentAt` and `context` apply to messages without their own)."""
+    around it (its `sentAt` and `context` apply to messages without their own). A `writeKey` in
+    the message is a credential, not the event's data: it is neither stored nor hashed, so the
+    message sent with Basic auth, with a body key or in an imported file is one event."""
+    if isinstance(raw, dict) and "writeKey" in raw:
+        raw = {name: value for name, value in raw.items() if name != "writeKey"}
     canonical = _canonical(raw, info)
     fields = _load(SDK_MESSAGE, raw if message_type is None else {**raw, "type": message_type})
     kind = fields["type"]

@@ -293,3 +293,35 @@ def test_a_chunk_stored_event_by_event_skips_what_another_import_stored_meanwhil
     done = run_to_the_end(full_app, job["id"])
     assert count_events(full_app, app_id=new.app.id) == 20
     assert done["result"]["stored"] == 0 and done["result"]["counts"]["duplicate"] == 20
+
+
+def test_an_imported_message_leaves_its_write_key_out_like_a_live_one(any_app):
+    """A writeKey is a credential, not the event: an imported Segment message holding one is
+    the event a live message without it was (no messageId: one payload hash), and it is not
+    stored (it could even be another app's key)."""
+    new = add_app(any_app, plan=DEMO_PLAN)
+    message = {"type": "track", "event": "user_login", "userId": "u", "properties": {"n": 1}}
+    client = any_app.test_client()
+    live = client.post("/v1/batch", json={"batch": [message], "writeKey": new.app.write_key}).json[
+        "results"
+    ][0]
+    lines = [{**message, "writeKey": new.app.write_key}, {**message, "writeKey": "other-app"}]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    job = upload(client, new.app.id, new.read_key, data, "application/x-ndjson", kind="import")
+    done = run_to_the_end(any_app, job["id"])
+    assert done["result"]["stored"] == 0 and done["result"]["counts"]["duplicate"] == 2
+    imported = {**message, "userId": "imported"}
+    job = upload(
+        client,
+        new.app.id,
+        new.read_key,
+        json.dumps({**imported, "writeKey": "other-app"}).encode(),
+        "application/x-ndjson",
+        kind="import",
+    )
+    assert run_to_the_end(any_app, job["id"])["result"]["stored"] == 1
+    with any_app.app_context():
+        payloads = list(db.session.scalars(select(Event.payload).where(Event.app_id == new.app.id)))
+        db.session.remove()
+    assert payloads == [imported]
+    assert live["status"] != "duplicate"
