@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     register_security_headers(app)
+    register_cross_origin_errors(app)
     register_proxy(app)
     register_url_check(app)
     return app
@@ -62,6 +63,13 @@ def register_url_check(app: Flask) -> None:
     from app.url_text import check_url_text
 
     app.before_request(check_url_text)
+
+
+def register_cross_origin_errors(app: Flask) -> None:
+    """CORS headers on the errors of ingestion paths no route answered (a 405, a 404)."""
+    from app.ingest.cors import add_cors_headers_to_unrouted
+
+    app.after_request(add_cors_headers_to_unrouted)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -48,3 +48,17 @@ CORS_HEADERS = {
 def _add_cors_headers(response: Response) -> Response:
     response.headers.update(CORS_HEADERS)
     return response
+
+
+# The paths of those endpoints. A request that reached none of their routes (another method's
+# 405, a 404 under them) belongs to no blueprint, so the hooks above never see it: its JSON
+# error gets the headers here, so the page that sent it can read why.
+CROSS_ORIGIN_PATHS = ("/v1/", "/api/logs/")
+
+
+def add_cors_headers_to_unrouted(response: Response) -> Response:
+    """An app-wide after-request hook: CORS headers on answers under CROSS_ORIGIN_PATHS that
+    no route of the endpoints above answered."""
+    if request.blueprint is None and request.path.startswith(CROSS_ORIGIN_PATHS):
+        response.headers.update(CORS_HEADERS)
+    return response

@@ -210,6 +210,26 @@ def test_repeated_slashes_in_an_ingestion_path_are_one(micro_app, path):
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/track", 405),
+        ("DELETE", "/api/logs/{key}", 405),
+        ("PUT", "/api/logs/{key}/batch", 405),
+        ("POST", "/v1/nothing", 404),
+    ],
+)
+def test_ingestion_paths_no_route_answered_still_let_the_page_read_why(
+    micro_app, method, path, status
+):
+    key = add_app(micro_app).app.write_key
+    answer = micro_app.test_client().open(path.format(key=key), method=method)
+    assert_error(answer, status)
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    if status == 405:
+        assert "POST" in answer.headers["Allow"]
+
+
 def test_dashboard_and_read_api_stay_same_origin(micro_app):
     client = micro_app.test_client()
     for path in ("/api/apps/1/events", "/api/tasks/x", "/login", "/healthz"):
