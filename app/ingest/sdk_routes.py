@@ -108,7 +108,12 @@ def batch_of_messages(request: Request) -> dict[str, Any]:
     try:
         envelope = SDK_BATCH.load(body)
     except ValidationError as exc:
-        raise ApiError(400, "invalid_batch", 'A batch is {"batch": [messages]}.', field_errors(exc))
+        errors = field_errors(exc)
+        if any(error["field"] == "batch" for error in errors):
+            message = 'A batch is {"batch": [messages]}.'
+        else:  # the batch's own fields (its sentAt, context): `errors` names them
+            message = "The batch's fields around its messages are malformed."
+        raise ApiError(400, "invalid_batch", message, errors)
     answer = accept_batch(
         info, envelope["batch"], lambda raw: prepare_sdk(raw, info, batch=envelope)
     )

@@ -237,9 +237,18 @@ def test_gzip_bodies_and_their_caps_apply_to_sdk_endpoints(any_app, shop):
 
 
 def test_a_batch_without_batch_is_400(any_app, shop):
-    assert_error(
+    body = assert_error(
         post(any_app, "/v1/batch", {"events": []}, shop.app.write_key), 400, "invalid_batch"
     )
+    assert body["message"] == 'A batch is {"batch": [messages]}.'
+
+
+def test_a_batch_whose_own_fields_are_malformed_is_400_naming_them(any_app, shop):
+    message = {"type": "track", "event": "a", "userId": "u"}
+    answer = post(any_app, "/v1/batch", {"batch": [message], "sentAt": 1}, shop.app.write_key)
+    body = assert_error(answer, 400, "invalid_batch")
+    assert body["message"] == "The batch's fields around its messages are malformed."
+    assert [error["field"] for error in body["errors"]] == ["sentAt"]
 
 
 def test_a_batch_slot_that_is_not_an_object_is_rejected_in_its_slot(any_app, shop):
