@@ -50,9 +50,10 @@ def _add_cors_headers(response: Response) -> Response:
     return response
 
 
-# The paths of those endpoints. A request that reached none of their routes (another method's
-# 405, a 404 under them) belongs to no blueprint, so the hooks above never see it: its JSON
-# error gets the headers here, so the page that sent it can read why.
+# The paths of those endpoints (fast_lane.py merges repeated slashes in them). A request that
+# reached none of their routes (another method's 405, a 404 under them) belongs to no
+# blueprint, so the hooks above never see it: its JSON error gets the headers here, so the
+# page that sent it can read why.
 CROSS_ORIGIN_PATHS = ("/v1/", "/api/logs/")
 
 

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request
 from app import metrics
 from app.dashboard.security import HEADERS as SECURITY_HEADERS
 from app.errors import INTERNAL_ERROR, ApiError, ServiceError, error_answer, http_error_body
-from app.ingest.cors import CORS_HEADERS
+from app.ingest.cors import CORS_HEADERS, CROSS_ORIGIN_PATHS
 from app.ingest.routes import batch_of_events, one_event
 from app.ingest.sdk_routes import SHORT_PATHS, batch_of_messages, one_message
 from app.schemas.sdk_message import MESSAGE_TYPES
@@ -48,7 +48,6 @@ ROUTES: tuple[tuple[re.Pattern[str], str, Handler, int], ...] = (
 # answer a 308 to the merged path, which a browser does not follow for a preflight (it has no
 # CORS headers), so ingestion paths are merged here, for every method, before anyone routes.
 _REPEATED_SLASHES = re.compile("/{2,}")
-_INGESTION_PATH = re.compile("/(?:api/logs|v1)/.*")
 # Every answer of the ingestion blueprints carries these (Flask's after-request hooks add them).
 _COMMON_HEADERS = [*CORS_HEADERS.items(), *SECURITY_HEADERS.items()]
 
@@ -64,7 +63,7 @@ class FastLane:
         path = environ.get("PATH_INFO", "")
         if "//" in path:
             merged = _REPEATED_SLASHES.sub("/", path)
-            if _INGESTION_PATH.fullmatch(merged):
+            if merged.startswith(CROSS_ORIGIN_PATHS):  # the ingestion endpoints' paths
                 environ["PATH_INFO"] = path = merged
         if environ.get("REQUEST_METHOD") == "POST" and not environ.get("QUERY_STRING"):
             for pattern, endpoint, handler, ok_status in ROUTES:
