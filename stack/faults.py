@@ -60,6 +60,17 @@ def count_answer(tally: Tally, message_id: str, status: int, answer: dict, took:
             tally.other[status] = tally.other.get(status, 0) + 1
 
 
+def stream_event(name: str, run: str) -> tuple[str, dict]:
+    """A new event of a stream's test run, with its messageId (how it is found once stored)."""
+    message_id = str(uuid.uuid4())
+    return message_id, {
+        "eventName": name,
+        "messageId": message_id,
+        "n": 1,
+        "context": {"testRun": run},
+    }
+
+
 class Senders:
     """Threads running `_send` from the start of a `with` block until its end (`_stop` set)."""
 
@@ -91,13 +102,7 @@ class Stream(Senders):
 
     def _send(self) -> None:
         while not self._stop.is_set():
-            message_id = str(uuid.uuid4())
-            event = {
-                "eventName": "fault_stream",
-                "messageId": message_id,
-                "n": 1,
-                "context": {"testRun": self.run},
-            }
+            message_id, event = stream_event("fault_stream", self.run)
             started = time.monotonic()
             status, body = post(f"/api/logs/{self.write_key}", event)
             took = time.monotonic() - started

@@ -41,7 +41,15 @@ import redis
 from celery_config import QUEUES, STORAGE_QUEUE
 from stack import __main__ as stack
 from stack import netns
-from stack.faults import Senders, Tally, count_answer, event_stream, print_table, settle
+from stack.faults import (
+    Senders,
+    Tally,
+    count_answer,
+    event_stream,
+    print_table,
+    settle,
+    stream_event,
+)
 from stack.servers import (
     BIN,
     ROOT,
@@ -313,13 +321,7 @@ class Stream(Senders):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=5)
         due = time.monotonic()
         while not self._stop.is_set():
-            message_id = str(uuid.uuid4())
-            event = {
-                "eventName": "scale_stream",
-                "messageId": message_id,
-                "n": 1,
-                "context": {"testRun": self.run},
-            }
+            message_id, event = stream_event("scale_stream", self.run)
             body = json.dumps(event).encode()
             for attempt in range(RETRIES):
                 started = time.monotonic()
